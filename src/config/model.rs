@@ -1,0 +1,155 @@
+//! The validated configuration the rest of the gateway sees: it cannot be invalid.
+
+use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
+use std::time::Duration;
+use url::Url;
+
+/// A secret string: never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub threads: usize,
+    pub grace_period_seconds: u64,
+    pub max_body_bytes: usize,
+    pub backend: Backend,
+    pub tenant: Tenant,
+    pub dev_tenant: Option<DevTenant>,
+    pub session: Session,
+    pub clients: Vec<Client>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Backend {
+    pub url: Url,
+    /// `host:port` to connect to.
+    pub address: String,
+    pub tls: bool,
+    /// Host name for SNI and certificate checks.
+    pub sni: String,
+    pub embedded_echo: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    /// Base URL, without a trailing slash.
+    pub base_url: Url,
+    pub embedded: bool,
+    /// `iss` of the tokens the tenant issues (Auth0: base URL with a trailing `/`).
+    pub issuer: String,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub token_url: Url,
+    pub ro_url: Url,
+    pub userinfo_url: Url,
+    pub revoke_url: Url,
+    pub jwks_url: Url,
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub duration_seconds: u64,
+    pub cookie_name: String,
+    /// How long after its `exp` an access token may still be shown to `/oauth/refreshtoken`.
+    pub refresh_expired_grace_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    Lax,
+    Strict,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenResponse {
+    /// `{accessToken, refreshToken, idToken, expireAt}` (Mia-Platform's auth0-client).
+    CamelCase,
+    /// The standard OAuth 2.0 token response, as the tenant itself answers.
+    OAuth2,
+}
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub name: String,
+    /// SHA-256 of each accepted `secret` header value (several during rotation).
+    pub secret_digests: Vec<[u8; 32]>,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub audience: Option<String>,
+    /// Scopes the client may ask for (also the default when it asks for none), without `website`.
+    pub scopes: Vec<String>,
+    /// `website` was among the configured scopes: answer logins with the session cookie.
+    pub website: bool,
+    pub connections: Vec<String>,
+    pub default_connection: Option<String>,
+    pub same_site: Option<SameSite>,
+    pub token_response: TokenResponse,
+}
+
+#[derive(Debug, Clone)]
+pub struct DevTenant {
+    /// `None`: the base URL the dev tenant is reached at, with a trailing `/`.
+    pub issuer: Option<String>,
+    pub audience: String,
+    pub access_token_ttl_seconds: u64,
+    pub rotate_refresh_tokens: bool,
+    pub fast_password_hash: bool,
+    pub default_directory: String,
+    pub users: Vec<DevUser>,
+}
+
+#[derive(Debug, Clone)]
+pub enum DevPassword {
+    Plain(Secret),
+    /// A PHC string (`$argon2id$...`).
+    Hash(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct DevUser {
+    pub email: String,
+    pub password: DevPassword,
+    pub connection: String,
+    pub name: String,
+    pub blocked: bool,
+    pub mfa: bool,
+}
+
+pub fn secret_digest(secret: &[u8]) -> [u8; 32] {
+    Sha256::digest(secret).into()
+}
+
+impl Config {
+    /// The client whose `secret` this is. Every configured secret is compared, in constant
+    /// time, over fixed-length digests, so neither timing nor length tells which one matched.
+    pub fn client_by_secret(&self, presented: &[u8]) -> Option<&Client> {
+        use subtle::ConstantTimeEq;
+        let digest = secret_digest(presented);
+        let mut found = None;
+        for client in &self.clients {
+            for d in &client.secret_digests {
+                if bool::from(d.ct_eq(&digest)) {
+                    found = Some(client);
+                }
+            }
+        }
+        found
+    }
+}

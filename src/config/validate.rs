@@ -1,0 +1,348 @@
+//! File schema → validated model. Every error names the key and the value.
+
+use super::file::*;
+use super::model::*;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+use url::Url;
+
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+const DEFAULT_DIRECTORY: &str = "Username-Password-Authentication";
+
+/// Errors collected while validating: all are reported, not only the first.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn push(&mut self, key: &str, msg: impl std::fmt::Display) {
+        self.0.push(format!("{key}: {msg}"));
+    }
+}
+
+pub fn validate(file: FileConfig, env_session_duration: Option<String>) -> Result<Config, Vec<String>> {
+    let mut p = Problems::default();
+
+    let listen = addr(&mut p, "listen", file.listen.as_deref().unwrap_or("127.0.0.1:8080"));
+    let admin_listen = addr(
+        &mut p,
+        "admin_listen",
+        file.admin_listen.as_deref().unwrap_or("127.0.0.1:9090"),
+    );
+    let threads = file.threads.unwrap_or(1);
+    if threads == 0 {
+        p.push("threads", "must be at least 1");
+    }
+    let max_body_bytes = file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
+    if max_body_bytes == 0 {
+        p.push("max_body_bytes", "must be at least 1");
+    }
+
+    let backend = backend(&mut p, file.backend);
+    let tenant = tenant(&mut p, file.tenant);
+    let session = session(&mut p, file.session, env_session_duration);
+    let clients = clients(&mut p, file.clients);
+    let dev_tenant = file.dev_tenant.map(|d| dev_tenant(&mut p, d));
+    if tenant.as_ref().is_some_and(|t| t.embedded) && dev_tenant.is_none() {
+        p.push("tenant.embedded", "true needs a dev_tenant section");
+    }
+
+    if !p.0.is_empty() {
+        return Err(p.0);
+    }
+    Ok(Config {
+        listen: listen.expect("checked"),
+        admin_listen: admin_listen.expect("checked"),
+        threads,
+        grace_period_seconds: file.grace_period_seconds.unwrap_or(10),
+        max_body_bytes,
+        backend: backend.expect("checked"),
+        tenant: tenant.expect("checked"),
+        dev_tenant,
+        session,
+        clients,
+    })
+}
+
+fn addr(p: &mut Problems, key: &str, value: &str) -> Option<SocketAddr> {
+    match value.parse() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            p.push(key, format!("{value:?} is not an address like 127.0.0.1:8080"));
+            None
+        }
+    }
+}
+
+fn http_url(p: &mut Problems, key: &str, value: &str) -> Option<Url> {
+    match Url::parse(value) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host_str().is_some() => Some(u),
+        Ok(_) => {
+            p.push(key, format!("{value:?} must be an http:// or https:// URL with a host"));
+            None
+        }
+        Err(e) => {
+            p.push(key, format!("{value:?} is not a URL ({e})"));
+            None
+        }
+    }
+}
+
+fn backend(p: &mut Problems, b: FileBackend) -> Option<Backend> {
+    let url = http_url(p, "backend.url", &b.url)?;
+    let host = url.host_str()?.to_string();
+    let port = url.port_or_known_default()?;
+    if b.embedded_echo && !matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]") {
+        p.push(
+            "backend.embedded_echo",
+            format!("the echo backend listens on loopback only, not on {host:?}"),
+        );
+    }
+    Some(Backend {
+        address: format!("{host}:{port}"),
+        tls: url.scheme() == "https",
+        sni: host.trim_start_matches('[').trim_end_matches(']').to_string(),
+        url,
+        embedded_echo: b.embedded_echo,
+    })
+}
+
+fn tenant(p: &mut Problems, t: FileTenant) -> Option<Tenant> {
+    let mut base = http_url(p, "tenant.url", &t.url)?;
+    let trimmed = base.path().trim_end_matches('/').to_string();
+    base.set_path(&trimmed);
+    let issuer = t
+        .issuer
+        .unwrap_or_else(|| format!("{}/", base.as_str().trim_end_matches('/')));
+    let join = |p: &mut Problems, key: &str, path: Option<String>, default: &str| -> Option<Url> {
+        let path = path.unwrap_or_else(|| default.to_string());
+        if !path.starts_with('/') {
+            p.push(key, format!("{path:?} must start with /"));
+            return None;
+        }
+        Url::parse(&format!("{}{}", base.as_str().trim_end_matches('/'), path)).ok()
+    };
+    let paths = t.paths;
+    let token_url = join(p, "tenant.paths.token", paths.token, "/oauth/token");
+    let ro_url = join(p, "tenant.paths.ro", paths.ro, "/oauth/ro");
+    let userinfo_url = join(p, "tenant.paths.userinfo", paths.userinfo, "/userinfo");
+    let revoke_url = join(p, "tenant.paths.revoke", paths.revoke, "/oauth/revoke");
+    let jwks_url = join(p, "tenant.paths.jwks", paths.jwks, "/.well-known/jwks.json");
+    let timeout = |p: &mut Problems, key: &str, v: Option<u64>, default: u64| {
+        let ms = v.unwrap_or(default);
+        if ms == 0 {
+            p.push(key, "must be at least 1");
+        }
+        Duration::from_millis(ms)
+    };
+    let connect_timeout = timeout(p, "tenant.connect_timeout_ms", t.connect_timeout_ms, 2_000);
+    let request_timeout = timeout(p, "tenant.request_timeout_ms", t.request_timeout_ms, 10_000);
+    Some(Tenant {
+        base_url: base,
+        embedded: t.embedded,
+        issuer,
+        connect_timeout,
+        request_timeout,
+        token_url: token_url?,
+        ro_url: ro_url?,
+        userinfo_url: userinfo_url?,
+        revoke_url: revoke_url?,
+        jwks_url: jwks_url?,
+    })
+}
+
+fn session(p: &mut Problems, s: FileSession, env_duration: Option<String>) -> Session {
+    let duration_seconds = match (s.duration_seconds, env_duration) {
+        (Some(d), _) => d,
+        (None, Some(env)) => env.trim().parse().unwrap_or_else(|_| {
+            p.push(
+                "SESSION_DURATION_SECONDS",
+                format!("{env:?} is not a number of seconds"),
+            );
+            0
+        }),
+        (None, None) => 86_400,
+    };
+    let cookie_name = s.cookie_name.unwrap_or_else(|| "sid".to_string());
+    if cookie_name.is_empty()
+        || !cookie_name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        p.push(
+            "session.cookie_name",
+            format!("{cookie_name:?} is not a valid cookie name"),
+        );
+    }
+    Session {
+        duration_seconds,
+        cookie_name,
+        refresh_expired_grace_seconds: s.refresh_expired_grace_seconds.unwrap_or(7 * 86_400),
+    }
+}
+
+fn clients(p: &mut Problems, clients: BTreeMap<String, FileClient>) -> Vec<Client> {
+    if clients.is_empty() {
+        p.push("clients", "at least one client is needed");
+    }
+    let mut out: Vec<Client> = Vec::new();
+    for (name, c) in clients {
+        let key = format!("clients.{name}");
+        let secrets = c.secret.into_vec();
+        if secrets.is_empty() {
+            p.push(&format!("{key}.secret"), "at least one secret is needed");
+        }
+        let mut secret_digests = Vec::new();
+        for s in &secrets {
+            if s.len() < 8 {
+                p.push(&format!("{key}.secret"), "a secret must be at least 8 characters long");
+            }
+            let digest = secret_digest(s.as_bytes());
+            if secret_digests.contains(&digest) {
+                p.push(&format!("{key}.secret"), "the same secret is listed twice");
+            }
+            if let Some(other) = out.iter().find(|o| o.secret_digests.contains(&digest)) {
+                p.push(
+                    &format!("{key}.secret"),
+                    format!("the same secret is used by client {:?}", other.name),
+                );
+            }
+            secret_digests.push(digest);
+        }
+        if c.client_id.trim().is_empty() {
+            p.push(&format!("{key}.client_id"), "must not be empty");
+        }
+        let client_secret = match c.client_secret {
+            Some(s) if !s.is_empty() => Secret(s),
+            _ => {
+                p.push(&format!("{key}.client_secret"), "is required (client_secret_post)");
+                Secret(String::new())
+            }
+        };
+        let mut scopes = Vec::new();
+        let mut website = false;
+        for s in c.scopes {
+            if s.is_empty() || s.contains(char::is_whitespace) {
+                p.push(&format!("{key}.scopes"), format!("{s:?} is not a single scope"));
+            } else if s == "website" {
+                website = true;
+            } else if !scopes.contains(&s) {
+                scopes.push(s);
+            }
+        }
+        if c.connections.is_empty() {
+            p.push(&format!("{key}.connections"), "at least one connection is needed");
+        }
+        let default_connection = match c.default_connection {
+            Some(d) if !c.connections.contains(&d) => {
+                p.push(
+                    &format!("{key}.default_connection"),
+                    format!("{d:?} is not in connections"),
+                );
+                None
+            }
+            Some(d) => Some(d),
+            None if c.connections.len() == 1 => Some(c.connections[0].clone()),
+            None => None,
+        };
+        let same_site = match c.same_site.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None => None,
+            Some("lax") => Some(SameSite::Lax),
+            Some("strict") => Some(SameSite::Strict),
+            Some("none") => Some(SameSite::None),
+            Some(_) => {
+                p.push(
+                    &format!("{key}.same_site"),
+                    format!("{:?} is not Lax, Strict or None", c.same_site.unwrap_or_default()),
+                );
+                None
+            }
+        };
+        let token_response = match c.token_response.as_deref() {
+            None | Some("camel_case") => TokenResponse::CamelCase,
+            Some("oauth2") => TokenResponse::OAuth2,
+            Some(other) => {
+                p.push(
+                    &format!("{key}.token_response"),
+                    format!("{other:?} is not camel_case or oauth2"),
+                );
+                TokenResponse::CamelCase
+            }
+        };
+        out.push(Client {
+            name,
+            secret_digests,
+            client_id: c.client_id,
+            client_secret,
+            audience: c.audience.filter(|a| !a.is_empty()),
+            scopes,
+            website,
+            connections: c.connections,
+            default_connection,
+            same_site,
+            token_response,
+        });
+    }
+    out
+}
+
+fn dev_tenant(p: &mut Problems, d: FileDevTenant) -> DevTenant {
+    let default_directory = d.default_directory.unwrap_or_else(|| DEFAULT_DIRECTORY.to_string());
+    let fast_password_hash = match d.password_hash.as_deref() {
+        None | Some("standard") => false,
+        Some("fast") => true,
+        Some(other) => {
+            p.push("dev_tenant.password_hash", format!("{other:?} is not standard or fast"));
+            false
+        }
+    };
+    let mut users = Vec::new();
+    for (i, u) in d.users.into_iter().enumerate() {
+        let key = format!("dev_tenant.users[{i}]");
+        let password = match (u.password, u.password_hash) {
+            (Some(pw), None) => DevPassword::Plain(Secret(pw)),
+            (None, Some(h)) if h.starts_with("$argon2") => DevPassword::Hash(h),
+            (None, Some(_)) => {
+                p.push(
+                    &format!("{key}.password_hash"),
+                    "must be an argon2 PHC string ($argon2id$...)",
+                );
+                continue;
+            }
+            _ => {
+                p.push(&key, "needs exactly one of password or password_hash");
+                continue;
+            }
+        };
+        let email = u.email.to_lowercase();
+        let connection = u.connection.unwrap_or_else(|| default_directory.clone());
+        if users
+            .iter()
+            .any(|o: &DevUser| o.email == email && o.connection == connection)
+        {
+            p.push(
+                &format!("{key}.email"),
+                format!("{email:?} is listed twice on connection {connection:?}"),
+            );
+        }
+        users.push(DevUser {
+            name: u
+                .name
+                .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_string()),
+            email,
+            password,
+            connection,
+            blocked: u.blocked,
+            mfa: u.mfa,
+        });
+    }
+    DevTenant {
+        issuer: d.issuer,
+        audience: d.audience.unwrap_or_else(|| "https://api.authgate.local".to_string()),
+        access_token_ttl_seconds: d.access_token_ttl_seconds.unwrap_or(86_400),
+        rotate_refresh_tokens: d.rotate_refresh_tokens,
+        fast_password_hash,
+        default_directory,
+        users,
+    }
+}

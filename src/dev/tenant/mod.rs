@@ -1,0 +1,108 @@
+//! The embedded Auth0-style dev tenant: `/oauth/token` (password, password-realm and
+//! refresh_token grants), `/.well-known/jwks.json`, `/.well-known/openid-configuration` and
+//! `/userinfo`, speaking Auth0's wire format. For the demo, tests and benchmarks only.
+
+mod handlers;
+mod keys;
+mod users;
+
+use crate::config::{Client, DevTenant as DevTenantConfig, Secret};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+pub use keys::Signer;
+
+/// One call the dev tenant received (kept only when recording is on, for tests).
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub params: Vec<(String, String)>,
+}
+
+pub type Recorder = Arc<Mutex<Vec<Recorded>>>;
+
+struct RefreshGrant {
+    user: usize,
+    client_id: String,
+    scope: String,
+    audience: String,
+}
+
+struct State {
+    issuer: String,
+    base_url: String,
+    audience: String,
+    ttl: u64,
+    rotate: bool,
+    default_directory: String,
+    signer: Signer,
+    users: Vec<users::User>,
+    clients: Vec<(String, Secret)>,
+    refresh: Mutex<HashMap<String, RefreshGrant>>,
+    recorder: Option<Recorder>,
+}
+
+/// A dev tenant ready to serve.
+#[derive(Clone)]
+pub struct DevTenant {
+    state: Arc<State>,
+}
+
+impl DevTenant {
+    /// Build the tenant reachable at `base_url` (e.g. `http://127.0.0.1:8081`), for `clients`.
+    pub fn new(config: &DevTenantConfig, clients: &[Client], base_url: &str) -> Result<Self, String> {
+        let argon = users::hasher(config.fast_password_hash);
+        let users = config
+            .users
+            .iter()
+            .map(|u| users::User::from_config(u, &argon))
+            .collect::<Result<_, _>>()?;
+        let base_url = base_url.trim_end_matches('/').to_string();
+        Ok(DevTenant {
+            state: Arc::new(State {
+                issuer: config.issuer.clone().unwrap_or_else(|| format!("{base_url}/")),
+                base_url,
+                audience: config.audience.clone(),
+                ttl: config.access_token_ttl_seconds,
+                rotate: config.rotate_refresh_tokens,
+                default_directory: config.default_directory.clone(),
+                signer: Signer::generate(),
+                users,
+                clients: clients
+                    .iter()
+                    .map(|c| (c.client_id.clone(), c.client_secret.clone()))
+                    .collect(),
+                refresh: Mutex::new(HashMap::new()),
+                recorder: None,
+            }),
+        })
+    }
+
+    /// Keep every call received, for tests to inspect. Call before serving.
+    pub fn recording(mut self) -> (Self, Recorder) {
+        let recorder = Recorder::default();
+        Arc::get_mut(&mut self.state)
+            .expect("recording is set before serving")
+            .recorder = Some(recorder.clone());
+        (self, recorder)
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.state.issuer
+    }
+
+    /// The signing key, so tests can forge and check tokens.
+    pub fn signer(&self) -> &Signer {
+        &self.state.signer
+    }
+
+    pub fn router(&self) -> axum::Router {
+        handlers::router(self.state.clone())
+    }
+
+    /// Serve on a bound listener until the task is dropped.
+    pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        axum::serve(listener, self.router()).await
+    }
+}

@@ -1,0 +1,133 @@
+//! The one place where a refusal becomes a status, headers and an
+//! `{"error","error_description"}` body. Nothing internal leaks into the description.
+
+use crate::reply::Reply;
+use serde::Serialize;
+use std::borrow::Cow;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub error: Cow<'static, str>,
+    pub description: Cow<'static, str>,
+    /// Auth0's `mfa_token`, passed through unchanged with `mfa_required`.
+    pub mfa_token: Option<String>,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    error_description: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mfa_token: Option<&'a str>,
+}
+
+impl ApiError {
+    pub fn new(status: u16, error: impl Into<Cow<'static, str>>, description: impl Into<Cow<'static, str>>) -> Self {
+        ApiError {
+            status,
+            error: error.into(),
+            description: description.into(),
+            mfa_token: None,
+            headers: vec![],
+        }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(400, "invalid_request", description)
+    }
+
+    pub fn missing_parameter(name: &str) -> Self {
+        Self::invalid_request(format!("missing {name} parameter"))
+    }
+
+    pub fn invalid_client() -> Self {
+        Self::new(
+            401,
+            "invalid_client",
+            "Client authentication failed: the secret header is missing or unknown.",
+        )
+    }
+
+    pub fn invalid_token(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(401, "invalid_token", description).with_header("www-authenticate", r#"Bearer error="invalid_token""#)
+    }
+
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        Self::new(405, "method_not_allowed", format!("Use {allow} on this endpoint.")).with_header("allow", allow)
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            413,
+            "payload_too_large",
+            format!("The request body is larger than {limit} bytes."),
+        )
+    }
+
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            415,
+            "unsupported_media_type",
+            "Send the body as application/x-www-form-urlencoded or application/json.",
+        )
+    }
+
+    pub fn bad_gateway(description: &'static str) -> Self {
+        Self::new(502, "bad_gateway", description)
+    }
+
+    pub fn gateway_timeout() -> Self {
+        Self::new(504, "gateway_timeout", "The identity provider did not answer in time.")
+    }
+
+    /// The answer when proxying to the backend failed with `status`.
+    pub fn proxy_failure(status: u16) -> Self {
+        match status {
+            502 => Self::new(502, "bad_gateway", "The backend could not be reached."),
+            504 => Self::new(504, "gateway_timeout", "The backend did not answer in time."),
+            400..=499 => Self::new(status, "invalid_request", "The request could not be proxied."),
+            _ => Self::new(status, "server_error", "The gateway could not complete the request."),
+        }
+    }
+
+    pub fn into_reply(self) -> Reply {
+        let body = Body {
+            error: &self.error,
+            error_description: &self.description,
+            mfa_token: self.mfa_token.as_deref(),
+        };
+        let mut reply = Reply::json(self.status, &body);
+        reply.headers.extend(self.headers);
+        reply
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_render_as_oauth_json_with_their_headers() {
+        let r = ApiError::method_not_allowed("POST").into_reply();
+        assert_eq!(r.status, 405);
+        assert!(r.headers.contains(&("allow", "POST".to_string())));
+        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(body["error"], "method_not_allowed");
+        assert!(body.get("mfa_token").is_none());
+    }
+
+    #[test]
+    fn mfa_token_is_kept() {
+        let mut e = ApiError::new(403, "mfa_required", "Multifactor authentication required");
+        e.mfa_token = Some("tok".into());
+        let body: serde_json::Value = serde_json::from_slice(&e.into_reply().body).unwrap();
+        assert_eq!(body["mfa_token"], "tok");
+    }
+}

@@ -1,0 +1,80 @@
+//! JWT verification: allow-listed algorithms, signature through the JWKS, `iss`, `aud`, `exp`.
+
+use crate::tenant::{Jwks, JwksError};
+use jsonwebtoken::{decode, decode_header, Algorithm, Validation};
+use serde_json::{Map, Value};
+
+/// What a token must satisfy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub issuer: String,
+    /// Accepted audiences; `None` skips the audience check.
+    pub audiences: Option<Vec<String>>,
+    pub leeway_seconds: u64,
+    /// Accept a token up to this many seconds past its `exp` (the refresh endpoint).
+    pub expired_grace_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("the token is malformed")]
+    Malformed,
+    #[error("the token's algorithm is not allowed")]
+    Algorithm,
+    #[error("the token's signing key is unknown")]
+    UnknownKey,
+    #[error("the signing keys could not be fetched")]
+    KeysUnavailable,
+    #[error("the token is invalid: {0}")]
+    Invalid(&'static str),
+}
+
+pub const ALLOWED_ALGORITHMS: [Algorithm; 1] = [Algorithm::RS256];
+
+pub type Claims = Map<String, Value>;
+
+pub async fn verify(token: &str, jwks: &Jwks, policy: &Policy) -> Result<Claims, VerifyError> {
+    let header = decode_header(token).map_err(|_| VerifyError::Malformed)?;
+    if !ALLOWED_ALGORITHMS.contains(&header.alg) {
+        return Err(VerifyError::Algorithm);
+    }
+    let kid = header.kid.ok_or(VerifyError::UnknownKey)?;
+    let (key, key_alg) = jwks.key(&kid).await.map_err(|e| match e {
+        JwksError::UnknownKid => VerifyError::UnknownKey,
+        JwksError::Unavailable => VerifyError::KeysUnavailable,
+    })?;
+    if key_alg != header.alg {
+        return Err(VerifyError::Algorithm);
+    }
+    let mut validation = Validation::new(header.alg);
+    validation.set_issuer(&[&policy.issuer]);
+    validation.leeway = policy.leeway_seconds;
+    match &policy.audiences {
+        Some(auds) => validation.set_audience(auds),
+        None => validation.validate_aud = false,
+    }
+    validation.validate_exp = policy.expired_grace_seconds.is_none();
+    let data = decode::<Claims>(token, &key, &validation).map_err(|e| {
+        use jsonwebtoken::errors::ErrorKind::*;
+        VerifyError::Invalid(match e.kind() {
+            InvalidSignature => "bad signature",
+            ExpiredSignature => "expired",
+            InvalidIssuer => "wrong issuer",
+            InvalidAudience => "wrong audience",
+            ImmatureSignature => "not yet valid",
+            MissingRequiredClaim(_) => "missing claim",
+            _ => "undecodable",
+        })
+    })?;
+    if let Some(grace) = policy.expired_grace_seconds {
+        let exp = data
+            .claims
+            .get("exp")
+            .and_then(Value::as_u64)
+            .ok_or(VerifyError::Invalid("missing claim"))?;
+        if exp + grace + policy.leeway_seconds < jsonwebtoken::get_current_timestamp() {
+            return Err(VerifyError::Invalid("expired beyond the refresh grace"));
+        }
+    }
+    Ok(data.claims)
+}

@@ -1,0 +1,3 @@
+//! Token verification against the tenant's keys.
+
+pub mod jwt;

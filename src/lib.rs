@@ -1,0 +1,16 @@
+//! authgate: an authentication sidecar on pingora. It answers the login calls itself
+//! against an Auth0-style tenant and proxies everything else to the backend.
+
+pub mod admin;
+pub mod cli;
+pub mod config;
+pub mod dev;
+pub mod error;
+pub mod guard;
+pub mod login;
+pub mod proxy;
+pub mod reply;
+pub mod server;
+pub mod session;
+pub mod telemetry;
+pub mod tenant;

@@ -1,0 +1,86 @@
+//! The answer to a successful login, in the client's shape: camelCase tokens, the standard
+//! OAuth 2.0 response, or (website clients) an empty body with the session cookie.
+
+use super::scope::same_scopes;
+use crate::config::{Client, Session, TokenResponse};
+use crate::reply::Reply;
+use crate::session::session_cookie;
+use crate::tenant::Tokens;
+use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CamelTokens<'a> {
+    access_token: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<&'a str>,
+    expire_at: String,
+}
+
+#[derive(Serialize)]
+struct OAuthTokens<'a> {
+    access_token: &'a str,
+    token_type: &'a str,
+    expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'a str>,
+}
+
+/// What the login asked for, to shape the answer.
+pub struct Asked<'a> {
+    /// The scope the caller asked for, if any.
+    pub caller_scope: Option<&'a str>,
+    /// The scope sent to the tenant.
+    pub sent_scope: &'a str,
+    /// The refresh token the caller sent (refresh grants): handed back when not rotated.
+    pub sent_refresh_token: Option<&'a str>,
+}
+
+pub fn token_reply(client: &Client, session: &Session, tokens: &Tokens, asked: &Asked, now: OffsetDateTime) -> Reply {
+    if client.website {
+        return Reply::empty(200).with_header(
+            "set-cookie",
+            session_cookie(session, &tokens.access_token, client.same_site),
+        );
+    }
+    let refresh_token = tokens.refresh_token.as_deref().or(asked.sent_refresh_token);
+    match client.token_response {
+        TokenResponse::CamelCase => {
+            let expire_at = (now + time::Duration::seconds(tokens.expires_in.min(i64::MAX as u64) as i64))
+                .format(&Rfc3339)
+                .expect("a UTC time formats");
+            Reply::json(
+                200,
+                &CamelTokens {
+                    access_token: &tokens.access_token,
+                    refresh_token,
+                    id_token: tokens.id_token.as_deref(),
+                    expire_at,
+                },
+            )
+        }
+        TokenResponse::OAuth2 => {
+            let granted = tokens.scope.as_deref().unwrap_or(asked.sent_scope);
+            let differs = asked.caller_scope.is_none_or(|asked| !same_scopes(asked, granted));
+            Reply::json(
+                200,
+                &OAuthTokens {
+                    access_token: &tokens.access_token,
+                    token_type: &tokens.token_type,
+                    expires_in: tokens.expires_in,
+                    refresh_token,
+                    id_token: tokens.id_token.as_deref(),
+                    scope: differs.then_some(granted),
+                },
+            )
+        }
+    }
+}

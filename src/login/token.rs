@@ -1,0 +1,116 @@
+//! `POST /oauth/token`: the password (and password-realm) grant, and the refresh_token grant.
+
+use super::shape::{token_reply, Asked};
+use super::{check_client_id, read_params, upstream_scope, LoginService, Params};
+use crate::config::Client;
+use crate::error::ApiError;
+use crate::reply::{Reply, Request};
+
+pub const PASSWORD_REALM: &str = "http://auth0.com/oauth/grant-type/password-realm";
+
+pub async fn handle(svc: &LoginService, client: &Client, req: &Request) -> Result<Reply, ApiError> {
+    let params = read_params(req)?;
+    check_client_id(&params, client)?;
+    if let Some(aud) = params.get("audience") {
+        if client.audience.as_deref() != Some(aud) {
+            return Err(ApiError::invalid_request("audience is not allowed for this client"));
+        }
+    }
+    match params.require("grant_type")? {
+        "password" | PASSWORD_REALM => password(svc, client, &params, req).await,
+        "refresh_token" => refresh_grant(svc, client, &params, req).await,
+        other => Err(ApiError::new(
+            400,
+            "unsupported_grant_type",
+            format!("Grant type {:?} is not supported here.", truncate(other)),
+        )),
+    }
+}
+
+fn truncate(s: &str) -> &str {
+    s.char_indices().nth(64).map_or(s, |(i, _)| &s[..i])
+}
+
+/// The connection to log in against: asked (`connection` or `realm`) or the client's default.
+pub fn connection<'a>(params: &'a Params, client: &'a Client) -> Result<&'a str, ApiError> {
+    let asked = params.get("connection").or_else(|| params.get("realm"));
+    let conn = asked
+        .or(client.default_connection.as_deref())
+        .ok_or_else(|| ApiError::missing_parameter("connection"))?;
+    if !client.connections.iter().any(|c| c == conn) {
+        return Err(ApiError::invalid_request(format!(
+            "connection {:?} is not enabled for this client",
+            truncate(conn)
+        )));
+    }
+    Ok(conn)
+}
+
+async fn password(svc: &LoginService, client: &Client, params: &Params, req: &Request) -> Result<Reply, ApiError> {
+    let username = params.require("username")?;
+    let password = params.require("password")?;
+    let realm = connection(params, client)?;
+    let scope = upstream_scope(params.get("scope"), client);
+    let mut form = vec![
+        ("grant_type", PASSWORD_REALM),
+        ("realm", realm),
+        ("username", username),
+        ("password", password),
+        ("client_id", client.client_id.as_str()),
+        ("client_secret", client.client_secret.expose()),
+        ("scope", scope.as_str()),
+    ];
+    if let Some(aud) = &client.audience {
+        form.push(("audience", aud));
+    }
+    let tokens = svc.tenant.token(&form, req.client_ip).await?;
+    let asked = Asked {
+        caller_scope: params.get("scope"),
+        sent_scope: &scope,
+        sent_refresh_token: None,
+    };
+    Ok(token_reply(
+        client,
+        &svc.config.session,
+        &tokens,
+        &asked,
+        time::OffsetDateTime::now_utc(),
+    ))
+}
+
+/// The refresh_token grant, shared by `/oauth/token` and `/oauth/refreshtoken`.
+pub async fn refresh_grant(
+    svc: &LoginService,
+    client: &Client,
+    params: &Params,
+    req: &Request,
+) -> Result<Reply, ApiError> {
+    let refresh_token = params
+        .get("refresh_token")
+        .or_else(|| params.get("refreshToken"))
+        .ok_or_else(|| ApiError::missing_parameter("refresh_token"))?;
+    let scope = params.get("scope").map(|s| upstream_scope(Some(s), client));
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+        ("client_id", client.client_id.as_str()),
+        ("client_secret", client.client_secret.expose()),
+    ];
+    if let Some(s) = &scope {
+        form.push(("scope", s));
+    }
+    let tokens = svc.tenant.token(&form, req.client_ip).await?;
+    let sent_scope = scope.as_deref().or(tokens.scope.as_deref()).unwrap_or("");
+    let asked = Asked {
+        caller_scope: params.get("scope"),
+        sent_scope,
+        sent_refresh_token: Some(refresh_token),
+    };
+    Ok(token_reply(
+        client,
+        &svc.config.session,
+        &tokens,
+        &asked,
+        time::OffsetDateTime::now_utc(),
+    ))
+}

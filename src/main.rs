@@ -1,0 +1,60 @@
+//! authgate's entry point: parse the command line, load the configuration, run.
+
+use authgate::cli::{Cli, Command};
+use authgate::{config, dev, server, telemetry};
+use clap::Parser;
+use std::process::ExitCode;
+
+/// Exit status for an invalid configuration (EX_USAGE).
+const BAD_CONFIG: u8 = 64;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    let config = match config::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(BAD_CONFIG);
+        }
+    };
+    let result = match cli.command.unwrap_or(Command::Run) {
+        Command::Check => {
+            println!("{}: valid\n{}", cli.config.display(), config.summary());
+            Ok(())
+        }
+        Command::Run => {
+            server::run(config, Box::new(pingora::server::UnixShutdownSignalWatch)).map_err(|e| e.to_string())
+        }
+        Command::DevTenant { listen } => run_dev_tenant(config, listen),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("authgate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_dev_tenant(config: config::Config, listen: std::net::SocketAddr) -> Result<(), String> {
+    let dev_config = config
+        .dev_tenant
+        .as_ref()
+        .ok_or("the configuration has no dev_tenant section")?;
+    let tenant = dev::tenant::DevTenant::new(dev_config, &config.clients, &format!("http://{listen}"))?;
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        println!(
+            "authgate dev tenant on http://{listen} (issuer {}); not a production identity provider",
+            tenant.issuer()
+        );
+        tokio::select! {
+            r = tenant.serve(listener) => r.map_err(|e| e.to_string()),
+            _ = tokio::signal::ctrl_c() => Ok(()),
+        }
+    })
+}

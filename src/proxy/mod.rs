@@ -1,0 +1,183 @@
+//! The one `impl ProxyHttp`: login paths are answered here, the rest is proxied to the
+//! backend. The only module (with `server.rs`) that touches pingora types.
+
+mod router;
+
+pub use router::{route, Route};
+
+use crate::config::{Backend, Config};
+use crate::error::ApiError;
+use crate::login::LoginService;
+use crate::reply::{Reply, Request};
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use pingora::http::ResponseHeader;
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Request headers that never leave the gateway.
+const STRIPPED_HEADERS: [&str; 1] = ["secret"];
+
+pub struct Gateway {
+    login: Arc<LoginService>,
+    backend: Backend,
+    max_body_bytes: usize,
+}
+
+/// Per-request state, for the access log.
+pub struct Ctx {
+    started: Instant,
+    route: Route,
+    client: Option<String>,
+}
+
+impl Gateway {
+    pub fn new(config: &Config, login: Arc<LoginService>) -> Self {
+        Gateway {
+            login,
+            backend: config.backend.clone(),
+            max_body_bytes: config.max_body_bytes,
+        }
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = Ctx;
+
+    fn new_ctx(&self) -> Ctx {
+        Ctx {
+            started: Instant::now(),
+            route: Route::Backend,
+            client: None,
+        }
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
+        let req = session.req_header();
+        ctx.route = route(req.method.as_str(), req.uri.path());
+        match ctx.route {
+            Route::Backend => Ok(false),
+            Route::LoginWrongMethod => {
+                write_reply(session, ApiError::method_not_allowed("POST").into_reply()).await?;
+                Ok(true)
+            }
+            Route::Login(endpoint) => {
+                let request = match read_request(session, self.max_body_bytes).await {
+                    Ok(r) => r,
+                    Err(reply) => {
+                        session.set_keepalive(None);
+                        write_reply(session, reply).await?;
+                        return Ok(true);
+                    }
+                };
+                let outcome = self.login.handle(endpoint, &request).await;
+                ctx.client = outcome.client;
+                write_reply(session, outcome.reply).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
+        let b = &self.backend;
+        Ok(Box::new(HttpPeer::new(b.address.as_str(), b.tls, b.sni.clone())))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        upstream_request: &mut pingora::http::RequestHeader,
+        _ctx: &mut Ctx,
+    ) -> Result<()> {
+        for name in STRIPPED_HEADERS {
+            upstream_request.remove_header(name);
+        }
+        Ok(())
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &pingora::Error, _ctx: &mut Ctx) -> FailToProxy {
+        use pingora::{ErrorSource, ErrorType};
+        let code = match (e.etype(), e.esource()) {
+            (ErrorType::HTTPStatus(code), _) => *code,
+            (_, ErrorSource::Upstream) => 502,
+            (ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed, ErrorSource::Downstream) => 0,
+            (_, ErrorSource::Downstream) => 400,
+            _ => 500,
+        };
+        if code > 0 && session.response_written().is_none() {
+            let _ = write_reply(session, ApiError::proxy_failure(code).into_reply()).await;
+        }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, error: Option<&pingora::Error>, ctx: &mut Ctx) {
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let req = session.req_header();
+        tracing::info!(
+            target: "access",
+            method = req.method.as_str(),
+            path = req.uri.path(),
+            route = ctx.route.class(),
+            client = ctx.client.as_deref().unwrap_or("-"),
+            status,
+            latency_ms = ctx.started.elapsed().as_secs_f64() * 1000.0,
+            error = error.map(|e| e.etype().as_str()),
+        );
+    }
+}
+
+/// Read a login request: headers, the peer's IP and the whole body, up to `limit` bytes.
+async fn read_request(session: &mut Session, limit: usize) -> std::result::Result<Request, Reply> {
+    let too_large = || ApiError::payload_too_large(limit).into_reply();
+    let headers = session.req_header().headers.clone();
+    let declared = headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = BytesMut::new();
+    loop {
+        match session.read_request_body().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(_) => return Err(ApiError::invalid_request("the request body could not be read").into_reply()),
+        }
+    }
+    let client_ip = session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+    Ok(Request {
+        headers,
+        body: Bytes::from(body),
+        client_ip,
+    })
+}
+
+async fn write_reply(session: &mut Session, reply: Reply) -> Result<()> {
+    let mut header = ResponseHeader::build(reply.status, Some(reply.headers.len() + 1))?;
+    for (name, value) in reply.headers {
+        header.append_header(name, value)?;
+    }
+    header.insert_header("content-length", reply.body.len().to_string())?;
+    let empty = reply.body.is_empty();
+    session.write_response_header(Box::new(header), empty).await?;
+    if !empty {
+        session.write_response_body(Some(reply.body), true).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! Plain request and reply values: what the login logic takes and gives, with no pingora type.
+
+use bytes::Bytes;
+use http::HeaderMap;
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// A request the gateway answers itself, fully read.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// The end user's IP, sent to the tenant as `auth0-forwarded-for`.
+    pub client_ip: IpAddr,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A complete response: status, headers and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json(status: u16, value: &impl Serialize) -> Self {
+        let body = serde_json::to_vec(value).expect("plain structs serialize");
+        Reply {
+            status,
+            headers: vec![
+                ("content-type", "application/json".to_string()),
+                ("cache-control", "no-store".to_string()),
+            ],
+            body: body.into(),
+        }
+    }
+
+    /// An empty `200` (the website login answer): the session rides in a cookie.
+    pub fn empty(status: u16) -> Self {
+        Reply {
+            status,
+            headers: vec![("cache-control", "no-store".to_string())],
+            body: Bytes::new(),
+        }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+}

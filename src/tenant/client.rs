@@ -1,0 +1,122 @@
+//! Calls to the tenant's `/oauth/token`, and the mapping of what can go wrong on the way.
+
+use crate::config::Tenant;
+use crate::error::ApiError;
+use serde::Deserialize;
+use std::net::IpAddr;
+
+/// The tenant's successful token answer.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Tokens {
+    pub access_token: String,
+    #[serde(default = "bearer")]
+    pub token_type: String,
+    pub expires_in: u64,
+    pub refresh_token: Option<String>,
+    pub id_token: Option<String>,
+    pub scope: Option<String>,
+}
+
+fn bearer() -> String {
+    "Bearer".to_string()
+}
+
+#[derive(Debug, Deserialize)]
+struct TenantErrorBody {
+    error: String,
+    error_description: Option<String>,
+    mfa_token: Option<String>,
+}
+
+/// What went wrong calling the tenant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TenantError {
+    /// The tenant refused the call (4xx) with an OAuth error: passed on to the caller.
+    #[error("tenant refused: {} {}", .0.status, .0.error)]
+    Rejected(ApiError),
+    #[error("tenant unreachable")]
+    Unreachable,
+    #[error("tenant timed out")]
+    Timeout,
+    #[error("tenant answered something unexpected ({0})")]
+    BadAnswer(&'static str),
+}
+
+impl From<TenantError> for ApiError {
+    fn from(e: TenantError) -> Self {
+        match e {
+            TenantError::Rejected(api) => api,
+            TenantError::Unreachable => ApiError::bad_gateway("The identity provider could not be reached."),
+            TenantError::Timeout => ApiError::gateway_timeout(),
+            TenantError::BadAnswer(_) => ApiError::bad_gateway("The identity provider answered with an error."),
+        }
+    }
+}
+
+/// The reqwest client that talks to the tenant.
+#[derive(Clone)]
+pub struct TenantClient {
+    http: reqwest::Client,
+    token_url: url::Url,
+}
+
+impl TenantClient {
+    pub fn new(tenant: &Tenant) -> reqwest::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(tenant.connect_timeout)
+            .timeout(tenant.request_timeout)
+            .pool_idle_timeout(std::time::Duration::from_secs(60))
+            .user_agent(concat!("authgate/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(TenantClient {
+            http,
+            token_url: tenant.token_url.clone(),
+        })
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// `POST /oauth/token` with a form body; `client_ip` goes in `auth0-forwarded-for`.
+    pub async fn token(&self, form: &[(&str, &str)], client_ip: IpAddr) -> Result<Tokens, TenantError> {
+        let result = self
+            .http
+            .post(self.token_url.clone())
+            .header("auth0-forwarded-for", client_ip.to_string())
+            .form(form)
+            .send()
+            .await;
+        let response = result.map_err(classify)?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(classify)?;
+        if status.is_success() {
+            return serde_json::from_slice(&body).map_err(|_| {
+                tracing::warn!(status = status.as_u16(), "tenant token answer is not the expected JSON");
+                TenantError::BadAnswer("success body")
+            });
+        }
+        if status.is_client_error() {
+            if let Ok(e) = serde_json::from_slice::<TenantErrorBody>(&body) {
+                let mut api = ApiError::new(status.as_u16(), e.error, e.error_description.unwrap_or_default());
+                api.mfa_token = e.mfa_token;
+                return Err(TenantError::Rejected(api));
+            }
+        }
+        tracing::warn!(status = status.as_u16(), "tenant answered with an error");
+        Err(TenantError::BadAnswer("error status"))
+    }
+}
+
+fn classify(e: reqwest::Error) -> TenantError {
+    if e.is_timeout() {
+        tracing::warn!("tenant call timed out");
+        TenantError::Timeout
+    } else if e.is_connect() {
+        tracing::warn!("tenant unreachable");
+        TenantError::Unreachable
+    } else {
+        tracing::warn!(kind = "transport", "tenant call failed");
+        TenantError::BadAnswer("transport")
+    }
+}

@@ -1,0 +1,7 @@
+//! The Auth0-style tenant: the reqwest client that calls it, and its JWKS cache.
+
+mod client;
+mod jwks;
+
+pub use client::{TenantClient, TenantError, Tokens};
+pub use jwks::{Jwks, JwksError};

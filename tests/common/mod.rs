@@ -1,0 +1,262 @@
+//! The end-to-end harness: an in-process dev tenant (recording what it receives) and echo
+//! backend on free loopback ports, and the real `authgate` binary as a child process that is
+//! killed, by its PID, when the test ends.
+#![allow(dead_code)]
+
+use authgate::dev::tenant::{DevTenant, Recorded, Recorder};
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const DEMO_PASSWORD: &str = "demo-password";
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A loopback listener on a free port, for in-process servers.
+pub async fn listener() -> (tokio::net::TcpListener, SocketAddr) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    (l, addr)
+}
+
+/// The test configuration: the demo's clients and users, pointed at `tenant_url`.
+pub fn config_yaml(tenant_url: &str, backend_url: &str, extra_tenant: &str) -> String {
+    format!(
+        r#"
+listen: 127.0.0.1:{listen}
+admin_listen: 127.0.0.1:{admin}
+threads: 1
+backend: {{ url: "{backend_url}" }}
+tenant:
+  url: "{tenant_url}"
+  connect_timeout_ms: 500
+  request_timeout_ms: 1500
+{extra_tenant}
+dev_tenant:
+  audience: https://api.test
+  password_hash: fast
+  users:
+    - {{ email: demo@example.com, password: demo-password, name: Demo }}
+    - {{ email: partner@example.com, password: partner-password, connection: partners-db }}
+    - {{ email: blocked@example.com, password: blocked-password, blocked: true }}
+    - {{ email: mfa@example.com, password: mfa-password, mfa: true }}
+session: {{ duration_seconds: 3600 }}
+clients:
+  mobile:
+    secret: [mobile-secret, mobile-secret-next]
+    client_id: mobile-app
+    client_secret: mobile-client-secret
+    audience: https://api.test
+    scopes: [openid, profile, email, offline_access]
+    connections: [Username-Password-Authentication, partners-db]
+    default_connection: Username-Password-Authentication
+  website:
+    secret: website-secret
+    client_id: website-app
+    client_secret: website-client-secret
+    scopes: [openid, profile, offline_access, website]
+    connections: [Username-Password-Authentication]
+    same_site: Lax
+  service:
+    secret: service-secret
+    client_id: service-app
+    client_secret: service-client-secret
+    audience: https://api.test
+    scopes: [openid, email, offline_access]
+    connections: [Username-Password-Authentication]
+    token_response: oauth2
+"#,
+        listen = "{LISTEN}",
+        admin = "{ADMIN}",
+    )
+}
+
+/// The dev tenant, the echo backend and a gateway in front of them.
+pub struct Stack {
+    pub gateway: Gateway,
+    pub tenant: DevTenant,
+    pub recorder: Recorder,
+    pub backend_url: String,
+}
+
+impl Stack {
+    pub async fn start() -> Stack {
+        Self::start_with(|yaml| yaml).await
+    }
+
+    /// Start with the configuration text changed by `edit`.
+    pub async fn start_with(edit: impl FnOnce(String) -> String) -> Stack {
+        let (tl, taddr) = listener().await;
+        let (bl, baddr) = listener().await;
+        let tenant_url = format!("http://{taddr}");
+        let backend_url = format!("http://{baddr}");
+        let yaml = edit(config_yaml(&tenant_url, &backend_url, ""));
+        let config = authgate::config::parse(&yaml.replace("{LISTEN}", "1").replace("{ADMIN}", "2"), "test", &|_| {
+            None
+        })
+        .expect("test config is valid");
+        let dev = DevTenant::new(config.dev_tenant.as_ref().unwrap(), &config.clients, &tenant_url).unwrap();
+        let (dev, recorder) = dev.recording();
+        tokio::spawn(dev.clone().serve(tl));
+        tokio::spawn(authgate::dev::echo::serve(bl));
+        let gateway = Gateway::start(&yaml).await;
+        Stack {
+            gateway,
+            tenant: dev,
+            recorder,
+            backend_url,
+        }
+    }
+
+    pub fn calls(&self) -> Vec<Recorded> {
+        self.recorder.lock().unwrap().clone()
+    }
+}
+
+/// The real binary, running with a configuration file in a temporary directory.
+pub struct Gateway {
+    child: Child,
+    pub url: String,
+    pub admin_url: String,
+    log_path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Gateway {
+    /// Start `authgate --config <yaml>`; `{LISTEN}` and `{ADMIN}` become free ports.
+    pub async fn start(yaml: &str) -> Gateway {
+        Self::start_with_env(yaml, &[]).await
+    }
+
+    pub async fn start_with_env(yaml: &str, env: &[(&str, &str)]) -> Gateway {
+        let (listen, admin) = (free_port(), free_port());
+        let yaml = yaml
+            .replace("{LISTEN}", &listen.to_string())
+            .replace("{ADMIN}", &admin.to_string());
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = dir.path().join("gateway.yaml");
+        std::fs::File::create(&config_path)
+            .unwrap()
+            .write_all(yaml.as_bytes())
+            .unwrap();
+        let log_path = dir.path().join("gateway.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_authgate"))
+            .arg("--config")
+            .arg(&config_path)
+            .env(
+                "RUST_LOG",
+                "debug,pingora_proxy=trace,pingora_core=trace,hyper=trace,h2=trace,reqwest=trace",
+            )
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut g = Gateway {
+            child,
+            url: format!("http://127.0.0.1:{listen}"),
+            admin_url: format!("http://127.0.0.1:{admin}"),
+            log_path,
+            _dir: dir,
+        };
+        g.wait_until_listening(listen).await;
+        g
+    }
+
+    async fn wait_until_listening(&mut self, port: u16) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("gateway exited with {status}:\n{}", self.logs());
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "gateway did not listen:\n{}", self.logs());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// POST a form to the gateway's `path` with the `secret` header.
+pub async fn post_form(url: &str, secret: Option<&str>, form: &[(&str, &str)]) -> reqwest::Response {
+    let mut req = http().post(url).form(form);
+    if let Some(s) = secret {
+        req = req.header("secret", s);
+    }
+    req.send().await.unwrap()
+}
+
+pub fn password_form<'a>(username: &'a str, password: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("grant_type", "password"),
+        ("username", username),
+        ("password", password),
+    ]
+}
+
+/// Status and JSON body.
+pub async fn json(resp: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text:?}"));
+    (status, value)
+}
+
+/// The claims of a JWT, unverified (tests only).
+pub fn claims(jwt: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// An OAuth error body: `{"error","error_description"}` with the given status and code.
+pub async fn assert_oauth_error(resp: reqwest::Response, status: u16, error: &str) -> serde_json::Value {
+    let (s, body) = json(resp).await;
+    assert_eq!(
+        (s, body["error"].as_str().unwrap_or_default()),
+        (status, error),
+        "{body}"
+    );
+    assert!(body["error_description"].is_string(), "{body}");
+    body
+}
+
+pub fn param<'a>(call: &'a Recorded, name: &str) -> Option<&'a str> {
+    call.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+pub fn header<'a>(call: &'a Recorded, name: &str) -> Option<&'a str> {
+    call.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}

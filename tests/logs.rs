@@ -1,0 +1,127 @@
+//! No secret, password, token or cookie value in any log line, at debug level, for every flow.
+
+mod common;
+use common::*;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_never_contain_credentials() {
+    let s = Stack::start().await;
+    let token_url = format!("{}/oauth/token", s.gateway.url);
+    let mut leaks: Vec<String> = vec![
+        "mobile-secret",
+        "website-secret",
+        "service-secret",
+        "mobile-client-secret",
+        "website-client-secret",
+        "service-client-secret",
+        "demo-password",
+        "wrong-password-xyz",
+        "unknown-refresh-xyz",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+
+    let (_, mobile) = json(
+        post_form(
+            &token_url,
+            Some("mobile-secret"),
+            &password_form("demo@example.com", DEMO_PASSWORD),
+        )
+        .await,
+    )
+    .await;
+    let (_, service) = json(
+        post_form(
+            &token_url,
+            Some("service-secret"),
+            &password_form("demo@example.com", DEMO_PASSWORD),
+        )
+        .await,
+    )
+    .await;
+    let website = post_form(
+        &token_url,
+        Some("website-secret"),
+        &password_form("demo@example.com", DEMO_PASSWORD),
+    )
+    .await;
+    let cookie = website.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    post_form(
+        &token_url,
+        Some("mobile-secret"),
+        &password_form("demo@example.com", "wrong-password-xyz"),
+    )
+    .await;
+    post_form(
+        &token_url,
+        Some("not-a-client-secret-xyz"),
+        &password_form("demo@example.com", DEMO_PASSWORD),
+    )
+    .await;
+    leaks.push("not-a-client-secret-xyz".into());
+    let at = mobile["accessToken"].as_str().unwrap();
+    let refreshed = http()
+        .post(format!("{}/oauth/refreshtoken", s.gateway.url))
+        .header("secret", "mobile-secret")
+        .bearer_auth(at)
+        .json(&json!({"refresh_token": mobile["refreshToken"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), 200);
+    let refreshed: serde_json::Value = refreshed.json().await.unwrap();
+    http()
+        .post(format!("{}/oauth/refreshtoken", s.gateway.url))
+        .header("secret", "mobile-secret")
+        .bearer_auth("forged.token.value")
+        .json(&json!({"refresh_token": "unknown-refresh-xyz"}))
+        .send()
+        .await
+        .unwrap();
+    http()
+        .get(format!("{}/api/data?x=1", s.gateway.url))
+        .header("secret", "service-secret")
+        .header("cookie", &cookie)
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
+
+    for body in [&mobile, &service, &refreshed] {
+        for v in body.as_object().unwrap().values() {
+            if let Some(t) = v.as_str().filter(|t| t.len() > 30) {
+                // Any long run of a token is a leak; the signature part is the most specific.
+                leaks.push(t.rsplit('.').next().unwrap().to_string());
+            }
+        }
+    }
+    leaks.push(
+        cookie
+            .trim_start_matches("sid=")
+            .rsplit('.')
+            .next()
+            .unwrap()
+            .to_string(),
+    );
+    leaks.push("forged.token.value".into());
+
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await; // let the access lines flush
+    let logs = s.gateway.logs();
+    assert!(
+        logs.contains("route=\"token\"") || logs.contains("route=token"),
+        "access lines are logged:\n{logs}"
+    );
+    assert!(logs.contains("route=\"refreshtoken\"") || logs.contains("route=refreshtoken"));
+    assert!(logs.contains("/api/data"), "backend requests are logged");
+    for leak in &leaks {
+        assert!(!logs.contains(leak.as_str()), "{leak} appears in the logs:\n{logs}");
+    }
+}

@@ -1,0 +1,115 @@
+//! A tenant that is down, slow, or answers HTML: the caller gets 502/504 with an OAuth error
+//! body (never the tenant's raw body), and the gateway keeps serving.
+
+mod common;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::post;
+use common::*;
+use std::time::Duration;
+
+const HTML: &str = "<html><body>Internal tenant stack trace: db=prod-7</body></html>";
+
+/// A gateway in front of a fake tenant serving `router` (or nothing at all).
+async fn gateway_for(router: Option<axum::Router>) -> Gateway {
+    let tenant_url = match router {
+        Some(r) => {
+            let (l, addr) = listener().await;
+            tokio::spawn(async move { axum::serve(l, r).await });
+            format!("http://{addr}")
+        }
+        None => format!("http://127.0.0.1:{}", free_port()),
+    };
+    let (bl, baddr) = listener().await;
+    tokio::spawn(authgate::dev::echo::serve(bl));
+    Gateway::start(&config_yaml(&tenant_url, &format!("http://{baddr}"), "")).await
+}
+
+async fn login(g: &Gateway) -> reqwest::Response {
+    post_form(
+        &format!("{}/oauth/token", g.url),
+        Some("mobile-secret"),
+        &password_form("demo@example.com", DEMO_PASSWORD),
+    )
+    .await
+}
+
+async fn assert_still_serves(g: &Gateway) {
+    let resp = http().get(format!("{}/anything", g.url)).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "the backend route still works");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_down_is_502() {
+    let g = gateway_for(None).await;
+    let body = assert_oauth_error(login(&g).await, 502, "bad_gateway").await;
+    assert_eq!(body["error_description"], "The identity provider could not be reached.");
+    assert_still_serves(&g).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_too_slow_is_504() {
+    let slow = axum::Router::new().route(
+        "/oauth/token",
+        post(|| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            "late"
+        }),
+    );
+    let g = gateway_for(Some(slow)).await;
+    assert_oauth_error(login(&g).await, 504, "gateway_timeout").await;
+    assert_still_serves(&g).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_html_answers_are_502_and_never_passed_on() {
+    for status in [
+        StatusCode::OK,
+        StatusCode::BAD_REQUEST,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        StatusCode::SERVICE_UNAVAILABLE,
+    ] {
+        let html = axum::Router::new().route(
+            "/oauth/token",
+            post(move || async move { (status, [("content-type", "text/html")], HTML).into_response() }),
+        );
+        let g = gateway_for(Some(html)).await;
+        let resp = login(&g).await;
+        assert_eq!(resp.headers()["content-type"], "application/json");
+        let text = resp.text().await.unwrap();
+        assert!(!text.contains("stack trace"), "{text}");
+        let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(body["error"], "bad_gateway", "tenant status {status}");
+        assert_still_serves(&g).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_5xx_json_is_502_not_passed_through() {
+    let failing = axum::Router::new().route(
+        "/oauth/token",
+        post(|| async {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(
+                    serde_json::json!({"error":"temporarily_unavailable","error_description":"internal detail"}),
+                ),
+            )
+        }),
+    );
+    let g = gateway_for(Some(failing)).await;
+    let body = assert_oauth_error(login(&g).await, 502, "bad_gateway").await;
+    assert!(!body.to_string().contains("internal detail"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_rate_limit_passes_through() {
+    let limited = axum::Router::new().route(
+        "/oauth/token",
+        post(|| async {
+            (StatusCode::TOO_MANY_REQUESTS, axum::Json(serde_json::json!({"error":"too_many_attempts","error_description":"Your account has been blocked after multiple consecutive login attempts."})))
+        }),
+    );
+    let g = gateway_for(Some(limited)).await;
+    assert_oauth_error(login(&g).await, 429, "too_many_attempts").await;
+}
