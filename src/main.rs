@@ -52,9 +52,12 @@ fn run_dev_tenant(config: config::Config, listen: std::net::SocketAddr) -> Resul
             "authgate dev tenant on http://{listen} (issuer {}); not a production identity provider",
             tenant.issuer()
         );
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
         tokio::select! {
             r = tenant.serve(listener) => r.map_err(|e| e.to_string()),
             _ = tokio::signal::ctrl_c() => Ok(()),
+            _ = term.recv() => Ok(()),
         }
     })
 }

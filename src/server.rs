@@ -139,11 +139,12 @@ fn banner(config: &Config) -> String {
     if config.backend.embedded_echo {
         s += &format!("  embedded echo backend on {}\n", config.backend.url);
     }
-    if let Some(c) = config.clients.iter().find(|c| !c.website) {
+    // The demo's public values only: the config keeps no secret in plain text.
+    if config.tenant.embedded && config.client_by_secret(b"mobile-secret").is_some() {
         s += &format!(
-            "Try:\n  curl -s -X POST http://{}/oauth/token -H 'secret: <{} secret>' \
-             -d grant_type=password -d username=demo@example.com -d password=demo-password",
-            config.listen, c.name
+            "Try:\n  curl -s -X POST http://{}/oauth/token -H 'secret: mobile-secret' \\\n    \
+             -d grant_type=password -d username=demo@example.com -d password=demo-password\n",
+            config.listen
         );
     }
     s

@@ -23,37 +23,9 @@ async fn logs_never_contain_credentials() {
     .map(String::from)
     .collect();
 
-    let (_, mobile) = json(
-        post_form(
-            &token_url,
-            Some("mobile-secret"),
-            &password_form("demo@example.com", DEMO_PASSWORD),
-        )
-        .await,
-    )
-    .await;
-    let (_, service) = json(
-        post_form(
-            &token_url,
-            Some("service-secret"),
-            &password_form("demo@example.com", DEMO_PASSWORD),
-        )
-        .await,
-    )
-    .await;
-    let website = post_form(
-        &token_url,
-        Some("website-secret"),
-        &password_form("demo@example.com", DEMO_PASSWORD),
-    )
-    .await;
-    let cookie = website.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let (_, mobile) = s.login("mobile-secret").await;
+    let (_, service) = s.login("service-secret").await;
+    let cookie = s.website_cookie().await;
     post_form(
         &token_url,
         Some("mobile-secret"),

@@ -6,9 +6,7 @@ use common::*;
 use serde_json::json;
 
 async fn login(s: &Stack, secret: &str) -> serde_json::Value {
-    let url = format!("{}/oauth/token", s.gateway.url);
-    let (status, body) =
-        json(post_form(&url, Some(secret), &password_form("demo@example.com", DEMO_PASSWORD)).await).await;
+    let (status, body) = s.login(secret).await;
     assert_eq!(status, 200, "{body}");
     body
 }
@@ -146,19 +144,7 @@ async fn rotating_tenants_hand_out_a_new_refresh_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn website_clients_refresh_with_the_cookie_and_get_a_new_one() {
     let s = Stack::start().await;
-    let resp = post_form(
-        &format!("{}/oauth/token", s.gateway.url),
-        Some("website-secret"),
-        &password_form("demo@example.com", DEMO_PASSWORD),
-    )
-    .await;
-    let cookie = resp.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = s.website_cookie().await;
     // The website never sees its refresh token, so borrow one from the tenant directly.
     let (_, direct) = json(
         http()

@@ -143,3 +143,13 @@ fn yaml_syntax_errors_name_the_file() {
     let err = parse("clients: [", "broken.yaml", &no_env).unwrap_err().to_string();
     assert!(err.starts_with("broken.yaml: not valid YAML"), "{err}");
 }
+
+#[test]
+fn clients_are_selected_by_any_of_their_secrets() {
+    let yaml = MINIMAL.replace("secret: web-secret-1", "secret: [web-secret-1, web-secret-2]");
+    let c = parse(&yaml, "t", &no_env).unwrap();
+    assert_eq!(c.client_by_secret(b"web-secret-1").unwrap().name, "web");
+    assert_eq!(c.client_by_secret(b"web-secret-2").unwrap().name, "web");
+    assert!(c.client_by_secret(b"web-secret-").is_none());
+    assert!(c.client_by_secret(b"").is_none());
+}

@@ -113,6 +113,26 @@ impl Stack {
         }
     }
 
+    /// A password login of the demo user through the gateway: (status, JSON body).
+    pub async fn login(&self, secret: &str) -> (u16, serde_json::Value) {
+        let url = format!("{}/oauth/token", self.gateway.url);
+        json(post_form(&url, Some(secret), &password_form("demo@example.com", DEMO_PASSWORD)).await).await
+    }
+
+    /// A website login of the demo user: the `sid=…` pair of its cookie.
+    pub async fn website_cookie(&self) -> String {
+        let url = format!("{}/oauth/token", self.gateway.url);
+        let resp = post_form(
+            &url,
+            Some("website-secret"),
+            &password_form("demo@example.com", DEMO_PASSWORD),
+        )
+        .await;
+        assert_eq!(resp.status(), 200);
+        let set_cookie = resp.headers()["set-cookie"].to_str().unwrap();
+        set_cookie.split(';').next().unwrap().to_string()
+    }
+
     pub fn calls(&self) -> Vec<Recorded> {
         self.recorder.lock().unwrap().clone()
     }
