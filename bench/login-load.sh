@@ -45,9 +45,9 @@ curl -sf -X POST "http://127.0.0.1:$gw/oauth/token" -H 'secret: mobile-secret' \
 curl -sf -X POST "http://127.0.0.1:$tenant/oauth/token" -d client_id=mobile-app -d client_secret=mobile-client-secret \
   -d grant_type=password -d username=demo@example.com -d password=demo-password | grep -q access_token
 
-run() { # name url script
-  wrk -t1 -c"$conns" -d2s -s "$work/$3" "$2" >/dev/null   # warm-up
-  local out; out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$work/$3" "$2")
+run() { # name url script connections
+  wrk -t1 -c"$4" -d2s -s "$work/$3" "$2" >/dev/null   # warm-up
+  local out; out=$(wrk -t1 -c"$4" -d"${secs}s" --latency -s "$work/$3" "$2")
   local rps p50 p99 non2xx
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
@@ -55,7 +55,10 @@ run() { # name url script
   non2xx=$(awk '/Non-2xx/ {print $4}' <<<"$out")
   printf '%-32s %10s req/s   p50 %-9s p99 %-9s non-2xx %s\n' "$1" "$rps" "$p50" "$p99" "${non2xx:-0}"
 }
-echo "wrk: 1 thread, $conns connections, ${secs}s (after a 2s warm-up), $(nproc) cores shared by everything"
-run "dev tenant /oauth/token (direct)" "http://127.0.0.1:$tenant/oauth/token" tenant.lua
-run "authgate /oauth/token" "http://127.0.0.1:$gw/oauth/token" gateway.lua
+echo "wrk: 1 thread, ${secs}s per run after a 2s warm-up, $(nproc) cores shared by wrk, gateway and tenant"
+for c in 1 "$conns"; do
+  echo "-- $c connection(s)"
+  run "dev tenant /oauth/token (direct)" "http://127.0.0.1:$tenant/oauth/token" tenant.lua "$c"
+  run "authgate /oauth/token" "http://127.0.0.1:$gw/oauth/token" gateway.lua "$c"
+done
 echo "authgate RSS after the load: $(awk '/VmRSS/ {print $2, $3}' "/proc/${pids[0]}/status")"
