@@ -59,6 +59,7 @@ impl ApiError {
         Self::new(401, "invalid_token", description).with_header("www-authenticate", r#"Bearer error="invalid_token""#)
     }
 
+    /// `allow` lists the methods, e.g. `POST` or `GET, POST`.
     pub fn method_not_allowed(allow: &'static str) -> Self {
         Self::new(405, "method_not_allowed", format!("Use {allow} on this endpoint.")).with_header("allow", allow)
     }

@@ -2,9 +2,11 @@
 //! against an Auth0-style tenant and proxies everything else to the backend.
 
 pub mod admin;
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod dev;
+pub mod discovery;
 pub mod error;
 pub mod guard;
 pub mod login;

@@ -41,6 +41,16 @@ impl Reply {
         }
     }
 
+    /// A JSON body that is already serialized.
+    pub fn json_bytes(status: u16, body: Bytes) -> Self {
+        let mut reply = Reply::empty(status);
+        reply
+            .headers
+            .insert(0, ("content-type", "application/json".to_string()));
+        reply.body = body;
+        reply
+    }
+
     /// An empty `200` (the website login answer): the session rides in a cookie.
     pub fn empty(status: u16) -> Self {
         Reply {
@@ -50,7 +60,11 @@ impl Reply {
         }
     }
 
+    /// Add a header; `cache-control` replaces the default one.
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        if name == "cache-control" {
+            self.headers.retain(|(n, _)| *n != "cache-control");
+        }
         self.headers.push((name, value.into()));
         self
     }

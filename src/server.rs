@@ -2,13 +2,14 @@
 //! demo, the embedded dev tenant and echo backend on a small runtime of their own.
 
 use crate::admin::{AdminApp, Readiness};
+use crate::app::App;
 use crate::config::Config;
 use crate::dev;
-use crate::login::LoginService;
 use crate::proxy::Gateway;
-use crate::tenant::{Jwks, TenantClient};
+use crate::tenant::Jwks;
 use pingora::server::configuration::ServerConf;
-use pingora::server::{RunArgs, Server, ShutdownSignalWatch};
+use pingora::server::{RunArgs, Server, ShutdownSignalWatch, ShutdownWatch};
+use pingora::services::background::{background_service, BackgroundService};
 use pingora::services::listening::Service;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -80,20 +81,8 @@ pub fn run(config: Config, shutdown: Box<dyn ShutdownSignalWatch + Send + Sync>)
     drop(bind(config.admin_listen)?);
     let embedded = start_embedded(&config)?;
 
-    let tenant = TenantClient::new(&config.tenant)?;
-    let jwks = Jwks::new(
-        tenant.http().clone(),
-        config.tenant.jwks_url.clone(),
-        Duration::from_secs(600),
-        Duration::from_secs(30),
-    );
-    let config = Arc::new(config);
-    let login = Arc::new(LoginService {
-        config: config.clone(),
-        tenant,
-        jwks: Arc::new(jwks),
-    });
-
+    let app = Arc::new(App::new(config)?);
+    let config = app.config.clone();
     let conf = ServerConf {
         threads: config.threads,
         grace_period_seconds: Some(config.grace_period_seconds),
@@ -103,9 +92,9 @@ pub fn run(config: Config, shutdown: Box<dyn ShutdownSignalWatch + Send + Sync>)
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
-    let mut proxy = pingora::proxy::http_proxy_service(&server.configuration, Gateway::new(&config, login));
+    let mut proxy = pingora::proxy::http_proxy_service(&server.configuration, Gateway::new(app.clone()));
     proxy.add_tcp(&config.listen.to_string());
-    let readiness = Readiness::default();
+    let readiness = Readiness::new(Some(app.jwks.clone()));
     let mut admin = Service::new(
         "admin".to_string(),
         AdminApp {
@@ -116,6 +105,7 @@ pub fn run(config: Config, shutdown: Box<dyn ShutdownSignalWatch + Send + Sync>)
     admin.threads = Some(1);
     server.add_service(proxy);
     server.add_service(admin);
+    server.add_service(background_service("jwks refresher", JwksRefresher(app.jwks.clone())));
     readiness.set(true);
 
     println!("{}", banner(&config));
@@ -126,6 +116,16 @@ pub fn run(config: Config, shutdown: Box<dyn ShutdownSignalWatch + Send + Sync>)
         rt.shutdown_timeout(Duration::from_secs(1));
     }
     Ok(())
+}
+
+/// Keeps the JWKS fresh in the background (pingora runs it on its own runtime).
+struct JwksRefresher(Arc<Jwks>);
+
+#[async_trait::async_trait]
+impl BackgroundService for JwksRefresher {
+    async fn start(&self, shutdown: ShutdownWatch) {
+        self.0.run_refresher(shutdown).await;
+    }
 }
 
 fn banner(config: &Config) -> String {

@@ -62,7 +62,7 @@ async fn expired_tokens_are_accepted_within_the_grace_only() {
         .as_str()
         .unwrap()
         .to_string();
-    let expired_an_hour_ago = token_like(&s, s.tenant.signer(), "mobile-app", -3600);
+    let expired_an_hour_ago = token_like(&s, &s.tenant.signer(), "mobile-app", -3600);
     let resp = refresh(
         &s,
         "mobile-secret",
@@ -71,7 +71,7 @@ async fn expired_tokens_are_accepted_within_the_grace_only() {
     )
     .await;
     assert_eq!(resp.status(), 200);
-    let expired_long_ago = token_like(&s, s.tenant.signer(), "mobile-app", -8 * 86_400);
+    let expired_long_ago = token_like(&s, &s.tenant.signer(), "mobile-app", -8 * 86_400);
     let resp = refresh(
         &s,
         "mobile-secret",
@@ -91,7 +91,7 @@ async fn bad_bearers_are_refused_before_the_tenant() {
         .to_string();
     let calls_before = s.calls().len();
     let forged = token_like(&s, &Signer::generate(), "mobile-app", 3600);
-    let other_client = token_like(&s, s.tenant.signer(), "website-app", 3600);
+    let other_client = token_like(&s, &s.tenant.signer(), "website-app", 3600);
     for bearer in [
         None,
         Some("not-a-jwt"),

@@ -1,22 +1,34 @@
 //! The admin listener: `/healthz` (alive) and `/readyz` (ready to serve).
 
+use crate::tenant::Jwks;
 use async_trait::async_trait;
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// Whether the gateway should receive traffic.
+/// Whether the gateway should receive traffic: started, not shutting down, and holding the
+/// tenant's signing keys.
 #[derive(Clone, Default)]
-pub struct Readiness(Arc<AtomicBool>);
+pub struct Readiness {
+    started: Arc<AtomicBool>,
+    jwks: Option<Arc<Jwks>>,
+}
 
 impl Readiness {
+    pub fn new(jwks: Option<Arc<Jwks>>) -> Self {
+        Readiness {
+            started: Arc::default(),
+            jwks,
+        }
+    }
+
     pub fn set(&self, ready: bool) {
-        self.0.store(ready, Ordering::SeqCst);
+        self.started.store(ready, Ordering::SeqCst);
     }
 
     pub fn is_ready(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.started.load(Ordering::SeqCst) && self.jwks.as_ref().is_none_or(|j| j.has_keys())
     }
 }
 

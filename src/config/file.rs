@@ -12,12 +12,49 @@ pub struct FileConfig {
     pub threads: Option<usize>,
     pub grace_period_seconds: Option<u64>,
     pub max_body_bytes: Option<usize>,
+    pub public_url: Option<String>,
     pub backend: FileBackend,
     pub tenant: FileTenant,
     pub dev_tenant: Option<FileDevTenant>,
     #[serde(default)]
     pub session: FileSession,
+    #[serde(default)]
+    pub guard: FileGuard,
+    #[serde(default)]
+    pub routes: FileRoutes,
     pub clients: BTreeMap<String, FileClient>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileGuard {
+    pub audiences: Option<Vec<String>>,
+    pub algorithms: Option<Vec<String>>,
+    pub leeway_seconds: Option<u64>,
+    pub jwks_ttl_seconds: Option<u64>,
+    pub jwks_min_refetch_seconds: Option<u64>,
+    pub token_cache_size: Option<u64>,
+    pub groups_claim: Option<String>,
+    pub identity_headers: Option<BTreeMap<String, String>>,
+    pub client_header: Option<String>,
+    #[serde(default)]
+    pub cookie_to_bearer: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRoutes {
+    pub default: Option<String>,
+    #[serde(default)]
+    pub rules: Vec<FileRouteRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRouteRule {
+    pub prefix: String,
+    pub methods: Option<Vec<String>>,
+    pub policy: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -72,6 +109,10 @@ pub struct FileClient {
     pub default_connection: Option<String>,
     pub same_site: Option<String>,
     pub token_response: Option<String>,
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    #[serde(default)]
+    pub logout_urls: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,6 +141,7 @@ pub struct FileDevTenant {
     pub rotate_refresh_tokens: bool,
     pub password_hash: Option<String>,
     pub default_directory: Option<String>,
+    pub groups_claim: Option<String>,
     #[serde(default)]
     pub users: Vec<FileDevUser>,
 }
@@ -116,4 +158,6 @@ pub struct FileDevUser {
     pub blocked: bool,
     #[serde(default)]
     pub mfa: bool,
+    #[serde(default)]
+    pub groups: Vec<String>,
 }

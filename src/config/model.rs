@@ -28,11 +28,56 @@ pub struct Config {
     pub threads: usize,
     pub grace_period_seconds: u64,
     pub max_body_bytes: usize,
+    /// The gateway's public base URL, for discovery documents (`None`: keep the tenant's).
+    pub public_url: Option<String>,
     pub backend: Backend,
     pub tenant: Tenant,
     pub dev_tenant: Option<DevTenant>,
     pub session: Session,
+    pub guard: Guard,
+    pub routes: Routes,
     pub clients: Vec<Client>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Guard {
+    /// A token's `aud` must contain one of these.
+    pub audiences: Vec<String>,
+    pub algorithms: Vec<jsonwebtoken::Algorithm>,
+    pub leeway_seconds: u64,
+    pub jwks_ttl: Duration,
+    pub jwks_min_refetch: Duration,
+    pub token_cache_size: u64,
+    pub groups_claim: String,
+    /// (header, claim) pairs; every header here is stripped from incoming requests.
+    pub identity_headers: Vec<(http::HeaderName, String)>,
+    /// Header carrying the client's name when a valid `secret` header came with the request.
+    pub client_header: http::HeaderName,
+    pub cookie_to_bearer: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// No token needed.
+    Public,
+    /// A valid user token (Bearer or session cookie).
+    Authenticated,
+    /// A valid `secret` header.
+    Secret,
+}
+
+#[derive(Debug, Clone)]
+pub struct RouteRule {
+    pub prefix: String,
+    /// Upper-case methods; empty: every method.
+    pub methods: Vec<String>,
+    pub policy: Policy,
+}
+
+#[derive(Debug, Clone)]
+pub struct Routes {
+    pub default: Policy,
+    pub rules: Vec<RouteRule>,
 }
 
 #[derive(Debug, Clone)]
@@ -101,6 +146,10 @@ pub struct Client {
     pub default_connection: Option<String>,
     pub same_site: Option<SameSite>,
     pub token_response: TokenResponse,
+    /// Origins (`https://app.example.com`) allowed to send state-changing requests with the cookie.
+    pub allowed_origins: Vec<String>,
+    /// URLs `/logout` may redirect to (`returnTo`).
+    pub logout_urls: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -112,6 +161,8 @@ pub struct DevTenant {
     pub rotate_refresh_tokens: bool,
     pub fast_password_hash: bool,
     pub default_directory: String,
+    /// Claim carrying the user's groups in the tokens it issues.
+    pub groups_claim: String,
     pub users: Vec<DevUser>,
 }
 
@@ -130,6 +181,7 @@ pub struct DevUser {
     pub name: String,
     pub blocked: bool,
     pub mfa: bool,
+    pub groups: Vec<String>,
 }
 
 pub fn secret_digest(secret: &[u8]) -> [u8; 32] {
@@ -137,6 +189,10 @@ pub fn secret_digest(secret: &[u8]) -> [u8; 32] {
 }
 
 impl Config {
+    pub fn client_by_id(&self, client_id: &str) -> Option<&Client> {
+        self.clients.iter().find(|c| c.client_id == client_id)
+    }
+
     /// The client whose `secret` this is. Every configured secret is compared, in constant
     /// time, over fixed-length digests, so neither timing nor length tells which one matched.
     pub fn client_by_secret(&self, presented: &[u8]) -> Option<&Client> {

@@ -8,6 +8,7 @@ clients:
     secret: web-secret-1
     client_id: web
     client_secret: cs
+    audience: https://api.example.com
     scopes: [openid, website]
     connections: [db]
 "#;
@@ -152,4 +153,58 @@ fn clients_are_selected_by_any_of_their_secrets() {
     assert_eq!(c.client_by_secret(b"web-secret-2").unwrap().name, "web");
     assert!(c.client_by_secret(b"web-secret-").is_none());
     assert!(c.client_by_secret(b"").is_none());
+}
+
+#[test]
+fn guard_defaults_and_audiences_from_the_clients() {
+    let c = parse(MINIMAL, "t", &no_env).unwrap();
+    assert_eq!(c.guard.audiences, ["https://api.example.com"]);
+    assert_eq!(c.guard.algorithms, [jsonwebtoken::Algorithm::RS256]);
+    assert_eq!(c.guard.leeway_seconds, 30);
+    assert_eq!(c.guard.jwks_ttl.as_secs(), 600);
+    assert_eq!(c.routes.default, Policy::Authenticated);
+    let headers: Vec<String> = c.guard.identity_headers.iter().map(|(h, _)| h.to_string()).collect();
+    assert_eq!(headers, ["x-user-email", "x-user-groups", "x-user-id"]);
+}
+
+#[test]
+fn symmetric_and_none_algorithms_are_refused() {
+    for alg in ["HS256", "none", "XX1"] {
+        let err = errors_of(&format!("{MINIMAL}\nguard: {{ algorithms: [{alg}] }}\n"));
+        assert!(
+            err.contains(&format!("guard.algorithms: \"{alg}\" is not allowed")),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn tokens_need_an_audience_unless_every_route_is_public() {
+    let no_aud = MINIMAL.replace("    audience: https://api.example.com\n", "");
+    assert!(errors_of(&no_aud).contains("guard.audiences"));
+    assert!(parse(&format!("{no_aud}\nroutes: {{ default: public }}\n"), "t", &no_env).is_ok());
+}
+
+#[test]
+fn route_rules_and_identity_headers_are_checked() {
+    let err = errors_of(&format!(
+        "{MINIMAL}\nroutes:\n  rules: [{{prefix: api, policy: open}}, {{prefix: /x, methods: [\"GE T\"], policy: public}}]\nguard:\n  identity_headers: {{ secret: sub }}\n"
+    ));
+    for needle in [
+        "routes.rules[0].prefix",
+        "routes.rules[0].policy: \"open\"",
+        "routes.rules[1].methods",
+        "guard.identity_headers.secret",
+    ] {
+        assert!(err.contains(needle), "{needle} missing in {err}");
+    }
+}
+
+#[test]
+fn allowed_origins_must_be_origins() {
+    let err = errors_of(&MINIMAL.replace(
+        "connections: [db]",
+        "connections: [db]\n    allowed_origins: [https://a.example/path]",
+    ));
+    assert!(err.contains("clients.web.allowed_origins"), "{err}");
 }

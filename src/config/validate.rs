@@ -38,11 +38,17 @@ pub fn validate(file: FileConfig, env_session_duration: Option<String>) -> Resul
         p.push("max_body_bytes", "must be at least 1");
     }
 
+    let public_url = file
+        .public_url
+        .and_then(|u| http_url(&mut p, "public_url", &u))
+        .map(|u| u.as_str().trim_end_matches('/').to_string());
     let backend = backend(&mut p, file.backend);
     let tenant = tenant(&mut p, file.tenant);
     let session = session(&mut p, file.session, env_session_duration);
     let clients = clients(&mut p, file.clients);
-    let dev_tenant = file.dev_tenant.map(|d| dev_tenant(&mut p, d));
+    let routes = routes(&mut p, file.routes);
+    let guard = guard(&mut p, file.guard, &clients, &routes);
+    let dev_tenant = file.dev_tenant.map(|d| dev_tenant(&mut p, d, &guard.groups_claim));
     if tenant.as_ref().is_some_and(|t| t.embedded) && dev_tenant.is_none() {
         p.push("tenant.embedded", "true needs a dev_tenant section");
     }
@@ -56,12 +62,161 @@ pub fn validate(file: FileConfig, env_session_duration: Option<String>) -> Resul
         threads,
         grace_period_seconds: file.grace_period_seconds.unwrap_or(10),
         max_body_bytes,
+        public_url,
         backend: backend.expect("checked"),
         tenant: tenant.expect("checked"),
         dev_tenant,
         session,
+        guard,
+        routes,
         clients,
     })
+}
+
+fn policy(p: &mut Problems, key: &str, value: &str) -> Policy {
+    match value {
+        "public" => Policy::Public,
+        "authenticated" => Policy::Authenticated,
+        "secret" => Policy::Secret,
+        other => {
+            p.push(key, format!("{other:?} is not public, authenticated or secret"));
+            Policy::Authenticated
+        }
+    }
+}
+
+fn routes(p: &mut Problems, r: FileRoutes) -> Routes {
+    let default = policy(p, "routes.default", r.default.as_deref().unwrap_or("authenticated"));
+    let mut rules = Vec::new();
+    for (i, rule) in r.rules.into_iter().enumerate() {
+        let key = format!("routes.rules[{i}]");
+        if !rule.prefix.starts_with('/') {
+            p.push(&format!("{key}.prefix"), format!("{:?} must start with /", rule.prefix));
+        }
+        let mut methods = Vec::new();
+        for m in rule.methods.unwrap_or_default() {
+            let upper = m.to_ascii_uppercase();
+            if http::Method::from_bytes(upper.as_bytes()).is_err() || upper.is_empty() {
+                p.push(&format!("{key}.methods"), format!("{m:?} is not an HTTP method"));
+            }
+            methods.push(upper);
+        }
+        let policy = policy(p, &format!("{key}.policy"), &rule.policy);
+        rules.push(RouteRule {
+            prefix: rule.prefix,
+            methods,
+            policy,
+        });
+    }
+    Routes { default, rules }
+}
+
+const ASYMMETRIC: [jsonwebtoken::Algorithm; 8] = {
+    use jsonwebtoken::Algorithm::*;
+    [RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384]
+};
+
+fn header_name(p: &mut Problems, key: &str, name: &str) -> Option<http::HeaderName> {
+    let lower = name.to_ascii_lowercase();
+    if [
+        "secret",
+        "authorization",
+        "cookie",
+        "host",
+        "content-length",
+        "transfer-encoding",
+    ]
+    .contains(&lower.as_str())
+    {
+        p.push(key, format!("{name:?} cannot carry identity"));
+        return None;
+    }
+    match http::HeaderName::from_bytes(lower.as_bytes()) {
+        Ok(h) => Some(h),
+        Err(_) => {
+            p.push(key, format!("{name:?} is not a header name"));
+            None
+        }
+    }
+}
+
+fn guard(p: &mut Problems, g: FileGuard, clients: &[Client], routes: &Routes) -> Guard {
+    let audiences = g.audiences.unwrap_or_else(|| {
+        let mut auds: Vec<String> = Vec::new();
+        for a in clients.iter().filter_map(|c| c.audience.clone()) {
+            if !auds.contains(&a) {
+                auds.push(a);
+            }
+        }
+        auds
+    });
+    let needs_tokens =
+        routes.default == Policy::Authenticated || routes.rules.iter().any(|r| r.policy == Policy::Authenticated);
+    if audiences.is_empty() && needs_tokens {
+        p.push(
+            "guard.audiences",
+            "no audience to check tokens against: set guard.audiences or clients.*.audience",
+        );
+    }
+    let mut algorithms = Vec::new();
+    for name in g.algorithms.unwrap_or_else(|| vec!["RS256".to_string()]) {
+        match name.parse::<jsonwebtoken::Algorithm>() {
+            Ok(a) if ASYMMETRIC.contains(&a) => algorithms.push(a),
+            _ => p.push(
+                "guard.algorithms",
+                format!("{name:?} is not allowed: use RS256, RS384, RS512, PS256, PS384, PS512, ES256 or ES384"),
+            ),
+        }
+    }
+    let groups_claim = g
+        .groups_claim
+        .unwrap_or_else(|| "https://authgate.local/groups".to_string());
+    let pairs = g.identity_headers.unwrap_or_else(|| {
+        BTreeMap::from([
+            ("x-user-id".to_string(), "sub".to_string()),
+            ("x-user-email".to_string(), "email".to_string()),
+            ("x-user-groups".to_string(), groups_claim.clone()),
+        ])
+    });
+    let identity_headers = pairs
+        .into_iter()
+        .filter_map(|(h, claim)| header_name(p, &format!("guard.identity_headers.{h}"), &h).map(|h| (h, claim)))
+        .collect();
+    let client_header = header_name(
+        p,
+        "guard.client_header",
+        g.client_header.as_deref().unwrap_or("x-client-type"),
+    )
+    .unwrap_or(http::HeaderName::from_static("x-client-type"));
+    let jwks_ttl = g.jwks_ttl_seconds.unwrap_or(600);
+    if jwks_ttl < 10 {
+        p.push("guard.jwks_ttl_seconds", "must be at least 10");
+    }
+    Guard {
+        audiences,
+        algorithms,
+        leeway_seconds: g.leeway_seconds.unwrap_or(30),
+        jwks_ttl: Duration::from_secs(jwks_ttl),
+        jwks_min_refetch: Duration::from_secs(g.jwks_min_refetch_seconds.unwrap_or(30)),
+        token_cache_size: g.token_cache_size.unwrap_or(100_000),
+        groups_claim,
+        identity_headers,
+        client_header,
+        cookie_to_bearer: g.cookie_to_bearer,
+    }
+}
+
+fn origin(p: &mut Problems, key: &str, value: &str) -> Option<String> {
+    let url = http_url(p, key, value)?;
+    let origin = url.origin().ascii_serialization();
+    if origin != value.trim_end_matches('/') {
+        p.push(
+            key,
+            format!("{value:?} is not an origin like https://app.example.com (no path)"),
+        );
+        return None;
+    }
+    Some(origin)
 }
 
 fn addr(p: &mut Problems, key: &str, value: &str) -> Option<SocketAddr> {
@@ -269,6 +424,16 @@ fn clients(p: &mut Problems, clients: BTreeMap<String, FileClient>) -> Vec<Clien
                 TokenResponse::CamelCase
             }
         };
+        let allowed_origins = c
+            .allowed_origins
+            .iter()
+            .filter_map(|o| origin(p, &format!("{key}.allowed_origins"), o))
+            .collect();
+        let logout_urls = c
+            .logout_urls
+            .iter()
+            .filter_map(|u| http_url(p, &format!("{key}.logout_urls"), u).map(|_| u.clone()))
+            .collect();
         out.push(Client {
             name,
             secret_digests,
@@ -281,12 +446,14 @@ fn clients(p: &mut Problems, clients: BTreeMap<String, FileClient>) -> Vec<Clien
             default_connection,
             same_site,
             token_response,
+            allowed_origins,
+            logout_urls,
         });
     }
     out
 }
 
-fn dev_tenant(p: &mut Problems, d: FileDevTenant) -> DevTenant {
+fn dev_tenant(p: &mut Problems, d: FileDevTenant, guard_groups_claim: &str) -> DevTenant {
     let default_directory = d.default_directory.unwrap_or_else(|| DEFAULT_DIRECTORY.to_string());
     let fast_password_hash = match d.password_hash.as_deref() {
         None | Some("standard") => false,
@@ -334,6 +501,7 @@ fn dev_tenant(p: &mut Problems, d: FileDevTenant) -> DevTenant {
             connection,
             blocked: u.blocked,
             mfa: u.mfa,
+            groups: u.groups,
         });
     }
     DevTenant {
@@ -343,6 +511,7 @@ fn dev_tenant(p: &mut Problems, d: FileDevTenant) -> DevTenant {
         rotate_refresh_tokens: d.rotate_refresh_tokens,
         fast_password_hash,
         default_directory,
+        groups_claim: d.groups_claim.unwrap_or_else(|| guard_groups_claim.to_string()),
         users,
     }
 }

@@ -7,6 +7,8 @@ use serde_json::{Map, Value};
 /// What a token must satisfy.
 #[derive(Debug, Clone)]
 pub struct Policy {
+    /// Allowed algorithms: never `none`, never HMAC (the keys are public).
+    pub algorithms: Vec<Algorithm>,
     pub issuer: String,
     /// Accepted audiences; `None` skips the audience check.
     pub audiences: Option<Vec<String>>,
@@ -29,13 +31,11 @@ pub enum VerifyError {
     Invalid(&'static str),
 }
 
-pub const ALLOWED_ALGORITHMS: [Algorithm; 1] = [Algorithm::RS256];
-
 pub type Claims = Map<String, Value>;
 
 pub async fn verify(token: &str, jwks: &Jwks, policy: &Policy) -> Result<Claims, VerifyError> {
     let header = decode_header(token).map_err(|_| VerifyError::Malformed)?;
-    if !ALLOWED_ALGORITHMS.contains(&header.alg) {
+    if !policy.algorithms.contains(&header.alg) {
         return Err(VerifyError::Algorithm);
     }
     let kid = header.kid.ok_or(VerifyError::UnknownKey)?;

@@ -6,17 +6,17 @@ use super::{check_client_id, read_params, LoginService};
 use crate::config::Client;
 use crate::error::ApiError;
 use crate::guard::jwt::{verify, Policy, VerifyError};
+use crate::guard::token;
 use crate::reply::{Reply, Request};
-use crate::session::session_token;
 
 pub async fn handle(svc: &LoginService, client: &Client, req: &Request) -> Result<Reply, ApiError> {
-    let token = bearer(req)
-        .or_else(|| req.header("cookie").and_then(|c| session_token(&svc.config.session, c)))
+    let (token, _) = token(&req.headers, &svc.config)
         .ok_or_else(|| ApiError::invalid_token("An access token is required: Authorization: Bearer <token>."))?;
     let policy = Policy {
+        algorithms: svc.config.guard.algorithms.clone(),
         issuer: svc.config.tenant.issuer.clone(),
         audiences: None,
-        leeway_seconds: 30,
+        leeway_seconds: svc.config.guard.leeway_seconds,
         expired_grace_seconds: Some(svc.config.session.refresh_expired_grace_seconds),
     };
     let claims = verify(token, &svc.jwks, &policy).await.map_err(|e| match e {
@@ -38,13 +38,4 @@ pub async fn handle(svc: &LoginService, client: &Client, req: &Request) -> Resul
     let params = read_params(req)?;
     check_client_id(&params, client)?;
     refresh_grant(svc, client, &params, req).await
-}
-
-fn bearer(req: &Request) -> Option<&str> {
-    let value = req.header("authorization")?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
 }

@@ -46,6 +46,8 @@ mod tests {
             default_connection: Some("db".into()),
             same_site: None,
             token_response: TokenResponse::CamelCase,
+            allowed_origins: vec![],
+            logout_urls: vec![],
         }
     }
 

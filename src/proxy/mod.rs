@@ -3,14 +3,14 @@
 
 mod router;
 
-pub use router::{route, Route};
+pub use router::{route, Own, Route};
 
-use crate::config::{Backend, Config};
+use crate::app::App;
 use crate::error::ApiError;
-use crate::login::LoginService;
 use crate::reply::{Reply, Request};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
+use http::HeaderName;
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
@@ -18,28 +18,49 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Request headers that never leave the gateway.
-const STRIPPED_HEADERS: [&str; 1] = ["secret"];
-
 pub struct Gateway {
-    login: Arc<LoginService>,
-    backend: Backend,
-    max_body_bytes: usize,
+    app: Arc<App>,
 }
 
-/// Per-request state, for the access log.
+/// Per-request state.
 pub struct Ctx {
     started: Instant,
     route: Route,
     client: Option<String>,
+    /// Identity headers the guard set for the backend.
+    upstream_headers: Vec<(HeaderName, String)>,
 }
 
 impl Gateway {
-    pub fn new(config: &Config, login: Arc<LoginService>) -> Self {
-        Gateway {
-            login,
-            backend: config.backend.clone(),
-            max_body_bytes: config.max_body_bytes,
+    pub fn new(app: Arc<App>) -> Self {
+        Gateway { app }
+    }
+
+    /// Answer a request the gateway handles itself.
+    async fn answer(&self, route: Route, session: &mut Session, ctx: &mut Ctx) -> Reply {
+        let app = &self.app;
+        let request = match read_request(session, app.config.max_body_bytes).await {
+            Ok(r) => r,
+            Err(reply) => {
+                session.set_keepalive(None);
+                return reply;
+            }
+        };
+        match route {
+            Route::Login(endpoint) => {
+                let outcome = app.login.handle(endpoint, &request).await;
+                ctx.client = outcome.client;
+                outcome.reply
+            }
+            Route::Own(Own::Userinfo) => app.session.userinfo(&request).await,
+            Route::Own(Own::Logout) => {
+                let query = session.req_header().uri.query().map(str::to_string);
+                app.session.logout(query.as_deref(), &request).await
+            }
+            Route::Own(Own::Jwks) => app.discovery.jwks().await,
+            Route::Own(Own::OpenidConfiguration) => app.discovery.openid_configuration().await,
+            Route::WrongMethod(allow) => ApiError::method_not_allowed(allow).into_reply(),
+            Route::Backend => unreachable!("backend requests are proxied"),
         }
     }
 }
@@ -53,37 +74,39 @@ impl ProxyHttp for Gateway {
             started: Instant::now(),
             route: Route::Backend,
             client: None,
+            upstream_headers: Vec::new(),
         }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
         let req = session.req_header();
         ctx.route = route(req.method.as_str(), req.uri.path());
-        match ctx.route {
-            Route::Backend => Ok(false),
-            Route::LoginWrongMethod => {
-                write_reply(session, ApiError::method_not_allowed("POST").into_reply()).await?;
-                Ok(true)
+        if ctx.route != Route::Backend {
+            let reply = self.answer(ctx.route, session, ctx).await;
+            write_reply(session, reply).await?;
+            return Ok(true);
+        }
+        let req = session.req_header();
+        match self
+            .app
+            .guard
+            .check(req.method.as_str(), req.uri.path(), &req.headers)
+            .await
+        {
+            Ok(pass) => {
+                ctx.client = pass.client;
+                ctx.upstream_headers = pass.headers;
+                Ok(false)
             }
-            Route::Login(endpoint) => {
-                let request = match read_request(session, self.max_body_bytes).await {
-                    Ok(r) => r,
-                    Err(reply) => {
-                        session.set_keepalive(None);
-                        write_reply(session, reply).await?;
-                        return Ok(true);
-                    }
-                };
-                let outcome = self.login.handle(endpoint, &request).await;
-                ctx.client = outcome.client;
-                write_reply(session, outcome.reply).await?;
+            Err(refusal) => {
+                write_reply(session, refusal.into_reply()).await?;
                 Ok(true)
             }
         }
     }
 
     async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
-        let b = &self.backend;
+        let b = &self.app.config.backend;
         Ok(Box::new(HttpPeer::new(b.address.as_str(), b.tls, b.sni.clone())))
     }
 
@@ -91,10 +114,13 @@ impl ProxyHttp for Gateway {
         &self,
         _session: &mut Session,
         upstream_request: &mut pingora::http::RequestHeader,
-        _ctx: &mut Ctx,
+        ctx: &mut Ctx,
     ) -> Result<()> {
-        for name in STRIPPED_HEADERS {
+        for name in &self.app.stripped_headers {
             upstream_request.remove_header(name);
+        }
+        for (name, value) in ctx.upstream_headers.drain(..) {
+            upstream_request.insert_header(name, value)?;
         }
         Ok(())
     }

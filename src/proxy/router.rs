@@ -2,13 +2,24 @@
 
 use crate::login::Endpoint;
 
+/// Endpoints the gateway answers itself besides the login calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Own {
+    Userinfo,
+    Logout,
+    Jwks,
+    OpenidConfiguration,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     /// A login call the gateway answers itself.
     Login(Endpoint),
-    /// A login path with the wrong method: `405` with `Allow: POST`.
-    LoginWrongMethod,
-    /// Everything else goes to the backend.
+    /// A session or discovery endpoint the gateway answers itself.
+    Own(Own),
+    /// A known path with the wrong method: `405` with this `Allow`.
+    WrongMethod(&'static str),
+    /// Everything else goes to the backend, guarded.
     Backend,
 }
 
@@ -18,22 +29,30 @@ impl Route {
         match self {
             Route::Login(Endpoint::Token) => "token",
             Route::Login(Endpoint::RefreshToken) => "refreshtoken",
-            Route::LoginWrongMethod => "login",
+            Route::Own(Own::Userinfo) => "userinfo",
+            Route::Own(Own::Logout) => "logout",
+            Route::Own(Own::Jwks | Own::OpenidConfiguration) => "discovery",
+            Route::WrongMethod(_) => "wrong_method",
             Route::Backend => "backend",
         }
     }
 }
 
 pub fn route(method: &str, path: &str) -> Route {
-    let endpoint = match path {
-        "/oauth/token" => Endpoint::Token,
-        "/oauth/refreshtoken" => Endpoint::RefreshToken,
+    let (target, allow) = match path {
+        "/oauth/token" => (Route::Login(Endpoint::Token), "POST"),
+        "/oauth/refreshtoken" => (Route::Login(Endpoint::RefreshToken), "POST"),
+        "/userinfo" => (Route::Own(Own::Userinfo), "GET"),
+        "/logout" => (Route::Own(Own::Logout), "GET, POST"),
+        "/.well-known/jwks.json" => (Route::Own(Own::Jwks), "GET"),
+        "/.well-known/openid-configuration" => (Route::Own(Own::OpenidConfiguration), "GET"),
         _ => return Route::Backend,
     };
-    if method == "POST" {
-        Route::Login(endpoint)
+    let allowed = allow.split(", ").any(|m| m == method);
+    if allowed {
+        target
     } else {
-        Route::LoginWrongMethod
+        Route::WrongMethod(allow)
     }
 }
 
@@ -42,13 +61,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn login_paths_need_post_and_the_rest_goes_to_the_backend() {
+    fn own_paths_need_their_methods_and_the_rest_goes_to_the_backend() {
         assert_eq!(route("POST", "/oauth/token"), Route::Login(Endpoint::Token));
         assert_eq!(
             route("POST", "/oauth/refreshtoken"),
             Route::Login(Endpoint::RefreshToken)
         );
-        assert_eq!(route("GET", "/oauth/token"), Route::LoginWrongMethod);
+        assert_eq!(route("GET", "/oauth/token"), Route::WrongMethod("POST"));
+        assert_eq!(route("GET", "/userinfo"), Route::Own(Own::Userinfo));
+        assert_eq!(route("POST", "/logout"), Route::Own(Own::Logout));
+        assert_eq!(route("DELETE", "/logout"), Route::WrongMethod("GET, POST"));
+        assert_eq!(route("GET", "/.well-known/jwks.json"), Route::Own(Own::Jwks));
         assert_eq!(route("POST", "/oauth/token/"), Route::Backend);
         assert_eq!(route("GET", "/api/things"), Route::Backend);
     }

@@ -1,4 +1,9 @@
-//! The `sid` session cookie: one builder for every place that sets it.
+//! The `sid` session cookie (one builder for every place that sets or clears it) and the
+//! session endpoints `/userinfo` and `/logout`.
+
+mod endpoints;
+
+pub use endpoints::SessionEndpoints;
 
 use crate::config::{SameSite, Session};
 use cookie::{time::Duration, Cookie};
@@ -6,11 +11,20 @@ use cookie::{time::Duration, Cookie};
 /// `Set-Cookie` value carrying the access token: `HttpOnly; Secure; Path=/; Max-Age=…`,
 /// plus `SameSite` when the client configures it.
 pub fn session_cookie(session: &Session, token: &str, same_site: Option<SameSite>) -> String {
-    let mut c = Cookie::build((session.cookie_name.as_str(), token))
+    build_cookie(session, token, session.duration_seconds, same_site)
+}
+
+/// `Set-Cookie` value that clears the session cookie: the same attributes, `Max-Age=0`.
+pub fn cleared_cookie(session: &Session, same_site: Option<SameSite>) -> String {
+    build_cookie(session, "", 0, same_site)
+}
+
+fn build_cookie(session: &Session, value: &str, max_age: u64, same_site: Option<SameSite>) -> String {
+    let mut c = Cookie::build((session.cookie_name.as_str(), value))
         .http_only(true)
         .secure(true)
         .path("/")
-        .max_age(Duration::seconds(session.duration_seconds.min(i64::MAX as u64) as i64));
+        .max_age(Duration::seconds(max_age.min(i64::MAX as u64) as i64));
     if let Some(s) = same_site {
         c = c.same_site(match s {
             SameSite::Lax => cookie::SameSite::Lax,
@@ -48,6 +62,12 @@ mod tests {
         assert_eq!(c, "sid=a.b.c; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=3600");
         let c = session_cookie(&session(), "t", None);
         assert_eq!(c, "sid=t; HttpOnly; Secure; Path=/; Max-Age=3600");
+    }
+
+    #[test]
+    fn cleared_cookie_keeps_the_attributes_and_expires() {
+        let c = cleared_cookie(&session(), Some(SameSite::Strict));
+        assert_eq!(c, "sid=; HttpOnly; SameSite=Strict; Secure; Path=/; Max-Age=0");
     }
 
     #[test]

@@ -57,7 +57,7 @@ impl From<TenantError> for ApiError {
 #[derive(Clone)]
 pub struct TenantClient {
     http: reqwest::Client,
-    token_url: url::Url,
+    tenant: Tenant,
 }
 
 impl TenantClient {
@@ -70,7 +70,7 @@ impl TenantClient {
             .build()?;
         Ok(TenantClient {
             http,
-            token_url: tenant.token_url.clone(),
+            tenant: tenant.clone(),
         })
     }
 
@@ -82,7 +82,7 @@ impl TenantClient {
     pub async fn token(&self, form: &[(&str, &str)], client_ip: IpAddr) -> Result<Tokens, TenantError> {
         let result = self
             .http
-            .post(self.token_url.clone())
+            .post(self.tenant.token_url.clone())
             .header("auth0-forwarded-for", client_ip.to_string())
             .form(form)
             .send()
@@ -105,6 +105,69 @@ impl TenantClient {
         }
         tracing::warn!(status = status.as_u16(), "tenant answered with an error");
         Err(TenantError::BadAnswer("error status"))
+    }
+}
+
+impl TenantClient {
+    /// `GET /userinfo` for `token`: the tenant's JSON claims, or its refusal.
+    pub async fn userinfo(&self, token: &str) -> Result<bytes::Bytes, TenantError> {
+        let response = self
+            .http
+            .get(self.tenant.userinfo_url.clone())
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(classify)?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(classify)?;
+        if status.is_success() && serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body).is_ok() {
+            return Ok(body);
+        }
+        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+            return Err(TenantError::Rejected(ApiError::invalid_token(
+                "The access token is not valid.",
+            )));
+        }
+        tracing::warn!(status = status.as_u16(), "tenant userinfo failed");
+        Err(TenantError::BadAnswer("userinfo"))
+    }
+
+    /// `POST /oauth/revoke` a refresh token.
+    pub async fn revoke(&self, form: &[(&str, &str)], client_ip: IpAddr) -> Result<(), TenantError> {
+        let response = self
+            .http
+            .post(self.tenant.revoke_url.clone())
+            .header("auth0-forwarded-for", client_ip.to_string())
+            .form(form)
+            .send()
+            .await
+            .map_err(classify)?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = response.bytes().await.map_err(classify)?;
+        match serde_json::from_slice::<TenantErrorBody>(&body) {
+            Ok(e) if status.is_client_error() => Err(TenantError::Rejected(ApiError::new(
+                status.as_u16(),
+                e.error,
+                e.error_description.unwrap_or_default(),
+            ))),
+            _ => Err(TenantError::BadAnswer("revoke")),
+        }
+    }
+
+    /// The tenant's `/.well-known/openid-configuration`, as JSON.
+    pub async fn openid_configuration(&self) -> Result<serde_json::Map<String, serde_json::Value>, TenantError> {
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            self.tenant.base_url.as_str().trim_end_matches('/')
+        );
+        let response = self.http.get(url).send().await.map_err(classify)?;
+        if !response.status().is_success() {
+            return Err(TenantError::BadAnswer("discovery"));
+        }
+        response.json().await.map_err(|_| TenantError::BadAnswer("discovery"))
     }
 }
 

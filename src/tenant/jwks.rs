@@ -1,40 +1,77 @@
-//! The tenant's signing keys (`/.well-known/jwks.json`), cached in moka.
-//! An unknown `kid` triggers one refetch (moka makes it single flight), at most once per
-//! `min_refetch_interval`, so forged kids cannot hammer the tenant.
+//! The tenant's signing keys (`/.well-known/jwks.json`), cached in moka with a TTL.
+//! A background task refreshes them ahead of expiry, so no request waits in the steady state;
+//! when the tenant is down at refresh time the keys we have keep serving (stale-if-error).
+//! An unknown `kid` triggers one refetch, single flight, at most once per
+//! `min_refetch_interval`, so a flood of forged kids cannot hammer the tenant.
 
-use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use moka::future::Cache;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Decoding keys by `kid`.
+/// Decoding keys by `kid`, and the document they came from.
 pub struct KeySet {
     keys: HashMap<String, (DecodingKey, Algorithm)>,
+    /// The JWKS as published (public keys only), served at the gateway's own
+    /// `/.well-known/jwks.json`.
+    pub document: bytes::Bytes,
 }
 
 impl KeySet {
-    pub fn from_jwks(set: &JwkSet) -> Self {
+    /// Keep the keys whose algorithm is allowed; a key without `alg` gets its type's default.
+    pub fn from_jwks(set: &JwkSet, allowed: &[Algorithm]) -> Self {
         let mut keys = HashMap::new();
         for jwk in &set.keys {
-            let (Some(kid), AlgorithmParameters::RSA(_)) = (&jwk.common.key_id, &jwk.algorithm) else {
-                continue;
+            let Some(kid) = &jwk.common.key_id else { continue };
+            let alg = match (&jwk.common.key_algorithm, &jwk.algorithm) {
+                (Some(a), _) => key_algorithm(*a),
+                (None, AlgorithmParameters::RSA(_)) => Some(Algorithm::RS256),
+                (None, AlgorithmParameters::EllipticCurve(ec)) => match ec.curve {
+                    EllipticCurve::P256 => Some(Algorithm::ES256),
+                    EllipticCurve::P384 => Some(Algorithm::ES384),
+                    _ => None,
+                },
+                _ => None,
             };
-            let alg = match jwk.common.key_algorithm {
-                None | Some(KeyAlgorithm::RS256) => Algorithm::RS256,
-                Some(_) => continue,
+            let Some(alg) = alg.filter(|a| allowed.contains(a)) else {
+                continue;
             };
             if let Ok(key) = DecodingKey::from_jwk(jwk) {
                 keys.insert(kid.clone(), (key, alg));
             }
         }
-        KeySet { keys }
+        let document = serde_json::to_vec(set).unwrap_or_default().into();
+        KeySet { keys, document }
     }
 
     pub fn get(&self, kid: &str) -> Option<&(DecodingKey, Algorithm)> {
         self.keys.get(kid)
     }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+fn key_algorithm(a: KeyAlgorithm) -> Option<Algorithm> {
+    use Algorithm as A;
+    Some(match a {
+        KeyAlgorithm::RS256 => A::RS256,
+        KeyAlgorithm::RS384 => A::RS384,
+        KeyAlgorithm::RS512 => A::RS512,
+        KeyAlgorithm::PS256 => A::PS256,
+        KeyAlgorithm::PS384 => A::PS384,
+        KeyAlgorithm::PS512 => A::PS512,
+        KeyAlgorithm::ES256 => A::ES256,
+        KeyAlgorithm::ES384 => A::ES384,
+        _ => return None,
+    })
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -45,41 +82,100 @@ pub enum JwksError {
     UnknownKid,
 }
 
+/// Counters, for metrics and tests.
+#[derive(Debug, Default)]
+pub struct JwksStats {
+    pub fetches: std::sync::atomic::AtomicU64,
+    pub failures: std::sync::atomic::AtomicU64,
+}
+
 pub struct Jwks {
     http: reqwest::Client,
     url: url::Url,
+    allowed: Vec<Algorithm>,
+    ttl: Duration,
     cache: Cache<(), Arc<KeySet>>,
-    last_forced: Mutex<Option<Instant>>,
+    /// Single flight for unknown-kid refetches, and when the last one ran.
+    refetch: tokio::sync::Mutex<Option<Instant>>,
     min_refetch_interval: Duration,
+    pub stats: JwksStats,
 }
 
 impl Jwks {
-    pub fn new(http: reqwest::Client, url: url::Url, ttl: Duration, min_refetch_interval: Duration) -> Self {
+    pub fn new(
+        http: reqwest::Client,
+        url: url::Url,
+        allowed: Vec<Algorithm>,
+        ttl: Duration,
+        min_refetch_interval: Duration,
+    ) -> Self {
         Jwks {
             http,
             url,
+            allowed,
+            ttl,
             cache: Cache::builder().max_capacity(1).time_to_live(ttl).build(),
-            last_forced: Mutex::new(None),
+            refetch: tokio::sync::Mutex::new(None),
             min_refetch_interval,
+            stats: JwksStats::default(),
         }
     }
 
     async fn fetch(&self) -> Result<Arc<KeySet>, JwksError> {
-        let response = self
-            .http
-            .get(self.url.clone())
-            .send()
-            .await
-            .map_err(|_| JwksError::Unavailable)?;
-        if !response.status().is_success() {
-            tracing::warn!(status = response.status().as_u16(), "JWKS fetch failed");
-            return Err(JwksError::Unavailable);
+        use std::sync::atomic::Ordering::Relaxed;
+        self.stats.fetches.fetch_add(1, Relaxed);
+        let result = async {
+            let response = self
+                .http
+                .get(self.url.clone())
+                .send()
+                .await
+                .map_err(|_| JwksError::Unavailable)?;
+            if !response.status().is_success() {
+                return Err(JwksError::Unavailable);
+            }
+            let set: JwkSet = response.json().await.map_err(|_| JwksError::Unavailable)?;
+            Ok(Arc::new(KeySet::from_jwks(&set, &self.allowed)))
         }
-        let set: JwkSet = response.json().await.map_err(|_| JwksError::Unavailable)?;
-        Ok(Arc::new(KeySet::from_jwks(&set)))
+        .await;
+        if result.is_err() {
+            self.stats.failures.fetch_add(1, Relaxed);
+        }
+        result
     }
 
-    async fn current(&self) -> Result<Arc<KeySet>, JwksError> {
+    /// Fetch now and replace the cached set. On failure the keys we have stay, for another
+    /// TTL (stale-if-error), and the failure is logged.
+    pub async fn refresh(&self) -> Result<(), JwksError> {
+        match self.fetch().await {
+            Ok(set) => {
+                tracing::debug!(keys = set.len(), "JWKS refreshed");
+                self.cache.insert((), set).await;
+                Ok(())
+            }
+            Err(e) => {
+                match self.cache.get(&()).await {
+                    Some(stale) => {
+                        tracing::warn!("JWKS refresh failed; serving the keys we have");
+                        self.cache.insert((), stale).await;
+                    }
+                    None => tracing::warn!("JWKS fetch failed; no keys yet"),
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Keys are loaded (readiness).
+    pub fn has_keys(&self) -> bool {
+        self.cache.contains_key(&())
+    }
+
+    /// The cached set, fetching it (single flight) when there is none.
+    pub async fn current(&self) -> Result<Arc<KeySet>, JwksError> {
+        if let Some(set) = self.cache.get(&()).await {
+            return Ok(set);
+        }
         self.cache
             .try_get_with((), self.fetch())
             .await
@@ -92,21 +188,32 @@ impl Jwks {
         if let Some(k) = set.get(kid) {
             return Ok(k.clone());
         }
-        if !self.may_force_refetch() {
+        let mut last = self.refetch.lock().await;
+        // Someone else may have refetched while we waited for the lock.
+        let set = self.current().await?;
+        if let Some(k) = set.get(kid) {
+            return Ok(k.clone());
+        }
+        if last.is_some_and(|t| t.elapsed() < self.min_refetch_interval) {
             return Err(JwksError::UnknownKid);
         }
-        self.cache.invalidate(&()).await;
+        *last = Some(Instant::now());
+        tracing::info!("unknown kid: refetching the JWKS");
+        let _ = self.refresh().await;
         let set = self.current().await?;
         set.get(kid).cloned().ok_or(JwksError::UnknownKid)
     }
 
-    fn may_force_refetch(&self) -> bool {
-        let mut last = self.last_forced.lock().expect("not poisoned");
-        let now = Instant::now();
-        if last.is_some_and(|t| now.duration_since(t) < self.min_refetch_interval) {
-            return false;
+    /// Refresh ahead of expiry until `shutdown`: every TTL/2, or every second until the first
+    /// keys are loaded.
+    pub async fn run_refresher(&self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            let ok = self.refresh().await.is_ok() || self.has_keys();
+            let wait = if ok { self.ttl / 2 } else { Duration::from_secs(1) };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => return,
+            }
         }
-        *last = Some(now);
-        true
     }
 }

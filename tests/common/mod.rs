@@ -41,11 +41,18 @@ dev_tenant:
   audience: https://api.test
   password_hash: fast
   users:
-    - {{ email: demo@example.com, password: demo-password, name: Demo }}
+    - {{ email: demo@example.com, password: demo-password, name: Demo, groups: [admins, staff] }}
     - {{ email: partner@example.com, password: partner-password, connection: partners-db }}
     - {{ email: blocked@example.com, password: blocked-password, blocked: true }}
     - {{ email: mfa@example.com, password: mfa-password, mfa: true }}
 session: {{ duration_seconds: 3600 }}
+routes:
+  rules:
+    - {{ prefix: /public/, policy: public }}
+    - {{ prefix: /internal/, policy: secret }}
+guard:
+  leeway_seconds: 0
+
 clients:
   mobile:
     secret: [mobile-secret, mobile-secret-next]
@@ -62,6 +69,8 @@ clients:
     scopes: [openid, profile, offline_access, website]
     connections: [Username-Password-Authentication]
     same_site: Lax
+    allowed_origins: [https://app.example.com]
+    logout_urls: [https://app.example.com/bye]
   service:
     secret: service-secret
     client_id: service-app

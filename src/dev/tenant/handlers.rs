@@ -23,6 +23,7 @@ pub fn router(state: Arc<State>) -> axum::Router {
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/openid-configuration", get(openid_configuration))
         .route("/userinfo", get(userinfo))
+        .route("/oauth/revoke", post(revoke))
         .with_state(state)
 }
 
@@ -42,8 +43,61 @@ fn now() -> u64 {
     jsonwebtoken::get_current_timestamp()
 }
 
-async fn jwks(AxState(s): St) -> Json<Value> {
-    Json(json!({"keys": [s.signer.jwk()]}))
+async fn jwks(AxState(s): St) -> Response {
+    if s.jwks_failing.load(std::sync::atomic::Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "jwks unavailable").into_response();
+    }
+    let keys: Vec<Value> = s
+        .keys
+        .read()
+        .expect("not poisoned")
+        .iter()
+        .map(|k| k.jwk().clone())
+        .collect();
+    Json(json!({ "keys": keys })).into_response()
+}
+
+/// `POST /oauth/revoke {client_id, client_secret, token}`: forget a refresh token (always 200).
+async fn revoke(AxState(s): St, headers: HeaderMap, body: Bytes) -> Response {
+    let params =
+        match body_kind(headers.get("content-type").and_then(|v| v.to_str().ok())).and_then(|k| parse_body(k, &body)) {
+            Ok(p) => p,
+            Err(e) => return oauth_error(e.status, &e.error, &e.description),
+        };
+    record(&s, "/oauth/revoke", &headers, &body, &params);
+    if !client_authenticated(&s, &params) {
+        return oauth_error(401, "invalid_client", "Unauthorized");
+    }
+    let Some(token) = params.get("token") else {
+        return oauth_error(400, "invalid_request", "Missing required parameter: token");
+    };
+    let client_id = params.get("client_id").unwrap_or_default();
+    let mut grants = s.refresh.lock().expect("not poisoned");
+    if grants.get(token).is_some_and(|g| g.client_id == client_id) {
+        grants.remove(token);
+    }
+    StatusCode::OK.into_response()
+}
+
+fn client_authenticated(s: &State, params: &Params) -> bool {
+    let client_id = params.get("client_id").unwrap_or_default();
+    let secret = params.get("client_secret").unwrap_or_default();
+    s.clients
+        .iter()
+        .any(|(id, cs)| id == client_id && cs.expose() == secret)
+}
+
+fn record(s: &State, path: &str, headers: &HeaderMap, body: &[u8], params: &Params) {
+    if let Some(rec) = &s.recorder {
+        rec.lock().expect("not poisoned").push(Recorded {
+            path: path.into(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect(),
+            params: form_pairs(body, params),
+        });
+    }
 }
 
 async fn openid_configuration(AxState(s): St) -> Json<Value> {
@@ -73,7 +127,11 @@ async fn userinfo(AxState(s): St, headers: HeaderMap) -> Response {
     let mut v = Validation::new(Algorithm::RS256);
     v.set_issuer(&[&s.issuer]);
     v.validate_aud = false;
-    let Ok(data) = jsonwebtoken::decode::<Value>(token, &s.signer.decoding, &v) else {
+    let keys = s.keys.read().expect("not poisoned").clone();
+    let Some(data) = keys
+        .iter()
+        .find_map(|k| jsonwebtoken::decode::<Value>(token, &k.decoding, &v).ok())
+    else {
         return (StatusCode::UNAUTHORIZED, "Unauthorized").into_response();
     };
     let sub = data.claims["sub"].as_str().unwrap_or_default();
@@ -217,12 +275,15 @@ fn issue(s: &State, user: usize, client_id: &str, scope: &str, audience: &str, r
     } else {
         json!(audience)
     };
-    let access = json!({
+    let mut access = json!({
         "iss": s.issuer, "sub": sub, "aud": aud, "iat": iat, "exp": exp,
         "azp": client_id, "scope": scope, "gty": "password", "jti": random_token(),
+        "email": u.email,
     });
+    access[s.groups_claim.as_str()] = json!(u.groups);
+    let signer = s.signer();
     let mut out = json!({
-        "access_token": s.signer.sign(&access),
+        "access_token": signer.sign(&access),
         "token_type": "Bearer",
         "expires_in": s.ttl,
     });
@@ -231,7 +292,7 @@ fn issue(s: &State, user: usize, client_id: &str, scope: &str, audience: &str, r
             "iss": s.issuer, "sub": sub, "aud": client_id, "iat": iat, "exp": exp,
             "email": u.email, "email_verified": true, "name": u.name,
         });
-        out["id_token"] = json!(s.signer.sign(&id));
+        out["id_token"] = json!(signer.sign(&id));
     }
     if let Some(r) = refresh {
         out["refresh_token"] = json!(r);

@@ -8,7 +8,8 @@ mod users;
 
 use crate::config::{Client, DevTenant as DevTenantConfig, Secret};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 pub use keys::Signer;
 
@@ -36,11 +37,26 @@ struct State {
     ttl: u64,
     rotate: bool,
     default_directory: String,
-    signer: Signer,
+    groups_claim: String,
+    /// Signing keys, the current one last; all are published in the JWKS.
+    keys: RwLock<Vec<Arc<Signer>>>,
+    /// Fault switch for tests: the JWKS endpoint answers 503.
+    jwks_failing: AtomicBool,
     users: Vec<users::User>,
     clients: Vec<(String, Secret)>,
     refresh: Mutex<HashMap<String, RefreshGrant>>,
     recorder: Option<Recorder>,
+}
+
+impl State {
+    fn signer(&self) -> Arc<Signer> {
+        self.keys
+            .read()
+            .expect("not poisoned")
+            .last()
+            .expect("one key at least")
+            .clone()
+    }
 }
 
 /// A dev tenant ready to serve.
@@ -67,7 +83,9 @@ impl DevTenant {
                 ttl: config.access_token_ttl_seconds,
                 rotate: config.rotate_refresh_tokens,
                 default_directory: config.default_directory.clone(),
-                signer: Signer::generate(),
+                groups_claim: config.groups_claim.clone(),
+                keys: RwLock::new(vec![Arc::new(Signer::generate())]),
+                jwks_failing: AtomicBool::new(false),
                 users,
                 clients: clients
                     .iter()
@@ -92,9 +110,21 @@ impl DevTenant {
         &self.state.issuer
     }
 
-    /// The signing key, so tests can forge and check tokens.
-    pub fn signer(&self) -> &Signer {
-        &self.state.signer
+    /// The current signing key, so tests can forge and check tokens.
+    pub fn signer(&self) -> Arc<Signer> {
+        self.state.signer()
+    }
+
+    /// Sign with a new key from now on; the old keys stay in the JWKS (as Auth0 rotates).
+    pub fn rotate_key(&self) -> Arc<Signer> {
+        let key = Arc::new(Signer::generate());
+        self.state.keys.write().expect("not poisoned").push(key.clone());
+        key
+    }
+
+    /// Make the JWKS endpoint fail (503) or work again: the tenant "down" for key fetches.
+    pub fn set_jwks_failing(&self, failing: bool) {
+        self.state.jwks_failing.store(failing, Ordering::SeqCst);
     }
 
     pub fn router(&self) -> axum::Router {

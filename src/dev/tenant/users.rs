@@ -11,6 +11,7 @@ pub struct User {
     pub connection: String,
     pub blocked: bool,
     pub mfa: bool,
+    pub groups: Vec<String>,
     hash: String,
 }
 
@@ -48,6 +49,7 @@ impl User {
             connection: u.connection.clone(),
             blocked: u.blocked,
             mfa: u.mfa,
+            groups: u.groups.clone(),
             hash,
         })
     }

@@ -1,0 +1,61 @@
+//! Everything the gateway does, built once from the configuration: the login endpoints, the
+//! guard, the session and discovery endpoints, and the JWKS cache they share. No pingora here.
+
+use crate::config::Config;
+use crate::discovery::Discovery;
+use crate::guard::{jwt, stripped_headers, Guard, Verifier};
+use crate::login::LoginService;
+use crate::session::SessionEndpoints;
+use crate::tenant::{Jwks, TenantClient};
+use http::HeaderName;
+use std::sync::Arc;
+
+pub struct App {
+    pub config: Arc<Config>,
+    pub jwks: Arc<Jwks>,
+    pub login: LoginService,
+    pub guard: Guard,
+    pub session: SessionEndpoints,
+    pub discovery: Discovery,
+    /// Removed from every request before it reaches the backend.
+    pub stripped_headers: Vec<HeaderName>,
+}
+
+impl App {
+    pub fn new(config: Config) -> reqwest::Result<Self> {
+        let config = Arc::new(config);
+        let tenant = TenantClient::new(&config.tenant)?;
+        let g = &config.guard;
+        let jwks = Arc::new(Jwks::new(
+            tenant.http().clone(),
+            config.tenant.jwks_url.clone(),
+            g.algorithms.clone(),
+            g.jwks_ttl,
+            g.jwks_min_refetch,
+        ));
+        let policy = jwt::Policy {
+            algorithms: g.algorithms.clone(),
+            issuer: config.tenant.issuer.clone(),
+            audiences: Some(g.audiences.clone()),
+            leeway_seconds: g.leeway_seconds,
+            expired_grace_seconds: None,
+        };
+        let verifier = Arc::new(Verifier::new(jwks.clone(), policy, g.token_cache_size));
+        Ok(App {
+            login: LoginService {
+                config: config.clone(),
+                tenant: tenant.clone(),
+                jwks: jwks.clone(),
+            },
+            guard: Guard::new(config.clone(), verifier),
+            session: SessionEndpoints {
+                config: config.clone(),
+                tenant: tenant.clone(),
+            },
+            discovery: Discovery::new(tenant, jwks.clone(), config.public_url.clone()),
+            stripped_headers: stripped_headers(g),
+            jwks,
+            config,
+        })
+    }
+}
