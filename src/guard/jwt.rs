@@ -49,6 +49,7 @@ pub async fn verify(token: &str, jwks: &Jwks, policy: &Policy) -> Result<Claims,
     let mut validation = Validation::new(header.alg);
     validation.set_issuer(&[&policy.issuer]);
     validation.leeway = policy.leeway_seconds;
+    validation.validate_nbf = true;
     match &policy.audiences {
         Some(auds) => validation.set_audience(auds),
         None => validation.validate_aud = false,

@@ -52,6 +52,7 @@ routes:
     - {{ prefix: /internal/, policy: secret }}
 guard:
   leeway_seconds: 0
+  jwks_min_refetch_seconds: 1
 
 clients:
   mobile:

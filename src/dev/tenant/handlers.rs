@@ -44,6 +44,7 @@ fn now() -> u64 {
 }
 
 async fn jwks(AxState(s): St) -> Response {
+    s.jwks_requests.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     if s.jwks_failing.load(std::sync::atomic::Ordering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "jwks unavailable").into_response();
     }

@@ -37,8 +37,13 @@ impl Signer {
     }
 
     pub fn sign(&self, claims: &Value) -> String {
+        self.sign_with_kid(claims, &self.kid)
+    }
+
+    /// Sign under another `kid` (tests forge tokens with it).
+    pub fn sign_with_kid(&self, claims: &Value, kid: &str) -> String {
         let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(self.kid.clone());
+        header.kid = Some(kid.to_string());
         jsonwebtoken::encode(&header, claims, &self.encoding).expect("RS256 signing")
     }
 

@@ -42,6 +42,8 @@ struct State {
     keys: RwLock<Vec<Arc<Signer>>>,
     /// Fault switch for tests: the JWKS endpoint answers 503.
     jwks_failing: AtomicBool,
+    /// How many times the JWKS was asked for.
+    jwks_requests: std::sync::atomic::AtomicU64,
     users: Vec<users::User>,
     clients: Vec<(String, Secret)>,
     refresh: Mutex<HashMap<String, RefreshGrant>>,
@@ -86,6 +88,7 @@ impl DevTenant {
                 groups_claim: config.groups_claim.clone(),
                 keys: RwLock::new(vec![Arc::new(Signer::generate())]),
                 jwks_failing: AtomicBool::new(false),
+                jwks_requests: Default::default(),
                 users,
                 clients: clients
                     .iter()
@@ -120,6 +123,11 @@ impl DevTenant {
         let key = Arc::new(Signer::generate());
         self.state.keys.write().expect("not poisoned").push(key.clone());
         key
+    }
+
+    /// How many times the JWKS endpoint was asked for.
+    pub fn jwks_requests(&self) -> u64 {
+        self.state.jwks_requests.load(Ordering::SeqCst)
     }
 
     /// Make the JWKS endpoint fail (503) or work again: the tenant "down" for key fetches.
