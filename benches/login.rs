@@ -16,12 +16,8 @@ fn bench(c: &mut Criterion) {
     let config = demo_config();
     let form = b"grant_type=password&username=demo%40example.com&password=demo-password&scope=openid%20offline_access";
     let json = br#"{"grant_type":"password","username":"demo@example.com","password":"demo-password","audience":null,"scope":"openid offline_access"}"#;
-    c.bench_function("parse form body", |b| {
-        b.iter(|| parse_body(BodyKind::Form, black_box(form)).unwrap())
-    });
-    c.bench_function("parse json body", |b| {
-        b.iter(|| parse_body(BodyKind::Json, black_box(json)).unwrap())
-    });
+    c.bench_function("parse form body", |b| b.iter(|| parse_body(BodyKind::Form, black_box(form)).unwrap()));
+    c.bench_function("parse json body", |b| b.iter(|| parse_body(BodyKind::Json, black_box(json)).unwrap()));
     c.bench_function("content type", |b| {
         b.iter(|| body_kind(black_box(Some("application/json; charset=utf-8"))).unwrap())
     });
@@ -37,9 +33,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| session_cookie(&config.session, black_box(&token), client.same_site))
     });
     let header = format!("theme=dark; _ga=GA1.2.3; sid={token}; lang=en");
-    c.bench_function("read session cookie", |b| {
-        b.iter(|| session_token(&config.session, black_box(&header)).unwrap())
-    });
+    c.bench_function("read session cookie", |b| b.iter(|| session_token(&config.session, black_box(&header)).unwrap()));
 }
 
 criterion_group!(benches, bench);

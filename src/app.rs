@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::discovery::Discovery;
 use crate::guard::{jwt, stripped_headers, Guard, Verifier};
+use crate::limits::Limits;
 use crate::login::LoginService;
 use crate::session::SessionEndpoints;
 use crate::tenant::{Jwks, TenantClient};
@@ -17,6 +18,7 @@ pub struct App {
     pub guard: Guard,
     pub session: SessionEndpoints,
     pub discovery: Discovery,
+    pub limits: Arc<Limits>,
     /// Removed from every request before it reaches the backend.
     pub stripped_headers: Vec<HeaderName>,
 }
@@ -41,17 +43,17 @@ impl App {
             expired_grace_seconds: None,
         };
         let verifier = Arc::new(Verifier::new(jwks.clone(), policy, g.token_cache_size));
+        let limits = Arc::new(Limits::new(config.limits.clone()));
         Ok(App {
             login: LoginService {
                 config: config.clone(),
                 tenant: tenant.clone(),
                 jwks: jwks.clone(),
+                limits: limits.clone(),
             },
+            limits,
             guard: Guard::new(config.clone(), verifier),
-            session: SessionEndpoints {
-                config: config.clone(),
-                tenant: tenant.clone(),
-            },
+            session: SessionEndpoints { config: config.clone(), tenant: tenant.clone() },
             discovery: Discovery::new(tenant, jwks.clone(), config.public_url.clone()),
             stripped_headers: stripped_headers(g),
             jwks,

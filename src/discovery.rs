@@ -20,27 +20,16 @@ pub struct Discovery {
 
 impl Discovery {
     pub fn new(tenant: TenantClient, jwks: Arc<Jwks>, public_url: Option<String>) -> Self {
-        let document = Cache::builder()
-            .max_capacity(1)
-            .time_to_live(Duration::from_secs(600))
-            .build();
-        Discovery {
-            tenant,
-            jwks,
-            public_url,
-            document,
-        }
+        let document = Cache::builder().max_capacity(1).time_to_live(Duration::from_secs(600)).build();
+        Discovery { tenant, jwks, public_url, document }
     }
 
     pub async fn jwks(&self) -> Reply {
         match self.jwks.current().await {
             Ok(set) => Reply::json_bytes(200, set.document.clone()).with_header("cache-control", "public, max-age=60"),
-            Err(_) => ApiError::new(
-                503,
-                "temporarily_unavailable",
-                "The signing keys are not available yet.",
-            )
-            .into_reply(),
+            Err(_) => {
+                ApiError::new(503, "temporarily_unavailable", "The signing keys are not available yet.").into_reply()
+            }
         }
     }
 

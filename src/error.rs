@@ -25,13 +25,7 @@ struct Body<'a> {
 
 impl ApiError {
     pub fn new(status: u16, error: impl Into<Cow<'static, str>>, description: impl Into<Cow<'static, str>>) -> Self {
-        ApiError {
-            status,
-            error: error.into(),
-            description: description.into(),
-            mfa_token: None,
-            headers: vec![],
-        }
+        ApiError { status, error: error.into(), description: description.into(), mfa_token: None, headers: vec![] }
     }
 
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -48,11 +42,7 @@ impl ApiError {
     }
 
     pub fn invalid_client() -> Self {
-        Self::new(
-            401,
-            "invalid_client",
-            "Client authentication failed: the secret header is missing or unknown.",
-        )
+        Self::new(401, "invalid_client", "Client authentication failed: the secret header is missing or unknown.")
     }
 
     pub fn invalid_token(description: impl Into<Cow<'static, str>>) -> Self {
@@ -65,11 +55,7 @@ impl ApiError {
     }
 
     pub fn payload_too_large(limit: usize) -> Self {
-        Self::new(
-            413,
-            "payload_too_large",
-            format!("The request body is larger than {limit} bytes."),
-        )
+        Self::new(413, "payload_too_large", format!("The request body is larger than {limit} bytes."))
     }
 
     pub fn unsupported_media_type() -> Self {
@@ -99,11 +85,8 @@ impl ApiError {
     }
 
     pub fn into_reply(self) -> Reply {
-        let body = Body {
-            error: &self.error,
-            error_description: &self.description,
-            mfa_token: self.mfa_token.as_deref(),
-        };
+        let body =
+            Body { error: &self.error, error_description: &self.description, mfa_token: self.mfa_token.as_deref() };
         let mut reply = Reply::json(self.status, &body);
         reply.headers.extend(self.headers);
         reply

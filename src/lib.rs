@@ -9,6 +9,7 @@ pub mod dev;
 pub mod discovery;
 pub mod error;
 pub mod guard;
+pub mod limits;
 pub mod login;
 pub mod proxy;
 pub mod reply;

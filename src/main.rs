@@ -38,16 +38,12 @@ fn main() -> ExitCode {
 }
 
 fn run_dev_tenant(config: config::Config, listen: std::net::SocketAddr) -> Result<(), String> {
-    let dev_config = config
-        .dev_tenant
-        .as_ref()
-        .ok_or("the configuration has no dev_tenant section")?;
+    let dev_config = config.dev_tenant.as_ref().ok_or("the configuration has no dev_tenant section")?;
     let tenant = dev::tenant::DevTenant::new(dev_config, &config.clients, &format!("http://{listen}"))?;
     let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        let listener =
+            tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
         println!(
             "authgate dev tenant on http://{listen} (issuer {}); not a production identity provider",
             tenant.issuer()

@@ -33,10 +33,7 @@ impl Reply {
         let body = serde_json::to_vec(value).expect("plain structs serialize");
         Reply {
             status,
-            headers: vec![
-                ("content-type", "application/json".to_string()),
-                ("cache-control", "no-store".to_string()),
-            ],
+            headers: vec![("content-type", "application/json".to_string()), ("cache-control", "no-store".to_string())],
             body: body.into(),
         }
     }
@@ -44,20 +41,14 @@ impl Reply {
     /// A JSON body that is already serialized.
     pub fn json_bytes(status: u16, body: Bytes) -> Self {
         let mut reply = Reply::empty(status);
-        reply
-            .headers
-            .insert(0, ("content-type", "application/json".to_string()));
+        reply.headers.insert(0, ("content-type", "application/json".to_string()));
         reply.body = body;
         reply
     }
 
     /// An empty `200` (the website login answer): the session rides in a cookie.
     pub fn empty(status: u16) -> Self {
-        Reply {
-            status,
-            headers: vec![("cache-control", "no-store".to_string())],
-            body: Bytes::new(),
-        }
+        Reply { status, headers: vec![("cache-control", "no-store".to_string())], body: Bytes::new() }
     }
 
     /// Add a header; `cache-control` replaces the default one.

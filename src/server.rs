@@ -5,6 +5,7 @@ use crate::admin::{AdminApp, Readiness};
 use crate::app::App;
 use crate::config::Config;
 use crate::dev;
+use crate::limits::Limits;
 use crate::proxy::Gateway;
 use crate::tenant::Jwks;
 use pingora::server::configuration::ServerConf;
@@ -28,8 +29,7 @@ pub enum StartError {
 
 fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, StartError> {
     let l = std::net::TcpListener::bind(addr).map_err(|source| StartError::Bind { addr, source })?;
-    l.set_nonblocking(true)
-        .map_err(|source| StartError::Bind { addr, source })?;
+    l.set_nonblocking(true).map_err(|source| StartError::Bind { addr, source })?;
     Ok(l)
 }
 
@@ -95,23 +95,17 @@ pub fn run(config: Config, shutdown: Box<dyn ShutdownSignalWatch + Send + Sync>)
     let mut proxy = pingora::proxy::http_proxy_service(&server.configuration, Gateway::new(app.clone()));
     proxy.add_tcp(&config.listen.to_string());
     let readiness = Readiness::new(Some(app.jwks.clone()));
-    let mut admin = Service::new(
-        "admin".to_string(),
-        AdminApp {
-            readiness: readiness.clone(),
-        },
-    );
+    let mut admin = Service::new("admin".to_string(), AdminApp { readiness: readiness.clone() });
     admin.add_tcp(&config.admin_listen.to_string());
     admin.threads = Some(1);
     server.add_service(proxy);
     server.add_service(admin);
     server.add_service(background_service("jwks refresher", JwksRefresher(app.jwks.clone())));
+    server.add_service(background_service("limits sweeper", LimitsSweeper(app.limits.clone())));
     readiness.set(true);
 
     println!("{}", banner(&config));
-    server.run(RunArgs {
-        shutdown_signal: shutdown,
-    });
+    server.run(RunArgs { shutdown_signal: shutdown });
     if let Some(rt) = embedded {
         rt.shutdown_timeout(Duration::from_secs(1));
     }
@@ -128,11 +122,24 @@ impl BackgroundService for JwksRefresher {
     }
 }
 
+/// Drops the rate-limit state of idle keys every 30 s, so memory stays bounded however many
+/// distinct IPs and usernames arrive.
+struct LimitsSweeper(Arc<Limits>);
+
+#[async_trait::async_trait]
+impl BackgroundService for LimitsSweeper {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(30)) => self.0.forget_idle(),
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
+
 fn banner(config: &Config) -> String {
-    let mut s = format!(
-        "authgate listening on http://{} (admin http://{})\n",
-        config.listen, config.admin_listen
-    );
+    let mut s = format!("authgate listening on http://{} (admin http://{})\n", config.listen, config.admin_listen);
     if config.tenant.embedded {
         s += &format!("  embedded dev tenant on {} (demo only)\n", config.tenant.base_url);
     }

@@ -9,9 +9,7 @@ use tracing_subscriber::EnvFilter;
 const PAYLOAD_DUMPING_TARGETS: [&str; 6] = ["pingora_proxy", "pingora_core", "hyper", "hyper_util", "h2", "reqwest"];
 
 pub fn filter(rust_log: Option<&str>) -> EnvFilter {
-    let mut filter = rust_log
-        .and_then(|s| EnvFilter::try_new(s).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
+    let mut filter = rust_log.and_then(|s| EnvFilter::try_new(s).ok()).unwrap_or_else(|| EnvFilter::new("info"));
     for target in PAYLOAD_DUMPING_TARGETS {
         filter = filter.add_directive(format!("{target}=info").parse().expect("valid directive"));
     }
@@ -21,10 +19,7 @@ pub fn filter(rust_log: Option<&str>) -> EnvFilter {
 pub fn init(format: LogFormat) {
     let filter = filter(std::env::var("RUST_LOG").ok().as_deref());
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),

@@ -23,41 +23,11 @@ async fn every_bad_input_gets_its_status_and_the_gateway_keeps_serving() {
     let cases: Vec<Case> = vec![
         (JSON, b"{\"grant_type\":".to_vec(), 400, "invalid_request", None),
         (JSON, b"[]".to_vec(), 400, "invalid_request", None),
-        (
-            FORM,
-            b"grant_type=password&password=x".to_vec(),
-            400,
-            "invalid_request",
-            Some("missing username parameter"),
-        ),
-        (
-            FORM,
-            b"grant_type=password&username=x".to_vec(),
-            400,
-            "invalid_request",
-            Some("missing password parameter"),
-        ),
-        (
-            FORM,
-            b"username=x&password=y".to_vec(),
-            400,
-            "invalid_request",
-            Some("missing grant_type parameter"),
-        ),
-        (
-            FORM,
-            b"grant_type=client_credentials".to_vec(),
-            400,
-            "unsupported_grant_type",
-            None,
-        ),
-        (
-            FORM,
-            b"grant_type=refresh_token".to_vec(),
-            400,
-            "invalid_request",
-            Some("missing refresh_token parameter"),
-        ),
+        (FORM, b"grant_type=password&password=x".to_vec(), 400, "invalid_request", Some("missing username parameter")),
+        (FORM, b"grant_type=password&username=x".to_vec(), 400, "invalid_request", Some("missing password parameter")),
+        (FORM, b"username=x&password=y".to_vec(), 400, "invalid_request", Some("missing grant_type parameter")),
+        (FORM, b"grant_type=client_credentials".to_vec(), 400, "unsupported_grant_type", None),
+        (FORM, b"grant_type=refresh_token".to_vec(), 400, "invalid_request", Some("missing refresh_token parameter")),
         (
             FORM,
             b"grant_type=password&username=a&password=b&audience=https://evil".to_vec(),
@@ -65,20 +35,8 @@ async fn every_bad_input_gets_its_status_and_the_gateway_keeps_serving() {
             "invalid_request",
             None,
         ),
-        (
-            Some("text/plain"),
-            b"grant_type=password".to_vec(),
-            415,
-            "unsupported_media_type",
-            None,
-        ),
-        (
-            None,
-            b"grant_type=password".to_vec(),
-            415,
-            "unsupported_media_type",
-            None,
-        ),
+        (Some("text/plain"), b"grant_type=password".to_vec(), 415, "unsupported_media_type", None),
+        (None, b"grant_type=password".to_vec(), 415, "unsupported_media_type", None),
         (FORM, vec![b'a'; 64 * 1024 + 1], 413, "payload_too_large", None),
     ];
     for (ct, body, status, error, description) in cases {
@@ -95,11 +53,7 @@ async fn every_bad_input_gets_its_status_and_the_gateway_keeps_serving() {
 
     for method in [reqwest::Method::GET, reqwest::Method::PUT, reqwest::Method::DELETE] {
         for path in ["/oauth/token", "/oauth/refreshtoken"] {
-            let resp = c
-                .request(method.clone(), format!("{}{path}", s.gateway.url))
-                .send()
-                .await
-                .unwrap();
+            let resp = c.request(method.clone(), format!("{}{path}", s.gateway.url)).send().await.unwrap();
             assert_eq!(resp.headers()["allow"], "POST");
             assert_oauth_error(resp, 405, "method_not_allowed").await;
         }
@@ -107,12 +61,7 @@ async fn every_bad_input_gets_its_status_and_the_gateway_keeps_serving() {
     assert!(s.calls().is_empty(), "nothing reached the tenant");
 
     // Still serving.
-    let resp = post_form(
-        &url,
-        Some("mobile-secret"),
-        &password_form("demo@example.com", DEMO_PASSWORD),
-    )
-    .await;
+    let resp = post_form(&url, Some("mobile-secret"), &password_form("demo@example.com", DEMO_PASSWORD)).await;
     assert_eq!(resp.status(), 200);
 }
 
@@ -135,9 +84,5 @@ async fn chunked_upload(base: &str, chunks: usize, size: usize) -> String {
     let _ = sock.write_all(b"0\r\n\r\n").await;
     let mut buf = vec![0u8; 4096];
     let n = sock.read(&mut buf).await.unwrap();
-    String::from_utf8_lossy(&buf[..n])
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_string()
+    String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or_default().to_string()
 }

@@ -5,11 +5,7 @@ use common::*;
 use std::process::{Command, Stdio};
 
 fn authgate(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_authgate"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_authgate")).args(args).env_remove("RUST_LOG").output().unwrap()
 }
 
 fn repo_file(name: &str) -> String {
@@ -32,13 +28,7 @@ fn check_prints_a_summary_without_secrets() {
     ] {
         assert!(stdout.contains(needle), "{needle} missing in:\n{stdout}");
     }
-    for secret in [
-        "mobile-secret",
-        "website-secret",
-        "service-secret",
-        "client-secret",
-        "demo-password",
-    ] {
+    for secret in ["mobile-secret", "website-secret", "service-secret", "client-secret", "demo-password"] {
         assert!(!stdout.contains(secret), "{secret} printed:\n{stdout}");
     }
 }
@@ -50,10 +40,7 @@ fn an_invalid_configuration_exits_64_naming_key_and_value() {
     let text = std::fs::read_to_string(repo_file("gateway.yaml")).unwrap();
     std::fs::write(
         &path,
-        text.replace(
-            "default_connection: Username-Password-Authentication",
-            "default_connection: db2",
-        ),
+        text.replace("default_connection: Username-Password-Authentication", "default_connection: db2"),
     )
     .unwrap();
     for args in [vec!["check", "--config"], vec!["--config"]] {
@@ -63,10 +50,7 @@ fn an_invalid_configuration_exits_64_naming_key_and_value() {
         let out = authgate(&args);
         assert_eq!(out.status.code(), Some(64));
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            stderr.contains(r#"clients.mobile.default_connection: "db2" is not in connections"#),
-            "{stderr}"
-        );
+        assert!(stderr.contains(r#"clients.mobile.default_connection: "db2" is not in connections"#), "{stderr}");
     }
     let out = authgate(&["check", "--config", "/nonexistent/gateway.yaml"]);
     assert_eq!(out.status.code(), Some(64));
@@ -77,11 +61,7 @@ fn a_missing_environment_variable_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("env.yaml");
     let text = std::fs::read_to_string(repo_file("gateway.yaml")).unwrap();
-    std::fs::write(
-        &path,
-        text.replace("${MOBILE_SECRET:-mobile-secret}", "${AUTHGATE_TEST_UNSET_SECRET}"),
-    )
-    .unwrap();
+    std::fs::write(&path, text.replace("${MOBILE_SECRET:-mobile-secret}", "${AUTHGATE_TEST_UNSET_SECRET}")).unwrap();
     let out = authgate(&["check", "--config", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&out.stderr).contains("AUTHGATE_TEST_UNSET_SECRET"));
@@ -92,13 +72,7 @@ async fn dev_tenant_runs_alone_and_serves_a_gateway_in_another_process() {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut child = Command::new(env!("CARGO_BIN_EXE_authgate"))
-        .args([
-            "dev-tenant",
-            "--listen",
-            &listen,
-            "--config",
-            &repo_file("gateway.yaml"),
-        ])
+        .args(["dev-tenant", "--listen", &listen, "--config", &repo_file("gateway.yaml")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -120,24 +94,11 @@ async fn dev_tenant_runs_alone_and_serves_a_gateway_in_another_process() {
         Kill(child)
     };
     let tenant = format!("http://{listen}");
-    let (status, conf) = json(
-        http()
-            .get(format!("{tenant}/.well-known/openid-configuration"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, conf) =
+        json(http().get(format!("{tenant}/.well-known/openid-configuration")).send().await.unwrap()).await;
     assert_eq!(status, 200);
     assert_eq!(conf["issuer"], format!("{tenant}/"));
-    let (_, jwks) = json(
-        http()
-            .get(format!("{tenant}/.well-known/jwks.json"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, jwks) = json(http().get(format!("{tenant}/.well-known/jwks.json")).send().await.unwrap()).await;
     assert_eq!(jwks["keys"][0]["alg"], "RS256");
     assert!(jwks["keys"][0]["kid"].is_string() && jwks["keys"][0]["n"].is_string());
 

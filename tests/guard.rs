@@ -50,12 +50,7 @@ async fn a_valid_token_reaches_the_backend_with_the_identity() {
     let s = Stack::start().await;
     let at = access_token(&s).await;
     let bearer = format!("Bearer {at}");
-    let (status, echo) = get(
-        &s,
-        "/api/me?x=1",
-        &[("authorization", &bearer), ("secret", "mobile-secret")],
-    )
-    .await;
+    let (status, echo) = get(&s, "/api/me?x=1", &[("authorization", &bearer), ("secret", "mobile-secret")]).await;
     assert_eq!(status, 200, "{echo}");
     let h = &echo["headers"];
     assert_eq!(h["x-user-id"], claims(&at)["sub"]);
@@ -81,10 +76,7 @@ async fn identity_headers_cannot_be_forged_on_any_route() {
     let (status, echo) = get(&s, "/public/page", &spoofed).await;
     assert_eq!(status, 200);
     for (h, _) in spoofed {
-        assert!(
-            echo["headers"].get(h).is_none(),
-            "{h} reached the backend on a public route: {echo}"
-        );
+        assert!(echo["headers"].get(h).is_none(), "{h} reached the backend on a public route: {echo}");
     }
     let mut with_token = spoofed.to_vec();
     with_token.push(("authorization", &bearer));
@@ -93,10 +85,7 @@ async fn identity_headers_cannot_be_forged_on_any_route() {
     assert_eq!(echo["headers"]["x-user-id"], claims(&at)["sub"]);
     assert_eq!(echo["headers"]["x-user-email"], "demo@example.com");
     assert_eq!(echo["headers"]["x-user-groups"], "admins,staff");
-    assert!(
-        echo["headers"].get("x-client-type").is_none(),
-        "no secret header, no client type"
-    );
+    assert!(echo["headers"].get("x-client-type").is_none(), "no secret header, no client type");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,34 +93,19 @@ async fn forged_tokens_are_refused_before_the_backend() {
     let s = Stack::start().await;
     let signer = s.tenant.signer();
     let good = signer.sign(&claims_like(&s, |_| {}));
-    assert_eq!(
-        get(&s, "/api", &[("authorization", &format!("Bearer {good}"))]).await.0,
-        200,
-        "control"
-    );
+    assert_eq!(get(&s, "/api", &[("authorization", &format!("Bearer {good}"))]).await.0, 200, "control");
 
     let now = jsonwebtoken::get_current_timestamp();
     let mut forged: Vec<(&str, String)> = vec![
         ("wrong key", Signer::generate().sign(&claims_like(&s, |_| {}))),
         ("expired", signer.sign(&claims_like(&s, |c| c["exp"] = json!(now - 5)))),
-        (
-            "not yet valid",
-            signer.sign(&claims_like(&s, |c| c["nbf"] = json!(now + 300))),
-        ),
-        (
-            "wrong audience",
-            signer.sign(&claims_like(&s, |c| c["aud"] = json!("https://other.api"))),
-        ),
-        (
-            "wrong issuer",
-            signer.sign(&claims_like(&s, |c| c["iss"] = json!("https://evil.example/"))),
-        ),
+        ("not yet valid", signer.sign(&claims_like(&s, |c| c["nbf"] = json!(now + 300)))),
+        ("wrong audience", signer.sign(&claims_like(&s, |c| c["aud"] = json!("https://other.api")))),
+        ("wrong issuer", signer.sign(&claims_like(&s, |c| c["iss"] = json!("https://evil.example/")))),
         ("garbage", "not.a.jwt".to_string()),
     ];
     // alg: none, with the real kid.
-    let none_header = b64(json!({"alg": "none", "typ": "JWT", "kid": signer.kid})
-        .to_string()
-        .as_bytes());
+    let none_header = b64(json!({"alg": "none", "typ": "JWT", "kid": signer.kid}).to_string().as_bytes());
     let payload = b64(claims_like(&s, |_| {}).to_string().as_bytes());
     forged.push(("alg none", format!("{none_header}.{payload}.")));
     // HS256 keyed with the RSA public key (algorithm confusion).
@@ -147,21 +121,11 @@ async fn forged_tokens_are_refused_before_the_backend() {
     forged.push(("HS256 confusion", hs));
     // A tampered payload under a real signature.
     let parts: Vec<&str> = good.split('.').collect();
-    let tampered_payload = b64(claims_like(&s, |c| c["sub"] = json!("auth0|admin"))
-        .to_string()
-        .as_bytes());
-    forged.push((
-        "tampered payload",
-        format!("{}.{}.{}", parts[0], tampered_payload, parts[2]),
-    ));
+    let tampered_payload = b64(claims_like(&s, |c| c["sub"] = json!("auth0|admin")).to_string().as_bytes());
+    forged.push(("tampered payload", format!("{}.{}.{}", parts[0], tampered_payload, parts[2])));
 
     for (what, token) in forged {
-        let resp = http()
-            .get(format!("{}/api", s.gateway.url))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let resp = http().get(format!("{}/api", s.gateway.url)).bearer_auth(&token).send().await.unwrap();
         assert_eq!(
             resp.headers().get("www-authenticate").map(|v| v.to_str().unwrap()),
             Some(r#"Bearer error="invalid_token""#),
@@ -179,30 +143,15 @@ async fn forged_tokens_are_refused_before_the_backend() {
 async fn a_rotated_key_is_picked_up_from_an_unknown_kid() {
     let s = Stack::start().await;
     let before = access_token(&s).await;
-    assert_eq!(
-        get(&s, "/api", &[("authorization", &format!("Bearer {before}"))])
-            .await
-            .0,
-        200
-    );
+    assert_eq!(get(&s, "/api", &[("authorization", &format!("Bearer {before}"))]).await.0, 200);
     let new_key = s.tenant.rotate_key();
     let after = access_token(&s).await;
     assert_ne!(claims(&after)["jti"], claims(&before)["jti"]);
     let header: Value = serde_json::from_slice(&base64_decode(after.split('.').next().unwrap())).unwrap();
     assert_eq!(header["kid"], new_key.kid.as_str(), "signed with the new key");
-    assert_eq!(
-        get(&s, "/api", &[("authorization", &format!("Bearer {after}"))])
-            .await
-            .0,
-        200
-    );
+    assert_eq!(get(&s, "/api", &[("authorization", &format!("Bearer {after}"))]).await.0, 200);
     // Tokens of the old key still verify: it stays in the JWKS during rotation.
-    assert_eq!(
-        get(&s, "/api", &[("authorization", &format!("Bearer {before}"))])
-            .await
-            .0,
-        200
-    );
+    assert_eq!(get(&s, "/api", &[("authorization", &format!("Bearer {before}"))]).await.0, 200);
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {
@@ -215,16 +164,7 @@ async fn a_tenant_down_at_refresh_time_leaves_the_keys_we_have() {
     let s = Stack::start().await;
     let signer = s.tenant.signer();
     assert_eq!(
-        get(
-            &s,
-            "/api",
-            &[(
-                "authorization",
-                &format!("Bearer {}", signer.sign(&claims_like(&s, |_| {})))
-            )]
-        )
-        .await
-        .0,
+        get(&s, "/api", &[("authorization", &format!("Bearer {}", signer.sign(&claims_like(&s, |_| {}))))]).await.0,
         200
     );
     s.tenant.set_jwks_failing(true);
@@ -233,41 +173,17 @@ async fn a_tenant_down_at_refresh_time_leaves_the_keys_we_have() {
     let new_kid_token = rotated.sign(&claims_like(&s, |_| {}));
     let (status, _) = get(&s, "/api", &[("authorization", &format!("Bearer {new_kid_token}"))]).await;
     assert_eq!(status, 401, "unknown kid while the tenant is down");
-    let (status, _) = get(
-        &s,
-        "/api",
-        &[(
-            "authorization",
-            &format!("Bearer {}", signer.sign(&claims_like(&s, |_| {}))),
-        )],
-    )
-    .await;
+    let (status, _) =
+        get(&s, "/api", &[("authorization", &format!("Bearer {}", signer.sign(&claims_like(&s, |_| {}))))]).await;
     assert_eq!(status, 200, "stale keys still serve");
-    let (status, _) = json(
-        http()
-            .get(format!("{}/readyz", s.gateway.admin_url))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = json(http().get(format!("{}/readyz", s.gateway.admin_url)).send().await.unwrap()).await;
     assert_eq!(status, 200, "still ready: we have keys");
-    assert!(
-        s.gateway.logs().contains("serving the keys we have"),
-        "the failure is logged"
-    );
+    assert!(s.gateway.logs().contains("serving the keys we have"), "the failure is logged");
     // The tenant comes back: after the refetch interval the new kid is learnt.
     s.tenant.set_jwks_failing(false);
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let (status, _) = get(
-        &s,
-        "/api",
-        &[(
-            "authorization",
-            &format!("Bearer {}", rotated.sign(&claims_like(&s, |_| {}))),
-        )],
-    )
-    .await;
+    let (status, _) =
+        get(&s, "/api", &[("authorization", &format!("Bearer {}", rotated.sign(&claims_like(&s, |_| {}))))]).await;
     assert_eq!(status, 200);
 }
 
@@ -276,26 +192,16 @@ async fn a_flood_of_forged_kids_costs_the_tenant_one_fetch() {
     let s = Stack::start().await;
     // Make sure the gateway has its keys, then count what the flood adds.
     let at = access_token(&s).await;
-    assert_eq!(
-        get(&s, "/api", &[("authorization", &format!("Bearer {at}"))]).await.0,
-        200
-    );
+    assert_eq!(get(&s, "/api", &[("authorization", &format!("Bearer {at}"))]).await.0, 200);
     let before = s.tenant.jwks_requests();
     let forger = Signer::generate();
     let mut tasks = Vec::new();
     for i in 0..40 {
         let token = forger.sign_with_kid(&claims_like(&s, |_| {}), &format!("forged-kid-{i}"));
         let url = format!("{}/api", s.gateway.url);
-        tasks.push(tokio::spawn(async move {
-            http()
-                .get(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }));
+        tasks.push(tokio::spawn(
+            async move { http().get(url).bearer_auth(token).send().await.unwrap().status().as_u16() },
+        ));
     }
     for t in tasks {
         assert_eq!(t.await.unwrap(), 401);
@@ -324,16 +230,10 @@ async fn the_cookie_works_and_cross_site_writes_need_an_allowed_origin() {
     let (status, echo) = get(&s, "/api/me", &[("cookie", &cookie)]).await;
     assert_eq!(status, 200, "{echo}");
     assert_eq!(echo["headers"]["x-user-email"], "demo@example.com");
-    assert!(
-        echo["headers"].get("authorization").is_none(),
-        "cookie_to_bearer is off by default"
-    );
+    assert!(echo["headers"].get("authorization").is_none(), "cookie_to_bearer is off by default");
 
     let post = |origin: Option<&'static str>| {
-        let mut r = http()
-            .post(format!("{}/api/items", s.gateway.url))
-            .header("cookie", &cookie)
-            .body("{}");
+        let mut r = http().post(format!("{}/api/items", s.gateway.url)).header("cookie", &cookie).body("{}");
         if let Some(o) = origin {
             r = r.header("origin", o);
         }
@@ -344,31 +244,19 @@ async fn the_cookie_works_and_cross_site_writes_need_an_allowed_origin() {
     assert_eq!(post(Some("https://app.example.com")).await.unwrap().status(), 200);
     // A bearer token is not sent by browsers on their own: no origin needed.
     let at = access_token(&s).await;
-    let resp = http()
-        .post(format!("{}/api/items", s.gateway.url))
-        .bearer_auth(at)
-        .send()
-        .await
-        .unwrap();
+    let resp = http().post(format!("{}/api/items", s.gateway.url)).bearer_auth(at).send().await.unwrap();
     assert_eq!(resp.status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cookie_can_become_a_bearer_for_the_backend() {
-    let s = Stack::start_with(|y| {
-        y.replace(
-            "  leeway_seconds: 0\n",
-            "  leeway_seconds: 0\n  cookie_to_bearer: true\n",
-        )
-    })
-    .await;
+    let s =
+        Stack::start_with(|y| y.replace("  leeway_seconds: 0\n", "  leeway_seconds: 0\n  cookie_to_bearer: true\n"))
+            .await;
     let cookie = s.website_cookie().await;
     let (status, echo) = get(&s, "/api/me", &[("cookie", &cookie)]).await;
     assert_eq!(status, 200);
-    assert_eq!(
-        echo["headers"]["authorization"],
-        format!("Bearer {}", cookie.trim_start_matches("sid="))
-    );
+    assert_eq!(echo["headers"]["authorization"], format!("Bearer {}", cookie.trim_start_matches("sid=")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,18 +26,8 @@ async fn logs_never_contain_credentials() {
     let (_, mobile) = s.login("mobile-secret").await;
     let (_, service) = s.login("service-secret").await;
     let cookie = s.website_cookie().await;
-    post_form(
-        &token_url,
-        Some("mobile-secret"),
-        &password_form("demo@example.com", "wrong-password-xyz"),
-    )
-    .await;
-    post_form(
-        &token_url,
-        Some("not-a-client-secret-xyz"),
-        &password_form("demo@example.com", DEMO_PASSWORD),
-    )
-    .await;
+    post_form(&token_url, Some("mobile-secret"), &password_form("demo@example.com", "wrong-password-xyz")).await;
+    post_form(&token_url, Some("not-a-client-secret-xyz"), &password_form("demo@example.com", DEMO_PASSWORD)).await;
     leaks.push("not-a-client-secret-xyz".into());
     let at = mobile["accessToken"].as_str().unwrap();
     let refreshed = http()
@@ -75,22 +65,12 @@ async fn logs_never_contain_credentials() {
             }
         }
     }
-    leaks.push(
-        cookie
-            .trim_start_matches("sid=")
-            .rsplit('.')
-            .next()
-            .unwrap()
-            .to_string(),
-    );
+    leaks.push(cookie.trim_start_matches("sid=").rsplit('.').next().unwrap().to_string());
     leaks.push("forged.token.value".into());
 
     tokio::time::sleep(std::time::Duration::from_millis(200)).await; // let the access lines flush
     let logs = s.gateway.logs();
-    assert!(
-        logs.contains("route=\"token\"") || logs.contains("route=token"),
-        "access lines are logged:\n{logs}"
-    );
+    assert!(logs.contains("route=\"token\"") || logs.contains("route=token"), "access lines are logged:\n{logs}");
     assert!(logs.contains("route=\"refreshtoken\"") || logs.contains("route=refreshtoken"));
     assert!(logs.contains("/api/data"), "backend requests are logged");
     for leak in &leaks {

@@ -9,10 +9,7 @@ async fn requests_reach_the_backend_unchanged_without_the_secret() {
     let c = http();
     for method in ["GET", "POST", "DELETE", "PATCH"] {
         let resp = c
-            .request(
-                method.parse().unwrap(),
-                format!("{}/public/items/42?expand=owner&x=%20y", s.gateway.url),
-            )
+            .request(method.parse().unwrap(), format!("{}/public/items/42?expand=owner&x=%20y", s.gateway.url))
             .header("secret", "mobile-secret")
             .header("x-custom", "kept")
             .header("authorization", "Bearer abc")
@@ -30,11 +27,7 @@ async fn requests_reach_the_backend_unchanged_without_the_secret() {
         assert!(echo["headers"].get("secret").is_none(), "{echo}");
     }
     // Login paths with other suffixes are ordinary (guarded) backend paths.
-    let resp = c
-        .get(format!("{}/oauth/token/info", s.gateway.url))
-        .send()
-        .await
-        .unwrap();
+    let resp = c.get(format!("{}/oauth/token/info", s.gateway.url)).send().await.unwrap();
     assert_oauth_error(resp, 401, "invalid_token").await;
 }
 

@@ -12,10 +12,7 @@ async fn login(s: &Stack, secret: &str) -> serde_json::Value {
 }
 
 async fn refresh(s: &Stack, secret: &str, bearer: Option<&str>, body: serde_json::Value) -> reqwest::Response {
-    let mut req = http()
-        .post(format!("{}/oauth/refreshtoken", s.gateway.url))
-        .header("secret", secret)
-        .json(&body);
+    let mut req = http().post(format!("{}/oauth/refreshtoken", s.gateway.url)).header("secret", secret).json(&body);
     if let Some(b) = bearer {
         req = req.bearer_auth(b);
     }
@@ -35,17 +32,11 @@ fn token_like(s: &Stack, signer: &Signer, azp: &str, exp_offset: i64) -> String 
 async fn refresh_returns_new_tokens_in_the_client_shape() {
     let s = Stack::start().await;
     let first = login(&s, "mobile-secret").await;
-    let (at, rt) = (
-        first["accessToken"].as_str().unwrap(),
-        first["refreshToken"].as_str().unwrap(),
-    );
+    let (at, rt) = (first["accessToken"].as_str().unwrap(), first["refreshToken"].as_str().unwrap());
     let (status, body) = json(refresh(&s, "mobile-secret", Some(at), json!({"refresh_token": rt})).await).await;
     assert_eq!(status, 200, "{body}");
     assert_ne!(body["accessToken"], first["accessToken"]);
-    assert_eq!(
-        body["refreshToken"], rt,
-        "the tenant does not rotate: the sent one comes back"
-    );
+    assert_eq!(body["refreshToken"], rt, "the tenant does not rotate: the sent one comes back");
     assert!(body["idToken"].is_string() && body["expireAt"].is_string());
     // The camelCase field name seen in the wild works too.
     let (status, _) = json(refresh(&s, "mobile-secret", Some(at), json!({"refreshToken": rt})).await).await;
@@ -58,46 +49,23 @@ async fn refresh_returns_new_tokens_in_the_client_shape() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_tokens_are_accepted_within_the_grace_only() {
     let s = Stack::start().await;
-    let rt = login(&s, "mobile-secret").await["refreshToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let rt = login(&s, "mobile-secret").await["refreshToken"].as_str().unwrap().to_string();
     let expired_an_hour_ago = token_like(&s, &s.tenant.signer(), "mobile-app", -3600);
-    let resp = refresh(
-        &s,
-        "mobile-secret",
-        Some(&expired_an_hour_ago),
-        json!({"refresh_token": rt}),
-    )
-    .await;
+    let resp = refresh(&s, "mobile-secret", Some(&expired_an_hour_ago), json!({"refresh_token": rt})).await;
     assert_eq!(resp.status(), 200);
     let expired_long_ago = token_like(&s, &s.tenant.signer(), "mobile-app", -8 * 86_400);
-    let resp = refresh(
-        &s,
-        "mobile-secret",
-        Some(&expired_long_ago),
-        json!({"refresh_token": rt}),
-    )
-    .await;
+    let resp = refresh(&s, "mobile-secret", Some(&expired_long_ago), json!({"refresh_token": rt})).await;
     assert_oauth_error(resp, 401, "invalid_token").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_bearers_are_refused_before_the_tenant() {
     let s = Stack::start().await;
-    let rt = login(&s, "mobile-secret").await["refreshToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let rt = login(&s, "mobile-secret").await["refreshToken"].as_str().unwrap().to_string();
     let calls_before = s.calls().len();
     let forged = token_like(&s, &Signer::generate(), "mobile-app", 3600);
     let other_client = token_like(&s, &s.tenant.signer(), "website-app", 3600);
-    for bearer in [
-        None,
-        Some("not-a-jwt"),
-        Some(forged.as_str()),
-        Some(other_client.as_str()),
-    ] {
+    for bearer in [None, Some("not-a-jwt"), Some(forged.as_str()), Some(other_client.as_str())] {
         let resp = refresh(&s, "mobile-secret", bearer, json!({"refresh_token": rt})).await;
         assert_eq!(resp.headers()["www-authenticate"], r#"Bearer error="invalid_token""#);
         assert_oauth_error(resp, 401, "invalid_token").await;
@@ -108,10 +76,7 @@ async fn bad_bearers_are_refused_before_the_tenant() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_or_missing_refresh_tokens() {
     let s = Stack::start().await;
-    let at = login(&s, "mobile-secret").await["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let at = login(&s, "mobile-secret").await["accessToken"].as_str().unwrap().to_string();
     let resp = refresh(&s, "mobile-secret", Some(&at), json!({"refresh_token": "unknown"})).await;
     let body = assert_oauth_error(resp, 403, "invalid_grant").await;
     assert_eq!(body["error_description"], "Unknown or invalid refresh token.");
@@ -122,18 +87,11 @@ async fn unknown_or_missing_refresh_tokens() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotating_tenants_hand_out_a_new_refresh_token() {
-    let s = Stack::start_with(|y| {
-        y.replace(
-            "password_hash: fast",
-            "password_hash: fast\n  rotate_refresh_tokens: true",
-        )
-    })
-    .await;
+    let s =
+        Stack::start_with(|y| y.replace("password_hash: fast", "password_hash: fast\n  rotate_refresh_tokens: true"))
+            .await;
     let first = login(&s, "service-secret").await;
-    let (at, rt) = (
-        first["access_token"].as_str().unwrap(),
-        first["refresh_token"].as_str().unwrap(),
-    );
+    let (at, rt) = (first["access_token"].as_str().unwrap(), first["refresh_token"].as_str().unwrap());
     let (status, body) = json(refresh(&s, "service-secret", Some(at), json!({"refresh_token": rt})).await).await;
     assert_eq!(status, 200, "{body}");
     assert_ne!(body["refresh_token"], rt);

@@ -63,12 +63,9 @@ async fn tenant_too_slow_is_504() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_html_answers_are_502_and_never_passed_on() {
-    for status in [
-        StatusCode::OK,
-        StatusCode::BAD_REQUEST,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        StatusCode::SERVICE_UNAVAILABLE,
-    ] {
+    for status in
+        [StatusCode::OK, StatusCode::BAD_REQUEST, StatusCode::INTERNAL_SERVER_ERROR, StatusCode::SERVICE_UNAVAILABLE]
+    {
         let html = axum::Router::new().route(
             "/oauth/token",
             post(move || async move { (status, [("content-type", "text/html")], HTML).into_response() }),

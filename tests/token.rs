@@ -21,16 +21,11 @@ async fn camel_case_answer_for_a_mobile_client() {
     assert_eq!(access["iss"], s.tenant.issuer());
     assert_eq!(access["azp"], "mobile-app");
     assert!(access["sub"].as_str().unwrap().starts_with("auth0|"));
-    let expire_at = time::OffsetDateTime::parse(
-        body["expireAt"].as_str().unwrap(),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .unwrap();
+    let expire_at =
+        time::OffsetDateTime::parse(body["expireAt"].as_str().unwrap(), &time::format_description::well_known::Rfc3339)
+            .unwrap();
     let ahead = expire_at - time::OffsetDateTime::now_utc();
-    assert!(
-        ahead > time::Duration::hours(23) && ahead <= time::Duration::hours(24),
-        "{ahead}"
-    );
+    assert!(ahead > time::Duration::hours(23) && ahead <= time::Duration::hours(24), "{ahead}");
     assert!(body["expireAt"].as_str().unwrap().ends_with('Z'));
 }
 
@@ -66,12 +61,8 @@ async fn website_client_gets_an_empty_body_and_the_session_cookie() {
     )
     .await;
     assert_eq!(resp.status(), 200);
-    let cookies: Vec<_> = resp
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect();
+    let cookies: Vec<_> =
+        resp.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();
     assert_eq!(cookies.len(), 1);
     let (name_value, attrs) = cookies[0].split_once("; ").unwrap();
     let token = name_value.strip_prefix("sid=").unwrap();
@@ -87,10 +78,7 @@ async fn website_client_gets_an_empty_body_and_the_session_cookie() {
 async fn what_reaches_the_tenant() {
     let s = Stack::start().await;
     let mut form = password_form("demo@example.com", DEMO_PASSWORD);
-    form.extend([
-        ("scope", "email email admin offline_access website"),
-        ("client_secret", "attacker-guess"),
-    ]);
+    form.extend([("scope", "email email admin offline_access website"), ("client_secret", "attacker-guess")]);
     let resp = http()
         .post(format!("{}/oauth/token", s.gateway.url))
         .header("secret", "mobile-secret")
@@ -103,10 +91,7 @@ async fn what_reaches_the_tenant() {
     let calls = s.calls();
     assert_eq!(calls.len(), 1);
     let call = &calls[0];
-    assert_eq!(
-        param(call, "grant_type"),
-        Some("http://auth0.com/oauth/grant-type/password-realm")
-    );
+    assert_eq!(param(call, "grant_type"), Some("http://auth0.com/oauth/grant-type/password-realm"));
     assert_eq!(param(call, "realm"), Some("Username-Password-Authentication"));
     assert_eq!(param(call, "scope"), Some("openid email offline_access"));
     assert_eq!(param(call, "client_id"), Some("mobile-app"));
@@ -129,13 +114,7 @@ async fn connections_realm_json_bodies_and_rotated_secrets() {
         "username": "partner@example.com", "password": "partner-password", "realm": "partners-db",
         "audience": null, "scope": "", "client_id": "mobile-app",
     });
-    let resp = http()
-        .post(&url)
-        .header("secret", "mobile-secret-next")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let resp = http().post(&url).header("secret", "mobile-secret-next").json(&body).send().await.unwrap();
     let (status, answer) = json(resp).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(param(&s.calls()[0], "realm"), Some("partners-db"));
@@ -152,34 +131,17 @@ async fn connections_realm_json_bodies_and_rotated_secrets() {
 async fn refresh_token_grant_on_the_token_endpoint() {
     let s = Stack::start().await;
     let url = format!("{}/oauth/token", s.gateway.url);
-    let (_, first) = json(
-        post_form(
-            &url,
-            Some("service-secret"),
-            &password_form("demo@example.com", DEMO_PASSWORD),
-        )
-        .await,
-    )
-    .await;
+    let (_, first) =
+        json(post_form(&url, Some("service-secret"), &password_form("demo@example.com", DEMO_PASSWORD)).await).await;
     let rt = first["refresh_token"].as_str().unwrap();
-    let (status, body) = json(
-        post_form(
-            &url,
-            Some("service-secret"),
-            &[("grant_type", "refresh_token"), ("refresh_token", rt)],
-        )
-        .await,
-    )
-    .await;
+    let (status, body) =
+        json(post_form(&url, Some("service-secret"), &[("grant_type", "refresh_token"), ("refresh_token", rt)]).await)
+            .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["refresh_token"], rt, "not rotated: the one sent comes back");
     assert_ne!(body["access_token"], first["access_token"]);
-    let resp = post_form(
-        &url,
-        Some("service-secret"),
-        &[("grant_type", "refresh_token"), ("refresh_token", "nope")],
-    )
-    .await;
+    let resp =
+        post_form(&url, Some("service-secret"), &[("grant_type", "refresh_token"), ("refresh_token", "nope")]).await;
     assert_oauth_error(resp, 403, "invalid_grant").await;
 }
 
@@ -190,20 +152,10 @@ async fn tenant_refusals_pass_through_with_their_status() {
     let resp = post_form(&url, Some("mobile-secret"), &password_form("demo@example.com", "wrong")).await;
     let body = assert_oauth_error(resp, 403, "invalid_grant").await;
     assert_eq!(body["error_description"], "Wrong email or password.");
-    let resp = post_form(
-        &url,
-        Some("mobile-secret"),
-        &password_form("blocked@example.com", "blocked-password"),
-    )
-    .await;
+    let resp = post_form(&url, Some("mobile-secret"), &password_form("blocked@example.com", "blocked-password")).await;
     let body = assert_oauth_error(resp, 401, "unauthorized").await;
     assert_eq!(body["error_description"], "user is blocked");
-    let resp = post_form(
-        &url,
-        Some("mobile-secret"),
-        &password_form("mfa@example.com", "mfa-password"),
-    )
-    .await;
+    let resp = post_form(&url, Some("mobile-secret"), &password_form("mfa@example.com", "mfa-password")).await;
     let body = assert_oauth_error(resp, 403, "mfa_required").await;
     assert!(body["mfa_token"].as_str().is_some_and(|t| t.len() > 20), "{body}");
 }
@@ -214,19 +166,9 @@ async fn secret_header_selects_the_client() {
     let url = format!("{}/oauth/token", s.gateway.url);
     let form = password_form("demo@example.com", DEMO_PASSWORD);
     assert_oauth_error(post_form(&url, None, &form).await, 401, "invalid_client").await;
-    assert_oauth_error(
-        post_form(&url, Some("mobile-secreT"), &form).await,
-        401,
-        "invalid_client",
-    )
-    .await;
+    assert_oauth_error(post_form(&url, Some("mobile-secreT"), &form).await, 401, "invalid_client").await;
     let mut with_id = form.clone();
     with_id.push(("client_id", "website-app"));
-    assert_oauth_error(
-        post_form(&url, Some("mobile-secret"), &with_id).await,
-        401,
-        "invalid_client",
-    )
-    .await;
+    assert_oauth_error(post_form(&url, Some("mobile-secret"), &with_id).await, 401, "invalid_client").await;
     assert!(s.calls().is_empty(), "no call reached the tenant");
 }

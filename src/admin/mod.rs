@@ -17,10 +17,7 @@ pub struct Readiness {
 
 impl Readiness {
     pub fn new(jwks: Option<Arc<Jwks>>) -> Self {
-        Readiness {
-            started: Arc::default(),
-            jwks,
-        }
+        Readiness { started: Arc::default(), jwks }
     }
 
     pub fn set(&self, ready: bool) {
@@ -42,10 +39,7 @@ pub fn answer(path: &str, readiness: &Readiness) -> (u16, &'static str) {
         "/healthz" => (200, r#"{"status":"ok"}"#),
         "/readyz" if readiness.is_ready() => (200, r#"{"status":"ready"}"#),
         "/readyz" => (503, r#"{"status":"not ready"}"#),
-        _ => (
-            404,
-            r#"{"error":"not_found","error_description":"Try /healthz or /readyz."}"#,
-        ),
+        _ => (404, r#"{"error":"not_found","error_description":"Try /healthz or /readyz."}"#),
     }
 }
 

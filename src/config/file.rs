@@ -22,6 +22,8 @@ pub struct FileConfig {
     pub guard: FileGuard,
     #[serde(default)]
     pub routes: FileRoutes,
+    #[serde(default)]
+    pub limits: FileLimits,
     pub clients: BTreeMap<String, FileClient>,
 }
 
@@ -160,4 +162,31 @@ pub struct FileDevUser {
     pub mfa: bool,
     #[serde(default)]
     pub groups: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLimits {
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    pub login: Option<FileRate>,
+    pub login_attempts: Option<FileRate>,
+    pub backend_per_ip: Option<FileRate>,
+    pub backend_per_user: Option<FileRate>,
+    #[serde(default)]
+    pub brute_force: FileBruteForce,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRate {
+    pub rate: String,
+    pub burst: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileBruteForce {
+    pub max_failures: Option<u32>,
+    pub block_seconds: Option<u64>,
 }

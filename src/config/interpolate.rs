@@ -26,11 +26,7 @@ pub fn interpolate_tree(
         }
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
-                let child = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
+                let child = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
                 interpolate_tree(v, lookup, &child, errors);
             }
         }

@@ -24,23 +24,16 @@ pub enum ConfigError {
 
 /// Load and validate a configuration file, taking `${VAR}` values from the environment.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
     parse(&text, &path.display().to_string(), &|name| std::env::var(name).ok())
 }
 
 /// Parse and validate configuration text; `lookup` resolves `${VAR}`.
 pub fn parse(text: &str, origin: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-    let invalid = |problems| ConfigError::Invalid {
-        path: origin.to_string(),
-        problems,
-    };
-    let mut tree: serde_json::Value = serde_saphyr::from_str(text).map_err(|e| ConfigError::Yaml {
-        path: origin.to_string(),
-        message: e.to_string(),
-    })?;
+    let invalid = |problems| ConfigError::Invalid { path: origin.to_string(), problems };
+    let mut tree: serde_json::Value = serde_saphyr::from_str(text)
+        .map_err(|e| ConfigError::Yaml { path: origin.to_string(), message: e.to_string() })?;
     let mut problems = Vec::new();
     interpolate::interpolate_tree(&mut tree, lookup, "", &mut problems);
     if !problems.is_empty() {

@@ -36,6 +36,7 @@ pub struct Config {
     pub session: Session,
     pub guard: Guard,
     pub routes: Routes,
+    pub limits: crate::limits::LimitsConfig,
     pub clients: Vec<Client>,
 }
 

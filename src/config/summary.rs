@@ -6,22 +6,10 @@ use std::fmt::Write;
 impl Config {
     pub fn summary(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "listen {} (admin {}), {} worker thread(s)",
-            self.listen, self.admin_listen, self.threads
-        );
-        let echo = if self.backend.embedded_echo {
-            " (embedded echo backend)"
-        } else {
-            ""
-        };
+        let _ = writeln!(s, "listen {} (admin {}), {} worker thread(s)", self.listen, self.admin_listen, self.threads);
+        let echo = if self.backend.embedded_echo { " (embedded echo backend)" } else { "" };
         let _ = writeln!(s, "backend {}{echo}", self.backend.url);
-        let dev = if self.tenant.embedded {
-            " (embedded dev tenant)"
-        } else {
-            ""
-        };
+        let dev = if self.tenant.embedded { " (embedded dev tenant)" } else { "" };
         let _ = writeln!(s, "tenant {}{dev}, issuer {}", self.tenant.base_url, self.tenant.issuer);
         let _ = writeln!(s, "clients:");
         for c in &self.clients {
@@ -30,8 +18,7 @@ impl Config {
                 (false, TokenResponse::CamelCase) => "camel_case tokens",
                 (false, TokenResponse::OAuth2) => "oauth2 tokens",
             };
-            let _ =
-                writeln!(
+            let _ = writeln!(
                 s,
                 "  {}: client_id {}, {} secret(s), scopes [{}], connections [{}] (default {}), answers with {answer}",
                 c.name,

@@ -46,10 +46,7 @@ fn defaults_are_applied() {
     assert_eq!(c.max_body_bytes, 64 * 1024);
     assert_eq!(c.tenant.issuer, "https://tenant.example.com/");
     assert_eq!(c.tenant.token_url.as_str(), "https://tenant.example.com/oauth/token");
-    assert_eq!(
-        c.tenant.jwks_url.as_str(),
-        "https://tenant.example.com/.well-known/jwks.json"
-    );
+    assert_eq!(c.tenant.jwks_url.as_str(), "https://tenant.example.com/.well-known/jwks.json");
     assert_eq!(c.session.duration_seconds, 86_400);
     assert_eq!(c.session.cookie_name, "sid");
     assert_eq!(c.clients[0].default_connection.as_deref(), Some("db"));
@@ -69,19 +66,13 @@ fn secrets_come_from_the_environment() {
     let c = parse(&yaml, "t", &env).unwrap();
     assert_eq!(c.clients[0].secret_digests[0], secret_digest(b"from-the-env"));
     let err = errors_of(&yaml);
-    assert!(
-        err.contains("clients.web.secret: environment variable WEB_SECRET is not set"),
-        "{err}"
-    );
+    assert!(err.contains("clients.web.secret: environment variable WEB_SECRET is not set"), "{err}");
 }
 
 #[test]
 fn default_connection_outside_the_list_is_refused() {
     let err = errors_of(&MINIMAL.replace("connections: [db]", "connections: [db]\n    default_connection: db2"));
-    assert!(
-        err.contains(r#"clients.web.default_connection: "db2" is not in connections"#),
-        "{err}"
-    );
+    assert!(err.contains(r#"clients.web.default_connection: "db2" is not in connections"#), "{err}");
 }
 
 #[test]
@@ -98,37 +89,28 @@ fn the_same_secret_on_two_clients_is_refused_without_printing_it() {
         "{MINIMAL}  app:\n    secret: [other-secret, web-secret-1]\n    client_id: app\n    client_secret: cs\n    connections: [db]\n"
     );
     let err = errors_of(&yaml);
-    assert!(
-        err.contains(r#"clients.web.secret: the same secret is used by client "app""#),
-        "{err}"
-    );
+    assert!(err.contains(r#"clients.web.secret: the same secret is used by client "app""#), "{err}");
     assert!(!err.contains("web-secret-1"), "{err}");
 }
 
 #[test]
 fn bad_values_are_all_reported() {
-    let yaml = MINIMAL.replace("http://127.0.0.1:3000", "ftp://x").replace(
-        "scopes: [openid, website]",
-        "scopes: [openid]\n    same_site: Sideways\n    token_response: xml",
-    );
+    let yaml = MINIMAL
+        .replace("http://127.0.0.1:3000", "ftp://x")
+        .replace("scopes: [openid, website]", "scopes: [openid]\n    same_site: Sideways\n    token_response: xml");
     let err = errors_of(&format!("{yaml}\nlisten: nowhere\nthreads: 0\n"));
-    for needle in [
-        "backend.url",
-        "listen: \"nowhere\"",
-        "threads",
-        "same_site: \"Sideways\"",
-        "token_response: \"xml\"",
-    ] {
+    for needle in
+        ["backend.url", "listen: \"nowhere\"", "threads", "same_site: \"Sideways\"", "token_response: \"xml\""]
+    {
         assert!(err.contains(needle), "missing {needle} in {err}");
     }
 }
 
 #[test]
 fn embedded_tenant_needs_a_dev_tenant_section() {
-    let err = errors_of(&MINIMAL.replace(
-        "url: \"https://tenant.example.com\"",
-        "url: \"http://127.0.0.1:1\", embedded: true",
-    ));
+    let err = errors_of(
+        &MINIMAL.replace("url: \"https://tenant.example.com\"", "url: \"http://127.0.0.1:1\", embedded: true"),
+    );
     assert!(err.contains("tenant.embedded"), "{err}");
 }
 
@@ -171,10 +153,7 @@ fn guard_defaults_and_audiences_from_the_clients() {
 fn symmetric_and_none_algorithms_are_refused() {
     for alg in ["HS256", "none", "XX1"] {
         let err = errors_of(&format!("{MINIMAL}\nguard: {{ algorithms: [{alg}] }}\n"));
-        assert!(
-            err.contains(&format!("guard.algorithms: \"{alg}\" is not allowed")),
-            "{err}"
-        );
+        assert!(err.contains(&format!("guard.algorithms: \"{alg}\" is not allowed")), "{err}");
     }
 }
 
@@ -202,9 +181,28 @@ fn route_rules_and_identity_headers_are_checked() {
 
 #[test]
 fn allowed_origins_must_be_origins() {
-    let err = errors_of(&MINIMAL.replace(
-        "connections: [db]",
-        "connections: [db]\n    allowed_origins: [https://a.example/path]",
-    ));
+    let err = errors_of(
+        &MINIMAL.replace("connections: [db]", "connections: [db]\n    allowed_origins: [https://a.example/path]"),
+    );
     assert!(err.contains("clients.web.allowed_origins"), "{err}");
+}
+
+#[test]
+fn limits_defaults_and_errors() {
+    let c = parse(MINIMAL, "t", &no_env).unwrap();
+    assert_eq!((c.limits.login.count, c.limits.login.burst), (10, 50));
+    assert_eq!((c.limits.login_attempts.count, c.limits.login_attempts.period.as_secs()), (20, 60));
+    assert!(c.limits.backend_per_ip.is_none() && c.limits.backend_per_user.is_none());
+    assert_eq!((c.limits.max_failures, c.limits.block.as_secs()), (10, 900));
+    let err = errors_of(&format!(
+        "{MINIMAL}\nlimits:\n  trusted_proxies: [10.0.0.0/33]\n  login: {{ rate: 10/day }}\n  backend_per_ip: {{ rate: 5/s, burst: 0 }}\n"
+    ));
+    for needle in
+        ["limits.trusted_proxies: \"10.0.0.0/33\"", "limits.login: \"10/day\"", "limits.backend_per_ip: burst"]
+    {
+        assert!(err.contains(needle), "{needle} missing in {err}");
+    }
+    let c =
+        parse(&format!("{MINIMAL}\nlimits: {{ trusted_proxies: [10.0.0.0/8, 127.0.0.1] }}\n"), "t", &no_env).unwrap();
+    assert_eq!(c.limits.trusted_proxies.len(), 2);
 }

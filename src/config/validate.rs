@@ -2,6 +2,7 @@
 
 use super::file::*;
 use super::model::*;
+use crate::limits::{LimitsConfig, Rate};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -24,11 +25,7 @@ pub fn validate(file: FileConfig, env_session_duration: Option<String>) -> Resul
     let mut p = Problems::default();
 
     let listen = addr(&mut p, "listen", file.listen.as_deref().unwrap_or("127.0.0.1:8080"));
-    let admin_listen = addr(
-        &mut p,
-        "admin_listen",
-        file.admin_listen.as_deref().unwrap_or("127.0.0.1:9090"),
-    );
+    let admin_listen = addr(&mut p, "admin_listen", file.admin_listen.as_deref().unwrap_or("127.0.0.1:9090"));
     let threads = file.threads.unwrap_or(1);
     if threads == 0 {
         p.push("threads", "must be at least 1");
@@ -47,6 +44,7 @@ pub fn validate(file: FileConfig, env_session_duration: Option<String>) -> Resul
     let session = session(&mut p, file.session, env_session_duration);
     let clients = clients(&mut p, file.clients);
     let routes = routes(&mut p, file.routes);
+    let limits = limits(&mut p, file.limits);
     let guard = guard(&mut p, file.guard, &clients, &routes);
     let dev_tenant = file.dev_tenant.map(|d| dev_tenant(&mut p, d, &guard.groups_claim));
     if tenant.as_ref().is_some_and(|t| t.embedded) && dev_tenant.is_none() {
@@ -69,8 +67,45 @@ pub fn validate(file: FileConfig, env_session_duration: Option<String>) -> Resul
         session,
         guard,
         routes,
+        limits,
         clients,
     })
+}
+
+fn rate(p: &mut Problems, key: &str, r: Option<FileRate>, default: Option<(&str, u32)>) -> Option<Rate> {
+    let (text, burst) = match (r, default) {
+        (Some(r), _) => (r.rate, r.burst),
+        (None, Some((d, b))) => (d.to_string(), Some(b)),
+        (None, None) => return None,
+    };
+    Rate::parse(&text, burst).map_err(|e| p.push(key, e)).ok()
+}
+
+fn limits(p: &mut Problems, l: FileLimits) -> LimitsConfig {
+    let trusted_proxies = l
+        .trusted_proxies
+        .iter()
+        .filter_map(|c| {
+            c.parse::<ipnet::IpNet>()
+                .or_else(|_| c.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| p.push("limits.trusted_proxies", format!("{c:?} is not a CIDR like 10.0.0.0/8")))
+                .ok()
+        })
+        .collect();
+    let fallback = Rate::parse("10/s", Some(50)).expect("valid");
+    let max_failures = l.brute_force.max_failures.unwrap_or(10);
+    if max_failures == 0 {
+        p.push("limits.brute_force.max_failures", "must be at least 1");
+    }
+    LimitsConfig {
+        trusted_proxies,
+        login: rate(p, "limits.login", l.login, Some(("10/s", 50))).unwrap_or(fallback),
+        login_attempts: rate(p, "limits.login_attempts", l.login_attempts, Some(("20/min", 20))).unwrap_or(fallback),
+        backend_per_ip: rate(p, "limits.backend_per_ip", l.backend_per_ip, None),
+        backend_per_user: rate(p, "limits.backend_per_user", l.backend_per_user, None),
+        max_failures,
+        block: Duration::from_secs(l.brute_force.block_seconds.unwrap_or(900)),
+    }
 }
 
 fn policy(p: &mut Problems, key: &str, value: &str) -> Policy {
@@ -102,11 +137,7 @@ fn routes(p: &mut Problems, r: FileRoutes) -> Routes {
             methods.push(upper);
         }
         let policy = policy(p, &format!("{key}.policy"), &rule.policy);
-        rules.push(RouteRule {
-            prefix: rule.prefix,
-            methods,
-            policy,
-        });
+        rules.push(RouteRule { prefix: rule.prefix, methods, policy });
     }
     Routes { default, rules }
 }
@@ -118,16 +149,7 @@ const ASYMMETRIC: [jsonwebtoken::Algorithm; 8] = {
 
 fn header_name(p: &mut Problems, key: &str, name: &str) -> Option<http::HeaderName> {
     let lower = name.to_ascii_lowercase();
-    if [
-        "secret",
-        "authorization",
-        "cookie",
-        "host",
-        "content-length",
-        "transfer-encoding",
-    ]
-    .contains(&lower.as_str())
-    {
+    if ["secret", "authorization", "cookie", "host", "content-length", "transfer-encoding"].contains(&lower.as_str()) {
         p.push(key, format!("{name:?} cannot carry identity"));
         return None;
     }
@@ -153,10 +175,7 @@ fn guard(p: &mut Problems, g: FileGuard, clients: &[Client], routes: &Routes) ->
     let needs_tokens =
         routes.default == Policy::Authenticated || routes.rules.iter().any(|r| r.policy == Policy::Authenticated);
     if audiences.is_empty() && needs_tokens {
-        p.push(
-            "guard.audiences",
-            "no audience to check tokens against: set guard.audiences or clients.*.audience",
-        );
+        p.push("guard.audiences", "no audience to check tokens against: set guard.audiences or clients.*.audience");
     }
     let mut algorithms = Vec::new();
     for name in g.algorithms.unwrap_or_else(|| vec!["RS256".to_string()]) {
@@ -168,9 +187,7 @@ fn guard(p: &mut Problems, g: FileGuard, clients: &[Client], routes: &Routes) ->
             ),
         }
     }
-    let groups_claim = g
-        .groups_claim
-        .unwrap_or_else(|| "https://authgate.local/groups".to_string());
+    let groups_claim = g.groups_claim.unwrap_or_else(|| "https://authgate.local/groups".to_string());
     let pairs = g.identity_headers.unwrap_or_else(|| {
         BTreeMap::from([
             ("x-user-id".to_string(), "sub".to_string()),
@@ -182,12 +199,8 @@ fn guard(p: &mut Problems, g: FileGuard, clients: &[Client], routes: &Routes) ->
         .into_iter()
         .filter_map(|(h, claim)| header_name(p, &format!("guard.identity_headers.{h}"), &h).map(|h| (h, claim)))
         .collect();
-    let client_header = header_name(
-        p,
-        "guard.client_header",
-        g.client_header.as_deref().unwrap_or("x-client-type"),
-    )
-    .unwrap_or(http::HeaderName::from_static("x-client-type"));
+    let client_header = header_name(p, "guard.client_header", g.client_header.as_deref().unwrap_or("x-client-type"))
+        .unwrap_or(http::HeaderName::from_static("x-client-type"));
     let jwks_ttl = g.jwks_ttl_seconds.unwrap_or(600);
     if jwks_ttl < 10 {
         p.push("guard.jwks_ttl_seconds", "must be at least 10");
@@ -210,10 +223,7 @@ fn origin(p: &mut Problems, key: &str, value: &str) -> Option<String> {
     let url = http_url(p, key, value)?;
     let origin = url.origin().ascii_serialization();
     if origin != value.trim_end_matches('/') {
-        p.push(
-            key,
-            format!("{value:?} is not an origin like https://app.example.com (no path)"),
-        );
+        p.push(key, format!("{value:?} is not an origin like https://app.example.com (no path)"));
         return None;
     }
     Some(origin)
@@ -248,10 +258,7 @@ fn backend(p: &mut Problems, b: FileBackend) -> Option<Backend> {
     let host = url.host_str()?.to_string();
     let port = url.port_or_known_default()?;
     if b.embedded_echo && !matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]") {
-        p.push(
-            "backend.embedded_echo",
-            format!("the echo backend listens on loopback only, not on {host:?}"),
-        );
+        p.push("backend.embedded_echo", format!("the echo backend listens on loopback only, not on {host:?}"));
     }
     Some(Backend {
         address: format!("{host}:{port}"),
@@ -266,9 +273,7 @@ fn tenant(p: &mut Problems, t: FileTenant) -> Option<Tenant> {
     let mut base = http_url(p, "tenant.url", &t.url)?;
     let trimmed = base.path().trim_end_matches('/').to_string();
     base.set_path(&trimmed);
-    let issuer = t
-        .issuer
-        .unwrap_or_else(|| format!("{}/", base.as_str().trim_end_matches('/')));
+    let issuer = t.issuer.unwrap_or_else(|| format!("{}/", base.as_str().trim_end_matches('/')));
     let join = |p: &mut Problems, key: &str, path: Option<String>, default: &str| -> Option<Url> {
         let path = path.unwrap_or_else(|| default.to_string());
         if !path.starts_with('/') {
@@ -310,24 +315,14 @@ fn session(p: &mut Problems, s: FileSession, env_duration: Option<String>) -> Se
     let duration_seconds = match (s.duration_seconds, env_duration) {
         (Some(d), _) => d,
         (None, Some(env)) => env.trim().parse().unwrap_or_else(|_| {
-            p.push(
-                "SESSION_DURATION_SECONDS",
-                format!("{env:?} is not a number of seconds"),
-            );
+            p.push("SESSION_DURATION_SECONDS", format!("{env:?} is not a number of seconds"));
             0
         }),
         (None, None) => 86_400,
     };
     let cookie_name = s.cookie_name.unwrap_or_else(|| "sid".to_string());
-    if cookie_name.is_empty()
-        || !cookie_name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-    {
-        p.push(
-            "session.cookie_name",
-            format!("{cookie_name:?} is not a valid cookie name"),
-        );
+    if cookie_name.is_empty() || !cookie_name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+        p.push("session.cookie_name", format!("{cookie_name:?} is not a valid cookie name"));
     }
     Session {
         duration_seconds,
@@ -357,10 +352,7 @@ fn clients(p: &mut Problems, clients: BTreeMap<String, FileClient>) -> Vec<Clien
                 p.push(&format!("{key}.secret"), "the same secret is listed twice");
             }
             if let Some(other) = out.iter().find(|o| o.secret_digests.contains(&digest)) {
-                p.push(
-                    &format!("{key}.secret"),
-                    format!("the same secret is used by client {:?}", other.name),
-                );
+                p.push(&format!("{key}.secret"), format!("the same secret is used by client {:?}", other.name));
             }
             secret_digests.push(digest);
         }
@@ -390,10 +382,7 @@ fn clients(p: &mut Problems, clients: BTreeMap<String, FileClient>) -> Vec<Clien
         }
         let default_connection = match c.default_connection {
             Some(d) if !c.connections.contains(&d) => {
-                p.push(
-                    &format!("{key}.default_connection"),
-                    format!("{d:?} is not in connections"),
-                );
+                p.push(&format!("{key}.default_connection"), format!("{d:?} is not in connections"));
                 None
             }
             Some(d) => Some(d),
@@ -417,18 +406,12 @@ fn clients(p: &mut Problems, clients: BTreeMap<String, FileClient>) -> Vec<Clien
             None | Some("camel_case") => TokenResponse::CamelCase,
             Some("oauth2") => TokenResponse::OAuth2,
             Some(other) => {
-                p.push(
-                    &format!("{key}.token_response"),
-                    format!("{other:?} is not camel_case or oauth2"),
-                );
+                p.push(&format!("{key}.token_response"), format!("{other:?} is not camel_case or oauth2"));
                 TokenResponse::CamelCase
             }
         };
-        let allowed_origins = c
-            .allowed_origins
-            .iter()
-            .filter_map(|o| origin(p, &format!("{key}.allowed_origins"), o))
-            .collect();
+        let allowed_origins =
+            c.allowed_origins.iter().filter_map(|o| origin(p, &format!("{key}.allowed_origins"), o)).collect();
         let logout_urls = c
             .logout_urls
             .iter()
@@ -470,10 +453,7 @@ fn dev_tenant(p: &mut Problems, d: FileDevTenant, guard_groups_claim: &str) -> D
             (Some(pw), None) => DevPassword::Plain(Secret(pw)),
             (None, Some(h)) if h.starts_with("$argon2") => DevPassword::Hash(h),
             (None, Some(_)) => {
-                p.push(
-                    &format!("{key}.password_hash"),
-                    "must be an argon2 PHC string ($argon2id$...)",
-                );
+                p.push(&format!("{key}.password_hash"), "must be an argon2 PHC string ($argon2id$...)");
                 continue;
             }
             _ => {
@@ -483,19 +463,11 @@ fn dev_tenant(p: &mut Problems, d: FileDevTenant, guard_groups_claim: &str) -> D
         };
         let email = u.email.to_lowercase();
         let connection = u.connection.unwrap_or_else(|| default_directory.clone());
-        if users
-            .iter()
-            .any(|o: &DevUser| o.email == email && o.connection == connection)
-        {
-            p.push(
-                &format!("{key}.email"),
-                format!("{email:?} is listed twice on connection {connection:?}"),
-            );
+        if users.iter().any(|o: &DevUser| o.email == email && o.connection == connection) {
+            p.push(&format!("{key}.email"), format!("{email:?} is listed twice on connection {connection:?}"));
         }
         users.push(DevUser {
-            name: u
-                .name
-                .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_string()),
+            name: u.name.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_string()),
             email,
             password,
             connection,

@@ -27,11 +27,7 @@ pub fn check(
         });
     match origin {
         Some(o) if origin_allowed(client, &o, public_url) => Ok(()),
-        Some(_) => Err(ApiError::new(
-            403,
-            "access_denied",
-            "This origin may not use the session cookie.",
-        )),
+        Some(_) => Err(ApiError::new(403, "access_denied", "This origin may not use the session cookie.")),
         None => Err(ApiError::new(
             403,
             "access_denied",

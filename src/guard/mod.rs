@@ -30,6 +30,8 @@ pub struct Pass {
     pub headers: Vec<(HeaderName, String)>,
     /// The client named by a valid `secret` header, for logs.
     pub client: Option<String>,
+    /// The verified token's `sub`, for per-user limits.
+    pub subject: Option<String>,
 }
 
 pub struct Guard {
@@ -46,10 +48,7 @@ impl Guard {
     pub async fn check(&self, method: &str, path: &str, headers: &HeaderMap) -> Result<Pass, ApiError> {
         let config = &self.config;
         let client = header(headers, "secret").and_then(|s| config.client_by_secret(s.as_bytes()));
-        let mut pass = Pass {
-            headers: Vec::new(),
-            client: client.map(|c| c.name.clone()),
-        };
+        let mut pass = Pass { client: client.map(|c| c.name.clone()), ..Pass::default() };
         if let Some(c) = client {
             pass.headers.push((config.guard.client_header.clone(), c.name.clone()));
         }
@@ -61,29 +60,23 @@ impl Guard {
                 let (token, source) =
                     token(headers, config).ok_or_else(|| ApiError::invalid_token("An access token is required."))?;
                 let claims = self.verifier.verify(token).await.map_err(|e| match e {
-                    jwt::VerifyError::KeysUnavailable => ApiError::new(
-                        503,
-                        "temporarily_unavailable",
-                        "The signing keys are not available yet.",
-                    ),
+                    jwt::VerifyError::KeysUnavailable => {
+                        ApiError::new(503, "temporarily_unavailable", "The signing keys are not available yet.")
+                    }
                     other => {
                         tracing::info!(reason = %other, "token refused");
                         ApiError::invalid_token("The access token is not valid.")
                     }
                 })?;
                 if source == TokenSource::Cookie {
-                    let token_client = claims
-                        .get("azp")
-                        .and_then(|v| v.as_str())
-                        .and_then(|id| config.client_by_id(id));
+                    let token_client =
+                        claims.get("azp").and_then(|v| v.as_str()).and_then(|id| config.client_by_id(id));
                     csrf::check(method, headers, token_client, config.public_url.as_deref())?;
                     if config.guard.cookie_to_bearer {
-                        pass.headers
-                            .push((http::header::AUTHORIZATION, format!("Bearer {token}")));
+                        pass.headers.push((http::header::AUTHORIZATION, format!("Bearer {token}")));
                     }
                 }
-                pass.headers
-                    .extend(identity::headers_from_claims(&config.guard, &claims));
+                pass.headers.extend(identity::headers_from_claims(&config.guard, &claims));
                 Ok(pass)
             }
         }
@@ -110,10 +103,7 @@ pub fn token<'a>(headers: &'a HeaderMap, config: &Config) -> Option<(&'a str, To
 /// The token of an `Authorization: Bearer …` header.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let (scheme, token) = header(headers, "authorization")?.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
 /// Whether a client is a browser client that may use the cookie from `origin`.

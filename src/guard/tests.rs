@@ -19,20 +19,12 @@ fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
 fn first_matching_rule_decides_else_the_default() {
     let mut c = config();
     assert_eq!(policy_for(&c.routes, "GET", "/public/x"), Policy::Public);
-    assert_eq!(
-        policy_for(&c.routes, "GET", "/public"),
-        Policy::Authenticated,
-        "prefix is literal"
-    );
+    assert_eq!(policy_for(&c.routes, "GET", "/public"), Policy::Authenticated, "prefix is literal");
     assert_eq!(policy_for(&c.routes, "POST", "/internal/jobs"), Policy::Secret);
     assert_eq!(policy_for(&c.routes, "GET", "/api"), Policy::Authenticated);
     c.routes.rules.insert(
         0,
-        crate::config::RouteRule {
-            prefix: "/public/".into(),
-            methods: vec!["POST".into()],
-            policy: Policy::Secret,
-        },
+        crate::config::RouteRule { prefix: "/public/".into(), methods: vec!["POST".into()], policy: Policy::Secret },
     );
     assert_eq!(policy_for(&c.routes, "POST", "/public/x"), Policy::Secret);
     assert_eq!(policy_for(&c.routes, "GET", "/public/x"), Policy::Public);
@@ -63,10 +55,7 @@ fn claims_cannot_smuggle_header_lines_and_absent_claims_give_no_header() {
 
 #[test]
 fn stripped_headers_cover_the_secret_and_every_identity_header() {
-    let names: Vec<String> = stripped_headers(&config().guard)
-        .iter()
-        .map(|h| h.to_string())
-        .collect();
+    let names: Vec<String> = stripped_headers(&config().guard).iter().map(|h| h.to_string()).collect();
     for h in ["secret", "x-client-type", "x-user-id", "x-user-email", "x-user-groups"] {
         assert!(names.contains(&h.to_string()), "{h} in {names:?}");
     }
@@ -83,13 +72,9 @@ fn cookie_requests_that_change_state_need_an_allowed_origin() {
     assert!(!ok("POST", &[]));
     assert!(!ok("PUT", &[("origin", "https://evil.example")]));
     assert!(!ok("PATCH", &[("origin", "null")]));
-    assert!(csrf::check(
-        "POST",
-        &headers(&[("origin", "https://gw.example")]),
-        None,
-        Some("https://gw.example")
-    )
-    .is_ok());
+    assert!(
+        csrf::check("POST", &headers(&[("origin", "https://gw.example")]), None, Some("https://gw.example")).is_ok()
+    );
 }
 
 #[test]

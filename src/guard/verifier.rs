@@ -14,10 +14,7 @@ struct UntilExp;
 impl Expiry<[u8; 32], Arc<Claims>> for UntilExp {
     fn expire_after_create(&self, _: &[u8; 32], claims: &Arc<Claims>, _: Instant) -> Option<Duration> {
         let exp = claims.get("exp").and_then(|v| v.as_u64()).unwrap_or(0);
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         Some(Duration::from_secs(exp.saturating_sub(now)))
     }
 }

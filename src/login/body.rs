@@ -38,10 +38,8 @@ pub enum BodyKind {
 
 /// The body kind named by a `Content-Type` header, or `415`.
 pub fn body_kind(content_type: Option<&str>) -> Result<BodyKind, ApiError> {
-    let essence = content_type
-        .and_then(|ct| ct.split(';').next())
-        .map(|s| s.trim().to_ascii_lowercase())
-        .unwrap_or_default();
+    let essence =
+        content_type.and_then(|ct| ct.split(';').next()).map(|s| s.trim().to_ascii_lowercase()).unwrap_or_default();
     match essence.as_str() {
         "application/x-www-form-urlencoded" => Ok(BodyKind::Form),
         "application/json" => Ok(BodyKind::Json),
@@ -94,14 +92,8 @@ mod tests {
 
     #[test]
     fn content_types_are_recognised_with_parameters_and_case() {
-        assert_eq!(
-            body_kind(Some("application/json; charset=utf-8")).unwrap(),
-            BodyKind::Json
-        );
-        assert_eq!(
-            body_kind(Some("Application/X-WWW-Form-Urlencoded")).unwrap(),
-            BodyKind::Form
-        );
+        assert_eq!(body_kind(Some("application/json; charset=utf-8")).unwrap(), BodyKind::Json);
+        assert_eq!(body_kind(Some("Application/X-WWW-Form-Urlencoded")).unwrap(), BodyKind::Form);
         assert_eq!(body_kind(Some("text/plain")).unwrap_err().status, 415);
         assert_eq!(body_kind(None).unwrap_err().status, 415);
     }
@@ -120,10 +112,7 @@ mod tests {
         assert_eq!(p.get("audience"), None);
         assert_eq!(p.get("scope"), None);
         assert_eq!(p.get("n"), Some("3"));
-        assert_eq!(
-            p.require("password").unwrap_err().description,
-            "missing password parameter"
-        );
+        assert_eq!(p.require("password").unwrap_err().description, "missing password parameter");
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub use scope::upstream_scope;
 
 use crate::config::{Client, Config};
 use crate::error::ApiError;
+use crate::limits::{Limits, RateInfo};
 use crate::reply::{Reply, Request};
 use crate::tenant::{Jwks, TenantClient};
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub struct LoginService {
     pub config: Arc<Config>,
     pub tenant: TenantClient,
     pub jwks: Arc<Jwks>,
+    pub limits: Arc<Limits>,
 }
 
 /// The outcome of a login call, for the access log.
@@ -36,25 +38,42 @@ pub struct Outcome {
     pub client: Option<String>,
 }
 
+/// The tightest rate limit that applied to a login call so far.
+#[derive(Default)]
+pub struct Applied(Option<RateInfo>);
+
+impl Applied {
+    fn add(&mut self, info: RateInfo) {
+        self.0 = RateInfo::tightest(self.0, Some(info));
+    }
+}
+
 impl LoginService {
     pub async fn handle(&self, endpoint: Endpoint, req: &Request) -> Outcome {
-        let Some(client) = req
-            .header("secret")
-            .and_then(|s| self.config.client_by_secret(s.as_bytes()))
-        else {
-            return Outcome {
-                reply: ApiError::invalid_client().into_reply(),
-                client: None,
-            };
+        let client = req.header("secret").and_then(|s| self.config.client_by_secret(s.as_bytes()));
+        // Unknown secrets share one bucket per IP, so guessing secrets is limited too.
+        let index = client.map_or(usize::from(u16::MAX), |c| {
+            self.config.clients.iter().position(|x| std::ptr::eq(x, c)).unwrap_or_default()
+        });
+        let mut applied = Applied::default();
+        let result = match self.limits.check_login(index, req.client_ip) {
+            Err(refusal) => Err(refusal),
+            Ok(info) => {
+                applied.add(info);
+                match (client, endpoint) {
+                    (None, _) => Err(ApiError::invalid_client()),
+                    (Some(c), Endpoint::Token) => token::handle(self, c, req, &mut applied).await,
+                    (Some(c), Endpoint::RefreshToken) => refresh::handle(self, c, req).await,
+                }
+            }
         };
-        let result = match endpoint {
-            Endpoint::Token => token::handle(self, client, req).await,
-            Endpoint::RefreshToken => refresh::handle(self, client, req).await,
-        };
-        Outcome {
-            reply: result.unwrap_or_else(ApiError::into_reply),
-            client: Some(client.name.clone()),
+        let mut reply = result.unwrap_or_else(ApiError::into_reply);
+        if let Some(info) = applied.0 {
+            if !reply.headers.iter().any(|(n, _)| *n == "x-ratelimit-limit") {
+                reply.headers.extend(info.headers());
+            }
         }
+        Outcome { reply, client: client.map(|c| c.name.clone()) }
     }
 }
 

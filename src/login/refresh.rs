@@ -30,9 +30,7 @@ pub async fn handle(svc: &LoginService, client: &Client, req: &Request) -> Resul
     })?;
     if let Some(azp) = claims.get("azp").and_then(|v| v.as_str()) {
         if azp != client.client_id {
-            return Err(ApiError::invalid_token(
-                "The access token was issued to another client.",
-            ));
+            return Err(ApiError::invalid_token("The access token was issued to another client."));
         }
     }
     let params = read_params(req)?;

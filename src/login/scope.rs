@@ -55,10 +55,7 @@ mod tests {
     fn openid_is_added_and_duplicates_removed() {
         let c = client(&["openid", "email", "offline_access"]);
         assert_eq!(upstream_scope(Some("email email"), &c), "openid email");
-        assert_eq!(
-            upstream_scope(Some("offline_access openid"), &c),
-            "openid offline_access"
-        );
+        assert_eq!(upstream_scope(Some("offline_access openid"), &c), "openid offline_access");
     }
 
     #[test]

@@ -46,10 +46,8 @@ pub struct Asked<'a> {
 
 pub fn token_reply(client: &Client, session: &Session, tokens: &Tokens, asked: &Asked, now: OffsetDateTime) -> Reply {
     if client.website {
-        return Reply::empty(200).with_header(
-            "set-cookie",
-            session_cookie(session, &tokens.access_token, client.same_site),
-        );
+        return Reply::empty(200)
+            .with_header("set-cookie", session_cookie(session, &tokens.access_token, client.same_site));
     }
     let refresh_token = tokens.refresh_token.as_deref().or(asked.sent_refresh_token);
     match client.token_response {

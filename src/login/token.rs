@@ -1,14 +1,20 @@
 //! `POST /oauth/token`: the password (and password-realm) grant, and the refresh_token grant.
 
 use super::shape::{token_reply, Asked};
-use super::{check_client_id, read_params, upstream_scope, LoginService, Params};
+use super::{check_client_id, read_params, upstream_scope, Applied, LoginService, Params};
 use crate::config::Client;
 use crate::error::ApiError;
 use crate::reply::{Reply, Request};
+use crate::tenant::TenantError;
 
 pub const PASSWORD_REALM: &str = "http://auth0.com/oauth/grant-type/password-realm";
 
-pub async fn handle(svc: &LoginService, client: &Client, req: &Request) -> Result<Reply, ApiError> {
+pub async fn handle(
+    svc: &LoginService,
+    client: &Client,
+    req: &Request,
+    applied: &mut Applied,
+) -> Result<Reply, ApiError> {
     let params = read_params(req)?;
     check_client_id(&params, client)?;
     if let Some(aud) = params.get("audience") {
@@ -17,7 +23,7 @@ pub async fn handle(svc: &LoginService, client: &Client, req: &Request) -> Resul
         }
     }
     match params.require("grant_type")? {
-        "password" | PASSWORD_REALM => password(svc, client, &params, req).await,
+        "password" | PASSWORD_REALM => password(svc, client, &params, req, applied).await,
         "refresh_token" => refresh_grant(svc, client, &params, req).await,
         other => Err(ApiError::new(
             400,
@@ -34,9 +40,8 @@ fn truncate(s: &str) -> &str {
 /// The connection to log in against: asked (`connection` or `realm`) or the client's default.
 pub fn connection<'a>(params: &'a Params, client: &'a Client) -> Result<&'a str, ApiError> {
     let asked = params.get("connection").or_else(|| params.get("realm"));
-    let conn = asked
-        .or(client.default_connection.as_deref())
-        .ok_or_else(|| ApiError::missing_parameter("connection"))?;
+    let conn =
+        asked.or(client.default_connection.as_deref()).ok_or_else(|| ApiError::missing_parameter("connection"))?;
     if !client.connections.iter().any(|c| c == conn) {
         return Err(ApiError::invalid_request(format!(
             "connection {:?} is not enabled for this client",
@@ -46,10 +51,17 @@ pub fn connection<'a>(params: &'a Params, client: &'a Client) -> Result<&'a str,
     Ok(conn)
 }
 
-async fn password(svc: &LoginService, client: &Client, params: &Params, req: &Request) -> Result<Reply, ApiError> {
+async fn password(
+    svc: &LoginService,
+    client: &Client,
+    params: &Params,
+    req: &Request,
+    applied: &mut Applied,
+) -> Result<Reply, ApiError> {
     let username = params.require("username")?;
     let password = params.require("password")?;
     let realm = connection(params, client)?;
+    applied.add(svc.limits.check_attempt(username, req.client_ip)?);
     let scope = upstream_scope(params.get("scope"), client);
     let mut form = vec![
         ("grant_type", PASSWORD_REALM),
@@ -63,19 +75,13 @@ async fn password(svc: &LoginService, client: &Client, params: &Params, req: &Re
     if let Some(aud) = &client.audience {
         form.push(("audience", aud));
     }
-    let tokens = svc.tenant.token(&form, req.client_ip).await?;
-    let asked = Asked {
-        caller_scope: params.get("scope"),
-        sent_scope: &scope,
-        sent_refresh_token: None,
-    };
-    Ok(token_reply(
-        client,
-        &svc.config.session,
-        &tokens,
-        &asked,
-        time::OffsetDateTime::now_utc(),
-    ))
+    let result = svc.tenant.token(&form, req.client_ip).await;
+    if let Some(success) = credential_outcome(&result) {
+        svc.limits.record_attempt(username, req.client_ip, success);
+    }
+    let tokens = result?;
+    let asked = Asked { caller_scope: params.get("scope"), sent_scope: &scope, sent_refresh_token: None };
+    Ok(token_reply(client, &svc.config.session, &tokens, &asked, time::OffsetDateTime::now_utc()))
 }
 
 /// The refresh_token grant, shared by `/oauth/token` and `/oauth/refreshtoken`.
@@ -101,16 +107,18 @@ pub async fn refresh_grant(
     }
     let tokens = svc.tenant.token(&form, req.client_ip).await?;
     let sent_scope = scope.as_deref().or(tokens.scope.as_deref()).unwrap_or("");
-    let asked = Asked {
-        caller_scope: params.get("scope"),
-        sent_scope,
-        sent_refresh_token: Some(refresh_token),
-    };
-    Ok(token_reply(
-        client,
-        &svc.config.session,
-        &tokens,
-        &asked,
-        time::OffsetDateTime::now_utc(),
-    ))
+    let asked = Asked { caller_scope: params.get("scope"), sent_scope, sent_refresh_token: Some(refresh_token) };
+    Ok(token_reply(client, &svc.config.session, &tokens, &asked, time::OffsetDateTime::now_utc()))
+}
+
+/// Whether the tenant judged the credentials: `Some(true)` on success, `Some(false)` on wrong
+/// credentials, `None` when it said nothing about them (MFA, outages, …).
+pub fn credential_outcome<T>(result: &Result<T, TenantError>) -> Option<bool> {
+    match result {
+        Ok(_) => Some(true),
+        Err(TenantError::Rejected(e)) if matches!(e.error.as_ref(), "invalid_grant" | "invalid_user_password") => {
+            Some(false)
+        }
+        Err(_) => None,
+    }
 }

@@ -7,6 +7,8 @@ pub use router::{route, Own, Route};
 
 use crate::app::App;
 use crate::error::ApiError;
+use crate::guard::Pass;
+use crate::limits::RateInfo;
 use crate::reply::{Reply, Request};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
@@ -29,6 +31,8 @@ pub struct Ctx {
     client: Option<String>,
     /// Identity headers the guard set for the backend.
     upstream_headers: Vec<(HeaderName, String)>,
+    /// The tightest rate limit that applied, for the response's `X-RateLimit-*` headers.
+    rate: Option<RateInfo>,
 }
 
 impl Gateway {
@@ -36,11 +40,32 @@ impl Gateway {
         Gateway { app }
     }
 
+    /// Limits per IP, then the guard, then limits per user. A refusal carries the rate headers
+    /// of the limits that applied.
+    async fn guard_backend(&self, session: &Session) -> std::result::Result<(Pass, Option<RateInfo>), ApiError> {
+        let app = &self.app;
+        let req = session.req_header();
+        let ip = app.limits.client_ip(peer_ip(session), &req.headers);
+        let by_ip = app.limits.check_backend_ip(ip)?;
+        let pass = app.guard.check(req.method.as_str(), req.uri.path(), &req.headers).await.map_err(|mut e| {
+            e.headers.extend(by_ip.iter().flat_map(RateInfo::headers));
+            e
+        })?;
+        let by_user = match &pass.subject {
+            Some(sub) => app.limits.check_backend_user(sub)?,
+            None => None,
+        };
+        Ok((pass, RateInfo::tightest(by_ip, by_user)))
+    }
+
     /// Answer a request the gateway handles itself.
     async fn answer(&self, route: Route, session: &mut Session, ctx: &mut Ctx) -> Reply {
         let app = &self.app;
         let request = match read_request(session, app.config.max_body_bytes).await {
-            Ok(r) => r,
+            Ok(mut r) => {
+                r.client_ip = app.limits.client_ip(r.client_ip, &r.headers);
+                r
+            }
             Err(reply) => {
                 session.set_keepalive(None);
                 return reply;
@@ -70,12 +95,7 @@ impl ProxyHttp for Gateway {
     type CTX = Ctx;
 
     fn new_ctx(&self) -> Ctx {
-        Ctx {
-            started: Instant::now(),
-            route: Route::Backend,
-            client: None,
-            upstream_headers: Vec::new(),
-        }
+        Ctx { started: Instant::now(), route: Route::Backend, client: None, upstream_headers: Vec::new(), rate: None }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
@@ -86,16 +106,11 @@ impl ProxyHttp for Gateway {
             write_reply(session, reply).await?;
             return Ok(true);
         }
-        let req = session.req_header();
-        match self
-            .app
-            .guard
-            .check(req.method.as_str(), req.uri.path(), &req.headers)
-            .await
-        {
-            Ok(pass) => {
+        match self.guard_backend(session).await {
+            Ok((pass, rate)) => {
                 ctx.client = pass.client;
                 ctx.upstream_headers = pass.headers;
+                ctx.rate = rate;
                 Ok(false)
             }
             Err(refusal) => {
@@ -103,6 +118,20 @@ impl ProxyHttp for Gateway {
                 Ok(true)
             }
         }
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        if let Some(info) = ctx.rate {
+            for (name, value) in info.headers() {
+                upstream_response.insert_header(name, value)?;
+            }
+        }
+        Ok(())
     }
 
     async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
@@ -137,10 +166,7 @@ impl ProxyHttp for Gateway {
         if code > 0 && session.response_written().is_none() {
             let _ = write_reply(session, ApiError::proxy_failure(code).into_reply()).await;
         }
-        FailToProxy {
-            error_code: code,
-            can_reuse_downstream: false,
-        }
+        FailToProxy { error_code: code, can_reuse_downstream: false }
     }
 
     async fn logging(&self, session: &mut Session, error: Option<&pingora::Error>, ctx: &mut Ctx) {
@@ -163,10 +189,8 @@ impl ProxyHttp for Gateway {
 async fn read_request(session: &mut Session, limit: usize) -> std::result::Result<Request, Reply> {
     let too_large = || ApiError::payload_too_large(limit).into_reply();
     let headers = session.req_header().headers.clone();
-    let declared = headers
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let declared =
+        headers.get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
@@ -183,15 +207,12 @@ async fn read_request(session: &mut Session, limit: usize) -> std::result::Resul
             Err(_) => return Err(ApiError::invalid_request("the request body could not be read").into_reply()),
         }
     }
-    let client_ip = session
-        .client_addr()
-        .and_then(|a| a.as_inet())
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
-    Ok(Request {
-        headers,
-        body: Bytes::from(body),
-        client_ip,
-    })
+    Ok(Request { headers, body: Bytes::from(body), client_ip: peer_ip(session) })
+}
+
+/// The socket peer's IP.
+fn peer_ip(session: &Session) -> IpAddr {
+    session.client_addr().and_then(|a| a.as_inet()).map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip())
 }
 
 async fn write_reply(session: &mut Session, reply: Reply) -> Result<()> {

@@ -63,10 +63,7 @@ mod tests {
     #[test]
     fn own_paths_need_their_methods_and_the_rest_goes_to_the_backend() {
         assert_eq!(route("POST", "/oauth/token"), Route::Login(Endpoint::Token));
-        assert_eq!(
-            route("POST", "/oauth/refreshtoken"),
-            Route::Login(Endpoint::RefreshToken)
-        );
+        assert_eq!(route("POST", "/oauth/refreshtoken"), Route::Login(Endpoint::RefreshToken));
         assert_eq!(route("GET", "/oauth/token"), Route::WrongMethod("POST"));
         assert_eq!(route("GET", "/userinfo"), Route::Own(Own::Userinfo));
         assert_eq!(route("POST", "/logout"), Route::Own(Own::Logout));

@@ -47,9 +47,7 @@ impl SessionEndpoints {
         let return_to = params.get("returnTo").or_else(|| params.get("return_to"));
         if let Some(url) = return_to {
             if !client.is_some_and(|c| c.logout_urls.iter().any(|u| u == url)) {
-                return Err(ApiError::invalid_request(
-                    "returnTo is not an allowed logout URL for this client",
-                ));
+                return Err(ApiError::invalid_request("returnTo is not an allowed logout URL for this client"));
             }
         }
         if let Some(refresh_token) = params.get("refresh_token") {

@@ -49,11 +49,7 @@ mod tests {
     use super::*;
 
     fn session() -> Session {
-        Session {
-            duration_seconds: 3600,
-            cookie_name: "sid".into(),
-            refresh_expired_grace_seconds: 0,
-        }
+        Session { duration_seconds: 3600, cookie_name: "sid".into(), refresh_expired_grace_seconds: 0 }
     }
 
     #[test]

@@ -68,10 +68,7 @@ impl TenantClient {
             .pool_idle_timeout(std::time::Duration::from_secs(60))
             .user_agent(concat!("authgate/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(TenantClient {
-            http,
-            tenant: tenant.clone(),
-        })
+        Ok(TenantClient { http, tenant: tenant.clone() })
     }
 
     pub fn http(&self) -> &reqwest::Client {
@@ -111,22 +108,15 @@ impl TenantClient {
 impl TenantClient {
     /// `GET /userinfo` for `token`: the tenant's JSON claims, or its refusal.
     pub async fn userinfo(&self, token: &str) -> Result<bytes::Bytes, TenantError> {
-        let response = self
-            .http
-            .get(self.tenant.userinfo_url.clone())
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(classify)?;
+        let response =
+            self.http.get(self.tenant.userinfo_url.clone()).bearer_auth(token).send().await.map_err(classify)?;
         let status = response.status();
         let body = response.bytes().await.map_err(classify)?;
         if status.is_success() && serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body).is_ok() {
             return Ok(body);
         }
         if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-            return Err(TenantError::Rejected(ApiError::invalid_token(
-                "The access token is not valid.",
-            )));
+            return Err(TenantError::Rejected(ApiError::invalid_token("The access token is not valid.")));
         }
         tracing::warn!(status = status.as_u16(), "tenant userinfo failed");
         Err(TenantError::BadAnswer("userinfo"))
@@ -159,10 +149,7 @@ impl TenantClient {
 
     /// The tenant's `/.well-known/openid-configuration`, as JSON.
     pub async fn openid_configuration(&self) -> Result<serde_json::Map<String, serde_json::Value>, TenantError> {
-        let url = format!(
-            "{}/.well-known/openid-configuration",
-            self.tenant.base_url.as_str().trim_end_matches('/')
-        );
+        let url = format!("{}/.well-known/openid-configuration", self.tenant.base_url.as_str().trim_end_matches('/'));
         let response = self.http.get(url).send().await.map_err(classify)?;
         if !response.status().is_success() {
             return Err(TenantError::BadAnswer("discovery"));

@@ -125,12 +125,7 @@ impl Jwks {
         use std::sync::atomic::Ordering::Relaxed;
         self.stats.fetches.fetch_add(1, Relaxed);
         let result = async {
-            let response = self
-                .http
-                .get(self.url.clone())
-                .send()
-                .await
-                .map_err(|_| JwksError::Unavailable)?;
+            let response = self.http.get(self.url.clone()).send().await.map_err(|_| JwksError::Unavailable)?;
             if !response.status().is_success() {
                 return Err(JwksError::Unavailable);
             }
@@ -176,10 +171,7 @@ impl Jwks {
         if let Some(set) = self.cache.get(&()).await {
             return Ok(set);
         }
-        self.cache
-            .try_get_with((), self.fetch())
-            .await
-            .map_err(|e| (*e).clone())
+        self.cache.try_get_with((), self.fetch()).await.map_err(|e| (*e).clone())
     }
 
     /// The key for `kid`, refetching the set once when the kid is unknown.

@@ -106,21 +106,14 @@ impl Stack {
         let tenant_url = format!("http://{taddr}");
         let backend_url = format!("http://{baddr}");
         let yaml = edit(config_yaml(&tenant_url, &backend_url, ""));
-        let config = authgate::config::parse(&yaml.replace("{LISTEN}", "1").replace("{ADMIN}", "2"), "test", &|_| {
-            None
-        })
-        .expect("test config is valid");
+        let config = authgate::config::parse(&yaml.replace("{LISTEN}", "1").replace("{ADMIN}", "2"), "test", &|_| None)
+            .expect("test config is valid");
         let dev = DevTenant::new(config.dev_tenant.as_ref().unwrap(), &config.clients, &tenant_url).unwrap();
         let (dev, recorder) = dev.recording();
         tokio::spawn(dev.clone().serve(tl));
         tokio::spawn(authgate::dev::echo::serve(bl));
         let gateway = Gateway::start(&yaml).await;
-        Stack {
-            gateway,
-            tenant: dev,
-            recorder,
-            backend_url,
-        }
+        Stack { gateway, tenant: dev, recorder, backend_url }
     }
 
     /// A password login of the demo user through the gateway: (status, JSON body).
@@ -132,12 +125,7 @@ impl Stack {
     /// A website login of the demo user: the `sid=…` pair of its cookie.
     pub async fn website_cookie(&self) -> String {
         let url = format!("{}/oauth/token", self.gateway.url);
-        let resp = post_form(
-            &url,
-            Some("website-secret"),
-            &password_form("demo@example.com", DEMO_PASSWORD),
-        )
-        .await;
+        let resp = post_form(&url, Some("website-secret"), &password_form("demo@example.com", DEMO_PASSWORD)).await;
         assert_eq!(resp.status(), 200);
         let set_cookie = resp.headers()["set-cookie"].to_str().unwrap();
         set_cookie.split(';').next().unwrap().to_string()
@@ -165,24 +153,16 @@ impl Gateway {
 
     pub async fn start_with_env(yaml: &str, env: &[(&str, &str)]) -> Gateway {
         let (listen, admin) = (free_port(), free_port());
-        let yaml = yaml
-            .replace("{LISTEN}", &listen.to_string())
-            .replace("{ADMIN}", &admin.to_string());
+        let yaml = yaml.replace("{LISTEN}", &listen.to_string()).replace("{ADMIN}", &admin.to_string());
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("gateway.yaml");
-        std::fs::File::create(&config_path)
-            .unwrap()
-            .write_all(yaml.as_bytes())
-            .unwrap();
+        std::fs::File::create(&config_path).unwrap().write_all(yaml.as_bytes()).unwrap();
         let log_path = dir.path().join("gateway.log");
         let log = std::fs::File::create(&log_path).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_authgate"))
             .arg("--config")
             .arg(&config_path)
-            .env(
-                "RUST_LOG",
-                "debug,pingora_proxy=trace,pingora_core=trace,hyper=trace,h2=trace,reqwest=trace",
-            )
+            .env("RUST_LOG", "debug,pingora_proxy=trace,pingora_core=trace,hyper=trace,h2=trace,reqwest=trace")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
@@ -230,10 +210,7 @@ impl Drop for Gateway {
 }
 
 pub fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 /// POST a form to the gateway's `path` with the `secret` header.
@@ -246,11 +223,7 @@ pub async fn post_form(url: &str, secret: Option<&str>, form: &[(&str, &str)]) -
 }
 
 pub fn password_form<'a>(username: &'a str, password: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("grant_type", "password"),
-        ("username", username),
-        ("password", password),
-    ]
+    vec![("grant_type", "password"), ("username", username), ("password", password)]
 }
 
 /// Status and JSON body.
@@ -265,20 +238,14 @@ pub async fn json(resp: reqwest::Response) -> (u16, serde_json::Value) {
 pub fn claims(jwt: &str) -> serde_json::Value {
     use base64::Engine;
     let payload = jwt.split('.').nth(1).expect("a JWT");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap();
     serde_json::from_slice(&bytes).unwrap()
 }
 
 /// An OAuth error body: `{"error","error_description"}` with the given status and code.
 pub async fn assert_oauth_error(resp: reqwest::Response, status: u16, error: &str) -> serde_json::Value {
     let (s, body) = json(resp).await;
-    assert_eq!(
-        (s, body["error"].as_str().unwrap_or_default()),
-        (status, error),
-        "{body}"
-    );
+    assert_eq!((s, body["error"].as_str().unwrap_or_default()), (status, error), "{body}");
     assert!(body["error_description"].is_string(), "{body}");
     body
 }

@@ -48,13 +48,7 @@ async fn jwks(AxState(s): St) -> Response {
     if s.jwks_failing.load(std::sync::atomic::Ordering::SeqCst) {
         return (StatusCode::SERVICE_UNAVAILABLE, "jwks unavailable").into_response();
     }
-    let keys: Vec<Value> = s
-        .keys
-        .read()
-        .expect("not poisoned")
-        .iter()
-        .map(|k| k.jwk().clone())
-        .collect();
+    let keys: Vec<Value> = s.keys.read().expect("not poisoned").iter().map(|k| k.jwk().clone()).collect();
     Json(json!({ "keys": keys })).into_response()
 }
 
@@ -83,9 +77,7 @@ async fn revoke(AxState(s): St, headers: HeaderMap, body: Bytes) -> Response {
 fn client_authenticated(s: &State, params: &Params) -> bool {
     let client_id = params.get("client_id").unwrap_or_default();
     let secret = params.get("client_secret").unwrap_or_default();
-    s.clients
-        .iter()
-        .any(|(id, cs)| id == client_id && cs.expose() == secret)
+    s.clients.iter().any(|(id, cs)| id == client_id && cs.expose() == secret)
 }
 
 fn record(s: &State, path: &str, headers: &HeaderMap, body: &[u8], params: &Params) {
@@ -129,10 +121,7 @@ async fn userinfo(AxState(s): St, headers: HeaderMap) -> Response {
     v.set_issuer(&[&s.issuer]);
     v.validate_aud = false;
     let keys = s.keys.read().expect("not poisoned").clone();
-    let Some(data) = keys
-        .iter()
-        .find_map(|k| jsonwebtoken::decode::<Value>(token, &k.decoding, &v).ok())
-    else {
+    let Some(data) = keys.iter().find_map(|k| jsonwebtoken::decode::<Value>(token, &k.decoding, &v).ok()) else {
         return (StatusCode::UNAUTHORIZED, "Unauthorized").into_response();
     };
     let sub = data.claims["sub"].as_str().unwrap_or_default();
@@ -161,11 +150,7 @@ async fn token(AxState(s): St, headers: HeaderMap, body: Bytes) -> Response {
     }
     let client_id = params.get("client_id").unwrap_or_default();
     let secret = params.get("client_secret").unwrap_or_default();
-    if !s
-        .clients
-        .iter()
-        .any(|(id, cs)| id == client_id && cs.expose() == secret)
-    {
+    if !s.clients.iter().any(|(id, cs)| id == client_id && cs.expose() == secret) {
         return oauth_error(401, "invalid_client", "Unauthorized");
     }
     match params.get("grant_type").unwrap_or_default() {
@@ -186,33 +171,19 @@ fn form_pairs(body: &[u8], params: &Params) -> Vec<(String, String)> {
         Ok(map) => map.keys().cloned().collect(),
         Err(_) => form_urlencoded::parse(body).map(|(k, _)| k.into_owned()).collect(),
     };
-    names
-        .into_iter()
-        .filter_map(|n| params.get(&n).map(|v| (n.clone(), v.to_string())))
-        .collect()
+    names.into_iter().filter_map(|n| params.get(&n).map(|v| (n.clone(), v.to_string()))).collect()
 }
 
 async fn password(s: &Arc<State>, params: &Params, realm: &str) -> Response {
     let (Some(username), Some(password)) = (params.get("username"), params.get("password")) else {
-        let missing = if params.get("username").is_none() {
-            "username"
-        } else {
-            "password"
-        };
-        return oauth_error(
-            400,
-            "invalid_request",
-            &format!("Missing required parameter: {missing}"),
-        );
+        let missing = if params.get("username").is_none() { "username" } else { "password" };
+        return oauth_error(400, "invalid_request", &format!("Missing required parameter: {missing}"));
     };
     if !s.users.iter().any(|u| u.connection == realm) && realm != s.default_directory {
         return oauth_error(400, "invalid_request", "connection is disabled or does not exist");
     }
     let username = username.to_lowercase();
-    let found = s
-        .users
-        .iter()
-        .position(|u| u.connection == realm && u.email == username);
+    let found = s.users.iter().position(|u| u.connection == realm && u.email == username);
     let (state, password) = (s.clone(), password.to_string());
     let ok = tokio::task::spawn_blocking(move || found.is_some_and(|i| state.users[i].password_matches(&password)))
         .await
@@ -233,12 +204,8 @@ async fn password(s: &Arc<State>, params: &Params, realm: &str) -> Response {
     let client_id = params.get("client_id").unwrap_or_default().to_string();
     let refresh = scope.split_whitespace().any(|x| x == "offline_access").then(|| {
         let t = random_token();
-        let grant = RefreshGrant {
-            user,
-            client_id: client_id.clone(),
-            scope: scope.clone(),
-            audience: audience.clone(),
-        };
+        let grant =
+            RefreshGrant { user, client_id: client_id.clone(), scope: scope.clone(), audience: audience.clone() };
         s.refresh.lock().expect("not poisoned").insert(t.clone(), grant);
         t
     });
@@ -271,11 +238,7 @@ fn issue(s: &State, user: usize, client_id: &str, scope: &str, audience: &str, r
     let (iat, exp) = (now(), now() + s.ttl);
     let sub = format!("auth0|{}", u.id);
     let openid = scope.split_whitespace().any(|x| x == "openid");
-    let aud = if openid {
-        json!([audience, format!("{}userinfo", s.issuer)])
-    } else {
-        json!(audience)
-    };
+    let aud = if openid { json!([audience, format!("{}userinfo", s.issuer)]) } else { json!(audience) };
     let mut access = json!({
         "iss": s.issuer, "sub": sub, "aud": aud, "iat": iat, "exp": exp,
         "azp": client_id, "scope": scope, "gty": "password", "jti": random_token(),

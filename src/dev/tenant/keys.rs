@@ -28,12 +28,7 @@ impl Signer {
         let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(n.as_bytes())[..12]);
         let decoding = DecodingKey::from_rsa_components(&n, &e).expect("generated key is valid");
         let jwk = json!({"alg": "RS256", "kty": "RSA", "use": "sig", "n": n, "e": e, "kid": kid});
-        Signer {
-            kid,
-            encoding,
-            decoding,
-            jwk,
-        }
+        Signer { kid, encoding, decoding, jwk }
     }
 
     pub fn sign(&self, claims: &Value) -> String {

@@ -52,12 +52,7 @@ struct State {
 
 impl State {
     fn signer(&self) -> Arc<Signer> {
-        self.keys
-            .read()
-            .expect("not poisoned")
-            .last()
-            .expect("one key at least")
-            .clone()
+        self.keys.read().expect("not poisoned").last().expect("one key at least").clone()
     }
 }
 
@@ -71,11 +66,7 @@ impl DevTenant {
     /// Build the tenant reachable at `base_url` (e.g. `http://127.0.0.1:8081`), for `clients`.
     pub fn new(config: &DevTenantConfig, clients: &[Client], base_url: &str) -> Result<Self, String> {
         let argon = users::hasher(config.fast_password_hash);
-        let users = config
-            .users
-            .iter()
-            .map(|u| users::User::from_config(u, &argon))
-            .collect::<Result<_, _>>()?;
+        let users = config.users.iter().map(|u| users::User::from_config(u, &argon)).collect::<Result<_, _>>()?;
         let base_url = base_url.trim_end_matches('/').to_string();
         Ok(DevTenant {
             state: Arc::new(State {
@@ -90,10 +81,7 @@ impl DevTenant {
                 jwks_failing: AtomicBool::new(false),
                 jwks_requests: Default::default(),
                 users,
-                clients: clients
-                    .iter()
-                    .map(|c| (c.client_id.clone(), c.client_secret.clone()))
-                    .collect(),
+                clients: clients.iter().map(|c| (c.client_id.clone(), c.client_secret.clone())).collect(),
                 refresh: Mutex::new(HashMap::new()),
                 recorder: None,
             }),
@@ -103,9 +91,7 @@ impl DevTenant {
     /// Keep every call received, for tests to inspect. Call before serving.
     pub fn recording(mut self) -> (Self, Recorder) {
         let recorder = Recorder::default();
-        Arc::get_mut(&mut self.state)
-            .expect("recording is set before serving")
-            .recorder = Some(recorder.clone());
+        Arc::get_mut(&mut self.state).expect("recording is set before serving").recorder = Some(recorder.clone());
         (self, recorder)
     }
 

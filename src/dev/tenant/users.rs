@@ -17,16 +17,8 @@ pub struct User {
 
 /// Argon2id: the library default (19 MiB, 2 passes), or a fast setting for benchmarks.
 pub fn hasher(fast: bool) -> Argon2<'static> {
-    let params = if fast {
-        Params::new(64, 1, 1, None)
-    } else {
-        Params::new(19 * 1024, 2, 1, None)
-    };
-    Argon2::new(
-        Algorithm::Argon2id,
-        Version::V0x13,
-        params.expect("valid argon2 parameters"),
-    )
+    let params = if fast { Params::new(64, 1, 1, None) } else { Params::new(19 * 1024, 2, 1, None) };
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.expect("valid argon2 parameters"))
 }
 
 impl User {

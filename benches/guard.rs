@@ -1,0 +1,56 @@
+//! Token verification on the guarded path: an RSA verification (uncached) versus the verified
+//! token cache, and the whole guard decision for a request with a cached token.
+
+use authgate::app::App;
+use authgate::config::parse;
+use authgate::dev::tenant::DevTenant;
+use authgate::guard::jwt;
+use criterion::{criterion_group, criterion_main, Criterion};
+use http::HeaderMap;
+use serde_json::json;
+use std::hint::black_box;
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let tenant_url = format!("http://{}", listener.local_addr().unwrap());
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/gateway.yaml"))
+        .unwrap()
+        .replace("http://127.0.0.1:8081", &tenant_url)
+        .replace("embedded: true", "embedded: false");
+    let config = parse(&text, "gateway.yaml", &|_| None).unwrap();
+    let dev = DevTenant::new(config.dev_tenant.as_ref().unwrap(), &config.clients, &tenant_url).unwrap();
+    rt.spawn(dev.clone().serve(listener));
+    let app = App::new(config).unwrap();
+
+    let now = jsonwebtoken::get_current_timestamp();
+    let token = dev.signer().sign(&json!({
+        "iss": dev.issuer(), "sub": "auth0|bench", "aud": ["https://api.authgate.local"], "iat": now,
+        "exp": now + 3600, "azp": "mobile-app", "email": "bench@example.com",
+        "https://authgate.local/groups": ["admins", "staff"],
+    }));
+    let policy = jwt::Policy {
+        algorithms: vec![jsonwebtoken::Algorithm::RS256],
+        issuer: dev.issuer().to_string(),
+        audiences: Some(vec!["https://api.authgate.local".into()]),
+        leeway_seconds: 30,
+        expired_grace_seconds: None,
+    };
+    rt.block_on(jwt::verify(&token, &app.jwks, &policy)).expect("the token verifies");
+
+    c.bench_function("verify token, uncached (RS256)", |b| {
+        b.iter(|| rt.block_on(jwt::verify(black_box(&token), &app.jwks, &policy)).unwrap())
+    });
+    let mut headers = HeaderMap::new();
+    headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+    rt.block_on(app.guard.check("GET", "/api/me", &headers)).unwrap();
+    c.bench_function("guard check, cached token (verify + identity headers)", |b| {
+        b.iter(|| rt.block_on(app.guard.check("GET", black_box("/api/me"), black_box(&headers))).unwrap())
+    });
+    c.bench_function("guard check, public route", |b| {
+        b.iter(|| rt.block_on(app.guard.check("GET", black_box("/public/x"), black_box(&HeaderMap::new()))).unwrap())
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
