@@ -77,6 +77,7 @@ impl Guard {
                     }
                 }
                 pass.headers.extend(identity::headers_from_claims(&config.guard, &claims));
+                pass.subject = claims.get("sub").and_then(|v| v.as_str()).map(str::to_string);
                 Ok(pass)
             }
         }
