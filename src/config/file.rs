@@ -115,6 +115,13 @@ pub struct FileClient {
     pub allowed_origins: Vec<String>,
     #[serde(default)]
     pub logout_urls: Vec<String>,
+    pub legacy_ro: Option<String>,
+    pub token_auth_method: Option<String>,
+    pub private_key_file: Option<String>,
+    pub private_key: Option<String>,
+    #[serde(default)]
+    pub resources: Vec<String>,
+    pub username_types: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,7 +158,9 @@ pub struct FileDevTenant {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileDevUser {
-    pub email: String,
+    pub email: Option<String>,
+    pub phone_number: Option<String>,
+    pub otp: Option<String>,
     pub password: Option<String>,
     pub password_hash: Option<String>,
     pub connection: Option<String>,

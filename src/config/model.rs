@@ -151,6 +151,44 @@ pub struct Client {
     pub allowed_origins: Vec<String>,
     /// URLs `/logout` may redirect to (`returnTo`).
     pub logout_urls: Vec<String>,
+    /// What `/oauth/ro` does with database logins.
+    pub legacy_ro: LegacyRo,
+    /// How the gateway proves to the tenant that it is this client.
+    pub auth: ClientAuth,
+    /// Audiences a Passwords API `resource` may name besides `audience`.
+    pub resources: Vec<String>,
+    /// Passwords API `username_type` → connection.
+    pub username_types: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegacyRo {
+    /// Translate to the modern grants (password-realm, passwordless OTP).
+    Translate,
+    /// Send the call to the tenant's own `/oauth/ro` unchanged.
+    Forward,
+}
+
+/// Client authentication to the tenant's token endpoint.
+#[derive(Clone)]
+pub enum ClientAuth {
+    /// `client_secret` in the form body.
+    SecretPost,
+    /// HTTP Basic `client_id:client_secret`.
+    SecretBasic,
+    /// A `client_assertion` JWT signed with the client's private key (kept as PEM too, so
+    /// the dev tenant can derive the public key).
+    PrivateKeyJwt { key: std::sync::Arc<jsonwebtoken::EncodingKey>, pem: Secret },
+}
+
+impl std::fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ClientAuth::SecretPost => "client_secret_post",
+            ClientAuth::SecretBasic => "client_secret_basic",
+            ClientAuth::PrivateKeyJwt { .. } => "private_key_jwt",
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -176,7 +214,10 @@ pub enum DevPassword {
 
 #[derive(Debug, Clone)]
 pub struct DevUser {
+    /// Login name: the email, or the phone number of an `sms` user.
     pub email: String,
+    /// The fixed one-time code of a passwordless (`sms`/`email`) user (demo only).
+    pub otp: Option<Secret>,
     pub password: DevPassword,
     pub connection: String,
     pub name: String,

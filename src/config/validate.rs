@@ -359,11 +359,22 @@ fn clients(p: &mut Problems, clients: BTreeMap<String, FileClient>) -> Vec<Clien
         if c.client_id.trim().is_empty() {
             p.push(&format!("{key}.client_id"), "must not be empty");
         }
+        let auth = client_auth(p, &key, c.token_auth_method.as_deref(), c.private_key_file, c.private_key);
         let client_secret = match c.client_secret {
             Some(s) if !s.is_empty() => Secret(s),
             _ => {
-                p.push(&format!("{key}.client_secret"), "is required (client_secret_post)");
+                if !matches!(auth, ClientAuth::PrivateKeyJwt { .. }) {
+                    p.push(&format!("{key}.client_secret"), format!("is required with {auth:?}"));
+                }
                 Secret(String::new())
+            }
+        };
+        let legacy_ro = match c.legacy_ro.as_deref() {
+            None | Some("translate") => LegacyRo::Translate,
+            Some("forward") => LegacyRo::Forward,
+            Some(other) => {
+                p.push(&format!("{key}.legacy_ro"), format!("{other:?} is not translate or forward"));
+                LegacyRo::Translate
             }
         };
         let mut scopes = Vec::new();
@@ -417,6 +428,21 @@ fn clients(p: &mut Problems, clients: BTreeMap<String, FileClient>) -> Vec<Clien
             .iter()
             .filter_map(|u| http_url(p, &format!("{key}.logout_urls"), u).map(|_| u.clone()))
             .collect();
+        let username_types: Vec<(String, String)> = match c.username_types {
+            Some(map) => map.into_iter().collect(),
+            None => default_connection
+                .iter()
+                .flat_map(|d| [("username".to_string(), d.clone()), ("email".to_string(), d.clone())])
+                .collect(),
+        };
+        for (t, conn) in &username_types {
+            if !["username", "email", "phone_number"].contains(&t.as_str()) {
+                p.push(&format!("{key}.username_types"), format!("{t:?} is not username, email or phone_number"));
+            }
+            if !c.connections.contains(conn) {
+                p.push(&format!("{key}.username_types.{t}"), format!("{conn:?} is not in connections"));
+            }
+        }
         out.push(Client {
             name,
             secret_digests,
@@ -431,9 +457,53 @@ fn clients(p: &mut Problems, clients: BTreeMap<String, FileClient>) -> Vec<Clien
             token_response,
             allowed_origins,
             logout_urls,
+            legacy_ro,
+            auth,
+            resources: c.resources,
+            username_types,
         });
     }
     out
+}
+
+fn client_auth(
+    p: &mut Problems,
+    key: &str,
+    method: Option<&str>,
+    key_file: Option<String>,
+    key_pem: Option<String>,
+) -> ClientAuth {
+    match method {
+        None | Some("client_secret_post") => ClientAuth::SecretPost,
+        Some("client_secret_basic") => ClientAuth::SecretBasic,
+        Some("private_key_jwt") => {
+            let pem = match (key_file, key_pem) {
+                (Some(path), None) => std::fs::read_to_string(&path)
+                    .map_err(|e| p.push(&format!("{key}.private_key_file"), format!("cannot read {path:?}: {e}")))
+                    .ok(),
+                (None, Some(pem)) => Some(pem),
+                _ => {
+                    p.push(key, "private_key_jwt needs exactly one of private_key_file or private_key");
+                    None
+                }
+            };
+            match pem.map(|pem| (jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()), pem)) {
+                Some((Ok(k), pem)) => ClientAuth::PrivateKeyJwt { key: std::sync::Arc::new(k), pem: Secret(pem) },
+                Some((Err(_), _)) => {
+                    p.push(&format!("{key}.private_key"), "is not an RSA private key in PEM");
+                    ClientAuth::SecretPost
+                }
+                None => ClientAuth::SecretPost,
+            }
+        }
+        Some(other) => {
+            p.push(
+                &format!("{key}.token_auth_method"),
+                format!("{other:?} is not client_secret_post, client_secret_basic or private_key_jwt"),
+            );
+            ClientAuth::SecretPost
+        }
+    }
 }
 
 fn dev_tenant(p: &mut Problems, d: FileDevTenant, guard_groups_claim: &str) -> DevTenant {
@@ -449,6 +519,7 @@ fn dev_tenant(p: &mut Problems, d: FileDevTenant, guard_groups_claim: &str) -> D
     let mut users = Vec::new();
     for (i, u) in d.users.into_iter().enumerate() {
         let key = format!("dev_tenant.users[{i}]");
+        let otp = u.otp.map(Secret);
         let password = match (u.password, u.password_hash) {
             (Some(pw), None) => DevPassword::Plain(Secret(pw)),
             (None, Some(h)) if h.starts_with("$argon2") => DevPassword::Hash(h),
@@ -456,17 +527,27 @@ fn dev_tenant(p: &mut Problems, d: FileDevTenant, guard_groups_claim: &str) -> D
                 p.push(&format!("{key}.password_hash"), "must be an argon2 PHC string ($argon2id$...)");
                 continue;
             }
+            // A passwordless user logs in with its one-time code only.
+            (None, None) if otp.is_some() => DevPassword::Plain(Secret(String::new())),
             _ => {
-                p.push(&key, "needs exactly one of password or password_hash");
+                p.push(&key, "needs exactly one of password or password_hash (or an otp)");
                 continue;
             }
         };
-        let email = u.email.to_lowercase();
-        let connection = u.connection.unwrap_or_else(|| default_directory.clone());
+        let (email, default_conn) = match (u.email, u.phone_number) {
+            (Some(e), None) => (e.to_lowercase(), default_directory.clone()),
+            (None, Some(phone)) => (phone, "sms".to_string()),
+            _ => {
+                p.push(&key, "needs exactly one of email or phone_number");
+                continue;
+            }
+        };
+        let connection = u.connection.unwrap_or(default_conn);
         if users.iter().any(|o: &DevUser| o.email == email && o.connection == connection) {
             p.push(&format!("{key}.email"), format!("{email:?} is listed twice on connection {connection:?}"));
         }
         users.push(DevUser {
+            otp,
             name: u.name.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_string()),
             email,
             password,

@@ -2,7 +2,9 @@
 //! Plain values in, a `Reply` out: no pingora type here.
 
 mod body;
+mod passwords_api;
 mod refresh;
+mod ro;
 mod scope;
 mod shape;
 mod token;
@@ -22,6 +24,10 @@ use std::sync::Arc;
 pub enum Endpoint {
     Token,
     RefreshToken,
+    /// Legacy `/oauth/ro`.
+    Ro,
+    /// The Passwords API's `/v1/auth/password/authenticate`.
+    PasswordsApi,
 }
 
 /// Everything the login endpoints need.
@@ -64,6 +70,8 @@ impl LoginService {
                     (None, _) => Err(ApiError::invalid_client()),
                     (Some(c), Endpoint::Token) => token::handle(self, c, req, &mut applied).await,
                     (Some(c), Endpoint::RefreshToken) => refresh::handle(self, c, req).await,
+                    (Some(c), Endpoint::Ro) => ro::handle(self, c, req, &mut applied).await,
+                    (Some(c), Endpoint::PasswordsApi) => passwords_api::handle(self, c, req, &mut applied).await,
                 }
             }
         };

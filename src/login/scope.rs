@@ -48,6 +48,10 @@ mod tests {
             token_response: TokenResponse::CamelCase,
             allowed_origins: vec![],
             logout_urls: vec![],
+            legacy_ro: crate::config::LegacyRo::Translate,
+            auth: crate::config::ClientAuth::SecretPost,
+            resources: vec![],
+            username_types: vec![],
         }
     }
 

@@ -18,14 +18,16 @@ struct CamelTokens<'a> {
     refresh_token: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     id_token: Option<&'a str>,
-    expire_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expire_at: Option<String>,
 }
 
 #[derive(Serialize)]
 struct OAuthTokens<'a> {
     access_token: &'a str,
     token_type: &'a str,
-    expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -52,9 +54,11 @@ pub fn token_reply(client: &Client, session: &Session, tokens: &Tokens, asked: &
     let refresh_token = tokens.refresh_token.as_deref().or(asked.sent_refresh_token);
     match client.token_response {
         TokenResponse::CamelCase => {
-            let expire_at = (now + time::Duration::seconds(tokens.expires_in.min(i64::MAX as u64) as i64))
-                .format(&Rfc3339)
-                .expect("a UTC time formats");
+            let expire_at = tokens.expires_in.map(|secs| {
+                (now + time::Duration::seconds(secs.min(i64::MAX as u64) as i64))
+                    .format(&Rfc3339)
+                    .expect("a UTC time formats")
+            });
             Reply::json(
                 200,
                 &CamelTokens {

@@ -68,14 +68,12 @@ async fn password(
         ("realm", realm),
         ("username", username),
         ("password", password),
-        ("client_id", client.client_id.as_str()),
-        ("client_secret", client.client_secret.expose()),
         ("scope", scope.as_str()),
     ];
     if let Some(aud) = &client.audience {
         form.push(("audience", aud));
     }
-    let result = svc.tenant.token(&form, req.client_ip).await;
+    let result = svc.tenant.token(client, &form, req.client_ip).await;
     if let Some(success) = credential_outcome(&result) {
         svc.limits.record_attempt(username, req.client_ip, success);
     }
@@ -96,16 +94,11 @@ pub async fn refresh_grant(
         .or_else(|| params.get("refreshToken"))
         .ok_or_else(|| ApiError::missing_parameter("refresh_token"))?;
     let scope = params.get("scope").map(|s| upstream_scope(Some(s), client));
-    let mut form = vec![
-        ("grant_type", "refresh_token"),
-        ("refresh_token", refresh_token),
-        ("client_id", client.client_id.as_str()),
-        ("client_secret", client.client_secret.expose()),
-    ];
+    let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", refresh_token)];
     if let Some(s) = &scope {
         form.push(("scope", s));
     }
-    let tokens = svc.tenant.token(&form, req.client_ip).await?;
+    let tokens = svc.tenant.token(client, &form, req.client_ip).await?;
     let sent_scope = scope.as_deref().or(tokens.scope.as_deref()).unwrap_or("");
     let asked = Asked { caller_scope: params.get("scope"), sent_scope, sent_refresh_token: Some(refresh_token) };
     Ok(token_reply(client, &svc.config.session, &tokens, &asked, time::OffsetDateTime::now_utc()))

@@ -29,6 +29,8 @@ impl Route {
         match self {
             Route::Login(Endpoint::Token) => "token",
             Route::Login(Endpoint::RefreshToken) => "refreshtoken",
+            Route::Login(Endpoint::Ro) => "ro",
+            Route::Login(Endpoint::PasswordsApi) => "passwords_api",
             Route::Own(Own::Userinfo) => "userinfo",
             Route::Own(Own::Logout) => "logout",
             Route::Own(Own::Jwks | Own::OpenidConfiguration) => "discovery",
@@ -42,6 +44,8 @@ pub fn route(method: &str, path: &str) -> Route {
     let (target, allow) = match path {
         "/oauth/token" => (Route::Login(Endpoint::Token), "POST"),
         "/oauth/refreshtoken" => (Route::Login(Endpoint::RefreshToken), "POST"),
+        "/oauth/ro" => (Route::Login(Endpoint::Ro), "POST"),
+        "/v1/auth/password/authenticate" => (Route::Login(Endpoint::PasswordsApi), "POST"),
         "/userinfo" => (Route::Own(Own::Userinfo), "GET"),
         "/logout" => (Route::Own(Own::Logout), "GET, POST"),
         "/.well-known/jwks.json" => (Route::Own(Own::Jwks), "GET"),

@@ -52,12 +52,7 @@ impl SessionEndpoints {
         }
         if let Some(refresh_token) = params.get("refresh_token") {
             let client = client.ok_or_else(ApiError::invalid_client)?;
-            let form = [
-                ("client_id", client.client_id.as_str()),
-                ("client_secret", client.client_secret.expose()),
-                ("token", refresh_token),
-            ];
-            self.tenant.revoke(&form, req.client_ip).await?;
+            self.tenant.revoke(client, refresh_token, req.client_ip).await?;
         }
         Ok(match return_to {
             Some(url) => Reply::empty(302).with_header("location", url),

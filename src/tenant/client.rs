@@ -1,6 +1,7 @@
 //! Calls to the tenant's `/oauth/token`, and the mapping of what can go wrong on the way.
 
-use crate::config::Tenant;
+use super::client_auth::authenticate;
+use crate::config::{Client, Tenant};
 use crate::error::ApiError;
 use serde::Deserialize;
 use std::net::IpAddr;
@@ -11,7 +12,9 @@ pub struct Tokens {
     pub access_token: String,
     #[serde(default = "bearer")]
     pub token_type: String,
-    pub expires_in: u64,
+    /// Absent from legacy `/oauth/ro` answers.
+    #[serde(default)]
+    pub expires_in: Option<u64>,
     pub refresh_token: Option<String>,
     pub id_token: Option<String>,
     pub scope: Option<String>,
@@ -75,16 +78,43 @@ impl TenantClient {
         &self.http
     }
 
-    /// `POST /oauth/token` with a form body; `client_ip` goes in `auth0-forwarded-for`.
-    pub async fn token(&self, form: &[(&str, &str)], client_ip: IpAddr) -> Result<Tokens, TenantError> {
-        let result = self
-            .http
-            .post(self.tenant.token_url.clone())
-            .header("auth0-forwarded-for", client_ip.to_string())
-            .form(form)
-            .send()
-            .await;
-        let response = result.map_err(classify)?;
+    /// A POST to the tenant with the client's credentials added, as the client authenticates.
+    fn post_as(
+        &self,
+        client: &Client,
+        url: &url::Url,
+        form: &[(&str, &str)],
+        client_ip: IpAddr,
+    ) -> reqwest::RequestBuilder {
+        let auth = authenticate(client, self.tenant.token_url.as_str(), form);
+        let mut request =
+            self.http.post(url.clone()).header("auth0-forwarded-for", client_ip.to_string()).form(&auth.form);
+        if let Some((user, password)) = auth.basic {
+            request = request.basic_auth(user, Some(password));
+        }
+        request
+    }
+
+    /// `POST /oauth/token` for `client`; `client_ip` goes in `auth0-forwarded-for`.
+    pub async fn token(
+        &self,
+        client: &Client,
+        form: &[(&str, &str)],
+        client_ip: IpAddr,
+    ) -> Result<Tokens, TenantError> {
+        let request = self.post_as(client, &self.tenant.token_url, form, client_ip);
+        self.tokens(request).await
+    }
+
+    /// The tenant's legacy `POST /oauth/ro`, unchanged (no client authentication: it has none).
+    pub async fn ro(&self, form: &[(&str, &str)], client_ip: IpAddr) -> Result<Tokens, TenantError> {
+        let request =
+            self.http.post(self.tenant.ro_url.clone()).header("auth0-forwarded-for", client_ip.to_string()).form(form);
+        self.tokens(request).await
+    }
+
+    async fn tokens(&self, request: reqwest::RequestBuilder) -> Result<Tokens, TenantError> {
+        let response = request.send().await.map_err(classify)?;
         let status = response.status();
         let body = response.bytes().await.map_err(classify)?;
         if status.is_success() {
@@ -122,16 +152,10 @@ impl TenantClient {
         Err(TenantError::BadAnswer("userinfo"))
     }
 
-    /// `POST /oauth/revoke` a refresh token.
-    pub async fn revoke(&self, form: &[(&str, &str)], client_ip: IpAddr) -> Result<(), TenantError> {
-        let response = self
-            .http
-            .post(self.tenant.revoke_url.clone())
-            .header("auth0-forwarded-for", client_ip.to_string())
-            .form(form)
-            .send()
-            .await
-            .map_err(classify)?;
+    /// `POST /oauth/revoke` a refresh token of `client`.
+    pub async fn revoke(&self, client: &Client, token: &str, client_ip: IpAddr) -> Result<(), TenantError> {
+        let request = self.post_as(client, &self.tenant.revoke_url, &[("token", token)], client_ip);
+        let response = request.send().await.map_err(classify)?;
         let status = response.status();
         if status.is_success() {
             return Ok(());

@@ -1,6 +1,7 @@
 //! The Auth0-style tenant: the reqwest client that calls it, and its JWKS cache.
 
 mod client;
+pub mod client_auth;
 mod jwks;
 
 pub use client::{TenantClient, TenantError, Tokens};

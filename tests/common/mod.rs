@@ -45,6 +45,7 @@ dev_tenant:
     - {{ email: partner@example.com, password: partner-password, connection: partners-db }}
     - {{ email: blocked@example.com, password: blocked-password, blocked: true }}
     - {{ email: mfa@example.com, password: mfa-password, mfa: true }}
+    - {{ phone_number: "+15555550100", otp: "123456" }}
 session: {{ duration_seconds: 3600 }}
 routes:
   rules:
@@ -61,8 +62,10 @@ clients:
     client_secret: mobile-client-secret
     audience: https://api.test
     scopes: [openid, profile, email, offline_access]
-    connections: [Username-Password-Authentication, partners-db]
+    connections: [Username-Password-Authentication, partners-db, sms]
     default_connection: Username-Password-Authentication
+    resources: [https://reports.test]
+    username_types: {{ email: Username-Password-Authentication, username: Username-Password-Authentication, phone_number: sms }}
   website:
     secret: website-secret
     client_id: website-app

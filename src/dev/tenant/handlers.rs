@@ -16,6 +16,8 @@ use std::sync::Arc;
 type St = AxState<Arc<State>>;
 
 const PASSWORD_REALM: &str = "http://auth0.com/oauth/grant-type/password-realm";
+const PASSWORDLESS_OTP: &str = "http://auth0.com/oauth/grant-type/passwordless/otp";
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 pub fn router(state: Arc<State>) -> axum::Router {
     axum::Router::new()
@@ -24,6 +26,7 @@ pub fn router(state: Arc<State>) -> axum::Router {
         .route("/.well-known/openid-configuration", get(openid_configuration))
         .route("/userinfo", get(userinfo))
         .route("/oauth/revoke", post(revoke))
+        .route("/oauth/ro", post(ro))
         .with_state(state)
 }
 
@@ -54,30 +57,23 @@ async fn jwks(AxState(s): St) -> Response {
 
 /// `POST /oauth/revoke {client_id, client_secret, token}`: forget a refresh token (always 200).
 async fn revoke(AxState(s): St, headers: HeaderMap, body: Bytes) -> Response {
-    let params =
-        match body_kind(headers.get("content-type").and_then(|v| v.to_str().ok())).and_then(|k| parse_body(k, &body)) {
-            Ok(p) => p,
-            Err(e) => return oauth_error(e.status, &e.error, &e.description),
-        };
+    let params = match params_of(&headers, &body) {
+        Ok(p) => p,
+        Err(e) => return oauth_error(e.status, &e.error, &e.description),
+    };
     record(&s, "/oauth/revoke", &headers, &body, &params);
-    if !client_authenticated(&s, &params) {
-        return oauth_error(401, "invalid_client", "Unauthorized");
-    }
+    let client_id = match s.clients.authenticate(basic(&headers), &params) {
+        Ok(c) => c.id.as_str(),
+        Err(why) => return oauth_error(401, "invalid_client", why),
+    };
     let Some(token) = params.get("token") else {
         return oauth_error(400, "invalid_request", "Missing required parameter: token");
     };
-    let client_id = params.get("client_id").unwrap_or_default();
     let mut grants = s.refresh.lock().expect("not poisoned");
     if grants.get(token).is_some_and(|g| g.client_id == client_id) {
         grants.remove(token);
     }
     StatusCode::OK.into_response()
-}
-
-fn client_authenticated(s: &State, params: &Params) -> bool {
-    let client_id = params.get("client_id").unwrap_or_default();
-    let secret = params.get("client_secret").unwrap_or_default();
-    s.clients.iter().any(|(id, cs)| id == client_id && cs.expose() == secret)
 }
 
 fn record(s: &State, path: &str, headers: &HeaderMap, body: &[u8], params: &Params) {
@@ -102,12 +98,12 @@ async fn openid_configuration(AxState(s): St) -> Json<Value> {
         "userinfo_endpoint": format!("{b}/userinfo"),
         "jwks_uri": format!("{b}/.well-known/jwks.json"),
         "revocation_endpoint": format!("{b}/oauth/revoke"),
-        "grant_types_supported": ["password", PASSWORD_REALM, "refresh_token"],
+        "grant_types_supported": ["password", PASSWORD_REALM, PASSWORDLESS_OTP, "refresh_token"],
         "response_types_supported": ["code", "token", "id_token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "token_endpoint_auth_methods_supported": ["client_secret_post"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic", "private_key_jwt"],
     }))
 }
 
@@ -131,38 +127,188 @@ async fn userinfo(AxState(s): St, headers: HeaderMap) -> Response {
     }
 }
 
+fn basic(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() > 6 && v[..6].eq_ignore_ascii_case("basic "))
+}
+
+fn params_of(headers: &HeaderMap, body: &[u8]) -> Result<Params, crate::error::ApiError> {
+    body_kind(headers.get("content-type").and_then(|v| v.to_str().ok())).and_then(|kind| parse_body(kind, body))
+}
+
 async fn token(AxState(s): St, headers: HeaderMap, body: Bytes) -> Response {
-    let params = match body_kind(headers.get("content-type").and_then(|v| v.to_str().ok()))
-        .and_then(|kind| parse_body(kind, &body))
-    {
+    let params = match params_of(&headers, &body) {
         Ok(p) => p,
         Err(e) => return oauth_error(e.status, &e.error, &e.description),
     };
-    if let Some(rec) = &s.recorder {
-        rec.lock().expect("not poisoned").push(Recorded {
-            path: "/oauth/token".into(),
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-                .collect(),
-            params: form_pairs(&body, &params),
-        });
-    }
-    let client_id = params.get("client_id").unwrap_or_default();
-    let secret = params.get("client_secret").unwrap_or_default();
-    if !s.clients.iter().any(|(id, cs)| id == client_id && cs.expose() == secret) {
-        return oauth_error(401, "invalid_client", "Unauthorized");
-    }
-    match params.get("grant_type").unwrap_or_default() {
-        "password" => password(&s, &params, &s.default_directory).await,
-        PASSWORD_REALM => match params.get("realm") {
-            Some(realm) => password(&s, &params, realm).await,
-            None => oauth_error(400, "invalid_request", "Missing required parameter: realm"),
+    record(&s, "/oauth/token", &headers, &body, &params);
+    let client_id = match s.clients.authenticate(basic(&headers), &params) {
+        Ok(c) => c.id.clone(),
+        Err(why) => return oauth_error(401, "invalid_client", why),
+    };
+    let realm = match params.get("grant_type").unwrap_or_default() {
+        "password" => s.default_directory.as_str(),
+        PASSWORD_REALM | PASSWORDLESS_OTP => match params.get("realm") {
+            Some(realm) => realm,
+            None => return oauth_error(400, "invalid_request", "Missing required parameter: realm"),
         },
-        "refresh_token" => refresh(&s, &params),
-        "" => oauth_error(400, "invalid_request", "Missing required parameter: grant_type"),
-        _ => oauth_error(400, "unsupported_grant_type", "Unsupported grant type"),
+        "refresh_token" => return refresh(&s, &params, &client_id),
+        "" => return oauth_error(400, "invalid_request", "Missing required parameter: grant_type"),
+        _ => return oauth_error(400, "unsupported_grant_type", "Unsupported grant type"),
+    };
+    let otp = params.get("grant_type") == Some(PASSWORDLESS_OTP);
+    let secret_name = if otp { "otp" } else { "password" };
+    let (Some(username), Some(secret)) = (params.get("username"), params.get(secret_name)) else {
+        let missing = if params.get("username").is_none() { "username" } else { secret_name };
+        return oauth_error(400, "invalid_request", &format!("Missing required parameter: {missing}"));
+    };
+    match check_user(&s, realm, username, secret, otp).await {
+        Ok(user) => Json(grant(&s, user, &client_id, &params)).into_response(),
+        Err(UserRefusal::UnknownConnection) => {
+            oauth_error(400, "invalid_request", "connection is disabled or does not exist")
+        }
+        Err(UserRefusal::Wrong) if otp => oauth_error(403, "invalid_grant", "Wrong phone number or verification code."),
+        Err(UserRefusal::Wrong) => oauth_error(403, "invalid_grant", "Wrong email or password."),
+        Err(UserRefusal::Blocked) => oauth_error(401, "unauthorized", "user is blocked"),
+        Err(UserRefusal::Mfa) => mfa_required(),
     }
+}
+
+/// Legacy `POST /oauth/ro`: database and passwordless logins, and the jwt-bearer grant, with
+/// /oauth/ro's own error vocabulary.
+async fn ro(AxState(s): St, headers: HeaderMap, body: Bytes) -> Response {
+    let params = match params_of(&headers, &body) {
+        Ok(p) => p,
+        Err(e) => return oauth_error(e.status, &e.error, &e.description),
+    };
+    record(&s, "/oauth/ro", &headers, &body, &params);
+    let Some(client) = params.get("client_id").and_then(|id| s.clients.by_id(id)) else {
+        return oauth_error(401, "invalid_client", "Unknown client");
+    };
+    let scope = params.get("scope").unwrap_or("openid");
+    if scope.split_whitespace().any(|x| x == "offline_access") && params.get("device").is_none() {
+        return oauth_error(400, "invalid_request", "missing device parameter");
+    }
+    let user = match params.get("grant_type").unwrap_or_default() {
+        "password" => {
+            let missing = ["username", "password", "connection"].into_iter().find(|p| params.get(p).is_none());
+            if let Some(m) = missing {
+                return oauth_error(400, "invalid_request", &format!("missing {m} parameter"));
+            }
+            let connection = params.get("connection").unwrap_or_default();
+            let otp = matches!(connection, "sms" | "email");
+            let (username, secret) =
+                (params.get("username").unwrap_or_default(), params.get("password").unwrap_or_default());
+            match check_user(&s, connection, username, secret, otp).await {
+                Ok(u) => u,
+                Err(UserRefusal::UnknownConnection) => {
+                    return oauth_error(400, "invalid_request", "unknown connection")
+                }
+                Err(UserRefusal::Wrong) => {
+                    return oauth_error(401, "invalid_user_password", "Wrong email or password.")
+                }
+                Err(UserRefusal::Blocked) => return oauth_error(401, "unauthorized", "user is blocked"),
+                Err(UserRefusal::Mfa) => return mfa_required(),
+            }
+        }
+        JWT_BEARER => {
+            for p in ["id_token", "device"] {
+                if params.get(p).is_none() {
+                    return oauth_error(400, "invalid_request", &format!("missing {p} parameter"));
+                }
+            }
+            match user_of_id_token(&s, params.get("id_token").unwrap_or_default(), client) {
+                Some(u) => u,
+                None => return oauth_error(401, "invalid_token", "invalid id_token"),
+            }
+        }
+        "" => return oauth_error(400, "invalid_request", "missing grant_type parameter"),
+        _ => return oauth_error(400, "unsupported_grant_type", "Unsupported grant type"),
+    };
+    let mut answer = grant(&s, user, &client.id, &params);
+    if let Some(map) = answer.as_object_mut() {
+        map.remove("expires_in");
+    }
+    Json(answer).into_response()
+}
+
+/// The user an id_token from this tenant names: RS256 with our keys, or HS256 with the client
+/// secret (as legacy Auth0 signed them); `aud` must be the client.
+fn user_of_id_token(s: &State, id_token: &str, client: &super::clients::DevClient) -> Option<usize> {
+    let header = jsonwebtoken::decode_header(id_token).ok()?;
+    let mut v = Validation::new(header.alg);
+    v.set_issuer(&[&s.issuer]);
+    v.set_audience(&[&client.id]);
+    let claims = match header.alg {
+        Algorithm::RS256 => {
+            let keys = s.keys.read().expect("not poisoned").clone();
+            keys.iter().find_map(|k| jsonwebtoken::decode::<Value>(id_token, &k.decoding, &v).ok())?.claims
+        }
+        Algorithm::HS256 => {
+            let key = jsonwebtoken::DecodingKey::from_secret(client.secret.expose().as_bytes());
+            jsonwebtoken::decode::<Value>(id_token, &key, &v).ok()?.claims
+        }
+        _ => return None,
+    };
+    let sub = claims["sub"].as_str()?;
+    s.users.iter().position(|u| format!("auth0|{}", u.id) == sub)
+}
+
+enum UserRefusal {
+    UnknownConnection,
+    Wrong,
+    Blocked,
+    Mfa,
+}
+
+/// The user of `connection` named `username` whose password (or one-time code) is `secret`.
+async fn check_user(
+    s: &Arc<State>,
+    connection: &str,
+    username: &str,
+    secret: &str,
+    otp: bool,
+) -> Result<usize, UserRefusal> {
+    if !s.users.iter().any(|u| u.connection == connection) && connection != s.default_directory {
+        return Err(UserRefusal::UnknownConnection);
+    }
+    let username = username.to_lowercase();
+    let found = s.users.iter().position(|u| u.connection == connection && u.email.to_lowercase() == username);
+    let ok = match found {
+        None => false,
+        Some(i) if otp => s.users[i].otp_matches(secret),
+        Some(i) => {
+            let (state, secret) = (s.clone(), secret.to_string());
+            tokio::task::spawn_blocking(move || state.users[i].password_matches(&secret)).await.unwrap_or(false)
+        }
+    };
+    let user = found.filter(|_| ok).ok_or(UserRefusal::Wrong)?;
+    match &s.users[user] {
+        u if u.blocked => Err(UserRefusal::Blocked),
+        u if u.mfa => Err(UserRefusal::Mfa),
+        _ => Ok(user),
+    }
+}
+
+fn mfa_required() -> Response {
+    let body = json!({"error": "mfa_required", "error_description": "Multifactor authentication required", "mfa_token": random_token()});
+    (StatusCode::FORBIDDEN, Json(body)).into_response()
+}
+
+/// Tokens for `user`: scope and audience as asked, a refresh token with `offline_access`.
+fn grant(s: &Arc<State>, user: usize, client_id: &str, params: &Params) -> Value {
+    let scope = params.get("scope").unwrap_or("openid").to_string();
+    let audience = params.get("audience").unwrap_or(&s.audience).to_string();
+    let refresh = scope.split_whitespace().any(|x| x == "offline_access").then(|| {
+        let t = random_token();
+        let grant =
+            RefreshGrant { user, client_id: client_id.to_string(), scope: scope.clone(), audience: audience.clone() };
+        s.refresh.lock().expect("not poisoned").insert(t.clone(), grant);
+        t
+    });
+    issue(s, user, client_id, &scope, &audience, refresh)
 }
 
 /// The parameters as the tenant saw them, in a stable order, for the recorder.
@@ -174,49 +320,10 @@ fn form_pairs(body: &[u8], params: &Params) -> Vec<(String, String)> {
     names.into_iter().filter_map(|n| params.get(&n).map(|v| (n.clone(), v.to_string()))).collect()
 }
 
-async fn password(s: &Arc<State>, params: &Params, realm: &str) -> Response {
-    let (Some(username), Some(password)) = (params.get("username"), params.get("password")) else {
-        let missing = if params.get("username").is_none() { "username" } else { "password" };
-        return oauth_error(400, "invalid_request", &format!("Missing required parameter: {missing}"));
-    };
-    if !s.users.iter().any(|u| u.connection == realm) && realm != s.default_directory {
-        return oauth_error(400, "invalid_request", "connection is disabled or does not exist");
-    }
-    let username = username.to_lowercase();
-    let found = s.users.iter().position(|u| u.connection == realm && u.email == username);
-    let (state, password) = (s.clone(), password.to_string());
-    let ok = tokio::task::spawn_blocking(move || found.is_some_and(|i| state.users[i].password_matches(&password)))
-        .await
-        .unwrap_or(false);
-    let Some(user) = found.filter(|_| ok) else {
-        return oauth_error(403, "invalid_grant", "Wrong email or password.");
-    };
-    let u = &s.users[user];
-    if u.blocked {
-        return oauth_error(401, "unauthorized", "user is blocked");
-    }
-    if u.mfa {
-        let body = json!({"error": "mfa_required", "error_description": "Multifactor authentication required", "mfa_token": random_token()});
-        return (StatusCode::FORBIDDEN, Json(body)).into_response();
-    }
-    let scope = params.get("scope").unwrap_or("openid").to_string();
-    let audience = params.get("audience").unwrap_or(&s.audience).to_string();
-    let client_id = params.get("client_id").unwrap_or_default().to_string();
-    let refresh = scope.split_whitespace().any(|x| x == "offline_access").then(|| {
-        let t = random_token();
-        let grant =
-            RefreshGrant { user, client_id: client_id.clone(), scope: scope.clone(), audience: audience.clone() };
-        s.refresh.lock().expect("not poisoned").insert(t.clone(), grant);
-        t
-    });
-    Json(issue(s, user, &client_id, &scope, &audience, refresh)).into_response()
-}
-
-fn refresh(s: &Arc<State>, params: &Params) -> Response {
+fn refresh(s: &Arc<State>, params: &Params, client_id: &str) -> Response {
     let Some(token) = params.get("refresh_token") else {
         return oauth_error(400, "invalid_request", "Missing required parameter: refresh_token");
     };
-    let client_id = params.get("client_id").unwrap_or_default();
     let mut grants = s.refresh.lock().expect("not poisoned");
     let (user, scope, audience) = match grants.get(token) {
         Some(g) if g.client_id == client_id => (g.user, g.scope.clone(), g.audience.clone()),

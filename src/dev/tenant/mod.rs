@@ -2,11 +2,12 @@
 //! refresh_token grants), `/.well-known/jwks.json`, `/.well-known/openid-configuration` and
 //! `/userinfo`, speaking Auth0's wire format. For the demo, tests and benchmarks only.
 
+mod clients;
 mod handlers;
 mod keys;
 mod users;
 
-use crate::config::{Client, DevTenant as DevTenantConfig, Secret};
+use crate::config::{Client, DevTenant as DevTenantConfig};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -45,7 +46,7 @@ struct State {
     /// How many times the JWKS was asked for.
     jwks_requests: std::sync::atomic::AtomicU64,
     users: Vec<users::User>,
-    clients: Vec<(String, Secret)>,
+    clients: clients::Clients,
     refresh: Mutex<HashMap<String, RefreshGrant>>,
     recorder: Option<Recorder>,
 }
@@ -68,6 +69,7 @@ impl DevTenant {
         let argon = users::hasher(config.fast_password_hash);
         let users = config.users.iter().map(|u| users::User::from_config(u, &argon)).collect::<Result<_, _>>()?;
         let base_url = base_url.trim_end_matches('/').to_string();
+        let registered = clients::Clients::new(clients, format!("{base_url}/oauth/token"))?;
         Ok(DevTenant {
             state: Arc::new(State {
                 issuer: config.issuer.clone().unwrap_or_else(|| format!("{base_url}/")),
@@ -81,7 +83,7 @@ impl DevTenant {
                 jwks_failing: AtomicBool::new(false),
                 jwks_requests: Default::default(),
                 users,
-                clients: clients.iter().map(|c| (c.client_id.clone(), c.client_secret.clone())).collect(),
+                clients: registered,
                 refresh: Mutex::new(HashMap::new()),
                 recorder: None,
             }),

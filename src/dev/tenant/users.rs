@@ -1,6 +1,6 @@
 //! The dev tenant's users: passwords kept only as argon2 hashes.
 
-use crate::config::{DevPassword, DevUser};
+use crate::config::{DevPassword, DevUser, Secret};
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
@@ -13,6 +13,7 @@ pub struct User {
     pub mfa: bool,
     pub groups: Vec<String>,
     hash: String,
+    otp: Option<Secret>,
 }
 
 /// Argon2id: the library default (19 MiB, 2 passes), or a fast setting for benchmarks.
@@ -24,6 +25,8 @@ pub fn hasher(fast: bool) -> Argon2<'static> {
 impl User {
     pub fn from_config(u: &DevUser, argon: &Argon2<'static>) -> Result<Self, String> {
         let hash = match &u.password {
+            // A passwordless user has no password: no hash, and nothing ever matches it.
+            DevPassword::Plain(pw) if pw.expose().is_empty() => String::new(),
             DevPassword::Plain(pw) => argon
                 .hash_password(pw.expose().as_bytes(), &SaltString::generate(&mut OsRng))
                 .map_err(|e| format!("hashing the password of {}: {e}", u.email))?
@@ -43,7 +46,14 @@ impl User {
             mfa: u.mfa,
             groups: u.groups.clone(),
             hash,
+            otp: u.otp.clone(),
         })
+    }
+
+    /// A passwordless user's one-time code (fixed in the configuration: demo only).
+    pub fn otp_matches(&self, code: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        self.otp.as_ref().is_some_and(|o| bool::from(o.expose().as_bytes().ct_eq(code.as_bytes())))
     }
 
     /// Check a password against the stored hash (CPU heavy: call off the async threads).

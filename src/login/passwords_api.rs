@@ -1,0 +1,78 @@
+//! `POST /v1/auth/password/authenticate`: the Passwords API's shape over the same login
+//! pipeline. `username_type` picks the connection, `resource` the audience, `org_id` the
+//! organization; `claims` go to the tenant; `session_id` is echoed or generated.
+
+use super::token::{credential_outcome, PASSWORD_REALM};
+use super::{check_client_id, read_params, upstream_scope, Applied, LoginService};
+use crate::config::Client;
+use crate::error::ApiError;
+use crate::reply::{Reply, Request};
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct Answer<'a> {
+    access_token: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
+    token_type: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in: Option<u64>,
+    session_id: &'a str,
+}
+
+pub async fn handle(
+    svc: &LoginService,
+    client: &Client,
+    req: &Request,
+    applied: &mut Applied,
+) -> Result<Reply, ApiError> {
+    let params = read_params(req)?;
+    check_client_id(&params, client)?;
+    let username = params.require("username")?;
+    let password = params.require("password")?;
+    let username_type = params.get("username_type").unwrap_or("username");
+    let realm =
+        client.username_types.iter().find(|(t, _)| t == username_type).map(|(_, conn)| conn.as_str()).ok_or_else(
+            || ApiError::invalid_request(format!("username_type {username_type:?} is not supported for this client")),
+        )?;
+    let audience = match params.get("resource") {
+        Some(r) if client.audience.as_deref() == Some(r) || client.resources.iter().any(|x| x == r) => Some(r),
+        Some(_) => return Err(ApiError::invalid_request("resource is not allowed for this client")),
+        None => client.audience.as_deref(),
+    };
+    let session_id = params.get("session_id").map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    applied.add(svc.limits.check_attempt(username, req.client_ip)?);
+    let scope = upstream_scope(params.get("scope"), client);
+    let mut form = vec![
+        ("grant_type", PASSWORD_REALM),
+        ("realm", realm),
+        ("username", username),
+        ("password", password),
+        ("scope", scope.as_str()),
+    ];
+    form.extend(audience.map(|a| ("audience", a)));
+    form.extend(params.get_json("claims").map(|c| ("claims", c)));
+    form.extend(params.get("org_id").map(|o| ("organization", o)));
+    let result = svc.tenant.token(client, &form, req.client_ip).await;
+    if let Some(success) = credential_outcome(&result) {
+        svc.limits.record_attempt(username, req.client_ip, success);
+    }
+    let tokens = result.map_err(|e| match ApiError::from(e) {
+        // Bad credentials are 401 here, as on the Passwords API's sibling login endpoint.
+        e if e.error == "invalid_grant" => ApiError::new(401, "invalid_grant", e.description),
+        e => e,
+    })?;
+    Ok(Reply::json(
+        200,
+        &Answer {
+            access_token: &tokens.access_token,
+            id_token: tokens.id_token.as_deref(),
+            refresh_token: tokens.refresh_token.as_deref(),
+            token_type: &tokens.token_type,
+            expires_in: tokens.expires_in,
+            session_id: &session_id,
+        },
+    ))
+}

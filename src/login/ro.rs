@@ -1,0 +1,165 @@
+//! Legacy `POST /oauth/ro`, kept working for apps that still call it: database logins become
+//! the password-realm grant (or go to the tenant's own `/oauth/ro` with `legacy_ro: forward`),
+//! `sms`/`email` logins the passwordless OTP grant, and the jwt-bearer grant goes to the
+//! tenant's `/oauth/ro` once the id_token checks out. Answers and errors in /oauth/ro's shape.
+
+use super::token::{connection, credential_outcome, PASSWORD_REALM};
+use super::{check_client_id, read_params, upstream_scope, Applied, LoginService, Params};
+use crate::config::{Client, LegacyRo};
+use crate::error::ApiError;
+use crate::guard::jwt;
+use crate::reply::{Reply, Request};
+use crate::tenant::Tokens;
+use serde::Serialize;
+
+pub const PASSWORDLESS_OTP: &str = "http://auth0.com/oauth/grant-type/passwordless/otp";
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+#[derive(Serialize)]
+struct LegacyTokens<'a> {
+    id_token: Option<&'a str>,
+    access_token: &'a str,
+    token_type: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
+}
+
+pub async fn handle(
+    svc: &LoginService,
+    client: &Client,
+    req: &Request,
+    applied: &mut Applied,
+) -> Result<Reply, ApiError> {
+    let params = read_params(req)?;
+    check_client_id(&params, client)?;
+    let asked_offline = params.get("scope").is_some_and(|s| s.split_whitespace().any(|x| x == "offline_access"));
+    if asked_offline && params.get("device").is_none() {
+        return Err(ApiError::missing_parameter("device"));
+    }
+    let scope = upstream_scope(params.get("scope"), client);
+    let tokens = match params.require("grant_type")? {
+        "password" => password(svc, client, &params, &scope, req, applied).await?,
+        JWT_BEARER => jwt_bearer(svc, client, &params, &scope, req).await?,
+        other => {
+            return Err(ApiError::new(400, "unsupported_grant_type", format!("Grant type {other:?} is not supported.")))
+        }
+    };
+    let body = LegacyTokens {
+        id_token: tokens.id_token.as_deref(),
+        access_token: &tokens.access_token,
+        token_type: &tokens.token_type,
+        refresh_token: tokens.refresh_token.as_deref(),
+    };
+    Ok(Reply::json(200, &body))
+}
+
+async fn password(
+    svc: &LoginService,
+    client: &Client,
+    params: &Params,
+    scope: &str,
+    req: &Request,
+    applied: &mut Applied,
+) -> Result<Tokens, ApiError> {
+    let username = params.require("username")?;
+    let password = params.require("password")?;
+    let realm = connection(params, client)?;
+    applied.add(svc.limits.check_attempt(username, req.client_ip)?);
+    let audience = client.audience.as_deref();
+    let result = match (realm, client.legacy_ro) {
+        ("sms" | "email", _) => {
+            let mut form = vec![
+                ("grant_type", PASSWORDLESS_OTP),
+                ("realm", realm),
+                ("username", username),
+                ("otp", password),
+                ("scope", scope),
+            ];
+            form.extend(audience.map(|a| ("audience", a)));
+            svc.tenant.token(client, &form, req.client_ip).await
+        }
+        (_, LegacyRo::Translate) => {
+            let mut form = vec![
+                ("grant_type", PASSWORD_REALM),
+                ("realm", realm),
+                ("username", username),
+                ("password", password),
+                ("scope", scope),
+            ];
+            form.extend(audience.map(|a| ("audience", a)));
+            svc.tenant.token(client, &form, req.client_ip).await
+        }
+        (_, LegacyRo::Forward) => {
+            let mut form = vec![
+                ("client_id", client.client_id.as_str()),
+                ("connection", realm),
+                ("grant_type", "password"),
+                ("username", username),
+                ("password", password),
+                ("scope", scope),
+            ];
+            form.extend(params.get("device").map(|d| ("device", d)));
+            svc.tenant.ro(&form, req.client_ip).await
+        }
+    };
+    if let Some(success) = credential_outcome(&result) {
+        svc.limits.record_attempt(username, req.client_ip, success);
+    }
+    result.map_err(|e| ro_error(e.into()))
+}
+
+async fn jwt_bearer(
+    svc: &LoginService,
+    client: &Client,
+    params: &Params,
+    scope: &str,
+    req: &Request,
+) -> Result<Tokens, ApiError> {
+    let id_token = params.require("id_token")?;
+    let device = params.require("device")?;
+    if !id_token_is_for(svc, client, id_token).await {
+        return Err(ApiError::new(401, "invalid_token", "The id_token is not valid for this client."));
+    }
+    let form = [
+        ("client_id", client.client_id.as_str()),
+        ("grant_type", JWT_BEARER),
+        ("id_token", id_token),
+        ("device", device),
+        ("scope", scope),
+    ];
+    svc.tenant.ro(&form, req.client_ip).await.map_err(|e| ro_error(e.into()))
+}
+
+/// An id_token the tenant issued to this client: RS256 through the JWKS, or HS256 signed with
+/// the client secret, as legacy Auth0 issued them.
+async fn id_token_is_for(svc: &LoginService, client: &Client, id_token: &str) -> bool {
+    let issuer = svc.config.tenant.issuer.clone();
+    let Ok(header) = jsonwebtoken::decode_header(id_token) else { return false };
+    if header.alg == jsonwebtoken::Algorithm::HS256 {
+        let secret = client.client_secret.expose();
+        if secret.is_empty() {
+            return false;
+        }
+        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+        v.set_issuer(&[&issuer]);
+        v.set_audience(&[&client.client_id]);
+        let key = jsonwebtoken::DecodingKey::from_secret(secret.as_bytes());
+        return jsonwebtoken::decode::<serde_json::Value>(id_token, &key, &v).is_ok();
+    }
+    let policy = jwt::Policy {
+        algorithms: svc.config.guard.algorithms.clone(),
+        issuer,
+        audiences: Some(vec![client.client_id.clone()]),
+        leeway_seconds: svc.config.guard.leeway_seconds,
+        expired_grace_seconds: None,
+    };
+    jwt::verify(id_token, &svc.jwks, &policy).await.is_ok()
+}
+
+/// /oauth/ro words bad credentials its own way.
+fn ro_error(e: ApiError) -> ApiError {
+    if e.error == "invalid_grant" {
+        return ApiError::new(401, "invalid_user_password", "Wrong email or password.");
+    }
+    e
+}
