@@ -29,6 +29,24 @@ async fn logs_never_contain_credentials() {
     post_form(&token_url, Some("mobile-secret"), &password_form("demo@example.com", "wrong-password-xyz")).await;
     post_form(&token_url, Some("not-a-client-secret-xyz"), &password_form("demo@example.com", DEMO_PASSWORD)).await;
     leaks.push("not-a-client-secret-xyz".into());
+    let ro = http()
+        .post(format!("{}/oauth/ro", s.gateway.url))
+        .header("secret", "mobile-secret")
+        .json(&json!({"grant_type": "password", "username": "demo@example.com", "password": "demo-password", "client_id": "mobile-app"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ro.status(), 200);
+    let ro: serde_json::Value = ro.json().await.unwrap();
+    let passwords_api = http()
+        .post(format!("{}/v1/auth/password/authenticate", s.gateway.url))
+        .header("secret", "mobile-secret")
+        .json(&json!({"username": "demo@example.com", "password": "demo-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(passwords_api.status(), 200);
+    let passwords_api: serde_json::Value = passwords_api.json().await.unwrap();
     let at = mobile["accessToken"].as_str().unwrap();
     let refreshed = http()
         .post(format!("{}/oauth/refreshtoken", s.gateway.url))
@@ -57,7 +75,7 @@ async fn logs_never_contain_credentials() {
         .await
         .unwrap();
 
-    for body in [&mobile, &service, &refreshed] {
+    for body in [&mobile, &service, &refreshed, &ro, &passwords_api] {
         for v in body.as_object().unwrap().values() {
             if let Some(t) = v.as_str().filter(|t| t.len() > 30) {
                 // Any long run of a token is a leak; the signature part is the most specific.
