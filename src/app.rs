@@ -25,16 +25,36 @@ pub struct App {
 
 impl App {
     pub fn new(config: Config) -> reqwest::Result<Self> {
+        Self::build(config, None)
+    }
+
+    /// The app for a reloaded configuration, keeping the previous one's JWKS cache and
+    /// rate-limit state when their settings did not change.
+    pub fn reloaded(config: Config, previous: &App) -> reqwest::Result<Self> {
+        Self::build(config, Some(previous))
+    }
+
+    fn build(config: Config, previous: Option<&App>) -> reqwest::Result<Self> {
         let config = Arc::new(config);
         let tenant = TenantClient::new(&config.tenant)?;
         let g = &config.guard;
-        let jwks = Arc::new(Jwks::new(
-            tenant.http().clone(),
-            config.tenant.jwks_url.clone(),
-            g.algorithms.clone(),
-            g.jwks_ttl,
-            g.jwks_min_refetch,
-        ));
+        let same_keys = |p: &&App| {
+            let (a, b) = (&p.config, &config);
+            a.tenant.jwks_url == b.tenant.jwks_url
+                && a.guard.algorithms == b.guard.algorithms
+                && a.guard.jwks_ttl == b.guard.jwks_ttl
+                && a.guard.jwks_min_refetch == b.guard.jwks_min_refetch
+        };
+        let jwks = match previous.filter(same_keys) {
+            Some(p) => p.jwks.clone(),
+            None => Arc::new(Jwks::new(
+                tenant.http().clone(),
+                config.tenant.jwks_url.clone(),
+                g.algorithms.clone(),
+                g.jwks_ttl,
+                g.jwks_min_refetch,
+            )),
+        };
         let policy = jwt::Policy {
             algorithms: g.algorithms.clone(),
             issuer: config.tenant.issuer.clone(),
@@ -43,7 +63,10 @@ impl App {
             expired_grace_seconds: None,
         };
         let verifier = Arc::new(Verifier::new(jwks.clone(), policy, g.token_cache_size));
-        let limits = Arc::new(Limits::new(config.limits.clone()));
+        let limits = match previous.filter(|p| p.config.limits == config.limits) {
+            Some(p) => p.limits.clone(),
+            None => Arc::new(Limits::new(config.limits.clone())),
+        };
         Ok(App {
             login: LoginService {
                 config: config.clone(),

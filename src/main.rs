@@ -23,9 +23,7 @@ fn main() -> ExitCode {
             println!("{}: valid\n{}", cli.config.display(), config.summary());
             Ok(())
         }
-        Command::Run => {
-            server::run(config, Box::new(pingora::server::UnixShutdownSignalWatch)).map_err(|e| e.to_string())
-        }
+        Command::Run => server::run(config, Some(cli.config.clone())).map_err(|e| e.to_string()),
         Command::DevTenant { listen } => run_dev_tenant(config, listen),
     };
     match result {

@@ -1,18 +1,16 @@
-//! Assembles and runs the pingora server: the proxy service, the admin service and, for the
-//! demo, the embedded dev tenant and echo backend on a small runtime of their own.
+//! Assembles and runs the gateway: pingora runs the proxy; a small tokio runtime of our own
+//! runs the admin listener, the background tasks (JWKS refresh, limits sweep, reloads) and,
+//! for the demo, the embedded dev tenant and echo backend. Signals: SIGTERM drains, SIGINT
+//! stops at once, SIGHUP reloads.
 
-use crate::admin::{AdminApp, Readiness};
 use crate::app::App;
 use crate::config::Config;
-use crate::dev;
-use crate::limits::Limits;
-use crate::proxy::Gateway;
-use crate::tenant::Jwks;
+use crate::shared::Shared;
+use crate::{admin, dev, reload};
 use pingora::server::configuration::ServerConf;
-use pingora::server::{RunArgs, Server, ShutdownSignalWatch, ShutdownWatch};
-use pingora::services::background::{background_service, BackgroundService};
-use pingora::services::listening::Service;
+use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,8 +19,8 @@ use std::time::Duration;
 pub enum StartError {
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
-    #[error("cannot start the embedded dev tenant: {0}")]
-    DevTenant(String),
+    #[error("cannot start: {0}")]
+    Other(String),
     #[error("cannot build the HTTP client for the tenant: {0}")]
     HttpClient(#[from] reqwest::Error),
 }
@@ -33,113 +31,139 @@ fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, StartError> {
     Ok(l)
 }
 
-/// Start the embedded dev tenant and/or echo backend when the configuration asks for them.
-/// They live as long as the returned runtime.
-fn start_embedded(config: &Config) -> Result<Option<tokio::runtime::Runtime>, StartError> {
-    let tenant = config.tenant.embedded.then_some(()).and(config.dev_tenant.as_ref());
-    if tenant.is_none() && !config.backend.embedded_echo {
-        return Ok(None);
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("authgate-demo")
-        .enable_all()
-        .build()
-        .map_err(|e| StartError::DevTenant(e.to_string()))?;
-    if let Some(dev_config) = tenant {
-        let addr = socket_addr_of(&config.tenant.base_url)?;
-        let listener = bind(addr)?;
-        let base = config.tenant.base_url.as_str().trim_end_matches('/').to_string();
-        let dev = dev::tenant::DevTenant::new(dev_config, &config.clients, &base).map_err(StartError::DevTenant)?;
-        let _guard = rt.enter();
-        let listener =
-            tokio::net::TcpListener::from_std(listener).map_err(|source| StartError::Bind { addr, source })?;
-        rt.spawn(dev.serve(listener));
-    }
-    if config.backend.embedded_echo {
-        let addr = socket_addr_of(&config.backend.url)?;
-        let listener = bind(addr)?;
-        let _guard = rt.enter();
-        let listener =
-            tokio::net::TcpListener::from_std(listener).map_err(|source| StartError::Bind { addr, source })?;
-        rt.spawn(dev::echo::serve(listener));
-    }
-    Ok(Some(rt))
+/// Serve `router` on `addr` on the runtime `rt`.
+fn serve(rt: &tokio::runtime::Runtime, addr: SocketAddr, router: axum::Router) -> Result<(), StartError> {
+    let listener = bind(addr)?;
+    let _guard = rt.enter();
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(|source| StartError::Bind { addr, source })?;
+    rt.spawn(async move { axum::serve(listener, router).await });
+    Ok(())
 }
 
 fn socket_addr_of(url: &url::Url) -> Result<SocketAddr, StartError> {
     url.socket_addrs(|| None)
         .ok()
         .and_then(|a| a.into_iter().next())
-        .ok_or_else(|| StartError::DevTenant(format!("{url} does not resolve to a local address")))
+        .ok_or_else(|| StartError::Other(format!("{url} does not resolve to a local address")))
 }
 
-/// Run the gateway until `shutdown` fires (Unix signals in production).
-pub fn run(config: Config, shutdown: Box<dyn ShutdownSignalWatch + Send + Sync>) -> Result<(), StartError> {
-    // Fail early, with the address in the message, when a port is taken.
-    drop(bind(config.listen)?);
-    drop(bind(config.admin_listen)?);
-    let embedded = start_embedded(&config)?;
-
-    let app = Arc::new(App::new(config)?);
-    let config = app.config.clone();
-    let conf = ServerConf {
-        threads: config.threads,
-        grace_period_seconds: Some(config.grace_period_seconds),
-        graceful_shutdown_timeout_seconds: Some(5),
-        ..ServerConf::default()
-    };
-    let mut server = Server::new_with_opt_and_conf(None, conf);
-    server.bootstrap();
-
-    let mut proxy = pingora::proxy::http_proxy_service(&server.configuration, Gateway::new(app.clone()));
-    proxy.add_tcp(&config.listen.to_string());
-    let readiness = Readiness::new(Some(app.jwks.clone()));
-    let mut admin = Service::new("admin".to_string(), AdminApp { readiness: readiness.clone() });
-    admin.add_tcp(&config.admin_listen.to_string());
-    admin.threads = Some(1);
-    server.add_service(proxy);
-    server.add_service(admin);
-    server.add_service(background_service("jwks refresher", JwksRefresher(app.jwks.clone())));
-    server.add_service(background_service("limits sweeper", LimitsSweeper(app.limits.clone())));
-    readiness.set(true);
-
-    println!("{}", banner(&config));
-    server.run(RunArgs { shutdown_signal: shutdown });
-    if let Some(rt) = embedded {
-        rt.shutdown_timeout(Duration::from_secs(1));
+/// The demo's embedded dev tenant and echo backend, when the configuration asks for them.
+fn start_embedded(rt: &tokio::runtime::Runtime, config: &Config) -> Result<(), StartError> {
+    if let (true, Some(dev_config)) = (config.tenant.embedded, &config.dev_tenant) {
+        let base = config.tenant.base_url.as_str().trim_end_matches('/').to_string();
+        let tenant = dev::tenant::DevTenant::new(dev_config, &config.clients, &base).map_err(StartError::Other)?;
+        serve(rt, socket_addr_of(&config.tenant.base_url)?, tenant.router())?;
+    }
+    if config.backend.embedded_echo {
+        serve(rt, socket_addr_of(&config.backend.url)?, dev::echo::router())?;
     }
     Ok(())
 }
 
-/// Keeps the JWKS fresh in the background (pingora runs it on its own runtime).
-struct JwksRefresher(Arc<Jwks>);
-
-#[async_trait::async_trait]
-impl BackgroundService for JwksRefresher {
-    async fn start(&self, shutdown: ShutdownWatch) {
-        self.0.run_refresher(shutdown).await;
-    }
+/// The background tasks: keys refreshed ahead of expiry, idle limit keys swept, reloads.
+fn start_background(rt: &tokio::runtime::Runtime, shared: &Arc<Shared>) {
+    let s = shared.clone();
+    rt.spawn(async move {
+        loop {
+            let jwks = s.app.load().jwks.clone();
+            tokio::time::sleep(jwks.refresh_tick().await).await;
+        }
+    });
+    let s = shared.clone();
+    rt.spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            s.app.load().limits.forget_idle();
+        }
+    });
+    rt.spawn(reload::on_sighup(shared.clone()));
+    rt.spawn(reload::watch_file(shared.clone(), Duration::from_secs(2)));
 }
 
-/// Drops the rate-limit state of idle keys every 30 s, so memory stays bounded however many
-/// distinct IPs and usernames arrive.
-struct LimitsSweeper(Arc<Limits>);
+/// Run the gateway until a signal stops it. `config_path` is watched for reloads.
+pub fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), StartError> {
+    // Fail early, with the address in the message, when the proxy's port is taken.
+    drop(bind(config.listen)?);
+    let aux = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("authgate-aux")
+        .enable_all()
+        .build()
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    start_embedded(&aux, &config)?;
+    let shared = Shared::new(App::new(config)?, config_path);
+    let config = shared.app.load().config.clone();
+    serve(&aux, config.admin_listen, admin::router(shared.clone()))?;
+    start_background(&aux, &shared);
+
+    let conf = ServerConf {
+        threads: config.threads,
+        grace_period_seconds: Some(config.grace_period_seconds),
+        graceful_shutdown_timeout_seconds: Some(1),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+    let mut proxy =
+        pingora::proxy::http_proxy_service(&server.configuration, crate::proxy::Gateway::new(shared.clone()));
+    match &config.tls {
+        Some(tls) => proxy
+            .add_tls(&config.listen.to_string(), &tls.cert_file, &tls.key_file)
+            .map_err(|e| StartError::Other(format!("TLS: {e}")))?,
+        None => proxy.add_tcp(&config.listen.to_string()),
+    }
+    server.add_service(proxy);
+
+    println!("{}", banner(&config));
+    let signals = Signals { shared: shared.clone(), grace: Duration::from_secs(config.grace_period_seconds) };
+    server.run(RunArgs { shutdown_signal: Box::new(signals) });
+    aux.shutdown_timeout(Duration::from_secs(1));
+    Ok(())
+}
+
+/// SIGTERM: stop being ready, let pingora close the listeners, and exit as soon as nothing is
+/// in flight (pingora itself would sleep the whole grace period). SIGINT: stop at once.
+struct Signals {
+    shared: Arc<Shared>,
+    grace: Duration,
+}
 
 #[async_trait::async_trait]
-impl BackgroundService for LimitsSweeper {
-    async fn start(&self, mut shutdown: ShutdownWatch) {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(30)) => self.0.forget_idle(),
-                _ = shutdown.changed() => return,
+impl ShutdownSignalWatch for Signals {
+    async fn recv(&self) -> ShutdownSignal {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            return ShutdownSignal::FastShutdown;
+        };
+        tokio::select! {
+            _ = term.recv() => {
+                tracing::info!(in_flight = self.shared.in_flight(), "SIGTERM: draining");
+                self.shared.start_draining();
+                exit_when_drained(self.shared.clone(), self.grace);
+                ShutdownSignal::GracefulTerminate
             }
+            _ = int.recv() => ShutdownSignal::FastShutdown,
         }
     }
 }
 
+/// Exit 0 once no request is in flight, or when the grace period ends.
+fn exit_when_drained(shared: Arc<Shared>, grace: Duration) {
+    std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + grace;
+        // Give pingora a moment to close its listeners first.
+        std::thread::sleep(Duration::from_millis(100));
+        while shared.in_flight() > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        tracing::info!(in_flight = shared.in_flight(), "drained; exiting");
+        std::process::exit(0);
+    });
+}
+
 fn banner(config: &Config) -> String {
-    let mut s = format!("authgate listening on http://{} (admin http://{})\n", config.listen, config.admin_listen);
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    let mut s = format!("authgate listening on {scheme}://{} (admin http://{})\n", config.listen, config.admin_listen);
     if config.tenant.embedded {
         s += &format!("  embedded dev tenant on {} (demo only)\n", config.tenant.base_url);
     }
@@ -149,7 +173,7 @@ fn banner(config: &Config) -> String {
     // The demo's public values only: the config keeps no secret in plain text.
     if config.tenant.embedded && config.client_by_secret(b"mobile-secret").is_some() {
         s += &format!(
-            "Try:\n  curl -s -X POST http://{}/oauth/token -H 'secret: mobile-secret' \\\n    \
+            "Try:\n  curl -s -X POST {scheme}://{}/oauth/token -H 'secret: mobile-secret' \\\n    \
              -d grant_type=password -d username=demo@example.com -d password=demo-password\n",
             config.listen
         );

@@ -13,6 +13,7 @@ pub struct FileConfig {
     pub grace_period_seconds: Option<u64>,
     pub max_body_bytes: Option<usize>,
     pub public_url: Option<String>,
+    pub tls: Option<FileTls>,
     pub backend: FileBackend,
     pub tenant: FileTenant,
     pub dev_tenant: Option<FileDevTenant>,
@@ -76,8 +77,16 @@ pub struct FileTenant {
     pub issuer: Option<String>,
     pub connect_timeout_ms: Option<u64>,
     pub request_timeout_ms: Option<u64>,
+    pub ca_file: Option<String>,
     #[serde(default)]
     pub paths: FileTenantPaths,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileTls {
+    pub cert_file: String,
+    pub key_file: String,
 }
 
 #[derive(Debug, Default, Deserialize)]

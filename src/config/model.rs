@@ -30,6 +30,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// The gateway's public base URL, for discovery documents (`None`: keep the tenant's).
     pub public_url: Option<String>,
+    /// TLS on the proxy listener.
+    pub tls: Option<Tls>,
     pub backend: Backend,
     pub tenant: Tenant,
     pub dev_tenant: Option<DevTenant>,
@@ -101,11 +103,19 @@ pub struct Tenant {
     pub issuer: String,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    /// Extra CA certificates (PEM) trusted for the tenant, besides the system's.
+    pub ca_bundle: Option<Vec<u8>>,
     pub token_url: Url,
     pub ro_url: Url,
     pub userinfo_url: Url,
     pub revoke_url: Url,
     pub jwks_url: Url,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tls {
+    pub cert_file: String,
+    pub key_file: String,
 }
 
 #[derive(Debug, Clone)]

@@ -39,6 +39,17 @@ pub fn validate(file: FileConfig, env_session_duration: Option<String>) -> Resul
         .public_url
         .and_then(|u| http_url(&mut p, "public_url", &u))
         .map(|u| u.as_str().trim_end_matches('/').to_string());
+    let tls = file.tls.and_then(|t| {
+        let ok = |p: &mut Problems, key: &str, path: &str| match std::fs::metadata(path) {
+            Ok(_) => true,
+            Err(e) => {
+                p.push(key, format!("cannot read {path:?}: {e}"));
+                false
+            }
+        };
+        let (c, k) = (ok(&mut p, "tls.cert_file", &t.cert_file), ok(&mut p, "tls.key_file", &t.key_file));
+        (c && k).then_some(Tls { cert_file: t.cert_file, key_file: t.key_file })
+    });
     let backend = backend(&mut p, file.backend);
     let tenant = tenant(&mut p, file.tenant);
     let session = session(&mut p, file.session, env_session_duration);
@@ -61,6 +72,7 @@ pub fn validate(file: FileConfig, env_session_duration: Option<String>) -> Resul
         grace_period_seconds: file.grace_period_seconds.unwrap_or(10),
         max_body_bytes,
         public_url,
+        tls,
         backend: backend.expect("checked"),
         tenant: tenant.expect("checked"),
         dev_tenant,
@@ -297,12 +309,24 @@ fn tenant(p: &mut Problems, t: FileTenant) -> Option<Tenant> {
     };
     let connect_timeout = timeout(p, "tenant.connect_timeout_ms", t.connect_timeout_ms, 2_000);
     let request_timeout = timeout(p, "tenant.request_timeout_ms", t.request_timeout_ms, 10_000);
+    let ca_bundle = t.ca_file.and_then(|path| match std::fs::read(&path) {
+        Ok(pem) if reqwest::Certificate::from_pem_bundle(&pem).is_ok_and(|c| !c.is_empty()) => Some(pem),
+        Ok(_) => {
+            p.push("tenant.ca_file", format!("{path:?} holds no PEM certificate"));
+            None
+        }
+        Err(e) => {
+            p.push("tenant.ca_file", format!("cannot read {path:?}: {e}"));
+            None
+        }
+    });
     Some(Tenant {
         base_url: base,
         embedded: t.embedded,
         issuer,
         connect_timeout,
         request_timeout,
+        ca_bundle,
         token_url: token_url?,
         ro_url: ro_url?,
         userinfo_url: userinfo_url?,

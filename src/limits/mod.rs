@@ -52,7 +52,7 @@ const TOO_MANY_REQUESTS: &str =
 const BLOCKED: &str = "Your account has been blocked after multiple consecutive login attempts.";
 
 /// Configuration of the limits.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitsConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Per (client, client IP) on the login endpoints.
@@ -66,13 +66,15 @@ pub struct LimitsConfig {
 }
 
 struct Limiter<K: Hash + Eq + Clone> {
+    /// The limit's name in metrics.
+    name: &'static str,
     rate: Rate,
     inner: Keyed<K>,
 }
 
 impl<K: Hash + Eq + Clone> Limiter<K> {
-    fn new(rate: Rate) -> Self {
-        Limiter { rate, inner: RateLimiter::keyed(rate.quota()).with_middleware::<StateInformationMiddleware>() }
+    fn new(name: &'static str, rate: Rate) -> Self {
+        Limiter { name, rate, inner: RateLimiter::keyed(rate.quota()).with_middleware::<StateInformationMiddleware>() }
     }
 
     fn check(&self, key: &K) -> Result<RateInfo, ApiError> {
@@ -85,6 +87,7 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
                 Ok(RateInfo { limit: self.rate.burst, remaining, reset: ceil_secs(now + refill) })
             }
             Err(not_until) => {
+                crate::metrics::metrics().limit_refusals.with_label_values(&[self.name]).inc();
                 let wait = not_until.wait_time_from(self.inner.clock().now());
                 let info = RateInfo { limit: self.rate.burst, remaining: 0, reset: ceil_secs(now + wait) };
                 let mut e = ApiError::new(429, "too_many_requests", TOO_MANY_REQUESTS)
@@ -130,10 +133,10 @@ impl Limits {
     pub fn new(config: LimitsConfig) -> Self {
         Limits {
             hasher: Default::default(),
-            login: Limiter::new(config.login),
-            attempts: Limiter::new(config.login_attempts),
-            backend_ip: config.backend_per_ip.map(Limiter::new),
-            backend_user: config.backend_per_user.map(Limiter::new),
+            login: Limiter::new("login", config.login),
+            attempts: Limiter::new("login_attempts", config.login_attempts),
+            backend_ip: config.backend_per_ip.map(|r| Limiter::new("backend_per_ip", r)),
+            backend_user: config.backend_per_user.map(|r| Limiter::new("backend_per_user", r)),
             failures: moka::sync::Cache::builder().max_capacity(1_000_000).time_to_idle(config.block).build(),
             config,
         }
@@ -161,6 +164,7 @@ impl Limits {
             let f = f.lock().expect("not poisoned");
             if let Some(until) = f.blocked_until.filter(|u| *u > Instant::now()) {
                 let wait = until - Instant::now();
+                crate::metrics::metrics().limit_refusals.with_label_values(&["brute_force"]).inc();
                 return Err(ApiError::new(429, "too_many_attempts", BLOCKED)
                     .with_header("retry-after", ceil_secs(wait).max(1).to_string()));
             }

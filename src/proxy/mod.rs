@@ -1,5 +1,6 @@
-//! The one `impl ProxyHttp`: login paths are answered here, the rest is proxied to the
-//! backend. The only module (with `server.rs`) that touches pingora types.
+//! The one `impl ProxyHttp`: the paths the gateway answers itself are answered here, the rest
+//! is guarded and proxied to the backend. The only module (with `server.rs`) that touches
+//! pingora types.
 
 mod router;
 
@@ -9,7 +10,10 @@ use crate::app::App;
 use crate::error::ApiError;
 use crate::guard::Pass;
 use crate::limits::RateInfo;
+use crate::metrics::metrics;
 use crate::reply::{Reply, Request};
+use crate::request_scope;
+use crate::shared::{InFlight, Shared};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use http::HeaderName;
@@ -18,17 +22,22 @@ use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub struct Gateway {
-    app: Arc<App>,
+    shared: Arc<Shared>,
 }
 
 /// Per-request state.
 pub struct Ctx {
+    /// The configuration this request is served with, fixed for its whole life.
+    app: Arc<App>,
+    _in_flight: InFlight,
     started: Instant,
     route: Route,
+    request_id: String,
     client: Option<String>,
+    tenant_time: Duration,
     /// Identity headers the guard set for the backend.
     upstream_headers: Vec<(HeaderName, String)>,
     /// The tightest rate limit that applied, for the response's `X-RateLimit-*` headers.
@@ -36,57 +45,54 @@ pub struct Ctx {
 }
 
 impl Gateway {
-    pub fn new(app: Arc<App>) -> Self {
-        Gateway { app }
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Gateway { shared }
     }
+}
 
-    /// Limits per IP, then the guard, then limits per user. A refusal carries the rate headers
-    /// of the limits that applied.
-    async fn guard_backend(&self, session: &Session) -> std::result::Result<(Pass, Option<RateInfo>), ApiError> {
-        let app = &self.app;
-        let req = session.req_header();
-        let ip = app.limits.client_ip(peer_ip(session), &req.headers);
-        let by_ip = app.limits.check_backend_ip(ip)?;
-        let pass = app.guard.check(req.method.as_str(), req.uri.path(), &req.headers).await.map_err(|mut e| {
-            e.headers.extend(by_ip.iter().flat_map(RateInfo::headers));
-            e
-        })?;
-        let by_user = match &pass.subject {
-            Some(sub) => app.limits.check_backend_user(sub)?,
-            None => None,
-        };
-        Ok((pass, RateInfo::tightest(by_ip, by_user)))
-    }
+/// Limits per IP, then the guard, then limits per user. A refusal carries the rate headers of
+/// the limits that applied.
+async fn guard_backend(app: &App, session: &Session) -> std::result::Result<(Pass, Option<RateInfo>), ApiError> {
+    let req = session.req_header();
+    let ip = app.limits.client_ip(peer_ip(session), &req.headers);
+    let by_ip = app.limits.check_backend_ip(ip)?;
+    let pass = app.guard.check(req.method.as_str(), req.uri.path(), &req.headers).await.map_err(|mut e| {
+        e.headers.extend(by_ip.iter().flat_map(RateInfo::headers));
+        e
+    })?;
+    let by_user = match &pass.subject {
+        Some(sub) => app.limits.check_backend_user(sub)?,
+        None => None,
+    };
+    Ok((pass, RateInfo::tightest(by_ip, by_user)))
+}
 
-    /// Answer a request the gateway handles itself.
-    async fn answer(&self, route: Route, session: &mut Session, ctx: &mut Ctx) -> Reply {
-        let app = &self.app;
-        let request = match read_request(session, app.config.max_body_bytes).await {
-            Ok(mut r) => {
-                r.client_ip = app.limits.client_ip(r.client_ip, &r.headers);
-                r
-            }
-            Err(reply) => {
-                session.set_keepalive(None);
-                return reply;
-            }
-        };
-        match route {
-            Route::Login(endpoint) => {
-                let outcome = app.login.handle(endpoint, &request).await;
-                ctx.client = outcome.client;
-                outcome.reply
-            }
-            Route::Own(Own::Userinfo) => app.session.userinfo(&request).await,
-            Route::Own(Own::Logout) => {
-                let query = session.req_header().uri.query().map(str::to_string);
-                app.session.logout(query.as_deref(), &request).await
-            }
-            Route::Own(Own::Jwks) => app.discovery.jwks().await,
-            Route::Own(Own::OpenidConfiguration) => app.discovery.openid_configuration().await,
-            Route::WrongMethod(allow) => ApiError::method_not_allowed(allow).into_reply(),
-            Route::Backend => unreachable!("backend requests are proxied"),
+/// Answer a request the gateway handles itself; also returns the client it named, if any.
+async fn answer(app: &App, route: Route, session: &mut Session) -> (Reply, Option<String>) {
+    let request = match read_request(session, app.config.max_body_bytes).await {
+        Ok(mut r) => {
+            r.client_ip = app.limits.client_ip(r.client_ip, &r.headers);
+            r
         }
+        Err(reply) => {
+            session.set_keepalive(None);
+            return (reply, None);
+        }
+    };
+    match route {
+        Route::Login(endpoint) => {
+            let outcome = app.login.handle(endpoint, &request).await;
+            (outcome.reply, outcome.client)
+        }
+        Route::Own(Own::Userinfo) => (app.session.userinfo(&request).await, None),
+        Route::Own(Own::Logout) => {
+            let query = session.req_header().uri.query().map(str::to_string);
+            (app.session.logout(query.as_deref(), &request).await, None)
+        }
+        Route::Own(Own::Jwks) => (app.discovery.jwks().await, None),
+        Route::Own(Own::OpenidConfiguration) => (app.discovery.openid_configuration().await, None),
+        Route::WrongMethod(allow) => (ApiError::method_not_allowed(allow).into_reply(), None),
+        Route::Backend => unreachable!("backend requests are proxied"),
     }
 }
 
@@ -95,18 +101,35 @@ impl ProxyHttp for Gateway {
     type CTX = Ctx;
 
     fn new_ctx(&self) -> Ctx {
-        Ctx { started: Instant::now(), route: Route::Backend, client: None, upstream_headers: Vec::new(), rate: None }
+        Ctx {
+            app: self.shared.app.load_full(),
+            _in_flight: self.shared.enter(),
+            started: Instant::now(),
+            route: Route::Backend,
+            request_id: String::new(),
+            client: None,
+            tenant_time: Duration::ZERO,
+            upstream_headers: Vec::new(),
+            rate: None,
+        }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
         let req = session.req_header();
         ctx.route = route(req.method.as_str(), req.uri.path());
+        ctx.request_id = request_scope::id_for(req.headers.get("x-request-id").and_then(|v| v.to_str().ok()));
+        let app = ctx.app.clone();
         if ctx.route != Route::Backend {
-            let reply = self.answer(ctx.route, session, ctx).await;
-            write_reply(session, reply).await?;
+            let ((reply, client), tenant_time) =
+                request_scope::run(ctx.request_id.clone(), answer(&app, ctx.route, session)).await;
+            ctx.client = client;
+            ctx.tenant_time = tenant_time;
+            write_reply(session, reply.with_header("x-request-id", ctx.request_id.clone())).await?;
             return Ok(true);
         }
-        match self.guard_backend(session).await {
+        let (decision, tenant_time) = request_scope::run(ctx.request_id.clone(), guard_backend(&app, session)).await;
+        ctx.tenant_time = tenant_time;
+        match decision {
             Ok((pass, rate)) => {
                 ctx.client = pass.client;
                 ctx.upstream_headers = pass.headers;
@@ -114,7 +137,7 @@ impl ProxyHttp for Gateway {
                 Ok(false)
             }
             Err(refusal) => {
-                write_reply(session, refusal.into_reply()).await?;
+                write_reply(session, refusal.into_reply().with_header("x-request-id", ctx.request_id.clone())).await?;
                 Ok(true)
             }
         }
@@ -131,11 +154,12 @@ impl ProxyHttp for Gateway {
                 upstream_response.insert_header(name, value)?;
             }
         }
+        upstream_response.insert_header("x-request-id", ctx.request_id.as_str())?;
         Ok(())
     }
 
-    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
-        let b = &self.app.config.backend;
+    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
+        let b = &ctx.app.config.backend;
         Ok(Box::new(HttpPeer::new(b.address.as_str(), b.tls, b.sni.clone())))
     }
 
@@ -145,12 +169,13 @@ impl ProxyHttp for Gateway {
         upstream_request: &mut pingora::http::RequestHeader,
         ctx: &mut Ctx,
     ) -> Result<()> {
-        for name in &self.app.stripped_headers {
+        for name in &ctx.app.stripped_headers {
             upstream_request.remove_header(name);
         }
         for (name, value) in ctx.upstream_headers.drain(..) {
             upstream_request.insert_header(name, value)?;
         }
+        upstream_request.insert_header("x-request-id", ctx.request_id.as_str())?;
         Ok(())
     }
 
@@ -169,23 +194,31 @@ impl ProxyHttp for Gateway {
         FailToProxy { error_code: code, can_reuse_downstream: false }
     }
 
+    /// One access line per request, and the request metrics. Never the query, a header value
+    /// or a body: they may hold secrets.
     async fn logging(&self, session: &mut Session, error: Option<&pingora::Error>, ctx: &mut Ctx) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let req = session.req_header();
+        let latency = ctx.started.elapsed();
+        let client = ctx.client.as_deref().unwrap_or("-");
+        let m = metrics();
+        m.requests.with_label_values(&[ctx.route.class(), client, &status.to_string()]).inc();
+        m.request_seconds.with_label_values(&[ctx.route.class()]).observe(latency.as_secs_f64());
         tracing::info!(
             target: "access",
+            request_id = ctx.request_id.as_str(),
             method = req.method.as_str(),
             path = req.uri.path(),
             route = ctx.route.class(),
-            client = ctx.client.as_deref().unwrap_or("-"),
+            client,
             status,
-            latency_ms = ctx.started.elapsed().as_secs_f64() * 1000.0,
+            latency_ms = latency.as_secs_f64() * 1000.0,
+            tenant_ms = ctx.tenant_time.as_secs_f64() * 1000.0,
             error = error.map(|e| e.etype().as_str()),
         );
     }
 }
 
-/// Read a login request: headers, the peer's IP and the whole body, up to `limit` bytes.
 async fn read_request(session: &mut Session, limit: usize) -> std::result::Result<Request, Reply> {
     let too_large = || ApiError::payload_too_large(limit).into_reply();
     let headers = session.req_header().headers.clone();

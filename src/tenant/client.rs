@@ -3,6 +3,8 @@
 use super::client_auth::authenticate;
 use crate::config::{Client, Tenant};
 use crate::error::ApiError;
+use crate::metrics::metrics;
+use crate::request_scope;
 use serde::Deserialize;
 use std::net::IpAddr;
 
@@ -69,8 +71,12 @@ impl TenantClient {
             .connect_timeout(tenant.connect_timeout)
             .timeout(tenant.request_timeout)
             .pool_idle_timeout(std::time::Duration::from_secs(60))
-            .user_agent(concat!("authgate/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            .user_agent(concat!("authgate/", env!("CARGO_PKG_VERSION")));
+        let http = match &tenant.ca_bundle {
+            Some(pem) => http.tls_certs_merge(reqwest::Certificate::from_pem_bundle(pem)?),
+            None => http,
+        }
+        .build()?;
         Ok(TenantClient { http, tenant: tenant.clone() })
     }
 
@@ -103,18 +109,18 @@ impl TenantClient {
         client_ip: IpAddr,
     ) -> Result<Tokens, TenantError> {
         let request = self.post_as(client, &self.tenant.token_url, form, client_ip);
-        self.tokens(request).await
+        observe("token", self.tokens(request)).await
     }
 
     /// The tenant's legacy `POST /oauth/ro`, unchanged (no client authentication: it has none).
     pub async fn ro(&self, form: &[(&str, &str)], client_ip: IpAddr) -> Result<Tokens, TenantError> {
         let request =
             self.http.post(self.tenant.ro_url.clone()).header("auth0-forwarded-for", client_ip.to_string()).form(form);
-        self.tokens(request).await
+        observe("ro", self.tokens(request)).await
     }
 
     async fn tokens(&self, request: reqwest::RequestBuilder) -> Result<Tokens, TenantError> {
-        let response = request.send().await.map_err(classify)?;
+        let response = with_request_id(request).send().await.map_err(classify)?;
         let status = response.status();
         let body = response.bytes().await.map_err(classify)?;
         if status.is_success() {
@@ -138,8 +144,12 @@ impl TenantClient {
 impl TenantClient {
     /// `GET /userinfo` for `token`: the tenant's JSON claims, or its refusal.
     pub async fn userinfo(&self, token: &str) -> Result<bytes::Bytes, TenantError> {
-        let response =
-            self.http.get(self.tenant.userinfo_url.clone()).bearer_auth(token).send().await.map_err(classify)?;
+        observe("userinfo", self.userinfo_call(token)).await
+    }
+
+    async fn userinfo_call(&self, token: &str) -> Result<bytes::Bytes, TenantError> {
+        let request = self.http.get(self.tenant.userinfo_url.clone()).bearer_auth(token);
+        let response = with_request_id(request).send().await.map_err(classify)?;
         let status = response.status();
         let body = response.bytes().await.map_err(classify)?;
         if status.is_success() && serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body).is_ok() {
@@ -154,8 +164,12 @@ impl TenantClient {
 
     /// `POST /oauth/revoke` a refresh token of `client`.
     pub async fn revoke(&self, client: &Client, token: &str, client_ip: IpAddr) -> Result<(), TenantError> {
+        observe("revoke", self.revoke_call(client, token, client_ip)).await
+    }
+
+    async fn revoke_call(&self, client: &Client, token: &str, client_ip: IpAddr) -> Result<(), TenantError> {
         let request = self.post_as(client, &self.tenant.revoke_url, &[("token", token)], client_ip);
-        let response = request.send().await.map_err(classify)?;
+        let response = with_request_id(request).send().await.map_err(classify)?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
@@ -179,6 +193,42 @@ impl TenantClient {
             return Err(TenantError::BadAnswer("discovery"));
         }
         response.json().await.map_err(|_| TenantError::BadAnswer("discovery"))
+    }
+}
+
+impl TenantError {
+    /// A short name for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TenantError::Rejected(_) => "rejected",
+            TenantError::Unreachable => "unreachable",
+            TenantError::Timeout => "timeout",
+            TenantError::BadAnswer(_) => "bad_answer",
+        }
+    }
+}
+
+/// Time a tenant call: the latency histogram, the request's tenant time, errors by kind.
+async fn observe<T>(
+    operation: &'static str,
+    call: impl std::future::Future<Output = Result<T, TenantError>>,
+) -> Result<T, TenantError> {
+    let started = std::time::Instant::now();
+    let result = call.await;
+    let elapsed = started.elapsed();
+    metrics().tenant_seconds.with_label_values(&[operation]).observe(elapsed.as_secs_f64());
+    request_scope::add_tenant_time(elapsed);
+    if let Err(e) = &result {
+        metrics().tenant_errors.with_label_values(&[e.kind()]).inc();
+    }
+    result
+}
+
+/// The current request's id goes to the tenant too.
+fn with_request_id(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    match request_scope::request_id() {
+        Some(id) => request.header("x-request-id", id),
+        None => request,
     }
 }
 

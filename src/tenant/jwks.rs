@@ -136,6 +136,8 @@ impl Jwks {
         if result.is_err() {
             self.stats.failures.fetch_add(1, Relaxed);
         }
+        let outcome = if result.is_ok() { "ok" } else { "error" };
+        crate::metrics::metrics().jwks_fetches.with_label_values(&[outcome]).inc();
         result
     }
 
@@ -196,16 +198,14 @@ impl Jwks {
         set.get(kid).cloned().ok_or(JwksError::UnknownKid)
     }
 
-    /// Refresh ahead of expiry until `shutdown`: every TTL/2, or every second until the first
-    /// keys are loaded.
-    pub async fn run_refresher(&self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-        loop {
-            let ok = self.refresh().await.is_ok() || self.has_keys();
-            let wait = if ok { self.ttl / 2 } else { Duration::from_secs(1) };
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => return,
-            }
+    /// Refresh ahead of expiry; the wait before the next refresh: TTL/2, or a second while
+    /// no keys are loaded yet.
+    pub async fn refresh_tick(&self) -> Duration {
+        let ok = self.refresh().await.is_ok() || self.has_keys();
+        if ok {
+            self.ttl / 2
+        } else {
+            Duration::from_secs(1)
         }
     }
 }

@@ -1,0 +1,86 @@
+//! Prometheus metrics, registered once for the process and rendered at the admin `/metrics`.
+
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use std::sync::OnceLock;
+
+pub struct Metrics {
+    registry: Registry,
+    /// Requests by route class, client and status.
+    pub requests: IntCounterVec,
+    /// Time from the request's arrival to the end of its response, by route class.
+    pub request_seconds: HistogramVec,
+    /// Calls to the tenant by operation.
+    pub tenant_seconds: HistogramVec,
+    /// Failed tenant calls by kind: rejected, unreachable, timeout, bad_answer.
+    pub tenant_errors: IntCounterVec,
+    /// Requests refused by a limit: login, login_attempts, backend_per_ip, backend_per_user, brute_force.
+    pub limit_refusals: IntCounterVec,
+    /// JWKS fetches by result: ok, error.
+    pub jwks_fetches: IntCounterVec,
+    /// Configuration reloads by result: ok, error.
+    pub config_reloads: IntCounterVec,
+    /// Requests being handled right now.
+    pub in_flight: IntGauge,
+}
+
+const LATENCY_BUCKETS: [f64; 14] =
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+impl Metrics {
+    fn new() -> Self {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry.register(Box::new(c.clone())).expect("registered once");
+            c
+        };
+        let histogram = |name: &str, help: &str, labels: &[&str]| {
+            let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()), labels)
+                .expect("valid metric");
+            registry.register(Box::new(h.clone())).expect("registered once");
+            h
+        };
+        let in_flight = IntGauge::new("authgate_requests_in_flight", "Requests being handled.").expect("valid");
+        registry.register(Box::new(in_flight.clone())).expect("registered once");
+        Metrics {
+            requests: counter(
+                "authgate_requests_total",
+                "Requests by route class, client and status.",
+                &["route", "client", "status"],
+            ),
+            request_seconds: histogram(
+                "authgate_request_duration_seconds",
+                "Gateway latency by route class.",
+                &["route"],
+            ),
+            tenant_seconds: histogram(
+                "authgate_tenant_request_duration_seconds",
+                "Tenant call latency by operation.",
+                &["operation"],
+            ),
+            tenant_errors: counter("authgate_tenant_errors_total", "Failed tenant calls by kind.", &["kind"]),
+            limit_refusals: counter(
+                "authgate_limit_refusals_total",
+                "Requests refused by a rate limit or brute-force block.",
+                &["limit"],
+            ),
+            jwks_fetches: counter("authgate_jwks_fetches_total", "JWKS fetches by result.", &["result"]),
+            config_reloads: counter("authgate_config_reloads_total", "Configuration reloads by result.", &["result"]),
+            in_flight,
+            registry,
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding");
+        String::from_utf8(out).expect("UTF-8")
+    }
+}
+
+/// The process's metrics.
+pub fn metrics() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(Metrics::new)
+}

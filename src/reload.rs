@@ -1,0 +1,64 @@
+//! Hot reload: on SIGHUP, and when the configuration file changes (Kubernetes swaps a mounted
+//! ConfigMap's symlink), load and validate the file again and swap in a new `App`. An invalid
+//! file is refused, logged and counted; the old configuration keeps serving. Connections are
+//! not touched. Listener addresses and worker threads need a restart.
+
+use crate::app::App;
+use crate::config;
+use crate::metrics::metrics;
+use crate::shared::Shared;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Reload now. The error says why the new file was refused.
+pub fn reload(shared: &Shared) -> Result<(), String> {
+    let Some(path) = &shared.config_path else { return Err("no configuration file to reload".into()) };
+    let result = config::load(path).map_err(|e| e.to_string()).and_then(|new| {
+        let current = shared.app.load();
+        let old = &current.config;
+        if new.listen != old.listen
+            || new.admin_listen != old.admin_listen
+            || new.threads != old.threads
+            || new.tls != old.tls
+        {
+            tracing::warn!("listen, admin_listen, threads and tls take effect at the next restart");
+        }
+        App::reloaded(new, &current).map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(app) => {
+            shared.app.store(Arc::new(app));
+            metrics().config_reloads.with_label_values(&["ok"]).inc();
+            tracing::info!(path = %path.display(), "configuration reloaded");
+            Ok(())
+        }
+        Err(e) => {
+            metrics().config_reloads.with_label_values(&["error"]).inc();
+            tracing::error!(path = %path.display(), error = %e, "configuration reload refused; the old one keeps serving");
+            Err(e)
+        }
+    }
+}
+
+/// Reload on every SIGHUP.
+pub async fn on_sighup(shared: Arc<Shared>) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+    while hup.recv().await.is_some() {
+        let _ = reload(&shared);
+    }
+}
+
+/// Reload when the file's content changes (checked every `every`; reading through the path
+/// follows a swapped symlink).
+pub async fn watch_file(shared: Arc<Shared>, every: Duration) {
+    let Some(path) = shared.config_path.clone() else { return };
+    let mut last = std::fs::read(&path).ok();
+    loop {
+        tokio::time::sleep(every).await;
+        let now = std::fs::read(&path).ok();
+        if now.is_some() && now != last {
+            last = now;
+            let _ = reload(&shared);
+        }
+    }
+}
