@@ -144,6 +144,10 @@ pub struct Gateway {
     child: Child,
     pub url: String,
     pub admin_url: String,
+    /// The configuration file the gateway runs with (tests rewrite it to test reloads).
+    pub config_path: PathBuf,
+    /// The configuration text, ports filled in.
+    pub config_text: String,
     log_path: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -175,6 +179,8 @@ impl Gateway {
             child,
             url: format!("http://127.0.0.1:{listen}"),
             admin_url: format!("http://127.0.0.1:{admin}"),
+            config_path,
+            config_text: yaml,
             log_path,
             _dir: dir,
         };
@@ -202,6 +208,24 @@ impl Gateway {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Send a signal (`TERM`, `HUP`, …) to the gateway process.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill").arg(format!("-{name}")).arg(self.pid().to_string()).status().unwrap();
+        assert!(status.success());
+    }
+
+    /// Wait up to `limit` for the process to exit; its exit code.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 }
 
