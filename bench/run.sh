@@ -35,6 +35,7 @@ wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/n
 backend=$(free_port); proxy=$(free_port); tenant=$(free_port); gw=$(free_port); admin=$(free_port)
 
 # --- nginx: the backend and the reference reverse proxy, one worker each ---------------------
+chmod 755 "$work"
 mkdir -p "$work/www"
 echo '{"id":42,"name":"widget","price":9.5,"tags":["a","b"]}' > "$work/www/item.json"
 nginx_conf() { # name body

@@ -100,6 +100,8 @@ pub fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), StartErro
         threads: config.threads,
         grace_period_seconds: Some(config.grace_period_seconds),
         graceful_shutdown_timeout_seconds: Some(1),
+        // One runtime per worker thread, no work stealing: fewer cross-thread wake-ups.
+        work_stealing: false,
         ..ServerConf::default()
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
