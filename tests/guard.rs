@@ -261,21 +261,12 @@ async fn the_cookie_can_become_a_bearer_for_the_backend() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_waits_for_the_keys() {
-    let (tl, taddr) = listener().await;
-    let (bl, baddr) = listener().await;
-    let tenant_url = format!("http://{taddr}");
-    let yaml = config_yaml(&tenant_url, &format!("http://{baddr}"), "");
-    let config =
-        authgate::config::parse(&yaml.replace("{LISTEN}", "1").replace("{ADMIN}", "2"), "t", &|_| None).unwrap();
-    let dev = authgate::dev::tenant::DevTenant::new(config.dev_tenant.as_ref().unwrap(), &config.clients, &tenant_url)
-        .unwrap();
-    dev.set_jwks_failing(true);
-    tokio::spawn(dev.clone().serve(tl));
-    tokio::spawn(authgate::dev::echo::serve(bl));
-    let g = Gateway::start(&yaml).await;
+    let b = Backends::start(|y| y, authgate::dev::echo::router()).await;
+    b.tenant.set_jwks_failing(true);
+    let g = Gateway::start(&b.yaml).await;
     let readyz = format!("{}/readyz", g.admin_url);
     assert_eq!(http().get(&readyz).send().await.unwrap().status(), 503);
-    dev.set_jwks_failing(false);
+    b.tenant.set_jwks_failing(false);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while http().get(&readyz).send().await.unwrap().status() != 200 {
         assert!(std::time::Instant::now() < deadline, "never became ready");

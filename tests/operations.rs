@@ -78,22 +78,12 @@ async fn request_ids_reach_the_tenant_the_backend_and_the_access_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_in_flight_requests_refuses_new_ones_and_exits_0() {
     // A backend that takes its time.
-    let (bl, baddr) = listener().await;
     let slow = axum::Router::new().fallback(|| async {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         "slow answer"
     });
-    tokio::spawn(async move { axum::serve(bl, slow).await });
-    let (tl, taddr) = listener().await;
-    let tenant_url = format!("http://{taddr}");
-    let yaml = config_yaml(&tenant_url, &format!("http://{baddr}"), "")
-        .replace("threads: 1\n", "threads: 1\ngrace_period_seconds: 30\n");
-    let config =
-        authgate::config::parse(&yaml.replace("{LISTEN}", "1").replace("{ADMIN}", "2"), "t", &|_| None).unwrap();
-    let dev = authgate::dev::tenant::DevTenant::new(config.dev_tenant.as_ref().unwrap(), &config.clients, &tenant_url)
-        .unwrap();
-    tokio::spawn(dev.serve(tl));
-    let mut g = Gateway::start(&yaml).await;
+    let b = Backends::start(|y| y.replace("threads: 1\n", "threads: 1\ngrace_period_seconds: 30\n"), slow).await;
+    let mut g = Gateway::start(&b.yaml).await;
     let ready = format!("{}/readyz", g.admin_url);
     assert!(
         eventually(Duration::from_secs(10), async || http().get(&ready).send().await.is_ok_and(|r| r.status() == 200))
@@ -201,17 +191,8 @@ async fn tls_on_the_proxy_listener() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_on_request() {
-    let (tl, taddr) = listener().await;
-    let (bl, baddr) = listener().await;
-    let tenant_url = format!("http://{taddr}");
-    let yaml = config_yaml(&tenant_url, &format!("http://{baddr}"), "");
-    let config =
-        authgate::config::parse(&yaml.replace("{LISTEN}", "1").replace("{ADMIN}", "2"), "t", &|_| None).unwrap();
-    let dev = authgate::dev::tenant::DevTenant::new(config.dev_tenant.as_ref().unwrap(), &config.clients, &tenant_url)
-        .unwrap();
-    tokio::spawn(dev.serve(tl));
-    tokio::spawn(authgate::dev::echo::serve(bl));
-    let g = Gateway::start_with_env(&yaml, &[("AUTHGATE_LOG_FORMAT", "json")]).await;
+    let b = Backends::start(|y| y, authgate::dev::echo::router()).await;
+    let g = Gateway::start_with_env(&b.yaml, &[("AUTHGATE_LOG_FORMAT", "json")]).await;
     http().get(format!("{}/public/x", g.url)).header("x-request-id", "json-1").send().await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let logs = g.logs();

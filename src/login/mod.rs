@@ -85,6 +85,20 @@ impl LoginService {
     }
 }
 
+/// Run a password attempt's tenant call and record its outcome for brute-force protection.
+async fn attempt<T>(
+    svc: &LoginService,
+    username: &str,
+    req: &Request,
+    call: impl std::future::Future<Output = Result<T, crate::tenant::TenantError>>,
+) -> Result<T, crate::tenant::TenantError> {
+    let result = call.await;
+    if let Some(success) = token::credential_outcome(&result) {
+        svc.limits.record_attempt(username, req.client_ip, success);
+    }
+    result
+}
+
 /// Parse the body after checking its content type.
 fn read_params(req: &Request) -> Result<Params, ApiError> {
     let kind = body_kind(req.header("content-type"))?;

@@ -2,8 +2,8 @@
 //! pipeline. `username_type` picks the connection, `resource` the audience, `org_id` the
 //! organization; `claims` go to the tenant; `session_id` is echoed or generated.
 
-use super::token::{credential_outcome, PASSWORD_REALM};
-use super::{check_client_id, read_params, upstream_scope, Applied, LoginService};
+use super::token::PASSWORD_REALM;
+use super::{attempt, check_client_id, read_params, upstream_scope, Applied, LoginService};
 use crate::config::Client;
 use crate::error::ApiError;
 use crate::reply::{Reply, Request};
@@ -55,10 +55,7 @@ pub async fn handle(
     form.extend(audience.map(|a| ("audience", a)));
     form.extend(params.get_json("claims").map(|c| ("claims", c)));
     form.extend(params.get("org_id").map(|o| ("organization", o)));
-    let result = svc.tenant.token(client, &form, req.client_ip).await;
-    if let Some(success) = credential_outcome(&result) {
-        svc.limits.record_attempt(username, req.client_ip, success);
-    }
+    let result = attempt(svc, username, req, svc.tenant.token(client, &form, req.client_ip)).await;
     let tokens = result.map_err(|e| match ApiError::from(e) {
         // Bad credentials are 401 here, as on the Passwords API's sibling login endpoint.
         e if e.error == "invalid_grant" => ApiError::new(401, "invalid_grant", e.description),

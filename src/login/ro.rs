@@ -3,8 +3,8 @@
 //! `sms`/`email` logins the passwordless OTP grant, and the jwt-bearer grant goes to the
 //! tenant's `/oauth/ro` once the id_token checks out. Answers and errors in /oauth/ro's shape.
 
-use super::token::{connection, credential_outcome, PASSWORD_REALM};
-use super::{check_client_id, read_params, upstream_scope, Applied, LoginService, Params};
+use super::token::{credentials, Credentials, PASSWORD_REALM};
+use super::{attempt, check_client_id, read_params, upstream_scope, Applied, LoginService, Params};
 use crate::config::{Client, LegacyRo};
 use crate::error::ApiError;
 use crate::guard::jwt;
@@ -61,51 +61,47 @@ async fn password(
     req: &Request,
     applied: &mut Applied,
 ) -> Result<Tokens, ApiError> {
-    let username = params.require("username")?;
-    let password = params.require("password")?;
-    let realm = connection(params, client)?;
-    applied.add(svc.limits.check_attempt(username, req.client_ip)?);
+    let Credentials { username, password, realm } = credentials(svc, client, params, req, applied)?;
     let audience = client.audience.as_deref();
-    let result = match (realm, client.legacy_ro) {
-        ("sms" | "email", _) => {
-            let mut form = vec![
-                ("grant_type", PASSWORDLESS_OTP),
-                ("realm", realm),
-                ("username", username),
-                ("otp", password),
-                ("scope", scope),
-            ];
-            form.extend(audience.map(|a| ("audience", a)));
-            svc.tenant.token(client, &form, req.client_ip).await
-        }
-        (_, LegacyRo::Translate) => {
-            let mut form = vec![
-                ("grant_type", PASSWORD_REALM),
-                ("realm", realm),
-                ("username", username),
-                ("password", password),
-                ("scope", scope),
-            ];
-            form.extend(audience.map(|a| ("audience", a)));
-            svc.tenant.token(client, &form, req.client_ip).await
-        }
-        (_, LegacyRo::Forward) => {
-            let mut form = vec![
-                ("client_id", client.client_id.as_str()),
-                ("connection", realm),
-                ("grant_type", "password"),
-                ("username", username),
-                ("password", password),
-                ("scope", scope),
-            ];
-            form.extend(params.get("device").map(|d| ("device", d)));
-            svc.tenant.ro(&form, req.client_ip).await
+    let call = async {
+        match (realm, client.legacy_ro) {
+            ("sms" | "email", _) => {
+                let mut form = vec![
+                    ("grant_type", PASSWORDLESS_OTP),
+                    ("realm", realm),
+                    ("username", username),
+                    ("otp", password),
+                    ("scope", scope),
+                ];
+                form.extend(audience.map(|a| ("audience", a)));
+                svc.tenant.token(client, &form, req.client_ip).await
+            }
+            (_, LegacyRo::Translate) => {
+                let mut form = vec![
+                    ("grant_type", PASSWORD_REALM),
+                    ("realm", realm),
+                    ("username", username),
+                    ("password", password),
+                    ("scope", scope),
+                ];
+                form.extend(audience.map(|a| ("audience", a)));
+                svc.tenant.token(client, &form, req.client_ip).await
+            }
+            (_, LegacyRo::Forward) => {
+                let mut form = vec![
+                    ("client_id", client.client_id.as_str()),
+                    ("connection", realm),
+                    ("grant_type", "password"),
+                    ("username", username),
+                    ("password", password),
+                    ("scope", scope),
+                ];
+                form.extend(params.get("device").map(|d| ("device", d)));
+                svc.tenant.ro(&form, req.client_ip).await
+            }
         }
     };
-    if let Some(success) = credential_outcome(&result) {
-        svc.limits.record_attempt(username, req.client_ip, success);
-    }
-    result.map_err(|e| ro_error(e.into()))
+    attempt(svc, username, req, call).await.map_err(|e| ro_error(e.into()))
 }
 
 async fn jwt_bearer(

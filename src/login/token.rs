@@ -1,7 +1,7 @@
 //! `POST /oauth/token`: the password (and password-realm) grant, and the refresh_token grant.
 
 use super::shape::{token_reply, Asked};
-use super::{check_client_id, read_params, upstream_scope, Applied, LoginService, Params};
+use super::{attempt, check_client_id, read_params, upstream_scope, Applied, LoginService, Params};
 use crate::config::Client;
 use crate::error::ApiError;
 use crate::reply::{Reply, Request};
@@ -51,6 +51,27 @@ pub fn connection<'a>(params: &'a Params, client: &'a Client) -> Result<&'a str,
     Ok(conn)
 }
 
+/// The credentials of a password login, once its attempt is allowed by the limits.
+pub struct Credentials<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    pub realm: &'a str,
+}
+
+pub fn credentials<'a>(
+    svc: &LoginService,
+    client: &'a Client,
+    params: &'a Params,
+    req: &Request,
+    applied: &mut Applied,
+) -> Result<Credentials<'a>, ApiError> {
+    let username = params.require("username")?;
+    let password = params.require("password")?;
+    let realm = connection(params, client)?;
+    applied.add(svc.limits.check_attempt(username, req.client_ip)?);
+    Ok(Credentials { username, password, realm })
+}
+
 async fn password(
     svc: &LoginService,
     client: &Client,
@@ -58,10 +79,7 @@ async fn password(
     req: &Request,
     applied: &mut Applied,
 ) -> Result<Reply, ApiError> {
-    let username = params.require("username")?;
-    let password = params.require("password")?;
-    let realm = connection(params, client)?;
-    applied.add(svc.limits.check_attempt(username, req.client_ip)?);
+    let Credentials { username, password, realm } = credentials(svc, client, params, req, applied)?;
     let scope = upstream_scope(params.get("scope"), client);
     let mut form = vec![
         ("grant_type", PASSWORD_REALM),
@@ -73,11 +91,7 @@ async fn password(
     if let Some(aud) = &client.audience {
         form.push(("audience", aud));
     }
-    let result = svc.tenant.token(client, &form, req.client_ip).await;
-    if let Some(success) = credential_outcome(&result) {
-        svc.limits.record_attempt(username, req.client_ip, success);
-    }
-    let tokens = result?;
+    let tokens = attempt(svc, username, req, svc.tenant.token(client, &form, req.client_ip)).await?;
     let asked = Asked { caller_scope: params.get("scope"), sent_scope: &scope, sent_refresh_token: None };
     Ok(token_reply(client, &svc.config.session, &tokens, &asked, time::OffsetDateTime::now_utc()))
 }

@@ -104,19 +104,9 @@ impl Stack {
 
     /// Start with the configuration text changed by `edit`.
     pub async fn start_with(edit: impl FnOnce(String) -> String) -> Stack {
-        let (tl, taddr) = listener().await;
-        let (bl, baddr) = listener().await;
-        let tenant_url = format!("http://{taddr}");
-        let backend_url = format!("http://{baddr}");
-        let yaml = edit(config_yaml(&tenant_url, &backend_url, ""));
-        let config = authgate::config::parse(&yaml.replace("{LISTEN}", "1").replace("{ADMIN}", "2"), "test", &|_| None)
-            .expect("test config is valid");
-        let dev = DevTenant::new(config.dev_tenant.as_ref().unwrap(), &config.clients, &tenant_url).unwrap();
-        let (dev, recorder) = dev.recording();
-        tokio::spawn(dev.clone().serve(tl));
-        tokio::spawn(authgate::dev::echo::serve(bl));
-        let gateway = Gateway::start(&yaml).await;
-        Stack { gateway, tenant: dev, recorder, backend_url }
+        let b = Backends::start(edit, authgate::dev::echo::router()).await;
+        let gateway = Gateway::start(&b.yaml).await;
+        Stack { gateway, tenant: b.tenant, recorder: b.recorder, backend_url: b.backend_url }
     }
 
     /// A password login of the demo user through the gateway: (status, JSON body).
@@ -136,6 +126,32 @@ impl Stack {
 
     pub fn calls(&self) -> Vec<Recorded> {
         self.recorder.lock().unwrap().clone()
+    }
+}
+
+/// The dev tenant (recording) and a backend serving `backend`, running; the configuration
+/// pointing at them; no gateway yet, so tests can change the tenant or the environment first.
+pub struct Backends {
+    pub yaml: String,
+    pub tenant: DevTenant,
+    pub recorder: Recorder,
+    pub backend_url: String,
+}
+
+impl Backends {
+    pub async fn start(edit: impl FnOnce(String) -> String, backend: axum::Router) -> Backends {
+        let (tl, taddr) = listener().await;
+        let (bl, baddr) = listener().await;
+        let tenant_url = format!("http://{taddr}");
+        let backend_url = format!("http://{baddr}");
+        let yaml = edit(config_yaml(&tenant_url, &backend_url, ""));
+        let config = authgate::config::parse(&yaml.replace("{LISTEN}", "1").replace("{ADMIN}", "2"), "test", &|_| None)
+            .expect("test config is valid");
+        let dev = DevTenant::new(config.dev_tenant.as_ref().unwrap(), &config.clients, &tenant_url).unwrap();
+        let (dev, recorder) = dev.recording();
+        tokio::spawn(dev.clone().serve(tl));
+        tokio::spawn(async move { axum::serve(bl, backend).await });
+        Backends { yaml, tenant: dev, recorder, backend_url }
     }
 }
 
