@@ -2,10 +2,14 @@
 //! DELETE) carried only by the session cookie must come from an allowed `Origin` (or, lacking
 //! one, `Referer`). Bearer tokens are not sent by browsers on their own, so they are exempt.
 
-use super::origin_allowed;
 use crate::config::Client;
 use crate::error::ApiError;
 use http::HeaderMap;
+
+/// Whether `origin` may use the cookie: the gateway's own public URL, or one the client allows.
+fn origin_allowed(client: Option<&Client>, origin: &str, public_url: Option<&str>) -> bool {
+    public_url.is_some_and(|u| u == origin) || client.is_some_and(|c| c.allowed_origins.iter().any(|o| o == origin))
+}
 
 pub fn check(
     method: &str,

@@ -11,7 +11,7 @@ pub use identity::stripped_headers;
 pub use policy::policy_for;
 pub use verifier::Verifier;
 
-use crate::config::{Client, Config, Policy};
+use crate::config::{Config, Policy};
 use crate::error::ApiError;
 use crate::session::session_token;
 use http::{HeaderMap, HeaderName};
@@ -105,11 +105,6 @@ pub fn token<'a>(headers: &'a HeaderMap, config: &Config) -> Option<(&'a str, To
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let (scheme, token) = header(headers, "authorization")?.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
-}
-
-/// Whether a client is a browser client that may use the cookie from `origin`.
-pub fn origin_allowed(client: Option<&Client>, origin: &str, public_url: Option<&str>) -> bool {
-    public_url.is_some_and(|u| u == origin) || client.is_some_and(|c| c.allowed_origins.iter().any(|o| o == origin))
 }
 
 #[cfg(test)]

@@ -40,8 +40,4 @@ impl Verifier {
         self.cache.insert(key, claims.clone());
         Ok(claims)
     }
-
-    pub fn jwks(&self) -> &Arc<Jwks> {
-        &self.jwks
-    }
 }

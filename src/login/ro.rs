@@ -62,43 +62,32 @@ async fn password(
     applied: &mut Applied,
 ) -> Result<Tokens, ApiError> {
     let Credentials { username, password, realm } = credentials(svc, client, params, req, applied)?;
-    let audience = client.audience.as_deref();
+    let passwordless = matches!(realm, "sms" | "email");
     let call = async {
-        match (realm, client.legacy_ro) {
-            ("sms" | "email", _) => {
-                let mut form = vec![
-                    ("grant_type", PASSWORDLESS_OTP),
-                    ("realm", realm),
-                    ("username", username),
-                    ("otp", password),
-                    ("scope", scope),
-                ];
-                form.extend(audience.map(|a| ("audience", a)));
-                svc.tenant.token(client, &form, req.client_ip).await
-            }
-            (_, LegacyRo::Translate) => {
-                let mut form = vec![
-                    ("grant_type", PASSWORD_REALM),
-                    ("realm", realm),
-                    ("username", username),
-                    ("password", password),
-                    ("scope", scope),
-                ];
-                form.extend(audience.map(|a| ("audience", a)));
-                svc.tenant.token(client, &form, req.client_ip).await
-            }
-            (_, LegacyRo::Forward) => {
-                let mut form = vec![
-                    ("client_id", client.client_id.as_str()),
-                    ("connection", realm),
-                    ("grant_type", "password"),
-                    ("username", username),
-                    ("password", password),
-                    ("scope", scope),
-                ];
-                form.extend(params.get("device").map(|d| ("device", d)));
-                svc.tenant.ro(&form, req.client_ip).await
-            }
+        if passwordless || client.legacy_ro == LegacyRo::Translate {
+            // sms/email: the passwordless OTP grant, the code as `otp`; else the password-realm grant.
+            let (grant, secret_field) =
+                if passwordless { (PASSWORDLESS_OTP, "otp") } else { (PASSWORD_REALM, "password") };
+            let mut form = vec![
+                ("grant_type", grant),
+                ("realm", realm),
+                ("username", username),
+                (secret_field, password),
+                ("scope", scope),
+            ];
+            form.extend(client.audience.as_deref().map(|a| ("audience", a)));
+            svc.tenant.token(client, &form, req.client_ip).await
+        } else {
+            let mut form = vec![
+                ("client_id", client.client_id.as_str()),
+                ("connection", realm),
+                ("grant_type", "password"),
+                ("username", username),
+                ("password", password),
+                ("scope", scope),
+            ];
+            form.extend(params.get("device").map(|d| ("device", d)));
+            svc.tenant.ro(&form, req.client_ip).await
         }
     };
     attempt(svc, username, req, call).await.map_err(|e| ro_error(e.into()))

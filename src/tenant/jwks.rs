@@ -82,13 +82,6 @@ pub enum JwksError {
     UnknownKid,
 }
 
-/// Counters, for metrics and tests.
-#[derive(Debug, Default)]
-pub struct JwksStats {
-    pub fetches: std::sync::atomic::AtomicU64,
-    pub failures: std::sync::atomic::AtomicU64,
-}
-
 pub struct Jwks {
     http: reqwest::Client,
     url: url::Url,
@@ -98,7 +91,6 @@ pub struct Jwks {
     /// Single flight for unknown-kid refetches, and when the last one ran.
     refetch: tokio::sync::Mutex<Option<Instant>>,
     min_refetch_interval: Duration,
-    pub stats: JwksStats,
 }
 
 impl Jwks {
@@ -117,13 +109,10 @@ impl Jwks {
             cache: Cache::builder().max_capacity(1).time_to_live(ttl).build(),
             refetch: tokio::sync::Mutex::new(None),
             min_refetch_interval,
-            stats: JwksStats::default(),
         }
     }
 
     async fn fetch(&self) -> Result<Arc<KeySet>, JwksError> {
-        use std::sync::atomic::Ordering::Relaxed;
-        self.stats.fetches.fetch_add(1, Relaxed);
         let result = async {
             let response = self.http.get(self.url.clone()).send().await.map_err(|_| JwksError::Unavailable)?;
             if !response.status().is_success() {
@@ -133,9 +122,6 @@ impl Jwks {
             Ok(Arc::new(KeySet::from_jwks(&set, &self.allowed)))
         }
         .await;
-        if result.is_err() {
-            self.stats.failures.fetch_add(1, Relaxed);
-        }
         let outcome = if result.is_ok() { "ok" } else { "error" };
         crate::metrics::metrics().jwks_fetches.with_label_values(&[outcome]).inc();
         result

@@ -94,7 +94,6 @@ pub struct Stack {
     pub gateway: Gateway,
     pub tenant: DevTenant,
     pub recorder: Recorder,
-    pub backend_url: String,
 }
 
 impl Stack {
@@ -106,7 +105,7 @@ impl Stack {
     pub async fn start_with(edit: impl FnOnce(String) -> String) -> Stack {
         let b = Backends::start(edit, authgate::dev::echo::router()).await;
         let gateway = Gateway::start(&b.yaml).await;
-        Stack { gateway, tenant: b.tenant, recorder: b.recorder, backend_url: b.backend_url }
+        Stack { gateway, tenant: b.tenant, recorder: b.recorder }
     }
 
     /// A password login of the demo user through the gateway: (status, JSON body).
@@ -135,7 +134,6 @@ pub struct Backends {
     pub yaml: String,
     pub tenant: DevTenant,
     pub recorder: Recorder,
-    pub backend_url: String,
 }
 
 impl Backends {
@@ -143,15 +141,14 @@ impl Backends {
         let (tl, taddr) = listener().await;
         let (bl, baddr) = listener().await;
         let tenant_url = format!("http://{taddr}");
-        let backend_url = format!("http://{baddr}");
-        let yaml = edit(config_yaml(&tenant_url, &backend_url, ""));
+        let yaml = edit(config_yaml(&tenant_url, &format!("http://{baddr}"), ""));
         let config = authgate::config::parse(&yaml.replace("{LISTEN}", "1").replace("{ADMIN}", "2"), "test", &|_| None)
             .expect("test config is valid");
         let dev = DevTenant::new(config.dev_tenant.as_ref().unwrap(), &config.clients, &tenant_url).unwrap();
         let (dev, recorder) = dev.recording();
         tokio::spawn(dev.clone().serve(tl));
         tokio::spawn(async move { axum::serve(bl, backend).await });
-        Backends { yaml, tenant: dev, recorder, backend_url }
+        Backends { yaml, tenant: dev, recorder }
     }
 }
 
