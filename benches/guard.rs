@@ -5,6 +5,7 @@ use authgate::app::App;
 use authgate::config::parse;
 use authgate::dev::tenant::DevTenant;
 use authgate::guard::jwt;
+use authgate::proxy::decide;
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::HeaderMap;
 use serde_json::json;
@@ -43,12 +44,20 @@ fn bench(c: &mut Criterion) {
     });
     let mut headers = HeaderMap::new();
     headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
-    rt.block_on(app.guard.check("GET", "/api/me", &headers)).unwrap();
-    c.bench_function("guard check, cached token (verify + identity headers)", |b| {
-        b.iter(|| rt.block_on(app.guard.check("GET", black_box("/api/me"), black_box(&headers))).unwrap())
+    let routes = &app.config.routes;
+    let decide = |path: &str| decide(routes, routes.strictness, "GET", path).unwrap().rule.policy;
+    assert_eq!(rt.block_on(app.guard.check(decide("/api/me"), "GET", &headers)).unwrap().subject(), Some("auth0|bench"));
+    c.bench_function("route decision, normal path", |b| b.iter(|| decide(black_box("/api/things/42"))));
+    c.bench_function("route decision, path to normalise", |b| {
+        b.iter(|| decide(black_box("/public/./x/../../api/%7Ethings//42")))
+    });
+    c.bench_function("guard check, cached token (verify + identity)", |b| {
+        b.iter(|| rt.block_on(app.guard.check(decide(black_box("/api/me")), "GET", black_box(&headers))).unwrap())
     });
     c.bench_function("guard check, public route", |b| {
-        b.iter(|| rt.block_on(app.guard.check("GET", black_box("/public/x"), black_box(&HeaderMap::new()))).unwrap())
+        b.iter(|| {
+            rt.block_on(app.guard.check(decide(black_box("/public/x")), "GET", black_box(&HeaderMap::new()))).unwrap()
+        })
     });
 }
 

@@ -3,7 +3,7 @@
 
 use authgate::config::parse;
 use authgate::login::{body_kind, parse_body, upstream_scope, BodyKind};
-use authgate::session::{session_cookie, session_token};
+use authgate::session::{session_cookie, session_cookies};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 
@@ -32,8 +32,11 @@ fn bench(c: &mut Criterion) {
     c.bench_function("build session cookie", |b| {
         b.iter(|| session_cookie(&config.session, black_box(&token), client.same_site))
     });
-    let header = format!("theme=dark; _ga=GA1.2.3; sid={token}; lang=en");
-    c.bench_function("read session cookie", |b| b.iter(|| session_token(&config.session, black_box(&header)).unwrap()));
+    let mut headers = http::HeaderMap::new();
+    headers.insert("cookie", format!("theme=dark; _ga=GA1.2.3; sid={token}; lang=en").parse().unwrap());
+    c.bench_function("read session cookie", |b| {
+        b.iter(|| session_cookies(black_box(&headers), &config.session.cookie_name).unwrap().unwrap())
+    });
 }
 
 criterion_group!(benches, bench);

@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::discovery::Discovery;
-use crate::guard::{jwt, stripped_headers, Guard, Verifier};
+use crate::guard::{jwt, protected_headers, Guard, Verifier};
 use crate::limits::Limits;
 use crate::login::LoginService;
 use crate::session::SessionEndpoints;
@@ -19,8 +19,8 @@ pub struct App {
     pub session: SessionEndpoints,
     pub discovery: Discovery,
     pub limits: Arc<Limits>,
-    /// Removed from every request before it reaches the backend.
-    pub stripped_headers: Vec<HeaderName>,
+    /// Removed from every request before it reaches the backend, in any spelling.
+    pub protected_headers: Vec<HeaderName>,
 }
 
 impl App {
@@ -48,7 +48,7 @@ impl App {
         let jwks = match previous.filter(same_keys) {
             Some(p) => p.jwks.clone(),
             None => Arc::new(Jwks::new(
-                tenant.http().clone(),
+                tenant.clone(),
                 config.tenant.jwks_url.clone(),
                 g.algorithms.clone(),
                 g.jwks_ttl,
@@ -62,7 +62,7 @@ impl App {
             leeway_seconds: g.leeway_seconds,
             expired_grace_seconds: None,
         };
-        let verifier = Arc::new(Verifier::new(jwks.clone(), policy, g.token_cache_size));
+        let verifier = Arc::new(Verifier::new(jwks.clone(), policy, g.clone(), g.token_cache_bytes));
         let limits = match previous.filter(|p| p.config.limits == config.limits) {
             Some(p) => p.limits.clone(),
             None => Arc::new(Limits::new(config.limits.clone())),
@@ -74,11 +74,16 @@ impl App {
                 jwks: jwks.clone(),
                 limits: limits.clone(),
             },
+            session: SessionEndpoints {
+                config: config.clone(),
+                tenant: tenant.clone(),
+                verifier: verifier.clone(),
+                limits: limits.clone(),
+            },
             limits,
             guard: Guard::new(config.clone(), verifier),
-            session: SessionEndpoints { config: config.clone(), tenant: tenant.clone() },
             discovery: Discovery::new(tenant, jwks.clone(), config.public_url.clone()),
-            stripped_headers: stripped_headers(g),
+            protected_headers: protected_headers(g),
             jwks,
             config,
         })

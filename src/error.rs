@@ -93,6 +93,20 @@ impl ApiError {
     }
 }
 
+/// A token that did not verify: `503` while the signing keys cannot be had (the caller may
+/// retry), `401 invalid_token` for everything else (the reason is logged, never sent).
+impl From<crate::guard::jwt::VerifyError> for ApiError {
+    fn from(e: crate::guard::jwt::VerifyError) -> Self {
+        match e {
+            crate::guard::jwt::VerifyError::KeysUnavailable => {
+                ApiError::new(503, "temporarily_unavailable", "The signing keys are not available yet.")
+                    .with_header("retry-after", "1")
+            }
+            _ => ApiError::invalid_token("The access token is not valid."),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@ pub mod guard;
 pub mod limits;
 pub mod login;
 pub mod metrics;
+pub mod path;
 pub mod proxy;
 pub mod reload;
 pub mod reply;

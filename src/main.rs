@@ -21,6 +21,9 @@ fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Run) {
         Command::Check => {
             println!("{}: valid\n{}", cli.config.display(), config.summary());
+            for w in config.warnings() {
+                eprintln!("warning: {w}");
+            }
             Ok(())
         }
         Command::Run => server::run(config, Some(cli.config.clone())).map_err(|e| e.to_string()),

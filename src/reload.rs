@@ -10,8 +10,10 @@ use crate::shared::Shared;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Reload now. The error says why the new file was refused.
-pub fn reload(shared: &Shared) -> Result<(), String> {
+/// Reload now. The error says why the new file was refused. When the new configuration needs
+/// a new key set (tenant, algorithms), the keys are fetched before it is swapped in, so the
+/// gateway never serves without keys; until they come, the old configuration keeps serving.
+pub async fn reload(shared: &Shared) -> Result<(), String> {
     let Some(path) = &shared.config_path else { return Err("no configuration file to reload".into()) };
     let result = config::load(path).map_err(|e| e.to_string()).and_then(|new| {
         let current = shared.app.load();
@@ -25,6 +27,10 @@ pub fn reload(shared: &Shared) -> Result<(), String> {
         }
         App::reloaded(new, &current).map_err(|e| e.to_string())
     });
+    let result = match result {
+        Ok(app) => keys_first(app).await,
+        Err(e) => Err(e),
+    };
     match result {
         Ok(app) => {
             shared.app.store(Arc::new(app));
@@ -40,11 +46,29 @@ pub fn reload(shared: &Shared) -> Result<(), String> {
     }
 }
 
+/// How long a reload waits for a new key set before it is given up.
+const KEYS_WAIT: Duration = Duration::from_secs(30);
+
+/// The new app once its key set is loaded (at once when it kept the old one).
+async fn keys_first(app: App) -> Result<App, String> {
+    let deadline = tokio::time::Instant::now() + KEYS_WAIT;
+    while !app.jwks.has_keys() {
+        if app.jwks.refresh().await.is_ok() {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!("the new key set could not be fetched within {} s", KEYS_WAIT.as_secs()));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Ok(app)
+}
+
 /// Reload on every SIGHUP.
 pub async fn on_sighup(shared: Arc<Shared>) {
     let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
     while hup.recv().await.is_some() {
-        let _ = reload(&shared);
+        let _ = reload(&shared).await;
     }
 }
 
@@ -58,7 +82,7 @@ pub async fn watch_file(shared: Arc<Shared>, every: Duration) {
         let now = std::fs::read(&path).ok();
         if now.is_some() && now != last {
             last = now;
-            let _ = reload(&shared);
+            let _ = reload(&shared).await;
         }
     }
 }

@@ -84,6 +84,9 @@ fn start_background(rt: &tokio::runtime::Runtime, shared: &Arc<Shared>) {
 pub fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), StartError> {
     // Fail early, with the address in the message, when the proxy's port is taken.
     drop(bind(config.listen)?);
+    for w in config.warnings() {
+        tracing::warn!("{w}");
+    }
     let aux = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("authgate-aux")

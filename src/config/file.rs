@@ -36,7 +36,8 @@ pub struct FileGuard {
     pub leeway_seconds: Option<u64>,
     pub jwks_ttl_seconds: Option<u64>,
     pub jwks_min_refetch_seconds: Option<u64>,
-    pub token_cache_size: Option<u64>,
+    pub token_cache_bytes: Option<u64>,
+    pub require_email_verified: Option<bool>,
     pub groups_claim: Option<String>,
     pub identity_headers: Option<BTreeMap<String, String>>,
     pub client_header: Option<String>,
@@ -49,6 +50,10 @@ pub struct FileGuard {
 pub struct FileRoutes {
     pub default: Option<String>,
     #[serde(default)]
+    pub reject_escaped_percent: bool,
+    #[serde(default)]
+    pub reject_path_parameters: bool,
+    #[serde(default)]
     pub rules: Vec<FileRouteRule>,
 }
 
@@ -58,6 +63,8 @@ pub struct FileRouteRule {
     pub prefix: String,
     pub methods: Option<Vec<String>>,
     pub policy: String,
+    #[serde(default)]
+    pub websocket: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -178,6 +185,7 @@ pub struct FileDevUser {
     pub blocked: bool,
     #[serde(default)]
     pub mfa: bool,
+    pub email_verified: Option<bool>,
     #[serde(default)]
     pub groups: Vec<String>,
 }

@@ -50,7 +50,10 @@ pub struct Guard {
     pub leeway_seconds: u64,
     pub jwks_ttl: Duration,
     pub jwks_min_refetch: Duration,
-    pub token_cache_size: u64,
+    /// Bytes the verified-token cache may hold.
+    pub token_cache_bytes: u64,
+    /// Send identity headers mapped to the `email` claim only when `email_verified` is true.
+    pub require_email_verified: bool,
     pub groups_claim: String,
     /// (header, claim) pairs; every header here is stripped from incoming requests.
     pub identity_headers: Vec<(http::HeaderName, String)>,
@@ -71,15 +74,20 @@ pub enum Policy {
 
 #[derive(Debug, Clone)]
 pub struct RouteRule {
+    /// Normalised, without a trailing slash; the root is `""`.
     pub prefix: String,
     /// Upper-case methods; empty: every method.
     pub methods: Vec<String>,
     pub policy: Policy,
+    /// Connection upgrades (WebSocket) are allowed on this route.
+    pub websocket: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct Routes {
     pub default: Policy,
+    /// Refusals on top of the path normaliser's fixed ones.
+    pub strictness: crate::path::Strictness,
     pub rules: Vec<RouteRule>,
 }
 
@@ -233,6 +241,8 @@ pub struct DevUser {
     pub name: String,
     pub blocked: bool,
     pub mfa: bool,
+    /// The tokens say `email_verified` with this value.
+    pub email_verified: bool,
     pub groups: Vec<String>,
 }
 

@@ -31,4 +31,16 @@ impl Config {
         }
         s
     }
+
+    /// What is valid but probably not meant: printed by `authgate check` and logged at start.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = crate::guard::shadowed_rules(&self.routes);
+        if self.tenant.embedded {
+            w.push(format!(
+                "tenant.embedded: the dev tenant runs on {} with demo users: never in production",
+                self.tenant.base_url
+            ));
+        }
+        w
+    }
 }

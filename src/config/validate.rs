@@ -9,6 +9,10 @@ use std::time::Duration;
 use url::Url;
 
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+/// About 40,000 verified tokens: fits a 64 MiB sidecar with room to spare.
+pub const DEFAULT_TOKEN_CACHE_BYTES: u64 = 16 * 1024 * 1024;
+/// How long after its `exp` an access token may still be shown to `/oauth/refreshtoken`.
+pub const DEFAULT_REFRESH_EXPIRED_GRACE_SECONDS: u64 = 86_400;
 const DEFAULT_DIRECTORY: &str = "Username-Password-Authentication";
 
 /// Errors collected while validating: all are reported, not only the first.
@@ -134,11 +138,19 @@ fn policy(p: &mut Problems, key: &str, value: &str) -> Policy {
 
 fn routes(p: &mut Problems, r: FileRoutes) -> Routes {
     let default = policy(p, "routes.default", r.default.as_deref().unwrap_or("authenticated"));
+    let strictness = crate::path::Strictness {
+        reject_escaped_percent: r.reject_escaped_percent,
+        reject_path_parameters: r.reject_path_parameters,
+    };
     let mut rules = Vec::new();
     for (i, rule) in r.rules.into_iter().enumerate() {
         let key = format!("routes.rules[{i}]");
-        if !rule.prefix.starts_with('/') {
-            p.push(&format!("{key}.prefix"), format!("{:?} must start with /", rule.prefix));
+        let normal = crate::path::normalize(&rule.prefix, strictness);
+        if normal.as_deref() != Ok(rule.prefix.as_str()) || rule.prefix.contains(';') {
+            p.push(
+                &format!("{key}.prefix"),
+                format!("{:?} must be a normalised path starting with / (no //, . or .. segments, escapes or ;)", rule.prefix),
+            );
         }
         let mut methods = Vec::new();
         for m in rule.methods.unwrap_or_default() {
@@ -149,9 +161,10 @@ fn routes(p: &mut Problems, r: FileRoutes) -> Routes {
             methods.push(upper);
         }
         let policy = policy(p, &format!("{key}.policy"), &rule.policy);
-        rules.push(RouteRule { prefix: rule.prefix, methods, policy });
+        let prefix = rule.prefix.trim_end_matches('/').to_string();
+        rules.push(RouteRule { prefix, methods, policy, websocket: rule.websocket });
     }
-    Routes { default, rules }
+    Routes { default, strictness, rules }
 }
 
 const ASYMMETRIC: [jsonwebtoken::Algorithm; 8] = {
@@ -223,7 +236,8 @@ fn guard(p: &mut Problems, g: FileGuard, clients: &[Client], routes: &Routes) ->
         leeway_seconds: g.leeway_seconds.unwrap_or(30),
         jwks_ttl: Duration::from_secs(jwks_ttl),
         jwks_min_refetch: Duration::from_secs(g.jwks_min_refetch_seconds.unwrap_or(30)),
-        token_cache_size: g.token_cache_size.unwrap_or(100_000),
+        token_cache_bytes: g.token_cache_bytes.unwrap_or(DEFAULT_TOKEN_CACHE_BYTES),
+        require_email_verified: g.require_email_verified.unwrap_or(true),
         groups_claim,
         identity_headers,
         client_header,
@@ -265,11 +279,21 @@ fn http_url(p: &mut Problems, key: &str, value: &str) -> Option<Url> {
     }
 }
 
+/// The demo's embedded servers may only listen on loopback addresses.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
 fn backend(p: &mut Problems, b: FileBackend) -> Option<Backend> {
     let url = http_url(p, "backend.url", &b.url)?;
     let host = url.host_str()?.to_string();
     let port = url.port_or_known_default()?;
-    if b.embedded_echo && !matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]") {
+    if b.embedded_echo && !is_loopback(&url) {
         p.push("backend.embedded_echo", format!("the echo backend listens on loopback only, not on {host:?}"));
     }
     Some(Backend {
@@ -283,6 +307,12 @@ fn backend(p: &mut Problems, b: FileBackend) -> Option<Backend> {
 
 fn tenant(p: &mut Problems, t: FileTenant) -> Option<Tenant> {
     let mut base = http_url(p, "tenant.url", &t.url)?;
+    if t.embedded && !is_loopback(&base) {
+        p.push(
+            "tenant.embedded",
+            format!("the embedded dev tenant listens on loopback only, not on {:?}", base.host_str().unwrap_or_default()),
+        );
+    }
     let trimmed = base.path().trim_end_matches('/').to_string();
     base.set_path(&trimmed);
     let issuer = t.issuer.unwrap_or_else(|| format!("{}/", base.as_str().trim_end_matches('/')));
@@ -351,7 +381,9 @@ fn session(p: &mut Problems, s: FileSession, env_duration: Option<String>) -> Se
     Session {
         duration_seconds,
         cookie_name,
-        refresh_expired_grace_seconds: s.refresh_expired_grace_seconds.unwrap_or(7 * 86_400),
+        refresh_expired_grace_seconds: s
+            .refresh_expired_grace_seconds
+            .unwrap_or(DEFAULT_REFRESH_EXPIRED_GRACE_SECONDS),
     }
 }
 
@@ -578,6 +610,7 @@ fn dev_tenant(p: &mut Problems, d: FileDevTenant, guard_groups_claim: &str) -> D
             connection,
             blocked: u.blocked,
             mfa: u.mfa,
+            email_verified: u.email_verified.unwrap_or(true),
             groups: u.groups,
         });
     }

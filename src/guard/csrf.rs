@@ -1,6 +1,8 @@
-//! Cross-site request forgery on the cookie path: a state-changing request (POST, PUT, PATCH,
-//! DELETE) carried only by the session cookie must come from an allowed `Origin` (or, lacking
-//! one, `Referer`). Bearer tokens are not sent by browsers on their own, so they are exempt.
+//! Cross-site request forgery on the cookie path: a request carried only by the session
+//! cookie whose method is not `GET`, `HEAD` or `OPTIONS` (any other method, in any case, may
+//! change state) must come from an allowed `Origin` (or, lacking one, `Referer`), or say
+//! `Sec-Fetch-Site: same-origin` (a header pages cannot set). `Origin: null` is refused.
+//! Bearer tokens are not sent by browsers on their own, so they are exempt.
 
 use crate::config::Client;
 use crate::error::ApiError;
@@ -17,18 +19,26 @@ pub fn check(
     client: Option<&Client>,
     public_url: Option<&str>,
 ) -> Result<(), ApiError> {
-    if !matches!(method, "POST" | "PUT" | "PATCH" | "DELETE") {
+    if matches!(method, "GET" | "HEAD" | "OPTIONS") {
         return Ok(());
     }
-    let origin = headers
-        .get(http::header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .filter(|o| *o != "null")
-        .map(str::to_string)
-        .or_else(|| {
-            let referer = headers.get(http::header::REFERER)?.to_str().ok()?;
-            Some(url::Url::parse(referer).ok()?.origin().ascii_serialization())
-        });
+    check_same_site(headers, client, public_url)
+}
+
+/// The request must come from the gateway's own pages or an allowed origin, whatever its
+/// method (used for `GET /logout` with the cookie too).
+pub fn check_same_site(headers: &HeaderMap, client: Option<&Client>, public_url: Option<&str>) -> Result<(), ApiError> {
+    let text = |name| headers.get(name).and_then(|v: &http::HeaderValue| v.to_str().ok());
+    if text("sec-fetch-site") == Some("same-origin") {
+        return Ok(());
+    }
+    let origin = match text("origin") {
+        Some("null") => {
+            return Err(ApiError::new(403, "access_denied", "A request from an opaque origin may not use the session cookie."))
+        }
+        Some(o) => Some(o.to_string()),
+        None => text("referer").and_then(|r| Some(url::Url::parse(r).ok()?.origin().ascii_serialization())),
+    };
     match origin {
         Some(o) if origin_allowed(client, &o, public_url) => Ok(()),
         Some(_) => Err(ApiError::new(403, "access_denied", "This origin may not use the session cookie.")),

@@ -1,32 +1,51 @@
-//! The identity the backend receives: configured claims as headers. Every header of that set
-//! (and `secret`) is removed from every incoming request, so nobody can forge an identity.
+//! The identity the backend receives: configured claims as headers. Every header of that set,
+//! `secret`, the forwarding headers, and any spelling of them with `_` for `-` (WSGI, CGI,
+//! Rack and PHP read `X_User_Id` as `X-User-Id`) are removed from every incoming request, so
+//! nobody can forge an identity.
 
 use crate::config::Guard;
 use http::HeaderName;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-/// Headers removed from every request before it reaches the backend.
-pub fn stripped_headers(guard: &Guard) -> Vec<HeaderName> {
-    let mut names = vec![HeaderName::from_static("secret"), guard.client_header.clone()];
+/// Headers the gateway alone may set on the way to the backend.
+pub fn protected_headers(guard: &Guard) -> Vec<HeaderName> {
+    let mut names: Vec<HeaderName> = ["secret", "x-forwarded-for", "x-real-ip", "forwarded", "x-request-id"]
+        .into_iter()
+        .map(HeaderName::from_static)
+        .collect();
+    names.push(guard.client_header.clone());
     names.extend(guard.identity_headers.iter().map(|(h, _)| h.clone()));
     names
 }
 
-/// The identity headers for verified `claims`: strings as they are, lists comma-joined,
-/// numbers and booleans as text; absent claims give no header. Control characters are dropped
-/// so a claim cannot smuggle a header line.
-pub fn headers_from_claims(guard: &Guard, claims: &serde_json::Map<String, Value>) -> Vec<(HeaderName, String)> {
+/// Whether an incoming header named `name` is another spelling of a protected one: the same
+/// name once `_` is read as `-`.
+pub fn is_protected_spelling(name: &str, protected: &[HeaderName]) -> bool {
+    name.contains('_') && {
+        let dashed = name.replace('_', "-");
+        protected.iter().any(|p| p.as_str().eq_ignore_ascii_case(&dashed))
+    }
+}
+
+/// The identity header values for verified `claims`, one per configured header: strings as
+/// they are, lists comma-joined, numbers and booleans as text; absent claims give no header.
+/// Control characters are dropped so a claim cannot smuggle a header line. An `email` claim is
+/// sent only when `email_verified` is `true`, unless the configuration says otherwise.
+pub fn identity_values(guard: &Guard, claims: &Map<String, Value>) -> Box<[Option<Box<str>>]> {
+    let email_trusted = !guard.require_email_verified || claims.get("email_verified") == Some(&Value::Bool(true));
     guard
         .identity_headers
         .iter()
-        .filter_map(|(header, claim)| {
+        .map(|(_, claim)| {
+            if claim == "email" && !email_trusted {
+                return None;
+            }
             let text = match claims.get(claim)? {
                 Value::String(s) => s.clone(),
                 Value::Array(items) => items.iter().filter_map(scalar).collect::<Vec<_>>().join(","),
                 other => scalar(other)?,
             };
-            let clean: String = text.chars().filter(|c| !c.is_control()).collect();
-            Some((header.clone(), clean))
+            Some(text.chars().filter(|c| !c.is_control()).collect::<String>().into_boxed_str())
         })
         .collect()
 }

@@ -69,7 +69,7 @@ pub async fn verify(token: &str, jwks: &Jwks, policy: &Policy) -> Result<Claims,
     })?;
     if let Some(grace) = policy.expired_grace_seconds {
         let exp = data.claims.get("exp").and_then(Value::as_u64).ok_or(VerifyError::Invalid("missing claim"))?;
-        if exp + grace + policy.leeway_seconds < jsonwebtoken::get_current_timestamp() {
+        if exp.saturating_add(grace).saturating_add(policy.leeway_seconds) < jsonwebtoken::get_current_timestamp() {
             return Err(VerifyError::Invalid("expired beyond the refresh grace"));
         }
     }

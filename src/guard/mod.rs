@@ -1,19 +1,20 @@
-//! The guard in front of the backend: the route's policy, token verification, the cookie's
-//! cross-site check, and the identity headers the backend receives. Plain values in and out.
+//! The guard in front of the backend: the request's one credential, token verification, the
+//! cookie's cross-site check, and the identity the backend receives. Plain values in and out;
+//! the route's policy comes from the router.
 
-mod csrf;
+pub mod csrf;
 mod identity;
 pub mod jwt;
 mod policy;
 mod verifier;
 
-pub use identity::stripped_headers;
-pub use policy::policy_for;
-pub use verifier::Verifier;
+pub use identity::{identity_values, is_protected_spelling, protected_headers};
+pub use policy::{policy_for, prefix_covers, rule_for, shadowed_rules, Matched};
+pub use verifier::{Verified, Verifier};
 
-use crate::config::{Config, Policy};
+use crate::config::{Config, Policy, Session};
 use crate::error::ApiError;
-use crate::session::session_token;
+use crate::session::session_cookies;
 use http::{HeaderMap, HeaderName};
 use std::sync::Arc;
 
@@ -24,14 +25,32 @@ pub enum TokenSource {
     Cookie,
 }
 
-/// A request the guard let through: the headers to set on the way to the backend.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+/// A request's credential: its token, where it came from, and whether a session cookie came
+/// along (to be removed when the Bearer is the one verified).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credential<'a> {
+    pub token: &'a str,
+    pub source: TokenSource,
+    pub with_cookie: bool,
+}
+
+/// A request the guard let through.
+#[derive(Debug, Default, Clone)]
 pub struct Pass {
+    /// Headers to set on the way to the backend (client type, a Bearer made from the cookie).
     pub headers: Vec<(HeaderName, String)>,
     /// The client named by a valid `secret` header, for logs.
     pub client: Option<String>,
-    /// The verified token's `sub`, for per-user limits.
-    pub subject: Option<String>,
+    /// The verified token, for the identity headers and per-user limits.
+    pub verified: Option<Arc<Verified>>,
+    /// The session cookie is not the verified credential: remove it before the backend.
+    pub drop_session_cookie: bool,
+}
+
+impl Pass {
+    pub fn subject(&self) -> Option<&str> {
+        self.verified.as_ref().and_then(|v| v.subject.as_deref())
+    }
 }
 
 pub struct Guard {
@@ -44,43 +63,48 @@ impl Guard {
         Guard { config, verifier }
     }
 
-    /// Let the request through (with the identity headers to add) or refuse it.
-    pub async fn check(&self, method: &str, path: &str, headers: &HeaderMap) -> Result<Pass, ApiError> {
+    pub fn verifier(&self) -> &Arc<Verifier> {
+        &self.verifier
+    }
+
+    /// Let a backend request with the router's `policy` through, or refuse it.
+    pub async fn check(&self, policy: Policy, method: &str, headers: &HeaderMap) -> Result<Pass, ApiError> {
         let config = &self.config;
+        let credential = credential(headers, &config.session)?;
         let client = header(headers, "secret").and_then(|s| config.client_by_secret(s.as_bytes()));
         let mut pass = Pass { client: client.map(|c| c.name.clone()), ..Pass::default() };
         if let Some(c) = client {
             pass.headers.push((config.guard.client_header.clone(), c.name.clone()));
         }
-        match policy_for(&config.routes, method, path) {
+        match policy {
             Policy::Public => Ok(pass),
             Policy::Secret if client.is_some() => Ok(pass),
             Policy::Secret => Err(ApiError::invalid_client()),
             Policy::Authenticated => {
-                let (token, source) =
-                    token(headers, config).ok_or_else(|| ApiError::invalid_token("An access token is required."))?;
-                let claims = self.verifier.verify(token).await.map_err(|e| match e {
-                    jwt::VerifyError::KeysUnavailable => {
-                        ApiError::new(503, "temporarily_unavailable", "The signing keys are not available yet.")
-                    }
-                    other => {
-                        tracing::info!(reason = %other, "token refused");
-                        ApiError::invalid_token("The access token is not valid.")
-                    }
-                })?;
-                if source == TokenSource::Cookie {
-                    let token_client =
-                        claims.get("azp").and_then(|v| v.as_str()).and_then(|id| config.client_by_id(id));
+                let c = credential.ok_or_else(|| ApiError::invalid_token("An access token is required."))?;
+                let verified = self.verify(c.token).await?;
+                if c.source == TokenSource::Cookie {
+                    let token_client = verified.azp.as_deref().and_then(|id| config.client_by_id(id));
                     csrf::check(method, headers, token_client, config.public_url.as_deref())?;
                     if config.guard.cookie_to_bearer {
-                        pass.headers.push((http::header::AUTHORIZATION, format!("Bearer {token}")));
+                        pass.headers.push((http::header::AUTHORIZATION, format!("Bearer {}", c.token)));
                     }
                 }
-                pass.headers.extend(identity::headers_from_claims(&config.guard, &claims));
-                pass.subject = claims.get("sub").and_then(|v| v.as_str()).map(str::to_string);
+                pass.drop_session_cookie = c.source == TokenSource::Bearer && c.with_cookie;
+                pass.verified = Some(verified);
                 Ok(pass)
             }
         }
+    }
+
+    /// Verify an access token as the guard does (cached), mapping failures to refusals.
+    pub async fn verify(&self, token: &str) -> Result<Arc<Verified>, ApiError> {
+        self.verifier.verify(token).await.map_err(|e| {
+            if e != jwt::VerifyError::KeysUnavailable {
+                tracing::info!(reason = %e, "token refused");
+            }
+            ApiError::from(e)
+        })
     }
 }
 
@@ -88,23 +112,36 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The bearer token, or else the session cookie's.
-pub fn token<'a>(headers: &'a HeaderMap, config: &Config) -> Option<(&'a str, TokenSource)> {
-    if let Some(t) = bearer(headers) {
-        return Some((t, TokenSource::Bearer));
+/// The request's one credential: a Bearer token or the session cookie. Refused (400): two
+/// `Authorization` headers, two session cookies (in any letter case), or a Bearer and a
+/// cookie that disagree. `None`: no credential.
+pub fn credential<'a>(headers: &'a HeaderMap, session: &Session) -> Result<Option<Credential<'a>>, ApiError> {
+    let mut authorizations = headers.get_all(http::header::AUTHORIZATION).iter();
+    let authorization = authorizations.next();
+    if authorizations.next().is_some() {
+        return Err(ApiError::invalid_request("more than one Authorization header"));
     }
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| session_token(&config.session, c))
-        .map(|t| (t, TokenSource::Cookie))
+    let bearer = authorization.and_then(|v| v.to_str().ok()).and_then(bearer_of);
+    let cookie = session_cookies(headers, &session.cookie_name)?;
+    Ok(match (bearer, cookie) {
+        (Some(b), Some(c)) if b != c => {
+            return Err(ApiError::invalid_request("the Bearer token and the session cookie disagree"));
+        }
+        (Some(token), c) => Some(Credential { token, source: TokenSource::Bearer, with_cookie: c.is_some() }),
+        (None, Some(token)) => Some(Credential { token, source: TokenSource::Cookie, with_cookie: true }),
+        (None, None) => None,
+    })
 }
 
-/// The token of an `Authorization: Bearer …` header.
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let (scheme, token) = header(headers, "authorization")?.split_once(' ')?;
+/// The token of an `Authorization: Bearer …` header value.
+fn bearer_of(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
+/// The token of the request's single `Authorization: Bearer …` header.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    header(headers, "authorization").and_then(bearer_of)
 }
 
 #[cfg(test)]

@@ -1,12 +1,68 @@
-//! Route policies: the first rule whose path prefix (and methods, when listed) match decides;
-//! otherwise the default.
+//! Route policies: the first rule whose path prefix matches on a segment boundary (and whose
+//! methods, when listed, include the request's) decides; otherwise the default.
 
-use crate::config::{Policy, Routes};
+use crate::config::{Policy, RouteRule, Routes};
 
-pub fn policy_for(routes: &Routes, method: &str, path: &str) -> Policy {
+/// What the matching rule says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Matched {
+    pub policy: Policy,
+    /// The route may upgrade the connection (WebSocket), once the guard let it through.
+    pub websocket: bool,
+}
+
+/// `prefix` (stored without a trailing slash; the root is `""`) covers `path` when `path` is
+/// the prefix itself or lies below it: `/health` covers `/health` and `/health/x`, never
+/// `/healthadmin`.
+pub fn prefix_covers(prefix: &str, path: &str) -> bool {
+    match path.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/'),
+        None => false,
+    }
+}
+
+fn applies(rule: &RouteRule, method: &str, path: &str) -> bool {
+    prefix_covers(&rule.prefix, path) && (rule.methods.is_empty() || rule.methods.iter().any(|m| m == method))
+}
+
+pub fn rule_for(routes: &Routes, method: &str, path: &str) -> Matched {
     routes
         .rules
         .iter()
-        .find(|r| path.starts_with(&r.prefix) && (r.methods.is_empty() || r.methods.iter().any(|m| m == method)))
-        .map_or(routes.default, |r| r.policy)
+        .find(|r| applies(r, method, path))
+        .map_or(Matched { policy: routes.default, websocket: false }, |r| Matched {
+            policy: r.policy,
+            websocket: r.websocket,
+        })
+}
+
+pub fn policy_for(routes: &Routes, method: &str, path: &str) -> Policy {
+    rule_for(routes, method, path).policy
+}
+
+/// Rules that can never decide because an earlier rule covers every request they would match.
+pub fn shadowed_rules(routes: &Routes) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (j, later) in routes.rules.iter().enumerate() {
+        let earlier = routes.rules[..j].iter().position(|r| {
+            prefix_covers(&r.prefix, &later.prefix)
+                && (r.methods.is_empty() || (!later.methods.is_empty() && later.methods.iter().all(|m| r.methods.contains(m))))
+        });
+        if let Some(i) = earlier {
+            warnings.push(format!(
+                "routes.rules[{j}] (prefix {:?}) is never used: routes.rules[{i}] (prefix {:?}) matches first",
+                display_prefix(&later.prefix),
+                display_prefix(&routes.rules[i].prefix)
+            ));
+        }
+    }
+    warnings
+}
+
+fn display_prefix(p: &str) -> &str {
+    if p.is_empty() {
+        "/"
+    } else {
+        p
+    }
 }

@@ -19,12 +19,18 @@ fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
 fn first_matching_rule_decides_else_the_default() {
     let mut c = config();
     assert_eq!(policy_for(&c.routes, "GET", "/public/x"), Policy::Public);
-    assert_eq!(policy_for(&c.routes, "GET", "/public"), Policy::Authenticated, "prefix is literal");
+    assert_eq!(policy_for(&c.routes, "GET", "/public"), Policy::Public, "the prefix's own path");
+    assert_eq!(policy_for(&c.routes, "GET", "/publications"), Policy::Authenticated, "whole segments only");
     assert_eq!(policy_for(&c.routes, "POST", "/internal/jobs"), Policy::Secret);
     assert_eq!(policy_for(&c.routes, "GET", "/api"), Policy::Authenticated);
     c.routes.rules.insert(
         0,
-        crate::config::RouteRule { prefix: "/public/".into(), methods: vec!["POST".into()], policy: Policy::Secret },
+        crate::config::RouteRule {
+            prefix: "/public".into(),
+            methods: vec!["POST".into()],
+            policy: Policy::Secret,
+            websocket: false,
+        },
     );
     assert_eq!(policy_for(&c.routes, "POST", "/public/x"), Policy::Secret);
     assert_eq!(policy_for(&c.routes, "GET", "/public/x"), Policy::Public);
@@ -37,28 +43,45 @@ fn identity_headers_come_from_claims() {
         "sub": "auth0|1", "email": "a@b.c",
         "https://authgate.local/groups": ["admins", "staff"],
     });
-    let got = identity::headers_from_claims(&c.guard, claims.as_object().unwrap());
-    let as_text: Vec<(String, String)> = got.into_iter().map(|(h, v)| (h.to_string(), v)).collect();
-    assert!(as_text.contains(&("x-user-id".into(), "auth0|1".into())));
-    assert!(as_text.contains(&("x-user-email".into(), "a@b.c".into())));
-    assert!(as_text.contains(&("x-user-groups".into(), "admins,staff".into())));
+    let as_text = |claims: serde_json::Value| -> Vec<(String, String)> {
+        let values = identity_values(&c.guard, claims.as_object().unwrap());
+        c.guard
+            .identity_headers
+            .iter()
+            .zip(values.iter())
+            .filter_map(|((h, _), v)| Some((h.to_string(), v.as_deref()?.to_string())))
+            .collect()
+    };
+    let got = as_text(claims.clone());
+    assert!(got.contains(&("x-user-id".into(), "auth0|1".into())));
+    assert!(!got.iter().any(|(h, _)| h == "x-user-email"), "email_verified is not true: no email header");
+    assert!(got.contains(&("x-user-groups".into(), "admins,staff".into())));
+    let mut verified = claims;
+    verified["email_verified"] = json!(true);
+    assert!(as_text(verified).contains(&("x-user-email".into(), "a@b.c".into())));
 }
 
 #[test]
 fn claims_cannot_smuggle_header_lines_and_absent_claims_give_no_header() {
     let c = config();
     let claims = json!({"sub": "auth0|1\r\nx-admin: yes"});
-    let got = identity::headers_from_claims(&c.guard, claims.as_object().unwrap());
-    assert_eq!(got.len(), 1);
-    assert_eq!(got[0].1, "auth0|1x-admin: yes");
+    let got = identity_values(&c.guard, claims.as_object().unwrap());
+    let present: Vec<&str> = got.iter().filter_map(|v| v.as_deref()).collect();
+    assert_eq!(present, ["auth0|1x-admin: yes"]);
 }
 
 #[test]
-fn stripped_headers_cover_the_secret_and_every_identity_header() {
-    let names: Vec<String> = stripped_headers(&config().guard).iter().map(|h| h.to_string()).collect();
-    for h in ["secret", "x-client-type", "x-user-id", "x-user-email", "x-user-groups"] {
+fn protected_headers_cover_the_secret_identity_and_forwarding_in_any_spelling() {
+    let protected = protected_headers(&config().guard);
+    let names: Vec<String> = protected.iter().map(|h| h.to_string()).collect();
+    for h in ["secret", "x-client-type", "x-user-id", "x-user-email", "x-user-groups", "x-forwarded-for", "x-real-ip"] {
         assert!(names.contains(&h.to_string()), "{h} in {names:?}");
     }
+    for spelling in ["x_user_id", "X_User_Id", "x-user_groups", "X_FORWARDED_FOR", "x_client_type"] {
+        assert!(is_protected_spelling(spelling, &protected), "{spelling}");
+    }
+    assert!(!is_protected_spelling("x_user_idx", &protected));
+    assert!(!is_protected_spelling("x-user-id", &protected), "the exact name is removed by name");
 }
 
 #[test]
@@ -72,18 +95,35 @@ fn cookie_requests_that_change_state_need_an_allowed_origin() {
     assert!(!ok("POST", &[]));
     assert!(!ok("PUT", &[("origin", "https://evil.example")]));
     assert!(!ok("PATCH", &[("origin", "null")]));
+    assert!(!ok("POST", &[("origin", "null"), ("referer", "http://localhost:3000/")]), "null is refused");
+    assert!(!ok("get", &[]), "methods are case-sensitive: get is not GET");
+    assert!(!ok("PROPFIND", &[]));
+    assert!(ok("HEAD", &[]) && ok("OPTIONS", &[]));
+    assert!(ok("POST", &[("sec-fetch-site", "same-origin")]));
+    assert!(!ok("POST", &[("sec-fetch-site", "cross-site")]));
     assert!(
         csrf::check("POST", &headers(&[("origin", "https://gw.example")]), None, Some("https://gw.example")).is_ok()
     );
 }
 
 #[test]
-fn token_comes_from_bearer_first_then_the_cookie() {
+fn one_credential_per_request() {
     let c = config();
-    let h = headers(&[("authorization", "Bearer abc"), ("cookie", "sid=def")]);
-    assert_eq!(token(&h, &c), Some(("abc", TokenSource::Bearer)));
-    let h = headers(&[("cookie", "a=1"), ("cookie", "sid=def")]);
-    assert_eq!(token(&h, &c), Some(("def", TokenSource::Cookie)));
-    assert_eq!(token(&headers(&[("authorization", "Basic abc")]), &c), None);
-    assert_eq!(token(&headers(&[("authorization", "Bearer ")]), &c), None);
+    let read = |pairs: &[(&'static str, &str)]| {
+        let h = headers(pairs);
+        credential(&h, &c.session).map(|o| o.map(|c| (c.token.to_string(), c.source, c.with_cookie))).map_err(|e| e.status)
+    };
+    assert_eq!(read(&[("authorization", "Bearer abc")]), Ok(Some(("abc".into(), TokenSource::Bearer, false))));
+    assert_eq!(read(&[("cookie", "a=1"), ("cookie", "sid=def")]), Ok(Some(("def".into(), TokenSource::Cookie, true))));
+    assert_eq!(
+        read(&[("authorization", "Bearer abc"), ("cookie", "sid=abc")]),
+        Ok(Some(("abc".into(), TokenSource::Bearer, true))),
+        "the same token twice"
+    );
+    assert_eq!(read(&[("authorization", "Basic abc")]), Ok(None));
+    assert_eq!(read(&[("authorization", "Bearer ")]), Ok(None));
+    assert_eq!(read(&[("authorization", "Bearer a"), ("authorization", "Bearer b")]), Err(400));
+    assert_eq!(read(&[("authorization", "Bearer a"), ("authorization", "Bearer a")]), Err(400));
+    assert_eq!(read(&[("cookie", "sid=a; sid=b")]), Err(400));
+    assert_eq!(read(&[("authorization", "Bearer abc"), ("cookie", "sid=def")]), Err(400), "they disagree");
 }

@@ -47,6 +47,16 @@ impl RateInfo {
     }
 }
 
+/// The login limiter's key for the session endpoints (client indexes are far below it; the
+/// unknown-secret bucket is `u16::MAX`).
+const SESSION_ENDPOINTS: u16 = u16::MAX - 1;
+
+/// The form of a username that brute-force counts are keyed by.
+pub fn username_key(username: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    username.trim().nfkc().collect::<String>().to_lowercase()
+}
+
 const TOO_MANY_REQUESTS: &str =
     "Too many requests. Check the X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset headers.";
 const BLOCKED: &str = "Your account has been blocked after multiple consecutive login attempts.";
@@ -142,14 +152,27 @@ impl Limits {
         }
     }
 
-    /// Usernames compare case-insensitively; keys are keyed hashes, so memory per key is fixed.
+    /// Usernames compare trimmed, NFKC-normalised and case-insensitively (so `Ｄemo@example.com`
+    /// and ` demo@example.com` count as `demo@example.com`); keys are keyed hashes, so memory
+    /// per key is fixed.
     fn user_key(&self, username: &str) -> u64 {
-        self.hasher.hash_one(username.to_lowercase())
+        self.hasher.hash_one(username_key(username))
     }
 
     /// The end user's IP for a request from `peer`.
     pub fn client_ip(&self, peer: IpAddr, headers: &http::HeaderMap) -> IpAddr {
+        client_ip::resolve(peer, headers, &self.config.trusted_proxies).client
+    }
+
+    /// The end user's IP and the `X-Forwarded-For` chain to send on.
+    pub fn forwarding(&self, peer: IpAddr, headers: &http::HeaderMap) -> client_ip::Resolved {
         client_ip::resolve(peer, headers, &self.config.trusted_proxies)
+    }
+
+    /// A call to `/userinfo` or `/logout` from `ip`: under the login rate, in a bucket of its
+    /// own per IP.
+    pub fn check_session_endpoint(&self, ip: IpAddr) -> Result<RateInfo, ApiError> {
+        self.login.check(&(SESSION_ENDPOINTS, ip))
     }
 
     /// A login call from `ip` by the client at `client_index`.

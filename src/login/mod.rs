@@ -11,6 +11,7 @@ mod token;
 
 pub use body::{body_kind, parse as parse_body, BodyKind, Params};
 pub use scope::upstream_scope;
+pub use shape::MAX_EXPIRES_IN;
 
 use crate::config::{Client, Config};
 use crate::error::ApiError;

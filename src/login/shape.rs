@@ -10,6 +10,10 @@ use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+/// The longest token lifetime believed from a tenant (ten years): a larger `expires_in` is
+/// clamped to it, so no date overflows.
+pub const MAX_EXPIRES_IN: u64 = 10 * 365 * 86_400;
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct CamelTokens<'a> {
@@ -54,10 +58,9 @@ pub fn token_reply(client: &Client, session: &Session, tokens: &Tokens, asked: &
     let refresh_token = tokens.refresh_token.as_deref().or(asked.sent_refresh_token);
     match client.token_response {
         TokenResponse::CamelCase => {
-            let expire_at = tokens.expires_in.map(|secs| {
-                (now + time::Duration::seconds(secs.min(i64::MAX as u64) as i64))
-                    .format(&Rfc3339)
-                    .expect("a UTC time formats")
+            let expire_at = tokens.expires_in.and_then(|secs| {
+                let secs = i64::try_from(secs.min(MAX_EXPIRES_IN)).ok()?;
+                now.checked_add(time::Duration::seconds(secs))?.format(&Rfc3339).ok()
             });
             Reply::json(
                 200,
@@ -77,7 +80,7 @@ pub fn token_reply(client: &Client, session: &Session, tokens: &Tokens, asked: &
                 &OAuthTokens {
                     access_token: &tokens.access_token,
                     token_type: &tokens.token_type,
-                    expires_in: tokens.expires_in,
+                    expires_in: tokens.expires_in.map(|s| s.min(MAX_EXPIRES_IN)),
                     refresh_token,
                     id_token: tokens.id_token.as_deref(),
                     scope: differs.then_some(granted),

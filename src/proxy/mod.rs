@@ -4,11 +4,12 @@
 
 mod router;
 
-pub use router::{route, Own, Route};
+pub use router::{decide, route, Decision, Own, Route, OWN_PATHS};
 
 use crate::app::App;
 use crate::error::ApiError;
-use crate::guard::Pass;
+use crate::guard::{is_protected_spelling, Pass};
+use crate::limits::client_ip::Resolved;
 use crate::limits::RateInfo;
 use crate::metrics::metrics;
 use crate::reply::{Reply, Request};
@@ -35,11 +36,16 @@ pub struct Ctx {
     _in_flight: InFlight,
     started: Instant,
     route: Route,
+    /// The path the backend gets, when it differs from the request's (normalised, or an
+    /// absolute-form target made origin-form).
+    rewritten_uri: Option<String>,
+    /// The end user's IP and the `X-Forwarded-For` chain for the backend.
+    forwarding: Option<Resolved>,
     request_id: String,
     client: Option<String>,
     tenant_time: Duration,
-    /// Identity headers the guard set for the backend.
-    upstream_headers: Vec<(HeaderName, String)>,
+    /// What the guard let through, for the backend's headers.
+    pass: Pass,
     /// The tightest rate limit that applied, for the response's `X-RateLimit-*` headers.
     rate: Option<RateInfo>,
 }
@@ -52,15 +58,19 @@ impl Gateway {
 
 /// Limits per IP, then the guard, then limits per user. A refusal carries the rate headers of
 /// the limits that applied.
-async fn guard_backend(app: &App, session: &Session) -> std::result::Result<(Pass, Option<RateInfo>), ApiError> {
+async fn guard_backend(
+    app: &App,
+    session: &Session,
+    policy: crate::config::Policy,
+    ip: IpAddr,
+) -> std::result::Result<(Pass, Option<RateInfo>), ApiError> {
     let req = session.req_header();
-    let ip = app.limits.client_ip(peer_ip(session), &req.headers);
     let by_ip = app.limits.check_backend_ip(ip)?;
-    let pass = app.guard.check(req.method.as_str(), req.uri.path(), &req.headers).await.map_err(|mut e| {
+    let pass = app.guard.check(policy, req.method.as_str(), &req.headers).await.map_err(|mut e| {
         e.headers.extend(by_ip.iter().flat_map(RateInfo::headers));
         e
     })?;
-    let by_user = match &pass.subject {
+    let by_user = match pass.subject() {
         Some(sub) => app.limits.check_backend_user(sub)?,
         None => None,
     };
@@ -68,12 +78,13 @@ async fn guard_backend(app: &App, session: &Session) -> std::result::Result<(Pas
 }
 
 /// Answer a request the gateway handles itself; also returns the client it named, if any.
-async fn answer(app: &App, route: Route, session: &mut Session) -> (Reply, Option<String>) {
-    let request = match read_request(session, app.config.max_body_bytes).await {
-        Ok(mut r) => {
-            r.client_ip = app.limits.client_ip(r.client_ip, &r.headers);
-            r
-        }
+async fn answer(app: &App, route: Route, ip: IpAddr, session: &mut Session) -> (Reply, Option<String>) {
+    if route == Route::Reserved {
+        let e = ApiError::new(404, "not_found", "No such endpoint: the gateway's own paths are spelled exactly.");
+        return (e.into_reply(), None);
+    }
+    let request = match read_request(session, app.config.max_body_bytes, ip).await {
+        Ok(r) => r,
         Err(reply) => {
             session.set_keepalive(None);
             return (reply, None);
@@ -92,7 +103,15 @@ async fn answer(app: &App, route: Route, session: &mut Session) -> (Reply, Optio
         Route::Own(Own::Jwks) => (app.discovery.jwks().await, None),
         Route::Own(Own::OpenidConfiguration) => (app.discovery.openid_configuration().await, None),
         Route::WrongMethod(allow) => (ApiError::method_not_allowed(allow).into_reply(), None),
-        Route::Backend => unreachable!("backend requests are proxied"),
+        Route::Reserved | Route::Backend => unreachable!("answered above, or proxied"),
+    }
+}
+
+impl Gateway {
+    /// Answer with a refusal; the request goes no further.
+    async fn refuse(&self, session: &mut Session, ctx: &Ctx, refusal: ApiError) -> Result<bool> {
+        write_reply(session, refusal.into_reply().with_header("x-request-id", ctx.request_id.clone())).await?;
+        Ok(true)
     }
 }
 
@@ -106,40 +125,63 @@ impl ProxyHttp for Gateway {
             _in_flight: self.shared.enter(),
             started: Instant::now(),
             route: Route::Backend,
+            rewritten_uri: None,
+            forwarding: None,
             request_id: String::new(),
             client: None,
             tenant_time: Duration::ZERO,
-            upstream_headers: Vec::new(),
+            pass: Pass::default(),
             rate: None,
         }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
-        let req = session.req_header();
-        ctx.route = route(req.method.as_str(), req.uri.path());
-        ctx.request_id = request_scope::id_for(req.headers.get("x-request-id").and_then(|v| v.to_str().ok()));
         let app = ctx.app.clone();
+        let req = session.req_header();
+        ctx.request_id = request_scope::id_for(req.headers.get("x-request-id").and_then(|v| v.to_str().ok()));
+        let forwarding = app.limits.forwarding(peer_ip(session), &req.headers);
+        let ip = forwarding.client;
+        ctx.forwarding = Some(forwarding);
+        let routes = &app.config.routes;
+        let rule = match decide(routes, routes.strictness, req.method.as_str(), req.uri.path()) {
+            Ok(d) => {
+                ctx.route = d.route;
+                if matches!(d.path, std::borrow::Cow::Owned(_)) || req.uri.authority().is_some() {
+                    ctx.rewritten_uri = Some(match req.uri.query() {
+                        Some(q) => format!("{}?{q}", d.path),
+                        None => d.path.into_owned(),
+                    });
+                }
+                d.rule
+            }
+            Err(refusal) => {
+                session.set_keepalive(None);
+                return self.refuse(session, ctx, refusal).await;
+            }
+        };
         if ctx.route != Route::Backend {
             let ((reply, client), tenant_time) =
-                request_scope::run(ctx.request_id.clone(), answer(&app, ctx.route, session)).await;
+                request_scope::run(ctx.request_id.clone(), answer(&app, ctx.route, ip, session)).await;
             ctx.client = client;
             ctx.tenant_time = tenant_time;
             write_reply(session, reply.with_header("x-request-id", ctx.request_id.clone())).await?;
             return Ok(true);
         }
-        let (decision, tenant_time) = request_scope::run(ctx.request_id.clone(), guard_backend(&app, session)).await;
+        if !rule.websocket && session.req_header().headers.contains_key(http::header::UPGRADE) {
+            let refusal = ApiError::invalid_request("connection upgrades are not allowed on this route");
+            return self.refuse(session, ctx, refusal).await;
+        }
+        let (decision, tenant_time) =
+            request_scope::run(ctx.request_id.clone(), guard_backend(&app, session, rule.policy, ip)).await;
         ctx.tenant_time = tenant_time;
         match decision {
             Ok((pass, rate)) => {
-                ctx.client = pass.client;
-                ctx.upstream_headers = pass.headers;
+                ctx.client = pass.client.clone();
+                ctx.pass = pass;
                 ctx.rate = rate;
                 Ok(false)
             }
-            Err(refusal) => {
-                write_reply(session, refusal.into_reply().with_header("x-request-id", ctx.request_id.clone())).await?;
-                Ok(true)
-            }
+            Err(refusal) => self.refuse(session, ctx, refusal).await,
         }
     }
 
@@ -169,13 +211,50 @@ impl ProxyHttp for Gateway {
         upstream_request: &mut pingora::http::RequestHeader,
         ctx: &mut Ctx,
     ) -> Result<()> {
-        for name in &ctx.app.stripped_headers {
+        let app = &ctx.app;
+        for name in &app.protected_headers {
             upstream_request.remove_header(name);
         }
-        for (name, value) in ctx.upstream_headers.drain(..) {
+        let spellings: Vec<HeaderName> = upstream_request
+            .headers
+            .keys()
+            .filter(|n| is_protected_spelling(n.as_str(), &app.protected_headers))
+            .cloned()
+            .collect();
+        for name in spellings {
+            upstream_request.remove_header(&name);
+        }
+        if ctx.pass.drop_session_cookie {
+            let cookies: Vec<String> = upstream_request
+                .headers
+                .get_all(http::header::COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok().map(str::to_string))
+                .collect();
+            upstream_request.remove_header(&http::header::COOKIE);
+            if let Some(rest) = crate::session::without_cookie(&cookies.join("; "), &app.config.session.cookie_name) {
+                upstream_request.insert_header(http::header::COOKIE, rest)?;
+            }
+        }
+        if let Some(verified) = &ctx.pass.verified {
+            for ((name, _), value) in app.config.guard.identity_headers.iter().zip(verified.identity.iter()) {
+                if let Some(value) = value {
+                    upstream_request.insert_header(name.clone(), value.as_ref())?;
+                }
+            }
+        }
+        for (name, value) in ctx.pass.headers.drain(..) {
             upstream_request.insert_header(name, value)?;
         }
+        if let Some(f) = &ctx.forwarding {
+            upstream_request.insert_header("x-forwarded-for", f.forwarded_for.as_str())?;
+            upstream_request.insert_header("x-real-ip", f.client.to_string())?;
+        }
         upstream_request.insert_header("x-request-id", ctx.request_id.as_str())?;
+        if let Some(uri) = &ctx.rewritten_uri {
+            let uri = uri.parse::<http::Uri>().map_err(|_| Error::new(ErrorType::InvalidHTTPHeader))?;
+            upstream_request.set_uri(uri);
+        }
         Ok(())
     }
 
@@ -209,6 +288,7 @@ impl ProxyHttp for Gateway {
             request_id = ctx.request_id.as_str(),
             method = req.method.as_str(),
             path = req.uri.path(),
+            routed = ctx.rewritten_uri.as_deref().map(|u| u.split('?').next().unwrap_or_default()),
             route = ctx.route.class(),
             client,
             status,
@@ -219,7 +299,7 @@ impl ProxyHttp for Gateway {
     }
 }
 
-async fn read_request(session: &mut Session, limit: usize) -> std::result::Result<Request, Reply> {
+async fn read_request(session: &mut Session, limit: usize, client_ip: IpAddr) -> std::result::Result<Request, Reply> {
     let too_large = || ApiError::payload_too_large(limit).into_reply();
     let headers = session.req_header().headers.clone();
     let declared =
@@ -240,7 +320,7 @@ async fn read_request(session: &mut Session, limit: usize) -> std::result::Resul
             Err(_) => return Err(ApiError::invalid_request("the request body could not be read").into_reply()),
         }
     }
-    Ok(Request { headers, body: Bytes::from(body), client_ip: peer_ip(session) })
+    Ok(Request { headers, body: Bytes::from(body), client_ip })
 }
 
 /// The socket peer's IP.

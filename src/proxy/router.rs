@@ -1,6 +1,15 @@
-//! The one router: (method, path) → what the gateway does with the request.
+//! The one router: (method, raw path) → the normalised path and what the gateway does with
+//! the request: answer it itself, or guard it with the route's policy and proxy it. A path is
+//! refused when a common server-side reading of it (path parameters stripped, case folded)
+//! would be decided differently: the gateway's decision and the backend's view must be about
+//! the same request.
 
+use crate::config::Routes;
+use crate::error::ApiError;
+use crate::guard::{rule_for, Matched};
 use crate::login::Endpoint;
+use crate::path::{normalize, without_parameters, Strictness};
+use std::borrow::Cow;
 
 /// Endpoints the gateway answers itself besides the login calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +28,9 @@ pub enum Route {
     Own(Own),
     /// A known path with the wrong method: `405` with this `Allow`.
     WrongMethod(&'static str),
+    /// Another spelling (case, trailing slash) of a path the gateway answers itself: `404`,
+    /// never proxied, so no login call reaches the backend in disguise.
+    Reserved,
     /// Everything else goes to the backend, guarded.
     Backend,
 }
@@ -35,34 +47,89 @@ impl Route {
             Route::Own(Own::Logout) => "logout",
             Route::Own(Own::Jwks | Own::OpenidConfiguration) => "discovery",
             Route::WrongMethod(_) => "wrong_method",
+            Route::Reserved => "reserved",
             Route::Backend => "backend",
         }
     }
 }
 
+/// The paths the gateway answers itself, with their methods (the `Allow` header's text).
+pub const OWN_PATHS: &[(&str, Route, &str)] = &[
+    ("/oauth/token", Route::Login(Endpoint::Token), "POST"),
+    ("/oauth/refreshtoken", Route::Login(Endpoint::RefreshToken), "POST"),
+    ("/oauth/ro", Route::Login(Endpoint::Ro), "POST"),
+    ("/v1/auth/password/authenticate", Route::Login(Endpoint::PasswordsApi), "POST"),
+    ("/userinfo", Route::Own(Own::Userinfo), "GET"),
+    ("/logout", Route::Own(Own::Logout), "GET, POST"),
+    ("/.well-known/jwks.json", Route::Own(Own::Jwks), "GET"),
+    ("/.well-known/openid-configuration", Route::Own(Own::OpenidConfiguration), "GET"),
+];
+
+/// The longest own path, to skip the reserved-spelling check on longer paths.
+const LONGEST_OWN_PATH: usize = 34;
+
+/// The route of a normalised `path`.
 pub fn route(method: &str, path: &str) -> Route {
-    let (target, allow) = match path {
-        "/oauth/token" => (Route::Login(Endpoint::Token), "POST"),
-        "/oauth/refreshtoken" => (Route::Login(Endpoint::RefreshToken), "POST"),
-        "/oauth/ro" => (Route::Login(Endpoint::Ro), "POST"),
-        "/v1/auth/password/authenticate" => (Route::Login(Endpoint::PasswordsApi), "POST"),
-        "/userinfo" => (Route::Own(Own::Userinfo), "GET"),
-        "/logout" => (Route::Own(Own::Logout), "GET, POST"),
-        "/.well-known/jwks.json" => (Route::Own(Own::Jwks), "GET"),
-        "/.well-known/openid-configuration" => (Route::Own(Own::OpenidConfiguration), "GET"),
-        _ => return Route::Backend,
-    };
-    let allowed = allow.split(", ").any(|m| m == method);
-    if allowed {
-        target
-    } else {
-        Route::WrongMethod(allow)
+    if let Some((_, target, allow)) = OWN_PATHS.iter().find(|(p, _, _)| *p == path) {
+        return if allow.split(", ").any(|m| m == method) { *target } else { Route::WrongMethod(allow) };
     }
+    if path.len() <= LONGEST_OWN_PATH + 1 {
+        let folded = path.strip_suffix('/').unwrap_or(path);
+        if OWN_PATHS.iter().any(|(p, _, _)| p.eq_ignore_ascii_case(folded)) {
+            return Route::Reserved;
+        }
+    }
+    Route::Backend
+}
+
+/// What the router decided for a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision<'a> {
+    /// The normalised path: what was decided on, and what the backend receives.
+    pub path: Cow<'a, str>,
+    pub route: Route,
+    /// The backend route's rule (meaningless for the gateway's own routes).
+    pub rule: Matched,
+}
+
+pub fn decide<'a>(routes: &Routes, strict: Strictness, method: &str, raw_path: &'a str) -> Result<Decision<'a>, ApiError> {
+    let path = normalize(raw_path, strict).map_err(|e| ApiError::invalid_request(e.to_string()))?;
+    let target = route(method, &path);
+    let rule = rule_for(routes, method, &path);
+    if path.contains(';') {
+        let plain = without_parameters(&path);
+        if route(method, &plain) != target || rule_for(routes, method, &plain) != rule {
+            return Err(ApiError::invalid_request("a path parameter (;) would change how this path is routed"));
+        }
+    }
+    if path.bytes().any(|b| b.is_ascii_uppercase()) {
+        let lower = path.to_ascii_lowercase();
+        if rule_for(routes, method, &lower) != rule {
+            return Err(ApiError::invalid_request("this path is routed differently in another letter case"));
+        }
+    }
+    Ok(Decision { path, route: target, rule })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Policy, RouteRule};
+
+    fn routes() -> Routes {
+        let rule = |prefix: &str, policy| RouteRule { prefix: prefix.into(), methods: vec![], policy, websocket: false };
+        Routes {
+            default: Policy::Authenticated,
+            strictness: Strictness::default(),
+            rules: vec![rule("/public", Policy::Public), rule("/health", Policy::Public), rule("/internal", Policy::Secret)],
+        }
+    }
+
+    fn decided(method: &str, raw: &str) -> Result<(String, Route, Policy), u16> {
+        decide(&routes(), Strictness::default(), method, raw)
+            .map(|d| (d.path.into_owned(), d.route, d.rule.policy))
+            .map_err(|e| e.status)
+    }
 
     #[test]
     fn own_paths_need_their_methods_and_the_rest_goes_to_the_backend() {
@@ -73,7 +140,36 @@ mod tests {
         assert_eq!(route("POST", "/logout"), Route::Own(Own::Logout));
         assert_eq!(route("DELETE", "/logout"), Route::WrongMethod("GET, POST"));
         assert_eq!(route("GET", "/.well-known/jwks.json"), Route::Own(Own::Jwks));
-        assert_eq!(route("POST", "/oauth/token/"), Route::Backend);
         assert_eq!(route("GET", "/api/things"), Route::Backend);
+    }
+
+    #[test]
+    fn other_spellings_of_own_paths_are_reserved() {
+        for p in ["/oauth/token/", "/OAUTH/TOKEN", "/OAuth/Token/", "/Userinfo", "/LOGOUT/"] {
+            assert_eq!(route("POST", p), Route::Reserved, "{p}");
+        }
+        assert_eq!(decided("POST", "//oauth/token").unwrap().1, Route::Login(Endpoint::Token));
+        assert_eq!(decided("POST", "/oauth/./token").unwrap().1, Route::Login(Endpoint::Token));
+        assert_eq!(decided("POST", "/x/../oauth/token").unwrap().1, Route::Login(Endpoint::Token));
+        assert_eq!(decided("POST", "/oauth/token;x=1"), Err(400));
+    }
+
+    #[test]
+    fn prefixes_match_whole_segments() {
+        assert_eq!(decided("GET", "/health").unwrap().2, Policy::Public);
+        assert_eq!(decided("GET", "/health/live").unwrap().2, Policy::Public);
+        assert_eq!(decided("GET", "/healthadmin").unwrap().2, Policy::Authenticated);
+        assert_eq!(decided("GET", "/public/../api/me").unwrap(), ("/api/me".into(), Route::Backend, Policy::Authenticated));
+    }
+
+    #[test]
+    fn readings_that_would_route_differently_are_refused() {
+        assert_eq!(decided("GET", "/public/..;/api/me"), Err(400));
+        assert_eq!(decided("GET", "/api;x/../public/x").map(|d| d.2), Ok(Policy::Public), "a dot segment removes it");
+        assert_eq!(decided("GET", "/internal;v=1/jobs"), Err(400), "secret vs the default");
+        assert_eq!(decided("GET", "/public;v=1/x"), Err(400));
+        assert_eq!(decided("GET", "/api/x;v=1").unwrap().2, Policy::Authenticated, "same decision either way");
+        assert_eq!(decided("GET", "/PUBLIC/x"), Err(400), "public in lower case, authenticated as sent");
+        assert_eq!(decided("GET", "/api/ME").unwrap().2, Policy::Authenticated);
     }
 }

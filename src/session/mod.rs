@@ -6,10 +6,11 @@ mod endpoints;
 pub use endpoints::SessionEndpoints;
 
 use crate::config::{SameSite, Session};
+use crate::error::ApiError;
 use cookie::{time::Duration, Cookie};
 
-/// `Set-Cookie` value carrying the access token: `HttpOnly; Secure; Path=/; Max-Age=…`,
-/// plus `SameSite` when the client configures it.
+/// `Set-Cookie` value carrying the access token: `HttpOnly; Secure; Path=/; Max-Age=…` and
+/// `SameSite` as the client configures it (`Lax` when it says nothing).
 pub fn session_cookie(session: &Session, token: &str, same_site: Option<SameSite>) -> String {
     build_cookie(session, token, session.duration_seconds, same_site)
 }
@@ -25,23 +26,46 @@ fn build_cookie(session: &Session, value: &str, max_age: u64, same_site: Option<
         .secure(true)
         .path("/")
         .max_age(Duration::seconds(max_age.min(i64::MAX as u64) as i64));
-    if let Some(s) = same_site {
-        c = c.same_site(match s {
-            SameSite::Lax => cookie::SameSite::Lax,
-            SameSite::Strict => cookie::SameSite::Strict,
-            SameSite::None => cookie::SameSite::None,
-        });
-    }
+    c = c.same_site(match same_site.unwrap_or(SameSite::Lax) {
+        SameSite::Lax => cookie::SameSite::Lax,
+        SameSite::Strict => cookie::SameSite::Strict,
+        SameSite::None => cookie::SameSite::None,
+    });
     c.build().to_string()
 }
 
-/// The value of the session cookie in a `Cookie` request header, if present.
-pub fn session_token<'a>(session: &Session, cookie_header: &'a str) -> Option<&'a str> {
-    Cookie::split_parse(cookie_header)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == session.cookie_name)
-        .and_then(|c| c.value_raw())
-        .filter(|v| !v.is_empty())
+/// The session cookie's value across every `Cookie` header of a request. More than one cookie
+/// of that name (in any letter case) is refused: the guard and the backend could read
+/// different ones.
+pub fn session_cookies<'a>(headers: &'a http::HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
+    let mut found = None;
+    let mut count = 0;
+    for header in headers.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()) {
+        for c in Cookie::split_parse(header).filter_map(Result::ok) {
+            if c.name().eq_ignore_ascii_case(name) {
+                count += 1;
+                if c.name() == name {
+                    found = c.value_raw().filter(|v| !v.is_empty());
+                }
+            }
+        }
+    }
+    if count > 1 {
+        return Err(ApiError::invalid_request("more than one session cookie"));
+    }
+    Ok(found)
+}
+
+/// A `Cookie` header value without the cookie `name` (any letter case); `None` when nothing
+/// is left.
+pub fn without_cookie(header: &str, name: &str) -> Option<String> {
+    let kept: Vec<&str> = header
+        .split(';')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .filter(|pair| !pair.split('=').next().unwrap_or_default().trim().eq_ignore_ascii_case(name))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("; "))
 }
 
 #[cfg(test)]
@@ -57,7 +81,7 @@ mod tests {
         let c = session_cookie(&session(), "a.b.c", Some(SameSite::Lax));
         assert_eq!(c, "sid=a.b.c; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=3600");
         let c = session_cookie(&session(), "t", None);
-        assert_eq!(c, "sid=t; HttpOnly; Secure; Path=/; Max-Age=3600");
+        assert_eq!(c, "sid=t; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=3600", "Lax by default");
     }
 
     #[test]
@@ -66,10 +90,31 @@ mod tests {
         assert_eq!(c, "sid=; HttpOnly; SameSite=Strict; Secure; Path=/; Max-Age=0");
     }
 
+    fn cookie_headers(values: &[&str]) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        for v in values {
+            h.append(http::header::COOKIE, v.parse().unwrap());
+        }
+        h
+    }
+
     #[test]
-    fn token_is_read_from_the_cookie_header() {
-        assert_eq!(session_token(&session(), "a=1; sid=tok.en; b=2"), Some("tok.en"));
-        assert_eq!(session_token(&session(), "sidx=1"), None);
-        assert_eq!(session_token(&session(), "sid="), None);
+    fn token_is_read_from_the_cookie_headers() {
+        let read = |v: &[&str]| {
+            session_cookies(&cookie_headers(v), "sid").map(|o| o.map(str::to_string)).map_err(|e| e.status)
+        };
+        assert_eq!(read(&["a=1; sid=tok.en; b=2"]), Ok(Some("tok.en".into())));
+        assert_eq!(read(&["sidx=1"]), Ok(None));
+        assert_eq!(read(&["sid="]), Ok(None));
+        assert_eq!(read(&["sid=a; sid=b"]), Err(400));
+        assert_eq!(read(&["sid=a", "sid=a"]), Err(400), "across headers");
+        assert_eq!(read(&["sid=a; SID=b"]), Err(400), "in another case");
+        assert_eq!(read(&["SID=b"]), Ok(None), "only the exact name is the session");
+    }
+
+    #[test]
+    fn a_cookie_is_removed_from_a_header() {
+        assert_eq!(without_cookie("a=1; sid=x; b=2", "sid").as_deref(), Some("a=1; b=2"));
+        assert_eq!(without_cookie("SID=x", "sid"), None);
     }
 }

@@ -71,6 +71,8 @@ impl TenantClient {
             .connect_timeout(tenant.connect_timeout)
             .timeout(tenant.request_timeout)
             .pool_idle_timeout(std::time::Duration::from_secs(60))
+            // A redirect would re-send the password and the client secret somewhere else.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("authgate/", env!("CARGO_PKG_VERSION")));
         let http = match &tenant.ca_bundle {
             Some(pem) => http.tls_certs_merge(reqwest::Certificate::from_pem_bundle(pem)?),
@@ -120,28 +122,77 @@ impl TenantClient {
     }
 
     async fn tokens(&self, request: reqwest::RequestBuilder) -> Result<Tokens, TenantError> {
-        let response = with_request_id(request).send().await.map_err(classify)?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(classify)?;
+        let (status, body) = call(request).await?;
         if status.is_success() {
-            return serde_json::from_slice(&body).map_err(|_| {
+            let mut tokens: Tokens = serde_json::from_slice(&body).map_err(|_| {
                 tracing::warn!(status = status.as_u16(), "tenant token answer is not the expected JSON");
                 TenantError::BadAnswer("success body")
-            });
+            })?;
+            tokens.expires_in = tokens.expires_in.map(|s| s.min(crate::login::MAX_EXPIRES_IN));
+            return Ok(tokens);
         }
-        if status.is_client_error() {
-            if let Ok(e) = serde_json::from_slice::<TenantErrorBody>(&body) {
-                let mut api = ApiError::new(status.as_u16(), e.error, e.error_description.unwrap_or_default());
-                api.mfa_token = e.mfa_token;
-                return Err(TenantError::Rejected(api));
-            }
-        }
-        tracing::warn!(status = status.as_u16(), "tenant answered with an error");
-        Err(TenantError::BadAnswer("error status"))
+        Err(refusal(status, &body).unwrap_or_else(|| {
+            tracing::warn!(status = status.as_u16(), "tenant answered with an error");
+            TenantError::BadAnswer("error status")
+        }))
     }
 }
 
+/// The most the gateway reads of any tenant answer.
+pub const MAX_TENANT_BODY: usize = 64 * 1024;
+
+/// The tenant statuses passed on to the caller (with an OAuth error body); any other is the
+/// tenant's fault and becomes a `502`.
+const PASSED_ON: [u16; 4] = [400, 401, 403, 429];
+
+/// Send `request` and read at most `MAX_TENANT_BODY` bytes of the answer.
+async fn call(request: reqwest::RequestBuilder) -> Result<(reqwest::StatusCode, bytes::Bytes), TenantError> {
+    let response = with_request_id(request).send().await.map_err(classify)?;
+    let status = response.status();
+    Ok((status, read_capped(response).await?))
+}
+
+async fn read_capped(mut response: reqwest::Response) -> Result<bytes::Bytes, TenantError> {
+    if response.content_length().is_some_and(|n| n > MAX_TENANT_BODY as u64) {
+        tracing::warn!("tenant answer is larger than {MAX_TENANT_BODY} bytes");
+        return Err(TenantError::BadAnswer("too large"));
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(classify)? {
+        if body.len() + chunk.len() > MAX_TENANT_BODY {
+            tracing::warn!("tenant answer is larger than {MAX_TENANT_BODY} bytes");
+            return Err(TenantError::BadAnswer("too large"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// The tenant's OAuth refusal, when `status` is one passed on and `body` is an OAuth error.
+fn refusal(status: reqwest::StatusCode, body: &[u8]) -> Option<TenantError> {
+    if !PASSED_ON.contains(&status.as_u16()) {
+        return None;
+    }
+    let e = serde_json::from_slice::<TenantErrorBody>(body).ok()?;
+    let mut api = ApiError::new(status.as_u16(), e.error, e.error_description.unwrap_or_default());
+    api.mfa_token = e.mfa_token;
+    if status.as_u16() == 429 {
+        api = api.with_header("retry-after", "1");
+    }
+    Some(TenantError::Rejected(api))
+}
+
 impl TenantClient {
+    /// Fetch `url` (the JWKS) with the tenant's limits: no redirects, at most
+    /// `MAX_TENANT_BODY` bytes.
+    pub async fn get_capped(&self, url: &url::Url) -> Result<bytes::Bytes, TenantError> {
+        let (status, body) = call(self.http.get(url.clone())).await?;
+        if !status.is_success() {
+            return Err(TenantError::BadAnswer("status"));
+        }
+        Ok(body)
+    }
+
     /// `GET /userinfo` for `token`: the tenant's JSON claims, or its refusal.
     pub async fn userinfo(&self, token: &str) -> Result<bytes::Bytes, TenantError> {
         observe("userinfo", self.userinfo_call(token)).await
@@ -149,9 +200,7 @@ impl TenantClient {
 
     async fn userinfo_call(&self, token: &str) -> Result<bytes::Bytes, TenantError> {
         let request = self.http.get(self.tenant.userinfo_url.clone()).bearer_auth(token);
-        let response = with_request_id(request).send().await.map_err(classify)?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(classify)?;
+        let (status, body) = call(request).await?;
         if status.is_success() && serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body).is_ok() {
             return Ok(body);
         }
@@ -169,30 +218,21 @@ impl TenantClient {
 
     async fn revoke_call(&self, client: &Client, token: &str, client_ip: IpAddr) -> Result<(), TenantError> {
         let request = self.post_as(client, &self.tenant.revoke_url, &[("token", token)], client_ip);
-        let response = with_request_id(request).send().await.map_err(classify)?;
-        let status = response.status();
+        let (status, body) = call(request).await?;
         if status.is_success() {
             return Ok(());
         }
-        let body = response.bytes().await.map_err(classify)?;
-        match serde_json::from_slice::<TenantErrorBody>(&body) {
-            Ok(e) if status.is_client_error() => Err(TenantError::Rejected(ApiError::new(
-                status.as_u16(),
-                e.error,
-                e.error_description.unwrap_or_default(),
-            ))),
-            _ => Err(TenantError::BadAnswer("revoke")),
-        }
+        Err(refusal(status, &body).unwrap_or(TenantError::BadAnswer("revoke")))
     }
 
     /// The tenant's `/.well-known/openid-configuration`, as JSON.
     pub async fn openid_configuration(&self) -> Result<serde_json::Map<String, serde_json::Value>, TenantError> {
         let url = format!("{}/.well-known/openid-configuration", self.tenant.base_url.as_str().trim_end_matches('/'));
-        let response = self.http.get(url).send().await.map_err(classify)?;
-        if !response.status().is_success() {
+        let (status, body) = call(self.http.get(url)).await?;
+        if !status.is_success() {
             return Err(TenantError::BadAnswer("discovery"));
         }
-        response.json().await.map_err(|_| TenantError::BadAnswer("discovery"))
+        serde_json::from_slice(&body).map_err(|_| TenantError::BadAnswer("discovery"))
     }
 }
 

@@ -4,7 +4,7 @@
 //! An unknown `kid` triggers one refetch, single flight, at most once per
 //! `min_refetch_interval`, so a flood of forged kids cannot hammer the tenant.
 
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use moka::future::Cache;
 use std::collections::HashMap;
@@ -20,11 +20,15 @@ pub struct KeySet {
 }
 
 impl KeySet {
-    /// Keep the keys whose algorithm is allowed; a key without `alg` gets its type's default.
+    /// Keep the signing keys whose algorithm is allowed (a key marked `use: enc` is for
+    /// encryption and never verifies a token); a key without `alg` gets its type's default.
     pub fn from_jwks(set: &JwkSet, allowed: &[Algorithm]) -> Self {
         let mut keys = HashMap::new();
         for jwk in &set.keys {
             let Some(kid) = &jwk.common.key_id else { continue };
+            if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)) {
+                continue;
+            }
             let alg = match (&jwk.common.key_algorithm, &jwk.algorithm) {
                 (Some(a), _) => key_algorithm(*a),
                 (None, AlgorithmParameters::RSA(_)) => Some(Algorithm::RS256),
@@ -83,7 +87,7 @@ pub enum JwksError {
 }
 
 pub struct Jwks {
-    http: reqwest::Client,
+    tenant: super::TenantClient,
     url: url::Url,
     allowed: Vec<Algorithm>,
     ttl: Duration,
@@ -95,14 +99,14 @@ pub struct Jwks {
 
 impl Jwks {
     pub fn new(
-        http: reqwest::Client,
+        tenant: super::TenantClient,
         url: url::Url,
         allowed: Vec<Algorithm>,
         ttl: Duration,
         min_refetch_interval: Duration,
     ) -> Self {
         Jwks {
-            http,
+            tenant,
             url,
             allowed,
             ttl,
@@ -114,11 +118,8 @@ impl Jwks {
 
     async fn fetch(&self) -> Result<Arc<KeySet>, JwksError> {
         let result = async {
-            let response = self.http.get(self.url.clone()).send().await.map_err(|_| JwksError::Unavailable)?;
-            if !response.status().is_success() {
-                return Err(JwksError::Unavailable);
-            }
-            let set: JwkSet = response.json().await.map_err(|_| JwksError::Unavailable)?;
+            let body = self.tenant.get_capped(&self.url).await.map_err(|_| JwksError::Unavailable)?;
+            let set: JwkSet = serde_json::from_slice(&body).map_err(|_| JwksError::Unavailable)?;
             Ok(Arc::new(KeySet::from_jwks(&set, &self.allowed)))
         }
         .await;

@@ -122,7 +122,7 @@ async fn userinfo(AxState(s): St, headers: HeaderMap) -> Response {
     };
     let sub = data.claims["sub"].as_str().unwrap_or_default();
     match s.users.iter().find(|u| format!("auth0|{}", u.id) == sub) {
-        Some(u) => Json(json!({"sub": sub, "email": u.email, "email_verified": true, "name": u.name})).into_response(),
+        Some(u) => Json(json!({"sub": sub, "email": u.email, "email_verified": u.email_verified, "name": u.name})).into_response(),
         None => (StatusCode::UNAUTHORIZED, "Unauthorized").into_response(),
     }
 }
@@ -349,7 +349,7 @@ fn issue(s: &State, user: usize, client_id: &str, scope: &str, audience: &str, r
     let mut access = json!({
         "iss": s.issuer, "sub": sub, "aud": aud, "iat": iat, "exp": exp,
         "azp": client_id, "scope": scope, "gty": "password", "jti": random_token(),
-        "email": u.email,
+        "email": u.email, "email_verified": u.email_verified,
     });
     access[s.groups_claim.as_str()] = json!(u.groups);
     let signer = s.signer();
@@ -361,7 +361,7 @@ fn issue(s: &State, user: usize, client_id: &str, scope: &str, audience: &str, r
     if openid {
         let id = json!({
             "iss": s.issuer, "sub": sub, "aud": client_id, "iat": iat, "exp": exp,
-            "email": u.email, "email_verified": true, "name": u.name,
+            "email": u.email, "email_verified": u.email_verified, "name": u.name,
         });
         out["id_token"] = json!(signer.sign(&id));
     }

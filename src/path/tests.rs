@@ -1,0 +1,128 @@
+use super::*;
+use proptest::prelude::*;
+
+fn norm(p: &str) -> Result<String, PathError> {
+    normalize(p, Strictness::default()).map(Cow::into_owned)
+}
+
+#[test]
+fn normal_paths_are_borrowed_unchanged() {
+    for p in ["/", "/api/me", "/a/b/", "/a.b/c..d/.e", "/x-y_z~", "/q:@!$&'()*+,="] {
+        assert!(matches!(normalize(p, Strictness::default()), Ok(Cow::Borrowed(_))), "{p}");
+    }
+}
+
+#[test]
+fn dot_segments_and_slashes_are_resolved() {
+    let cases = [
+        ("/public/../api/me", "/api/me"),
+        ("/public/%2e%2e/api/me", "/api/me"),
+        ("/public/%2E%2E/api/me", "/api/me"),
+        ("/public/.%2e/api/me", "/api/me"),
+        ("/public/./../api/me", "/api/me"),
+        ("/public//../api/me", "/api/me"),
+        ("//public/../api/me", "/api/me"),
+        ("/../../etc", "/etc"),
+        ("/a/b/..", "/a/"),
+        ("/a/.", "/a/"),
+        ("/a//b///c", "/a/b/c"),
+        ("//oauth/token", "/oauth/token"),
+        ("/oauth/./token", "/oauth/token"),
+        ("/oauth/t%6Fken", "/oauth/token"),
+        ("/%7Euser/%41", "/~user/A"),
+        ("/caf%c3%a9", "/caf%C3%A9"),
+        ("/a%20b", "/a%20b"),
+        ("/..", "/"),
+    ];
+    for (raw, want) in cases {
+        assert_eq!(norm(raw).as_deref(), Ok(want), "{raw}");
+    }
+}
+
+#[test]
+fn unsafe_spellings_are_refused() {
+    let cases = [
+        ("/public/..%2fapi/me", PathError::EscapedSlash),
+        ("/public/..%2Fapi/me", PathError::EscapedSlash),
+        ("/public/%2e%2e%2fapi/me", PathError::EscapedSlash),
+        ("/public/..%5capi", PathError::EscapedSlash),
+        ("/public/..\\api\\me", PathError::Backslash),
+        ("/public/..%00/api/me", PathError::Control),
+        ("/a%0d%0aX: y", PathError::Control),
+        ("/public/%252e%252e/api/me", PathError::DoubleEscape),
+        ("/public/%252F", PathError::DoubleEscape),
+        ("/public/%u002e%u002e/api", PathError::InvalidEscape),
+        ("/a%2", PathError::InvalidEscape),
+        ("/a%zz", PathError::InvalidEscape),
+        ("/public/%c0%ae%c0%ae/api/me", PathError::NotUtf8),
+        ("/public/%ef%bc%8e%ef%bc%8e/api", PathError::Lookalike),
+        ("/public/..;/api/me", PathError::Parameter),
+        ("/public/.;x/api/me", PathError::Parameter),
+        ("/public/;x/api/me", PathError::Parameter),
+        ("*", PathError::NotAPath),
+        ("", PathError::NotAPath),
+    ];
+    for (raw, want) in cases {
+        assert_eq!(norm(raw), Err(want), "{raw}");
+    }
+}
+
+#[test]
+fn strictness_only_adds_refusals() {
+    let strict = Strictness { reject_escaped_percent: true, reject_path_parameters: true };
+    assert_eq!(norm("/a%25b").as_deref(), Ok("/a%25b"));
+    assert_eq!(normalize("/a%25b", strict), Err(PathError::DoubleEscape));
+    assert_eq!(norm("/cars;color=red/x").as_deref(), Ok("/cars;color=red/x"));
+    assert_eq!(normalize("/cars;color=red/x", strict), Err(PathError::Parameter));
+    assert_eq!(without_parameters("/cars;color=red/x;y"), "/cars/x");
+}
+
+fn segment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("".to_string()),
+        Just(".".to_string()),
+        Just("..".to_string()),
+        Just("%2e".to_string()),
+        Just("%2E%2e".to_string()),
+        Just("%2f".to_string()),
+        Just("%5C".to_string()),
+        Just("%25".to_string()),
+        Just("%252e".to_string()),
+        Just("%00".to_string()),
+        Just(";p".to_string()),
+        Just("..;".to_string()),
+        Just("%41".to_string()),
+        Just("%c3%a9".to_string()),
+        Just("%c0%ae".to_string()),
+        Just("\\".to_string()),
+        "[a-zA-Z0-9._~-]{1,6}",
+        "[a-z]{1,3};[a-z=]{0,4}",
+    ]
+}
+
+fn raw_path() -> impl Strategy<Value = String> {
+    prop::collection::vec(segment(), 0..8).prop_map(|s| format!("/{}", s.join("/")))
+}
+
+proptest! {
+    #[test]
+    fn normalising_is_idempotent(raw in raw_path()) {
+        if let Ok(once) = norm(&raw) {
+            prop_assert_eq!(norm(&once), Ok(once.clone()));
+        }
+    }
+
+    #[test]
+    fn the_normal_form_has_no_dot_segment_nor_escaped_slash(raw in raw_path()) {
+        if let Ok(p) = norm(&raw) {
+            prop_assert!(p.starts_with('/'));
+            prop_assert!(!p.contains("//"), "{}", p);
+            for s in p.split('/') {
+                prop_assert!(s != "." && s != "..", "{}", p);
+            }
+            let upper = p.to_ascii_uppercase();
+            prop_assert!(!upper.contains("%2F") && !upper.contains("%5C") && !upper.contains("%2E"), "{}", p);
+            prop_assert!(!p.contains('\\'));
+        }
+    }
+}
