@@ -46,7 +46,10 @@ fn bench(c: &mut Criterion) {
     headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
     let routes = &app.config.routes;
     let decide = |path: &str| decide(routes, routes.strictness, "GET", path).unwrap().rule.policy;
-    assert_eq!(rt.block_on(app.guard.check(decide("/api/me"), "GET", &headers)).unwrap().subject(), Some("auth0|bench"));
+    assert_eq!(
+        rt.block_on(app.guard.check(decide("/api/me"), "GET", &headers)).unwrap().subject(),
+        Some("auth0|bench")
+    );
     c.bench_function("route decision, normal path", |b| b.iter(|| decide(black_box("/api/things/42"))));
     c.bench_function("route decision, path to normalise", |b| {
         b.iter(|| decide(black_box("/public/./x/../../api/%7Ethings//42")))

@@ -80,6 +80,41 @@ fn already_normal(path: &str) -> bool {
     true
 }
 
+/// A request target split into its path and query. Origin form (`/p?q`) as sent; absolute
+/// form (`http://host/p?q`) reduced to its path and query, so the backend gets origin form.
+/// Anything else (`*`, `host:443`, `foo:bar`) is not a path. A `#fragment` is dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target<'a> {
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    /// The target was not in origin form: the backend must get it rewritten.
+    pub absolute: bool,
+}
+
+pub fn split_target(raw: &[u8]) -> Result<Target<'_>, PathError> {
+    let raw = std::str::from_utf8(raw).map_err(|_| PathError::RawByte)?;
+    let raw = raw.split('#').next().unwrap_or_default();
+    let (rest, absolute) = if raw.starts_with('/') {
+        (raw, false)
+    } else {
+        let lower_scheme = raw.get(..8).map(str::to_ascii_lowercase).unwrap_or_default();
+        let after_scheme = if lower_scheme.starts_with("http://") {
+            &raw[7..]
+        } else if lower_scheme.starts_with("https://") {
+            &raw[8..]
+        } else {
+            return Err(PathError::NotAPath);
+        };
+        (after_scheme.find(['/', '?']).map_or("/", |i| &after_scheme[i..]), true)
+    };
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    let path = if path.is_empty() { "/" } else { path };
+    Ok(Target { path, query, absolute })
+}
+
 /// The normal form of `path` (the path of an origin-form request target, without the query),
 /// or why it is refused.
 pub fn normalize(path: &str, strict: Strictness) -> Result<Cow<'_, str>, PathError> {

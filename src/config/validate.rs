@@ -149,7 +149,10 @@ fn routes(p: &mut Problems, r: FileRoutes) -> Routes {
         if normal.as_deref() != Ok(rule.prefix.as_str()) || rule.prefix.contains(';') {
             p.push(
                 &format!("{key}.prefix"),
-                format!("{:?} must be a normalised path starting with / (no //, . or .. segments, escapes or ;)", rule.prefix),
+                format!(
+                    "{:?} must be a normalised path starting with / (no //, . or .. segments, escapes or ;)",
+                    rule.prefix
+                ),
             );
         }
         let mut methods = Vec::new();
@@ -310,7 +313,10 @@ fn tenant(p: &mut Problems, t: FileTenant) -> Option<Tenant> {
     if t.embedded && !is_loopback(&base) {
         p.push(
             "tenant.embedded",
-            format!("the embedded dev tenant listens on loopback only, not on {:?}", base.host_str().unwrap_or_default()),
+            format!(
+                "the embedded dev tenant listens on loopback only, not on {:?}",
+                base.host_str().unwrap_or_default()
+            ),
         );
     }
     let trimmed = base.path().trim_end_matches('/').to_string();
@@ -381,9 +387,7 @@ fn session(p: &mut Problems, s: FileSession, env_duration: Option<String>) -> Se
     Session {
         duration_seconds,
         cookie_name,
-        refresh_expired_grace_seconds: s
-            .refresh_expired_grace_seconds
-            .unwrap_or(DEFAULT_REFRESH_EXPIRED_GRACE_SECONDS),
+        refresh_expired_grace_seconds: s.refresh_expired_grace_seconds.unwrap_or(DEFAULT_REFRESH_EXPIRED_GRACE_SECONDS),
     }
 }
 

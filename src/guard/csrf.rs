@@ -34,7 +34,11 @@ pub fn check_same_site(headers: &HeaderMap, client: Option<&Client>, public_url:
     }
     let origin = match text("origin") {
         Some("null") => {
-            return Err(ApiError::new(403, "access_denied", "A request from an opaque origin may not use the session cookie."))
+            return Err(ApiError::new(
+                403,
+                "access_denied",
+                "A request from an opaque origin may not use the session cookie.",
+            ))
         }
         Some(o) => Some(o.to_string()),
         None => text("referer").and_then(|r| Some(url::Url::parse(r).ok()?.origin().ascii_serialization())),

@@ -26,14 +26,10 @@ fn applies(rule: &RouteRule, method: &str, path: &str) -> bool {
 }
 
 pub fn rule_for(routes: &Routes, method: &str, path: &str) -> Matched {
-    routes
-        .rules
-        .iter()
-        .find(|r| applies(r, method, path))
-        .map_or(Matched { policy: routes.default, websocket: false }, |r| Matched {
-            policy: r.policy,
-            websocket: r.websocket,
-        })
+    routes.rules.iter().find(|r| applies(r, method, path)).map_or(
+        Matched { policy: routes.default, websocket: false },
+        |r| Matched { policy: r.policy, websocket: r.websocket },
+    )
 }
 
 pub fn policy_for(routes: &Routes, method: &str, path: &str) -> Policy {
@@ -46,7 +42,8 @@ pub fn shadowed_rules(routes: &Routes) -> Vec<String> {
     for (j, later) in routes.rules.iter().enumerate() {
         let earlier = routes.rules[..j].iter().position(|r| {
             prefix_covers(&r.prefix, &later.prefix)
-                && (r.methods.is_empty() || (!later.methods.is_empty() && later.methods.iter().all(|m| r.methods.contains(m))))
+                && (r.methods.is_empty()
+                    || (!later.methods.is_empty() && later.methods.iter().all(|m| r.methods.contains(m))))
         });
         if let Some(i) = earlier {
             warnings.push(format!(

@@ -111,7 +111,9 @@ fn one_credential_per_request() {
     let c = config();
     let read = |pairs: &[(&'static str, &str)]| {
         let h = headers(pairs);
-        credential(&h, &c.session).map(|o| o.map(|c| (c.token.to_string(), c.source, c.with_cookie))).map_err(|e| e.status)
+        credential(&h, &c.session)
+            .map(|o| o.map(|c| (c.token.to_string(), c.source, c.with_cookie)))
+            .map_err(|e| e.status)
     };
     assert_eq!(read(&[("authorization", "Bearer abc")]), Ok(Some(("abc".into(), TokenSource::Bearer, false))));
     assert_eq!(read(&[("cookie", "a=1"), ("cookie", "sid=def")]), Ok(Some(("def".into(), TokenSource::Cookie, true))));

@@ -105,20 +105,20 @@ mod tests {
     #[test]
     fn an_untrusted_peer_is_the_client_whatever_it_claims() {
         let h = headers(&[("x-forwarded-for", "1.2.3.4")]);
-        assert_eq!(resolve(ip("203.0.113.7"), &h, &trusted()), Resolved {
-            client: ip("203.0.113.7"),
-            forwarded_for: "203.0.113.7".into()
-        });
+        assert_eq!(
+            resolve(ip("203.0.113.7"), &h, &trusted()),
+            Resolved { client: ip("203.0.113.7"), forwarded_for: "203.0.113.7".into() }
+        );
         assert_eq!(client("10.0.0.1", &h, &[]), ip("10.0.0.1"), "nothing trusted");
     }
 
     #[test]
     fn the_rightmost_untrusted_hop_behind_trusted_proxies_is_the_client() {
         let h = headers(&[("x-forwarded-for", "6.6.6.6, 198.51.100.9, 10.1.1.1")]);
-        assert_eq!(resolve(ip("10.0.0.1"), &h, &trusted()), Resolved {
-            client: ip("198.51.100.9"),
-            forwarded_for: "198.51.100.9, 10.1.1.1, 10.0.0.1".into()
-        });
+        assert_eq!(
+            resolve(ip("10.0.0.1"), &h, &trusted()),
+            Resolved { client: ip("198.51.100.9"), forwarded_for: "198.51.100.9, 10.1.1.1, 10.0.0.1".into() }
+        );
         let h = headers(&[("x-forwarded-for", "6.6.6.6"), ("x-forwarded-for", "198.51.100.9:4711")]);
         assert_eq!(client("127.0.0.1", &h, &trusted()), ip("198.51.100.9"));
     }
@@ -137,10 +137,10 @@ mod tests {
         let h = headers(&[("x-forwarded-for", "garbage, 198.51.100.9")]);
         assert_eq!(client("10.0.0.1", &h, &trusted()), ip("198.51.100.9"));
         let h = headers(&[("x-forwarded-for", "6.6.6.6, garbage, 10.1.1.1")]);
-        assert_eq!(resolve(ip("10.0.0.1"), &h, &trusted()), Resolved {
-            client: ip("10.1.1.1"),
-            forwarded_for: "10.1.1.1, 10.0.0.1".into()
-        });
+        assert_eq!(
+            resolve(ip("10.0.0.1"), &h, &trusted()),
+            Resolved { client: ip("10.1.1.1"), forwarded_for: "10.1.1.1, 10.0.0.1".into() }
+        );
         let h = headers(&[("forwarded", "for=6.6.6.6, for=unknown")]);
         assert_eq!(client("10.0.0.1", &h, &trusted()), ip("10.0.0.1"), "an obfuscated hop stops the walk");
     }
@@ -148,10 +148,10 @@ mod tests {
     #[test]
     fn ipv4_mapped_addresses_are_read_as_ipv4() {
         let h = headers(&[("x-forwarded-for", "::ffff:198.51.100.9")]);
-        assert_eq!(resolve(ip("::ffff:10.0.0.1"), &h, &trusted()), Resolved {
-            client: ip("198.51.100.9"),
-            forwarded_for: "198.51.100.9, 10.0.0.1".into()
-        });
+        assert_eq!(
+            resolve(ip("::ffff:10.0.0.1"), &h, &trusted()),
+            Resolved { client: ip("198.51.100.9"), forwarded_for: "198.51.100.9, 10.0.0.1".into() }
+        );
         assert_eq!(client("::ffff:203.0.113.7", &headers(&[]), &trusted()), ip("203.0.113.7"));
     }
 }

@@ -68,6 +68,22 @@ fn unsafe_spellings_are_refused() {
 }
 
 #[test]
+fn request_targets_are_split_into_path_and_query() {
+    fn t(raw: &str) -> Result<(&str, Option<&str>, bool), PathError> {
+        split_target(raw.as_bytes()).map(|t| (t.path, t.query, t.absolute))
+    }
+    assert_eq!(t("/a/b?x=1&y"), Ok(("/a/b", Some("x=1&y"), false)));
+    assert_eq!(t("/a#frag"), Ok(("/a", None, false)));
+    assert_eq!(t("http://evil.example/public/x?q"), Ok(("/public/x", Some("q"), true)));
+    assert_eq!(t("HTTPS://h:8443"), Ok(("/", None, true)));
+    assert_eq!(t("http://h?q=1"), Ok(("/", Some("q=1"), true)));
+    for bad in ["*", "foo", "host:443", "foo:bar://evil/admin", ""] {
+        assert_eq!(t(bad), Err(PathError::NotAPath), "{bad}");
+    }
+    assert_eq!(split_target(&[b'/', 0xff]), Err(PathError::RawByte));
+}
+
+#[test]
 fn strictness_only_adds_refusals() {
     let strict = Strictness { reject_escaped_percent: true, reject_path_parameters: true };
     assert_eq!(norm("/a%25b").as_deref(), Ok("/a%25b"));

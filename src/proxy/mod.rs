@@ -4,7 +4,7 @@
 
 mod router;
 
-pub use router::{decide, route, Decision, Own, Route, OWN_PATHS};
+pub use router::{decide, decide_target, route, Decision, Own, Route, OWN_PATHS};
 
 use crate::app::App;
 use crate::error::ApiError;
@@ -143,11 +143,11 @@ impl ProxyHttp for Gateway {
         let ip = forwarding.client;
         ctx.forwarding = Some(forwarding);
         let routes = &app.config.routes;
-        let rule = match decide(routes, routes.strictness, req.method.as_str(), req.uri.path()) {
-            Ok(d) => {
+        let rule = match decide_target(routes, req.method.as_str(), req.raw_path()) {
+            Ok((d, query, rewrite)) => {
                 ctx.route = d.route;
-                if matches!(d.path, std::borrow::Cow::Owned(_)) || req.uri.authority().is_some() {
-                    ctx.rewritten_uri = Some(match req.uri.query() {
+                if rewrite {
+                    ctx.rewritten_uri = Some(match query {
                         Some(q) => format!("{}?{q}", d.path),
                         None => d.path.into_owned(),
                     });

@@ -82,6 +82,23 @@ pub fn route(method: &str, path: &str) -> Route {
     Route::Backend
 }
 
+fn refusal(e: crate::path::PathError) -> ApiError {
+    ApiError::invalid_request(e.to_string())
+}
+
+/// Decide on a raw request target (origin or absolute form): the decision, the query, and
+/// whether the backend must get the target rewritten (normalised, or made origin-form).
+pub fn decide_target<'a>(
+    routes: &Routes,
+    method: &str,
+    raw_target: &'a [u8],
+) -> Result<(Decision<'a>, Option<&'a str>, bool), ApiError> {
+    let target = crate::path::split_target(raw_target).map_err(refusal)?;
+    let decision = decide(routes, routes.strictness, method, target.path)?;
+    let rewrite = target.absolute || matches!(decision.path, Cow::Owned(_));
+    Ok((decision, target.query, rewrite))
+}
+
 /// What the router decided for a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision<'a> {
@@ -92,8 +109,13 @@ pub struct Decision<'a> {
     pub rule: Matched,
 }
 
-pub fn decide<'a>(routes: &Routes, strict: Strictness, method: &str, raw_path: &'a str) -> Result<Decision<'a>, ApiError> {
-    let path = normalize(raw_path, strict).map_err(|e| ApiError::invalid_request(e.to_string()))?;
+pub fn decide<'a>(
+    routes: &Routes,
+    strict: Strictness,
+    method: &str,
+    raw_path: &'a str,
+) -> Result<Decision<'a>, ApiError> {
+    let path = normalize(raw_path, strict).map_err(refusal)?;
     let target = route(method, &path);
     let rule = rule_for(routes, method, &path);
     if path.contains(';') {
@@ -117,11 +139,16 @@ mod tests {
     use crate::config::{Policy, RouteRule};
 
     fn routes() -> Routes {
-        let rule = |prefix: &str, policy| RouteRule { prefix: prefix.into(), methods: vec![], policy, websocket: false };
+        let rule =
+            |prefix: &str, policy| RouteRule { prefix: prefix.into(), methods: vec![], policy, websocket: false };
         Routes {
             default: Policy::Authenticated,
             strictness: Strictness::default(),
-            rules: vec![rule("/public", Policy::Public), rule("/health", Policy::Public), rule("/internal", Policy::Secret)],
+            rules: vec![
+                rule("/public", Policy::Public),
+                rule("/health", Policy::Public),
+                rule("/internal", Policy::Secret),
+            ],
         }
     }
 
@@ -159,7 +186,10 @@ mod tests {
         assert_eq!(decided("GET", "/health").unwrap().2, Policy::Public);
         assert_eq!(decided("GET", "/health/live").unwrap().2, Policy::Public);
         assert_eq!(decided("GET", "/healthadmin").unwrap().2, Policy::Authenticated);
-        assert_eq!(decided("GET", "/public/../api/me").unwrap(), ("/api/me".into(), Route::Backend, Policy::Authenticated));
+        assert_eq!(
+            decided("GET", "/public/../api/me").unwrap(),
+            ("/api/me".into(), Route::Backend, Policy::Authenticated)
+        );
     }
 
     #[test]

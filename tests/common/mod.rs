@@ -297,3 +297,77 @@ pub fn param<'a>(call: &'a Recorded, name: &str) -> Option<&'a str> {
 pub fn header<'a>(call: &'a Recorded, name: &str) -> Option<&'a str> {
     call.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
+
+/// A response read off a raw socket.
+#[derive(Debug)]
+pub struct RawResponse {
+    /// `None`: the connection closed without a status line.
+    pub status: Option<u16>,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Send `request` as bytes to the gateway at `base_url` on a new connection and read the
+/// answer until the server closes (send `Connection: close`), for at most 10 s.
+pub async fn raw(base_url: &str, request: &[u8]) -> RawResponse {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base_url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _ = stream.write_all(request).await;
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut buf)).await;
+    parse_raw(&buf)
+}
+
+/// `GET raw_path` with `headers` (each `Name: value`) on its own connection.
+pub async fn raw_get(base_url: &str, method: &str, raw_path: &str, headers: &[&str]) -> RawResponse {
+    let mut req = format!("{method} {raw_path} HTTP/1.1\r\nHost: gateway.test\r\nConnection: close\r\n");
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    if method == "POST" {
+        req.push_str("Content-Length: 0\r\n");
+    }
+    req.push_str("\r\n");
+    raw(base_url, req.as_bytes()).await
+}
+
+fn parse_raw(buf: &[u8]) -> RawResponse {
+    let text = String::from_utf8_lossy(buf);
+    let Some((head, rest)) = text.split_once("\r\n\r\n") else {
+        return RawResponse { status: None, headers: vec![], body: String::new() };
+    };
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok());
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+    let body = if chunked { dechunk(rest) } else { rest.to_string() };
+    RawResponse { status, headers, body }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}

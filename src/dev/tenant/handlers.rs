@@ -122,7 +122,8 @@ async fn userinfo(AxState(s): St, headers: HeaderMap) -> Response {
     };
     let sub = data.claims["sub"].as_str().unwrap_or_default();
     match s.users.iter().find(|u| format!("auth0|{}", u.id) == sub) {
-        Some(u) => Json(json!({"sub": sub, "email": u.email, "email_verified": u.email_verified, "name": u.name})).into_response(),
+        Some(u) => Json(json!({"sub": sub, "email": u.email, "email_verified": u.email_verified, "name": u.name}))
+            .into_response(),
         None => (StatusCode::UNAUTHORIZED, "Unauthorized").into_response(),
     }
 }

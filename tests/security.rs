@@ -1,0 +1,497 @@
+//! The outside review's findings, end to end through the real binary: path confusion, identity
+//! headers in other spellings, duplicate credentials, unverified email, unmetered tenant calls,
+//! forwarding headers, CSRF, upgrades, the refresh endpoint's token checks, and the reload that
+//! left the pod unready. Requests go over raw sockets where a client library would tidy them.
+
+mod common;
+use common::*;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// What a raw path must lead to.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    /// `400` (the gateway's `invalid_request`, or pingora's parser refusing it), never proxied.
+    Refused,
+    /// Routed to a protected route: `401` without a token.
+    Guarded,
+    /// Proxied to the backend (a public route) with exactly this path.
+    Backend(&'static str),
+    /// Answered by the gateway itself with this status and error.
+    Own(u16, &'static str),
+}
+
+const PATHS: &[(&str, &str, Expect)] = {
+    use Expect::*;
+    &[
+        // Escaped separators, controls and double escapes: refused.
+        ("GET", "/public/..%2fapi/me", Refused),
+        ("GET", "/public/..%2Fapi/me", Refused),
+        ("GET", "/public/%2e%2e%2fapi/me", Refused),
+        ("GET", "/public/%2E%2E%2Fapi%2Fme", Refused),
+        ("GET", "/public/..;/api/me", Refused),
+        ("GET", "/public/.;/api/me", Refused),
+        ("GET", "/public/;x/api/me", Refused),
+        ("GET", "/public/..\\api\\me", Refused),
+        ("GET", "/public/%5c..%5capi/me", Refused),
+        ("GET", "/public/..%5Capi/me", Refused),
+        ("GET", "/public/..%00/api/me", Refused),
+        ("GET", "/public/x%0d%0aInjected:%20yes", Refused),
+        ("GET", "/public/%252e%252e/api/me", Refused),
+        ("GET", "/public/%252E%252E%252Fapi", Refused),
+        ("GET", "/public/%252f", Refused),
+        ("GET", "/public/%c0%ae%c0%ae/api/me", Refused),
+        ("GET", "/public/%C0%AE%C0%AE/api/me", Refused),
+        ("GET", "/public/%e0%80%ae%e0%80%ae/api/me", Refused),
+        ("GET", "/public/%u002e%u002e/api/me", Refused),
+        ("GET", "/public/%ef%bc%8e%ef%bc%8e/api/me", Refused),
+        ("GET", "/public/%ef%bc%8f", Refused),
+        ("GET", "/public/%2", Refused),
+        ("GET", "/public/%zz", Refused),
+        ("GET", "/public/caf\u{e9}", Refused),
+        ("GET", "/PUBLIC/x", Refused),
+        ("GET", "/Public/../api/me", Guarded),
+        ("GET", "/internal;v=1/jobs", Refused),
+        ("GET", "/public;v=1/x", Refused),
+        ("POST", "/oauth/token;x=1", Refused),
+        // Dot segments resolved: the protected route it really is.
+        ("GET", "/public/../api/me", Guarded),
+        ("GET", "/public/%2e%2e/api/me", Guarded),
+        ("GET", "/public/%2E%2E/api/me", Guarded),
+        ("GET", "/public/.%2e/api/me", Guarded),
+        ("GET", "/public/%2e./api/me", Guarded),
+        ("GET", "/public/./../api/me", Guarded),
+        ("GET", "/public//../api/me", Guarded),
+        ("GET", "//public/../api/me", Guarded),
+        ("GET", "/public/x/../../api/me", Guarded),
+        ("GET", "/public/../../../../api/me", Guarded),
+        ("GET", "/%70ublic/../api/me", Guarded),
+        ("GET", "/public/..", Guarded),
+        ("GET", "/publicity", Guarded),
+        ("GET", "/public;x/../api/me", Guarded),
+        // Harmless spellings: normalised, and the backend gets the normal form.
+        ("GET", "/public/./x", Backend("/public/x")),
+        ("GET", "/public//x", Backend("/public/x")),
+        ("GET", "/public/%78", Backend("/public/x")),
+        ("GET", "/public/a/../x", Backend("/public/x")),
+        ("GET", "//public/x", Backend("/public/x")),
+        ("GET", "/%2e%2e/public/x", Backend("/public/x")),
+        ("GET", "/public/%7e%41", Backend("/public/~A")),
+        ("GET", "/public/caf%c3%a9", Backend("/public/caf%C3%A9")),
+        ("GET", "/public/a%20b", Backend("/public/a%20b")),
+        ("GET", "/public", Backend("/public")),
+        ("GET", "/public/x;v=1", Backend("/public/x;v=1")),
+        // The gateway's own paths: exact after normalisation; other spellings are 404.
+        ("POST", "//oauth/token", Own(401, "invalid_client")),
+        ("POST", "/oauth/./token", Own(401, "invalid_client")),
+        ("POST", "/oauth/t%6fken", Own(401, "invalid_client")),
+        ("POST", "/x/../oauth/token", Own(401, "invalid_client")),
+        ("POST", "/oauth/token/", Own(404, "not_found")),
+        ("POST", "/OAUTH/TOKEN", Own(404, "not_found")),
+        ("POST", "/OAuth/RefreshToken", Own(404, "not_found")),
+        ("GET", "/Userinfo", Own(404, "not_found")),
+        ("GET", "/logout/", Own(404, "not_found")),
+    ]
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_spelling_of_a_path_is_decided_as_the_backend_will_read_it() {
+    let s = Stack::start().await;
+    assert!(PATHS.len() >= 40);
+    let mut failures = Vec::new();
+    for (method, path, expect) in PATHS {
+        let r = raw_get(&s.gateway.url, method, path, &[]).await;
+        let body = r.json();
+        let reached_backend = body.get("headers").is_some();
+        let ok = match expect {
+            Expect::Refused => r.status == Some(400) && !reached_backend,
+            Expect::Guarded => r.status == Some(401) && body["error"] == "invalid_token",
+            Expect::Backend(want) => r.status == Some(200) && body["path"] == *want,
+            Expect::Own(status, error) => r.status == Some(*status) && body["error"] == *error && !reached_backend,
+        };
+        if !ok {
+            failures.push(format!("{method} {path}: expected {expect:?}, got {:?} {}", r.status, r.body));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {}:\n{}", failures.len(), PATHS.len(), failures.join("\n"));
+    // An overlong path is served like any other, and the query is forwarded untouched.
+    let long = format!("/public/{}", "a".repeat(4000));
+    assert_eq!(raw_get(&s.gateway.url, "GET", &long, &[]).await.json()["path"], long.as_str());
+    let r = raw_get(&s.gateway.url, "GET", "/public/./x?q=%2e%2e/../a&b=%2F", &[]).await;
+    assert_eq!(
+        (r.json()["path"].as_str(), r.json()["query"].as_str()),
+        (Some("/public/x"), Some("q=%2e%2e/../a&b=%2F"))
+    );
+    // An absolute-form target is decided on its path and reaches the backend in origin form
+    // (pingora itself refuses one whose authority is not the Host).
+    let r = raw_get(&s.gateway.url, "GET", "http://gateway.test/public/../api/me", &[]).await;
+    assert_eq!(r.status, Some(401), "{:?} {}", r.headers, r.body);
+    let r = raw_get(&s.gateway.url, "GET", "http://gateway.test/public/./x?a=1", &[]).await;
+    assert_eq!((r.json()["path"].as_str(), r.json()["query"].as_str()), (Some("/public/x"), Some("a=1")), "{}", r.body);
+    let r = raw_get(&s.gateway.url, "GET", "http://evil.example/public/x", &[]).await;
+    assert_eq!(r.status, Some(400));
+    for target in ["*", "foo", "gateway.test:443", "foo:bar://gateway.test/public/x"] {
+        let r = raw_get(&s.gateway.url, "OPTIONS", target, &[]).await;
+        assert!(matches!(r.status, Some(400) | None), "{target}: {:?} {}", r.status, r.body);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_protected_route_gets_the_normalised_path_with_a_token() {
+    let s = Stack::start().await;
+    let (_, body) = s.login("mobile-secret").await;
+    let bearer = format!("Authorization: Bearer {}", body["accessToken"].as_str().unwrap());
+    let r = raw_get(&s.gateway.url, "GET", "/public/../api/./me//x", &[&bearer]).await;
+    assert_eq!((r.status, r.json()["path"].as_str()), (Some(200), Some("/api/me/x")), "{}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefixes_match_whole_segments() {
+    let s = Stack::start_with(|y| {
+        y.replace("    - { prefix: /public/, policy: public }", "    - { prefix: /health, policy: public }")
+    })
+    .await;
+    assert_eq!(raw_get(&s.gateway.url, "GET", "/health", &[]).await.status, Some(200));
+    assert_eq!(raw_get(&s.gateway.url, "GET", "/health/live", &[]).await.status, Some(200));
+    assert_eq!(raw_get(&s.gateway.url, "GET", "/healthadmin", &[]).await.status, Some(401));
+    assert_eq!(raw_get(&s.gateway.url, "GET", "/health-admin/x", &[]).await.status, Some(401));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_headers_spelled_with_underscores_never_reach_the_backend() {
+    let s = Stack::start().await;
+    let (_, body) = s.login("mobile-secret").await;
+    let bearer = format!("Authorization: Bearer {}", body["accessToken"].as_str().unwrap());
+    let spoofed = [
+        "X_User_Id: auth0|admin",
+        "x_user_groups: admins",
+        "X_USER_EMAIL: root@example.com",
+        "x-user_id: auth0|admin",
+        "X_Client_Type: service",
+        "Secret_: nope",
+        "X_Forwarded_For: 6.6.6.6",
+        "X_Real_IP: 6.6.6.6",
+    ];
+    for (path, with_token) in [("/public/x", false), ("/api/me", true)] {
+        let mut headers: Vec<&str> = spoofed.to_vec();
+        if with_token {
+            headers.push(&bearer);
+        }
+        let r = raw_get(&s.gateway.url, "GET", path, &headers).await;
+        assert_eq!(r.status, Some(200), "{}", r.body);
+        let seen = r.json()["headers"].clone();
+        for name in
+            ["x_user_id", "x_user_groups", "x_user_email", "x-user_id", "x_client_type", "x_forwarded_for", "x_real_ip"]
+        {
+            assert!(seen.get(name).is_none(), "{name} reached the backend on {path}: {seen}");
+        }
+        assert!(seen.get("secret_").is_some(), "not a protected name: kept");
+        if with_token {
+            assert_eq!(seen["x-user-groups"], "admins,staff", "the verified groups");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_credential_per_request_and_only_the_verified_one_is_forwarded() {
+    let s = Stack::start().await;
+    let (_, body) = s.login("mobile-secret").await;
+    let at = body["accessToken"].as_str().unwrap().to_string();
+    let cookie = s.website_cookie().await;
+    let url = &s.gateway.url;
+    let bearer = format!("Authorization: Bearer {at}");
+    let refused = [
+        vec![bearer.clone(), "Authorization: Bearer forged".to_string()],
+        vec![bearer.clone(), bearer.clone()],
+        vec![format!("Cookie: {cookie}; sid=forged")],
+        vec![format!("Cookie: {cookie}"), "Cookie: sid=forged".to_string()],
+        vec![format!("Cookie: {cookie}; SID=forged")],
+        vec![bearer.clone(), format!("Cookie: {cookie}")],
+    ];
+    for headers in refused {
+        let h: Vec<&str> = headers.iter().map(String::as_str).collect();
+        for path in ["/api/me", "/public/x"] {
+            let r = raw_get(url, "GET", path, &h).await;
+            assert_eq!((r.status, r.json()["error"].as_str()), (Some(400), Some("invalid_request")), "{path} {h:?}");
+        }
+        let r = raw_get(url, "GET", "/userinfo", &h).await;
+        assert_eq!(r.status, Some(400), "/userinfo {h:?}");
+    }
+    // The Bearer is verified: the session cookie that agrees with it is not forwarded.
+    let same = format!("Cookie: theme=dark; sid={at}");
+    let r = raw_get(url, "GET", "/api/me", &[&bearer, &same]).await;
+    assert_eq!(r.status, Some(200), "{}", r.body);
+    assert_eq!(r.json()["headers"]["cookie"], "theme=dark");
+    assert_eq!(r.json()["headers"]["authorization"], format!("Bearer {at}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_email_header_needs_a_verified_email() {
+    let edit = |y: String| {
+        y.replace(
+            "- { email: demo@example.com, password: demo-password, name: Demo, groups: [admins, staff] }",
+            "- { email: demo@example.com, password: demo-password, name: Demo, groups: [admins, staff], email_verified: false }",
+        )
+    };
+    let s = Stack::start_with(edit).await;
+    let (_, body) = s.login("mobile-secret").await;
+    let bearer = format!("Authorization: Bearer {}", body["accessToken"].as_str().unwrap());
+    let seen = raw_get(&s.gateway.url, "GET", "/api/me", &[&bearer]).await.json()["headers"].clone();
+    assert!(seen.get("x-user-email").is_none(), "unverified email sent: {seen}");
+    assert!(seen.get("x-user-id").is_some());
+
+    let s = Stack::start_with(|y| {
+        edit(y).replace("  leeway_seconds: 0\n", "  leeway_seconds: 0\n  require_email_verified: false\n")
+    })
+    .await;
+    let (_, body) = s.login("mobile-secret").await;
+    let bearer = format!("Authorization: Bearer {}", body["accessToken"].as_str().unwrap());
+    let seen = raw_get(&s.gateway.url, "GET", "/api/me", &[&bearer]).await.json()["headers"].clone();
+    assert_eq!(seen["x-user-email"], "demo@example.com", "configured to trust it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn userinfo_and_logout_cost_the_tenant_nothing_for_bad_calls_and_are_limited() {
+    let s = Stack::start_with(|y| {
+        y.replace("limits:\n", "").replace("routes:\n", "limits:\n  login: { rate: 1/min, burst: 3 }\nroutes:\n")
+    })
+    .await;
+    let before = s.calls().len();
+    let resp = http().get(format!("{}/userinfo", s.gateway.url)).bearer_auth("bogus.token.here").send().await.unwrap();
+    assert_eq!(resp.headers()["x-ratelimit-limit"], "3");
+    assert_oauth_error(resp, 401, "invalid_token").await;
+    // Revoking needs the client's secret; a client_id is not enough.
+    let resp = http()
+        .post(format!("{}/logout", s.gateway.url))
+        .form(&[("refresh_token", "whatever"), ("client_id", "mobile-app")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-ratelimit-remaining"], "1");
+    assert_oauth_error(resp, 401, "invalid_client").await;
+    assert_eq!(s.calls().len(), before, "the tenant was not called");
+    let resp = http().get(format!("{}/userinfo", s.gateway.url)).bearer_auth("x").send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = http().get(format!("{}/userinfo", s.gateway.url)).bearer_auth("x").send().await.unwrap();
+    assert!(resp.headers().get("retry-after").is_some());
+    assert_oauth_error(resp, 429, "too_many_requests").await;
+    let resp = http().post(format!("{}/logout", s.gateway.url)).send().await.unwrap();
+    assert_eq!(resp.status(), 429, "logout shares the per-IP bucket");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarding_headers_are_the_gateways_own() {
+    let s = Stack::start().await;
+    let spoof = ["X-Forwarded-For: 6.6.6.6", "X-Real-IP: 6.6.6.6", "Forwarded: for=6.6.6.6"];
+    let seen = raw_get(&s.gateway.url, "GET", "/public/x", &spoof).await.json()["headers"].clone();
+    assert_eq!(seen["x-forwarded-for"], "127.0.0.1", "an untrusted peer's header is replaced: {seen}");
+    assert_eq!(seen["x-real-ip"], "127.0.0.1");
+    assert!(seen.get("forwarded").is_none());
+
+    let s = Stack::start_with(|y| y.replace("guard:\n", "limits: { trusted_proxies: [127.0.0.1/32] }\nguard:\n")).await;
+    let seen = raw_get(&s.gateway.url, "GET", "/public/x", &["X-Forwarded-For: 6.6.6.6, 198.51.100.9"]).await.json()
+        ["headers"]
+        .clone();
+    assert_eq!(seen["x-forwarded-for"], "198.51.100.9, 127.0.0.1", "the client and the proxies after it: {seen}");
+    assert_eq!(seen["x-real-ip"], "198.51.100.9");
+    let seen = raw_get(&s.gateway.url, "GET", "/public/x", &["X-Forwarded-For: 198.51.100.9, garbage"]).await.json()
+        ["headers"]
+        .clone();
+    assert_eq!(seen["x-real-ip"], "127.0.0.1", "nothing left of an unparsable hop is believed: {seen}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookie_requests_with_other_methods_and_opaque_origins_are_refused() {
+    let s = Stack::start().await;
+    let cookie = format!("Cookie: {}", s.website_cookie().await);
+    let url = &s.gateway.url;
+    for method in ["PROPFIND", "post", "Delete", "PURGE"] {
+        let r = raw_get(url, method, "/api/items", &[&cookie]).await;
+        assert_eq!(r.status, Some(403), "{method}: {}", r.body);
+    }
+    let r = raw_get(url, "POST", "/api/items", &[&cookie, "Origin: null"]).await;
+    assert_eq!(r.status, Some(403));
+    let r = raw_get(url, "POST", "/api/items", &[&cookie, "Origin: null", "Referer: https://app.example.com/x"]).await;
+    assert_eq!(r.status, Some(403), "null is not replaced by the referer");
+    let r = raw_get(url, "POST", "/api/items", &[&cookie, "Origin: https://app.example.com"]).await;
+    assert_eq!(r.status, Some(200));
+    assert_eq!(raw_get(url, "OPTIONS", "/api/items", &[&cookie]).await.status, Some(200));
+
+    // GET /logout with the cookie from another site: refused, the cookie is not cleared.
+    let r = raw_get(url, "GET", "/logout", &[&cookie, "Referer: https://evil.example/page"]).await;
+    assert_eq!(r.status, Some(403));
+    assert!(r.header("set-cookie").is_none_or(|c| !c.contains("Max-Age=0")), "{:?}", r.headers);
+    let r = raw_get(url, "GET", "/logout", &[&cookie]).await;
+    assert_eq!(r.status, Some(403), "no origin at all");
+    let r =
+        raw_get(url, "GET", "/logout?client_id=website-app", &[&cookie, "Referer: https://app.example.com/account"])
+            .await;
+    assert_eq!(r.status, Some(204), "{}", r.body);
+    assert!(r.header("set-cookie").unwrap().contains("Max-Age=0"));
+    // Without the cookie, logout is harmless and needs no origin.
+    assert_eq!(raw_get(url, "GET", "/logout", &[]).await.status, Some(204));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrades_only_where_configured_and_after_the_guard() {
+    let s = Stack::start_with(|y| {
+        y.replace(
+            "    - { prefix: /public/, policy: public }",
+            "    - { prefix: /public/, policy: public }\n    - { prefix: /ws, policy: authenticated, websocket: true }",
+        )
+    })
+    .await;
+    let url = &s.gateway.url;
+    let upgrade = [
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Version: 13",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    ];
+    let r = raw_get(url, "GET", "/public/chat", &upgrade).await;
+    assert_eq!(r.status, Some(400), "{}", r.body);
+    assert_eq!(raw_get(url, "GET", "/ws/chat", &upgrade).await.status, Some(401), "the guard applies first");
+    let (_, body) = s.login("mobile-secret").await;
+    let bearer = format!("Authorization: Bearer {}", body["accessToken"].as_str().unwrap());
+    let mut with_token = upgrade.to_vec();
+    with_token.push(&bearer);
+    let r = raw_get(url, "GET", "/ws/chat", &with_token).await;
+    assert_ne!(r.status, Some(400), "allowed on the websocket route: {:?} {}", r.status, r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_takes_only_an_access_token_issued_to_the_client() {
+    let s = Stack::start().await;
+    let (_, body) = s.login("mobile-secret").await;
+    let refresh = |bearer: String| {
+        http()
+            .post(format!("{}/oauth/refreshtoken", s.gateway.url))
+            .header("secret", "mobile-secret")
+            .bearer_auth(bearer)
+            .json(&json!({"refresh_token": body["refreshToken"]}))
+            .send()
+    };
+    let id_token = body["idToken"].as_str().unwrap().to_string();
+    assert_oauth_error(refresh(id_token).await.unwrap(), 401, "invalid_token").await;
+    let now = jsonwebtoken::get_current_timestamp();
+    let no_azp = s.tenant.signer().sign(&json!({
+        "iss": s.tenant.issuer(), "sub": "auth0|x", "aud": "https://api.test", "iat": now, "exp": now + 60,
+    }));
+    assert_oauth_error(refresh(no_azp).await.unwrap(), 401, "invalid_token").await;
+    let huge_exp = s.tenant.signer().sign(&json!({
+        "iss": s.tenant.issuer(), "sub": "auth0|x", "aud": "https://api.test", "iat": now, "exp": u64::MAX,
+        "azp": "mobile-app",
+    }));
+    let resp = refresh(huge_exp).await.unwrap();
+    assert_ne!(resp.status().as_u16(), 500, "no overflow");
+    let ok = refresh(body["accessToken"].as_str().unwrap().to_string()).await.unwrap();
+    assert_eq!(ok.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookies_default_to_samesite_lax() {
+    let s = Stack::start_with(|y| y.replace("    same_site: Lax\n", "")).await;
+    let resp = post_form(
+        &format!("{}/oauth/token", s.gateway.url),
+        Some("website-secret"),
+        &password_form("demo@example.com", DEMO_PASSWORD),
+    )
+    .await;
+    assert!(resp.headers()["set-cookie"].to_str().unwrap().contains("SameSite=Lax"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brute_force_counts_every_spelling_of_a_username_as_one() {
+    let s = Stack::start_with(|y| {
+        y.replace("guard:\n", "limits: { brute_force: { max_failures: 3, block_seconds: 60 } }\nguard:\n")
+    })
+    .await;
+    let url = format!("{}/oauth/token", s.gateway.url);
+    for spelling in [" demo@example.com", "DEMO@example.com", "\u{ff44}emo@example.com"] {
+        let resp = post_form(&url, Some("mobile-secret"), &password_form(spelling, "wrong")).await;
+        assert_eq!(resp.status(), 403, "{spelling}");
+    }
+    let resp = post_form(&url, Some("mobile-secret"), &password_form("demo@example.com", DEMO_PASSWORD)).await;
+    assert_oauth_error(resp, 429, "too_many_attempts").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_the_algorithms_on_reload_never_leaves_the_gateway_unready() {
+    let s = Stack::start().await;
+    let readyz = format!("{}/readyz", s.gateway.admin_url);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while http().get(&readyz).send().await.unwrap().status() != 200 {
+        assert!(Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let text =
+        s.gateway.config_text.replace("  leeway_seconds: 0\n", "  leeway_seconds: 0\n  algorithms: [RS256, ES256]\n");
+    std::fs::write(&s.gateway.config_path, text).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !s.gateway.logs().contains("configuration reloaded") {
+        let status = http().get(&readyz).send().await.unwrap().status();
+        assert_eq!(status, 200, "unready during the reload");
+        assert!(Instant::now() < deadline, "no reload:\n{}", s.gateway.logs());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(http().get(&readyz).send().await.unwrap().status(), 200, "ready after it");
+    let (status, body): (u16, Value) = s.login("mobile-secret").await;
+    assert_eq!(status, 200);
+    let r = http().get(format!("{}/api", s.gateway.url)).bearer_auth(body["accessToken"].as_str().unwrap()).send();
+    assert_eq!(r.await.unwrap().status(), 200, "tokens verify with the new key set");
+}
+
+#[test]
+fn the_embedded_servers_listen_on_loopback_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/gateway.yaml")).unwrap();
+    for (from, to, key) in [
+        ("url: http://127.0.0.1:8081", "url: http://0.0.0.0:8081", "tenant.embedded"),
+        ("url: http://127.0.0.1:8082", "url: http://10.1.2.3:8082", "backend.embedded_echo"),
+    ] {
+        let path = dir.path().join("gateway.yaml");
+        std::fs::write(&path, demo.replace(from, to)).unwrap();
+        for command in [&["check"][..], &[][..]] {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_authgate"))
+                .arg("--config")
+                .arg(&path)
+                .args(command)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(64), "{command:?}: {stderr}");
+            assert!(stderr.contains(key) && stderr.contains("loopback"), "{stderr}");
+        }
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authgate"))
+        .args(["--config", concat!(env!("CARGO_MANIFEST_DIR"), "/gateway.yaml"), "check"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("never in production"), "the demo is flagged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_warns_about_rules_that_never_decide() {
+    let b = Backends::start(
+        |y| {
+            y.replace(
+                "    - { prefix: /internal/, policy: secret }",
+                "    - { prefix: /internal/, policy: secret }\n    - { prefix: /public/admin, policy: authenticated }",
+            )
+        },
+        authgate::dev::echo::router(),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gateway.yaml");
+    std::fs::write(&path, b.yaml.replace("{LISTEN}", "1").replace("{ADMIN}", "2")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authgate"))
+        .arg("--config")
+        .arg(&path)
+        .arg("check")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("routes.rules[2]") && stderr.contains("never used"), "{stderr}");
+}
