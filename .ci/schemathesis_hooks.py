@@ -4,8 +4,9 @@
    login would be a 401. This auth provider logs the demo user in once per demo client
    (`mobile`, `service`, `website`: the three answer shapes) and gives each test case one of
    them at random (seeded), or no credential, or a wrong one. /oauth/refreshtoken and
-   /userinfo get that client's access token (Bearer, or the `sid` cookie for the web client);
-   half of the refresh calls also get the client's real refresh token in their body.
+   /userinfo (and half of the /logout calls) get that client's access token (Bearer, or the
+   `sid` cookie for the web client); half of the refresh calls also get the client's real
+   refresh token in their body.
 
 2. Two checks that wrap schemathesis' own `content_type_conformance` and
    `response_schema_conformance`: a web client's successful login is an empty `200` with no
@@ -89,7 +90,10 @@ class DemoClients:
             headers["secret"] = "not-a-configured-secret"
         elif choice is not None:
             headers["secret"] = SECRETS[choice]
-        if path in ("/oauth/refreshtoken", "/userinfo"):
+        # /logout gets a credential half of the time: with the web client's cookie and no
+        # Origin it exercises the cross-site refusal, with a Bearer the plain logout.
+        with_credential = path in ("/oauth/refreshtoken", "/userinfo") or (path == "/logout" and RNG.random() < 0.5)
+        if with_credential:
             headers.pop("Authorization", None)
             headers.pop("authorization", None)
             cookies.pop(COOKIE, None)

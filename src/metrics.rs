@@ -21,6 +21,8 @@ pub struct Metrics {
     pub config_reloads: IntCounterVec,
     /// Requests being handled right now.
     pub in_flight: IntGauge,
+    /// Connections closed at the edge by reason: over_capacity, header_timeout, ambiguous_framing.
+    pub connections_refused: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: [f64; 14] =
@@ -67,6 +69,11 @@ impl Metrics {
             jwks_fetches: counter("authgate_jwks_fetches_total", "JWKS fetches by result.", &["result"]),
             config_reloads: counter("authgate_config_reloads_total", "Configuration reloads by result.", &["result"]),
             in_flight,
+            connections_refused: counter(
+                "authgate_connections_refused_total",
+                "Downstream connections closed at the edge, by reason.",
+                &["reason"],
+            ),
             registry,
         }
     }

@@ -109,8 +109,9 @@ pub fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), StartErro
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
-    let mut proxy =
-        pingora::proxy::http_proxy_service(&server.configuration, crate::proxy::Gateway::new(shared.clone()));
+    let proxy = pingora::proxy::http_proxy(&server.configuration, crate::proxy::Gateway::new(shared.clone()));
+    let edge = crate::proxy::Edge::new(proxy, config.connections);
+    let mut proxy = pingora::services::listening::Service::new("authgate".to_string(), edge);
     match &config.tls {
         Some(tls) => proxy
             .add_tls(&config.listen.to_string(), &tls.cert_file, &tls.key_file)

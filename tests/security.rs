@@ -495,3 +495,65 @@ async fn check_warns_about_rules_that_never_decide() {
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("routes.rules[2]") && stderr.contains("never used"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_headers_are_cut_off_and_connections_are_capped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = Stack::start_with(|y| {
+        y.replace(
+            "threads: 1\n",
+            "threads: 1\nconnections: { max: 3, header_timeout_ms: 500, idle_timeout_ms: 30000 }\n",
+        )
+    })
+    .await;
+    let addr = s.gateway.url.trim_start_matches("http://").to_string();
+    // A request whose headers never end: answered 408 and closed, well before the 60 s pingora
+    // would otherwise wait per read.
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /public/x HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), async {
+        for _ in 0..40 {
+            if slow.write_all(b"X-Drip: 1\r\n").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = slow.read_to_end(&mut answer).await;
+    })
+    .await;
+    assert!(read.is_ok(), "the slow connection was never closed");
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 408"), "{}", String::from_utf8_lossy(&answer));
+
+    // Three idle connections fill the cap: a fourth is answered 503 and closed.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = raw_get(&s.gateway.url, "GET", "/public/x", &[]).await;
+    assert_eq!(r.status, Some(503), "{}", r.body);
+    assert_eq!(r.json()["error"], "temporarily_unavailable");
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if raw_get(&s.gateway.url, "GET", "/public/x", &[]).await.status == Some(200) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never served again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_length_with_transfer_encoding_is_refused() {
+    let s = Stack::start().await;
+    let r = raw(
+        &s.gateway.url,
+        b"POST /public/x HTTP/1.1\r\nHost: x\r\nContent-Length: 52\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /api/me HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .await;
+    assert_eq!(r.status, Some(400), "{}", r.body);
+    assert!(r.json().get("headers").is_none(), "reached the backend");
+    assert_eq!(raw_get(&s.gateway.url, "GET", "/public/x", &[]).await.status, Some(200));
+}

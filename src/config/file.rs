@@ -12,6 +12,8 @@ pub struct FileConfig {
     pub threads: Option<usize>,
     pub grace_period_seconds: Option<u64>,
     pub max_body_bytes: Option<usize>,
+    #[serde(default)]
+    pub connections: FileConnections,
     pub public_url: Option<String>,
     pub tls: Option<FileTls>,
     pub backend: FileBackend,
@@ -26,6 +28,14 @@ pub struct FileConfig {
     #[serde(default)]
     pub limits: FileLimits,
     pub clients: BTreeMap<String, FileClient>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConnections {
+    pub max: Option<usize>,
+    pub header_timeout_ms: Option<u64>,
+    pub idle_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

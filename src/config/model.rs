@@ -28,6 +28,8 @@ pub struct Config {
     pub threads: usize,
     pub grace_period_seconds: u64,
     pub max_body_bytes: usize,
+    /// Limits on downstream connections.
+    pub connections: crate::proxy::ConnectionLimits,
     /// The gateway's public base URL, for discovery documents (`None`: keep the tenant's).
     pub public_url: Option<String>,
     /// TLS on the proxy listener.

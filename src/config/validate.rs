@@ -39,6 +39,7 @@ pub fn validate(file: FileConfig, env_session_duration: Option<String>) -> Resul
         p.push("max_body_bytes", "must be at least 1");
     }
 
+    let connections = connections(&mut p, &file.connections);
     let public_url = file
         .public_url
         .and_then(|u| http_url(&mut p, "public_url", &u))
@@ -75,6 +76,7 @@ pub fn validate(file: FileConfig, env_session_duration: Option<String>) -> Resul
         threads,
         grace_period_seconds: file.grace_period_seconds.unwrap_or(10),
         max_body_bytes,
+        connections,
         public_url,
         tls,
         backend: backend.expect("checked"),
@@ -86,6 +88,30 @@ pub fn validate(file: FileConfig, env_session_duration: Option<String>) -> Resul
         limits,
         clients,
     })
+}
+
+/// Connections served at once by default: each idle keep-alive connection holds about 40 KB.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 2048;
+pub const DEFAULT_HEADER_TIMEOUT_MS: u64 = 10_000;
+pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 60_000;
+
+fn connections(p: &mut Problems, c: &FileConnections) -> crate::proxy::ConnectionLimits {
+    let max = c.max.unwrap_or(DEFAULT_MAX_CONNECTIONS);
+    if max == 0 {
+        p.push("connections.max", "must be at least 1");
+    }
+    let ms = |p: &mut Problems, key: &str, v: Option<u64>, default: u64| {
+        let ms = v.unwrap_or(default);
+        if ms < 100 {
+            p.push(key, "must be at least 100 (milliseconds)");
+        }
+        Duration::from_millis(ms)
+    };
+    crate::proxy::ConnectionLimits {
+        max,
+        header_timeout: ms(p, "connections.header_timeout_ms", c.header_timeout_ms, DEFAULT_HEADER_TIMEOUT_MS),
+        idle_timeout: ms(p, "connections.idle_timeout_ms", c.idle_timeout_ms, DEFAULT_IDLE_TIMEOUT_MS),
+    }
 }
 
 fn rate(p: &mut Problems, key: &str, r: Option<FileRate>, default: Option<(&str, u32)>) -> Option<Rate> {

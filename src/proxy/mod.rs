@@ -2,8 +2,10 @@
 //! is guarded and proxied to the backend. The only module (with `server.rs`) that touches
 //! pingora types.
 
+mod listener;
 mod router;
 
+pub use listener::{ConnectionLimits, Edge};
 pub use router::{decide, decide_target, route, Decision, Own, Route, OWN_PATHS};
 
 use crate::app::App;

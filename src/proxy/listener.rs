@@ -1,0 +1,204 @@
+//! The downstream connection's edge, in front of pingora's HTTP/1 loop: a cap on concurrent
+//! connections (`503` and close past it), a deadline for each request's whole header section
+//! (`408` and close: pingora only times single reads, so a client that trickles a byte a
+//! minute would hold a connection forever), an idle keep-alive timeout, and a refusal of
+//! ambiguous framing (`Content-Length` with `Transfer-Encoding`: `400`) before pingora parses
+//! anything. The header bytes read here are handed to pingora as the request's first bytes.
+
+use async_trait::async_trait;
+use bytes::BytesMut;
+use pingora::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
+use pingora::protocols::http::ServerSession;
+use pingora::protocols::{Stream, ALPN};
+use pingora::proxy::{HttpProxy, ProxyHttp};
+use pingora::server::ShutdownWatch;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Semaphore;
+
+/// The limits on downstream connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Connections served at once; more are answered `503` and closed.
+    pub max: usize,
+    /// From a request's first byte to the end of its header section.
+    pub header_timeout: Duration,
+    /// How long a keep-alive connection may wait for its next request.
+    pub idle_timeout: Duration,
+}
+
+/// pingora's own limit on a request's header section.
+const MAX_HEADER_BYTES: usize = 1024 * 1024;
+
+pub struct Edge<SV> {
+    proxy: Arc<HttpProxy<SV>>,
+    slots: Arc<Semaphore>,
+    limits: ConnectionLimits,
+}
+
+impl<SV> Edge<SV> {
+    pub fn new(proxy: HttpProxy<SV>, limits: ConnectionLimits) -> Self {
+        Edge { proxy: Arc::new(proxy), slots: Arc::new(Semaphore::new(limits.max)), limits }
+    }
+}
+
+/// How reading a request's header section ended.
+enum Head {
+    /// The header section (and whatever followed it) is in the buffer.
+    Complete(BytesMut),
+    /// The peer closed, or sent nothing before the idle timeout: close quietly.
+    Gone,
+    /// The header section did not complete in time.
+    TooSlow,
+    /// The header section frames its body two ways.
+    Ambiguous,
+}
+
+/// Whether `buf` holds a whole header section (`CRLF CRLF`, or bare `LF LF`).
+fn head_complete(buf: &[u8]) -> bool {
+    buf.windows(4).any(|w| w == b"\r\n\r\n") || buf.windows(2).any(|w| w == b"\n\n")
+}
+
+/// Whether a complete header section declares both `Content-Length` and `Transfer-Encoding`.
+fn ambiguous_framing(buf: &[u8]) -> bool {
+    let mut headers = [httparse::EMPTY_HEADER; 256];
+    let mut req = httparse::Request::new(&mut headers);
+    if req.parse(buf).is_err() {
+        return false; // pingora answers what it cannot parse
+    }
+    let has = |name: &str| req.headers.iter().any(|h| h.name.eq_ignore_ascii_case(name));
+    has("content-length") && has("transfer-encoding")
+}
+
+async fn read_head(stream: &mut Stream, limits: ConnectionLimits, shutdown: &ShutdownWatch) -> Head {
+    let mut buf = BytesMut::with_capacity(4096);
+    let mut shutdown = shutdown.clone();
+    tokio::select! {
+        read = tokio::time::timeout(limits.idle_timeout, stream.read_buf(&mut buf)) => match read {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => return Head::Gone,
+        },
+        _ = shutdown.changed() => return Head::Gone,
+    }
+    let rest = async {
+        while !head_complete(&buf) && buf.len() <= MAX_HEADER_BYTES {
+            match stream.read_buf(&mut buf).await {
+                Ok(n) if n > 0 => {}
+                _ => return false,
+            }
+        }
+        true
+    };
+    match tokio::time::timeout(limits.header_timeout, rest).await {
+        Err(_) => Head::TooSlow,
+        Ok(false) => Head::Gone,
+        Ok(true) if ambiguous_framing(&buf) => Head::Ambiguous,
+        Ok(true) => Head::Complete(buf),
+    }
+}
+
+fn refused(reason: &str) {
+    crate::metrics::metrics().connections_refused.with_label_values(&[reason]).inc();
+}
+
+/// A complete answer written straight to the socket, before closing it.
+async fn answer_and_close(stream: &mut Stream, status: &str, error: &str, description: &str) {
+    let body = serde_json::json!({"error": error, "error_description": description}).to_string();
+    let text = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(text.as_bytes())).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.flush()).await;
+}
+
+#[async_trait]
+impl<SV> ServerApp for Edge<SV>
+where
+    SV: ProxyHttp + Send + Sync + 'static,
+    SV::CTX: Send + Sync,
+{
+    async fn process_new(self: &Arc<Self>, mut stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
+        let Ok(_slot) = self.slots.clone().try_acquire_owned() else {
+            refused("over_capacity");
+            answer_and_close(
+                &mut stream,
+                "503 Service Unavailable",
+                "temporarily_unavailable",
+                "Too many connections.",
+            )
+            .await;
+            return None;
+        };
+        if matches!(stream.selected_alpn_proto(), Some(ALPN::H2)) {
+            return ServerApp::process_new(&self.proxy, stream, shutdown).await;
+        }
+        let mut persisted: Option<HttpPersistentSettings> = None;
+        loop {
+            let head = match read_head(&mut stream, self.limits, shutdown).await {
+                Head::Complete(buf) => buf,
+                Head::Gone => return None,
+                Head::TooSlow => {
+                    refused("header_timeout");
+                    answer_and_close(
+                        &mut stream,
+                        "408 Request Timeout",
+                        "request_timeout",
+                        "The request headers took too long.",
+                    )
+                    .await;
+                    return None;
+                }
+                Head::Ambiguous => {
+                    refused("ambiguous_framing");
+                    answer_and_close(
+                        &mut stream,
+                        "400 Bad Request",
+                        "invalid_request",
+                        "Content-Length and Transfer-Encoding together are refused.",
+                    )
+                    .await;
+                    return None;
+                }
+            };
+            let mut session = ServerSession::new_http1(stream);
+            match persisted.take() {
+                Some(p) => p.apply_to_session(&mut session),
+                None => {
+                    session.set_keepalive(Some(self.limits.idle_timeout.as_secs()));
+                    let limit = self.proxy.server_options().and_then(|o| o.keepalive_request_limit);
+                    session.set_keepalive_reuses_remaining(limit);
+                }
+            }
+            if *shutdown.borrow() {
+                session.set_keepalive(None);
+            }
+            session.set_pipelined_prefix(head);
+            let (next, settings) = self.proxy.process_new_http(session, shutdown).await?.consume();
+            stream = next;
+            persisted = settings;
+        }
+    }
+
+    async fn cleanup(&self) {
+        self.proxy.http_cleanup().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_sections_and_their_framing() {
+        assert!(head_complete(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assert!(head_complete(b"GET / HTTP/1.1\nHost: x\n\n"));
+        assert!(!head_complete(b"GET / HTTP/1.1\r\nHost: x\r\n"));
+        assert!(ambiguous_framing(b"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"));
+        assert!(ambiguous_framing(
+            b"POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n0\r\n\r\n"
+        ));
+        assert!(!ambiguous_framing(b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"));
+    }
+}
