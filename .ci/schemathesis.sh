@@ -62,7 +62,12 @@ stop_gateway() {
   fi
   gateway_pid=""
 }
+schemathesis_pid=""
 cleanup() {
+  if [ -n "$schemathesis_pid" ]; then
+    kill -TERM "$schemathesis_pid" 2>/dev/null || true
+    wait "$schemathesis_pid" 2>/dev/null || true
+  fi
   stop_gateway
   rm -rf "$work"
 }
@@ -146,7 +151,11 @@ run_schemathesis() { # LABEL BASE_URL BUDGET ARGS...
     "$VENV/bin/schemathesis" --no-color --config-file "$work/schemathesis.toml" run "$SPEC" \
     --url "$url" --checks "$CHECKS" --max-examples "$EXAMPLES" "${seed_args[@]}" \
     --workers 1 --request-timeout 15 --generation-database none \
-    --report ndjson --report-ndjson-path "$work/$label.ndjson" "$@" || status=$?
+    --report ndjson --report-ndjson-path "$work/$label.ndjson" "$@" &
+  # In the background, so that a signal to this script stops it at once (see cleanup).
+  schemathesis_pid=$!
+  wait "$schemathesis_pid" || status=$?
+  schemathesis_pid=""
   if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
     echo "schemathesis.sh: the $label run did not finish within ${budget}s" >&2
   fi

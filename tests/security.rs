@@ -557,3 +557,17 @@ async fn content_length_with_transfer_encoding_is_refused() {
     assert!(r.json().get("headers").is_none(), "reached the backend");
     assert_eq!(raw_get(&s.gateway.url, "GET", "/public/x", &[]).await.status, Some(200));
 }
+
+/// The raw-socket suite (`tests/hostile/raw_socket.py`): malformed framing, oversized and
+/// smuggled requests, path variants, cookie bombs. Each must get a 4xx or a closed
+/// connection, and the gateway must keep serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_raw_socket_suite_passes() {
+    let s = Stack::start().await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/hostile/raw_socket.py");
+    let out = tokio::process::Command::new("python3").arg(script).arg("--url").arg(&s.gateway.url).output().await;
+    let out = out.expect("python3 runs the raw-socket suite");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+}

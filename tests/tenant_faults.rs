@@ -110,3 +110,60 @@ async fn tenant_rate_limit_passes_through() {
     let g = gateway_for(Some(limited)).await;
     assert_oauth_error(login(&g).await, 429, "too_many_attempts").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_tenant_cannot_crash_flood_or_redirect_the_gateway() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    // An absurd lifetime: clamped, no panic, the login answers.
+    let forever = axum::Router::new().route(
+        "/oauth/token",
+        post(|| async { axum::Json(serde_json::json!({"access_token": "a.b.c", "expires_in": 400_000_000_000u64})) }),
+    );
+    let g = gateway_for(Some(forever)).await;
+    let (status, body) = json(login(&g).await).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["expireAt"].as_str().is_some_and(|t| t.starts_with("20")), "{body}");
+    assert_still_serves(&g).await;
+
+    // A 30 MB error body is not read whole: 502.
+    let huge = axum::Router::new().route(
+        "/oauth/token",
+        post(|| async { (StatusCode::BAD_REQUEST, "x".repeat(30 * 1024 * 1024)).into_response() }),
+    );
+    let g = gateway_for(Some(huge)).await;
+    assert_oauth_error(login(&g).await, 502, "bad_gateway").await;
+    assert_still_serves(&g).await;
+
+    // A 407 (or any status outside the OAuth set) is the tenant's fault, not the caller's.
+    let proxy_auth = axum::Router::new().route(
+        "/oauth/token",
+        post(|| async {
+            (
+                StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+                axum::Json(serde_json::json!({"error": "x", "error_description": "y"})),
+            )
+        }),
+    );
+    let g = gateway_for(Some(proxy_auth)).await;
+    assert_oauth_error(login(&g).await, 502, "bad_gateway").await;
+
+    // A redirect is never followed: the password and client secret go nowhere else.
+    let followed = Arc::new(AtomicUsize::new(0));
+    let seen = followed.clone();
+    let redirecting = axum::Router::new()
+        .route(
+            "/oauth/token",
+            post(|| async { (StatusCode::TEMPORARY_REDIRECT, [("location", "/elsewhere")]).into_response() }),
+        )
+        .route(
+            "/elsewhere",
+            post(move || {
+                seen.fetch_add(1, Ordering::SeqCst);
+                async { axum::Json(serde_json::json!({"access_token": "stolen"})) }
+            }),
+        );
+    let g = gateway_for(Some(redirecting)).await;
+    assert_oauth_error(login(&g).await, 502, "bad_gateway").await;
+    assert_eq!(followed.load(Ordering::SeqCst), 0, "the redirect was followed");
+}

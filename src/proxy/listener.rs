@@ -55,9 +55,14 @@ enum Head {
     Ambiguous,
 }
 
-/// Whether `buf` holds a whole header section (`CRLF CRLF`, or bare `LF LF`).
+/// Whether `buf` is ready for pingora: a whole header section (`CRLF CRLF`, or bare
+/// `LF LF`), or bytes that are already not HTTP (pingora answers them at once).
 fn head_complete(buf: &[u8]) -> bool {
-    buf.windows(4).any(|w| w == b"\r\n\r\n") || buf.windows(2).any(|w| w == b"\n\n")
+    if buf.windows(4).any(|w| w == b"\r\n\r\n") || buf.windows(2).any(|w| w == b"\n\n") {
+        return true;
+    }
+    let mut headers = [httparse::EMPTY_HEADER; 256];
+    httparse::Request::new(&mut headers).parse(buf).is_err()
 }
 
 /// Whether a complete header section declares both `Content-Length` and `Transfer-Encoding`.
@@ -195,6 +200,8 @@ mod tests {
         assert!(head_complete(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
         assert!(head_complete(b"GET / HTTP/1.1\nHost: x\n\n"));
         assert!(!head_complete(b"GET / HTTP/1.1\r\nHost: x\r\n"));
+        assert!(head_complete(b"GET /\r\n"), "HTTP/0.9: not HTTP/1, answered at once");
+        assert!(head_complete(b"\x16\x03\x01garbage"));
         assert!(ambiguous_framing(b"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"));
         assert!(ambiguous_framing(
             b"POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n0\r\n\r\n"

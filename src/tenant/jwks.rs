@@ -196,3 +196,30 @@ impl Jwks {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encryption_keys_and_disallowed_algorithms_are_left_out() {
+        let n = "sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw";
+        let jwk = |kid: &str, extra: serde_json::Value| {
+            let mut k = serde_json::json!({"kty": "RSA", "kid": kid, "n": n, "e": "AQAB"});
+            k.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            k
+        };
+        let set: JwkSet = serde_json::from_value(serde_json::json!({"keys": [
+            jwk("sig", serde_json::json!({"use": "sig", "alg": "RS256"})),
+            jwk("plain", serde_json::json!({})),
+            jwk("enc", serde_json::json!({"use": "enc", "alg": "RSA-OAEP"})),
+            jwk("enc-no-alg", serde_json::json!({"use": "enc"})),
+            jwk("rs512", serde_json::json!({"alg": "RS512"})),
+        ]}))
+        .unwrap();
+        let keys = KeySet::from_jwks(&set, &[Algorithm::RS256]);
+        let mut kids: Vec<&str> = keys.keys.keys().map(String::as_str).collect();
+        kids.sort();
+        assert_eq!(kids, ["plain", "sig"]);
+    }
+}
