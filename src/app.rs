@@ -6,7 +6,8 @@ use crate::discovery::Discovery;
 use crate::guard::{jwt, protected_headers, Guard, Verifier};
 use crate::limits::Limits;
 use crate::login::LoginService;
-use crate::session::SessionEndpoints;
+use crate::session::{Revocations, SessionEndpoints, SessionService};
+use crate::store::{MemoryStore, RedisStore, Sessions, SharedLimits};
 use crate::tenant::{Jwks, TenantClient};
 use http::HeaderName;
 use std::sync::Arc;
@@ -19,6 +20,10 @@ pub struct App {
     pub session: SessionEndpoints,
     pub discovery: Discovery,
     pub limits: Arc<Limits>,
+    pub sessions: Arc<SessionService>,
+    /// The shared store, when one is configured (kept across reloads that do not change it).
+    redis: Option<Arc<RedisStore>>,
+    memory: Arc<MemoryStore>,
     /// Removed from every request before it reaches the backend, in any spelling.
     pub protected_headers: Vec<HeaderName>,
 }
@@ -62,26 +67,53 @@ impl App {
             leeway_seconds: g.leeway_seconds,
             expired_grace_seconds: None,
         };
-        let verifier = Arc::new(Verifier::new(jwks.clone(), policy, g.clone(), g.token_cache_bytes));
-        let limits = match previous.filter(|p| p.config.limits == config.limits) {
-            Some(p) => p.limits.clone(),
-            None => Arc::new(Limits::new(config.limits.clone())),
+        let revocations = match previous {
+            Some(p) => p.sessions.revocations.clone(),
+            None => Arc::new(Revocations::new(std::time::Duration::from_secs(config.session.duration_seconds))),
         };
+        let memory = previous.map_or_else(|| Arc::new(MemoryStore::new()), |p| p.memory.clone());
+        let same_store = |p: &&App| p.config.store == config.store;
+        let redis = match (&config.store, previous.filter(same_store)) {
+            (None, _) => None,
+            (Some(_), Some(p)) => p.redis.clone(),
+            (Some(r), None) => Some(Arc::new(RedisStore::new(r.clone(), config.session.duration_seconds))),
+        };
+        let store: Arc<dyn Sessions> = match &redis {
+            Some(r) => r.clone(),
+            None => memory.clone(),
+        };
+        let sessions = Arc::new(SessionService::new(config.clone(), store, revocations.clone()));
+        let same_limits = |p: &&App| p.config.limits == config.limits && p.config.store == config.store;
+        let limits = match previous.filter(same_limits) {
+            Some(p) => p.limits.clone(),
+            None => Arc::new(match (&redis, &config.store) {
+                (Some(r), Some(c)) => {
+                    Limits::shared(config.limits.clone(), r.clone() as Arc<dyn SharedLimits>, c.on_error)
+                }
+                _ => Limits::new(config.limits.clone()),
+            }),
+        };
+        let verifier = Arc::new(Verifier::new(jwks.clone(), policy, g.clone(), g.token_cache_bytes, revocations));
         Ok(App {
             login: LoginService {
                 config: config.clone(),
                 tenant: tenant.clone(),
                 jwks: jwks.clone(),
                 limits: limits.clone(),
+                sessions: sessions.clone(),
             },
             session: SessionEndpoints {
                 config: config.clone(),
                 tenant: tenant.clone(),
                 verifier: verifier.clone(),
                 limits: limits.clone(),
+                sessions: sessions.clone(),
             },
             limits,
-            guard: Guard::new(config.clone(), verifier),
+            guard: Guard::new(config.clone(), verifier, sessions.clone()),
+            sessions,
+            redis,
+            memory,
             discovery: Discovery::new(tenant, jwks.clone(), config.public_url.clone()),
             protected_headers: protected_headers(g),
             jwks,

@@ -20,5 +20,6 @@ pub mod request_scope;
 pub mod server;
 pub mod session;
 pub mod shared;
+pub mod store;
 pub mod telemetry;
 pub mod tenant;

@@ -23,6 +23,8 @@ pub struct Metrics {
     pub in_flight: IntGauge,
     /// Connections closed at the edge by reason: over_capacity, header_timeout, ambiguous_framing.
     pub connections_refused: IntCounterVec,
+    /// Failed store (Redis) operations by operation.
+    pub store_errors: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: [f64; 14] =
@@ -73,6 +75,11 @@ impl Metrics {
                 "authgate_connections_refused_total",
                 "Downstream connections closed at the edge, by reason.",
                 &["reason"],
+            ),
+            store_errors: counter(
+                "authgate_store_errors_total",
+                "Failed store operations (Redis unreachable, timed out) by operation.",
+                &["operation"],
             ),
             registry,
         }

@@ -76,6 +76,20 @@ fn start_background(rt: &tokio::runtime::Runtime, shared: &Arc<Shared>) {
             s.app.load().limits.forget_idle();
         }
     });
+    let s = shared.clone();
+    rt.spawn(async move {
+        // The revocation feed of whichever store the current configuration uses.
+        let (mut cursor, mut store_id) = (0, 0usize);
+        loop {
+            let sessions = s.app.load().sessions.clone();
+            let id = Arc::as_ptr(sessions.store()) as *const () as usize;
+            if id != store_id {
+                (cursor, store_id) = (0, id);
+            }
+            cursor = crate::session::revocations::poll(sessions.store(), &sessions.revocations, cursor).await;
+            tokio::time::sleep(crate::session::revocations::FEED_INTERVAL).await;
+        }
+    });
     rt.spawn(reload::on_sighup(shared.clone()));
     rt.spawn(reload::watch_file(shared.clone(), Duration::from_secs(2)));
 }

@@ -16,7 +16,11 @@ pub fn router(shared: Arc<Shared>) -> axum::Router {
         .route(
             "/readyz",
             get(move || async move {
-                if shared.is_ready() {
+                if shared.is_ready() && crate::store::degraded() {
+                    // The store is unreachable: limits follow on_error, sessions fall back to
+                    // this replica; the gateway keeps serving.
+                    json(StatusCode::OK, r#"{"status":"ready","store":"degraded"}"#)
+                } else if shared.is_ready() {
                     json(StatusCode::OK, r#"{"status":"ready"}"#)
                 } else {
                     json(StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"not ready"}"#)

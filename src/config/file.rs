@@ -22,6 +22,8 @@ pub struct FileConfig {
     #[serde(default)]
     pub session: FileSession,
     #[serde(default)]
+    pub store: FileStore,
+    #[serde(default)]
     pub guard: FileGuard,
     #[serde(default)]
     pub routes: FileRoutes,
@@ -122,6 +124,27 @@ pub struct FileSession {
     pub duration_seconds: Option<u64>,
     pub cookie_name: Option<String>,
     pub refresh_expired_grace_seconds: Option<u64>,
+    pub encryption_key: Option<String>,
+    pub cookie: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileStore {
+    pub redis: Option<FileRedis>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRedis {
+    pub mode: Option<String>,
+    pub urls: Vec<String>,
+    pub sentinel_master: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub key_prefix: Option<String>,
+    pub timeout_ms: Option<u64>,
+    pub on_error: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,6 +171,8 @@ pub struct FileClient {
     #[serde(default)]
     pub resources: Vec<String>,
     pub username_types: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub management: bool,
 }
 
 #[derive(Debug, Deserialize)]

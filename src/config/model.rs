@@ -38,6 +38,8 @@ pub struct Config {
     pub tenant: Tenant,
     pub dev_tenant: Option<DevTenant>,
     pub session: Session,
+    /// Where shared state lives: `None`, in this process (one replica).
+    pub store: Option<RedisStore>,
     pub guard: Guard,
     pub routes: Routes,
     pub limits: crate::limits::LimitsConfig,
@@ -134,6 +136,45 @@ pub struct Session {
     pub cookie_name: String,
     /// How long after its `exp` an access token may still be shown to `/oauth/refreshtoken`.
     pub refresh_expired_grace_seconds: u64,
+    /// Key sealing the refresh tokens kept in sessions (AES-256-GCM).
+    pub encryption_key: Option<Secret>,
+    /// What the cookie carries.
+    pub cookie: CookieMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CookieMode {
+    /// The access token itself (seed 003).
+    Token,
+    /// A random session id; the gateway puts the session's access token on backend requests.
+    Opaque,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedisMode {
+    Standalone,
+    Sentinel,
+    Cluster,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnStoreError {
+    /// Limits let requests through while the store is unreachable.
+    Allow,
+    /// Limits refuse requests (503) while the store is unreachable.
+    Deny,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisStore {
+    pub mode: RedisMode,
+    pub urls: Vec<String>,
+    pub sentinel_master: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub key_prefix: String,
+    pub timeout: Duration,
+    pub on_error: OnStoreError,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,6 +220,8 @@ pub struct Client {
     pub resources: Vec<String>,
     /// Passwords API `username_type` → connection.
     pub username_types: Vec<(String, String)>,
+    /// May call the management endpoints (`/users/active`, `/sessions/…`).
+    pub management: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,6 +296,10 @@ pub fn secret_digest(secret: &[u8]) -> [u8; 32] {
 }
 
 impl Config {
+    pub fn client_by_name(&self, name: &str) -> Option<&Client> {
+        self.clients.iter().find(|c| c.name == name)
+    }
+
     pub fn client_by_id(&self, client_id: &str) -> Option<&Client> {
         self.clients.iter().find(|c| c.client_id == client_id)
     }

@@ -30,7 +30,8 @@ fn the_repository_gateway_yaml_is_valid() {
     let text = std::fs::read_to_string(path).unwrap();
     let c = parse(&text, "gateway.yaml", &no_env).unwrap();
     let names: Vec<_> = c.clients.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(names, ["mobile", "service", "website"]);
+    assert_eq!(names, ["admin", "mobile", "service", "website"]);
+    assert!(c.clients[0].management && !c.clients[1].management);
     let website = c.clients.iter().find(|c| c.name == "website").unwrap();
     assert!(website.website);
     assert!(!website.scopes.contains(&"website".to_string()));

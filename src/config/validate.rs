@@ -57,7 +57,11 @@ pub fn validate(file: FileConfig, env_session_duration: Option<String>) -> Resul
     });
     let backend = backend(&mut p, file.backend);
     let tenant = tenant(&mut p, file.tenant);
+    let store = store(&mut p, file.store);
     let session = session(&mut p, file.session, env_session_duration);
+    if store.is_some() && session.encryption_key.is_none() {
+        p.push("session.encryption_key", "is required with a store (32 bytes, base64)");
+    }
     let clients = clients(&mut p, file.clients);
     let routes = routes(&mut p, file.routes);
     let limits = limits(&mut p, file.limits);
@@ -83,6 +87,7 @@ pub fn validate(file: FileConfig, env_session_duration: Option<String>) -> Resul
         tenant: tenant.expect("checked"),
         dev_tenant,
         session,
+        store,
         guard,
         routes,
         limits,
@@ -410,11 +415,81 @@ fn session(p: &mut Problems, s: FileSession, env_duration: Option<String>) -> Se
     if cookie_name.is_empty() || !cookie_name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
         p.push("session.cookie_name", format!("{cookie_name:?} is not a valid cookie name"));
     }
+    let encryption_key = s.encryption_key.filter(|k| !k.is_empty()).and_then(|k| {
+        use base64::Engine;
+        match base64::engine::general_purpose::STANDARD.decode(k.trim()) {
+            Ok(bytes) if bytes.len() == 32 => Some(Secret(k.trim().to_string())),
+            _ => {
+                p.push("session.encryption_key", "must be 32 bytes in base64 (openssl rand -base64 32)");
+                None
+            }
+        }
+    });
+    let cookie = match s.cookie.as_deref() {
+        None | Some("token") => CookieMode::Token,
+        Some("opaque") => CookieMode::Opaque,
+        Some(other) => {
+            p.push("session.cookie", format!("{other:?} is not token or opaque"));
+            CookieMode::Token
+        }
+    };
     Session {
+        encryption_key,
+        cookie,
         duration_seconds,
         cookie_name,
         refresh_expired_grace_seconds: s.refresh_expired_grace_seconds.unwrap_or(DEFAULT_REFRESH_EXPIRED_GRACE_SECONDS),
     }
+}
+
+fn store(p: &mut Problems, s: FileStore) -> Option<RedisStore> {
+    let r = s.redis?;
+    let mode = match r.mode.as_deref() {
+        None | Some("standalone") => RedisMode::Standalone,
+        Some("sentinel") => RedisMode::Sentinel,
+        Some("cluster") => RedisMode::Cluster,
+        Some(other) => {
+            p.push("store.redis.mode", format!("{other:?} is not standalone, sentinel or cluster"));
+            RedisMode::Standalone
+        }
+    };
+    if r.urls.is_empty() {
+        p.push("store.redis.urls", "at least one redis:// or rediss:// URL is needed");
+    }
+    for u in &r.urls {
+        if !matches!(Url::parse(u).map(|u| u.scheme().to_string()).as_deref(), Ok("redis" | "rediss")) {
+            p.push("store.redis.urls", format!("{u:?} is not a redis:// or rediss:// URL"));
+        }
+    }
+    if mode == RedisMode::Standalone && r.urls.len() > 1 {
+        p.push("store.redis.urls", "standalone takes one URL (several are for sentinel or cluster)");
+    }
+    let sentinel_master = r.sentinel_master.filter(|m| !m.is_empty());
+    if mode == RedisMode::Sentinel && sentinel_master.is_none() {
+        p.push("store.redis.sentinel_master", "is required with mode: sentinel");
+    }
+    let on_error = match r.on_error.as_deref() {
+        None | Some("allow") => OnStoreError::Allow,
+        Some("deny") => OnStoreError::Deny,
+        Some(other) => {
+            p.push("store.redis.on_error", format!("{other:?} is not allow or deny"));
+            OnStoreError::Allow
+        }
+    };
+    let timeout_ms = r.timeout_ms.unwrap_or(200);
+    if timeout_ms == 0 {
+        p.push("store.redis.timeout_ms", "must be at least 1");
+    }
+    Some(RedisStore {
+        mode,
+        urls: r.urls,
+        sentinel_master,
+        username: r.username.filter(|u| !u.is_empty()),
+        password: r.password.filter(|p| !p.is_empty()).map(Secret),
+        key_prefix: r.key_prefix.unwrap_or_else(|| "authgate:".to_string()),
+        timeout: Duration::from_millis(timeout_ms),
+        on_error,
+    })
 }
 
 fn clients(p: &mut Problems, clients: BTreeMap<String, FileClient>) -> Vec<Client> {
@@ -547,6 +622,7 @@ fn clients(p: &mut Problems, clients: BTreeMap<String, FileClient>) -> Vec<Clien
             auth,
             resources: c.resources,
             username_types,
+            management: c.management,
         });
     }
     out

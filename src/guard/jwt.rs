@@ -29,6 +29,8 @@ pub enum VerifyError {
     KeysUnavailable,
     #[error("the token is invalid: {0}")]
     Invalid(&'static str),
+    #[error("the token was revoked (logout)")]
+    Revoked,
 }
 
 pub type Claims = Map<String, Value>;

@@ -14,7 +14,7 @@ pub use verifier::{Verified, Verifier};
 
 use crate::config::{Config, Policy, Session};
 use crate::error::ApiError;
-use crate::session::session_cookies;
+use crate::session::{session_cookies, SessionService};
 use http::{HeaderMap, HeaderName};
 use std::sync::Arc;
 
@@ -56,11 +56,12 @@ impl Pass {
 pub struct Guard {
     config: Arc<Config>,
     verifier: Arc<Verifier>,
+    sessions: Arc<SessionService>,
 }
 
 impl Guard {
-    pub fn new(config: Arc<Config>, verifier: Arc<Verifier>) -> Self {
-        Guard { config, verifier }
+    pub fn new(config: Arc<Config>, verifier: Arc<Verifier>, sessions: Arc<SessionService>) -> Self {
+        Guard { config, verifier, sessions }
     }
 
     pub fn verifier(&self) -> &Arc<Verifier> {
@@ -82,18 +83,34 @@ impl Guard {
             Policy::Secret => Err(ApiError::invalid_client()),
             Policy::Authenticated => {
                 let c = credential.ok_or_else(|| ApiError::invalid_token("An access token is required."))?;
-                let verified = self.verify(c.token).await?;
+                let opaque = c.source == TokenSource::Cookie && self.sessions.opaque();
+                let session_token = match opaque {
+                    true => Some(self.opaque_session_token(c.token).await?),
+                    false => None,
+                };
+                let token = session_token.as_deref().unwrap_or(c.token);
+                let verified = self.verify(token).await?;
                 if c.source == TokenSource::Cookie {
                     let token_client = verified.azp.as_deref().and_then(|id| config.client_by_id(id));
                     csrf::check(method, headers, token_client, config.public_url.as_deref())?;
-                    if config.guard.cookie_to_bearer {
-                        pass.headers.push((http::header::AUTHORIZATION, format!("Bearer {}", c.token)));
+                    if config.guard.cookie_to_bearer || opaque {
+                        pass.headers.push((http::header::AUTHORIZATION, format!("Bearer {token}")));
                     }
                 }
-                pass.drop_session_cookie = c.source == TokenSource::Bearer && c.with_cookie;
+                // The backend gets the one verified credential; an opaque session id is not one.
+                pass.drop_session_cookie = (c.source == TokenSource::Bearer && c.with_cookie) || opaque;
                 pass.verified = Some(verified);
                 Ok(pass)
             }
+        }
+    }
+
+    /// The access token of the session an opaque cookie names.
+    async fn opaque_session_token(&self, session_id: &str) -> Result<Arc<str>, ApiError> {
+        match self.sessions.access_token_for(session_id).await {
+            Ok(Some(token)) => Ok(token),
+            Ok(None) => Err(ApiError::invalid_token("The session has ended.")),
+            Err(e) => Err(crate::session::store_unavailable(e)),
         }
     }
 

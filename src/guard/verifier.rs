@@ -1,11 +1,13 @@
 //! Token verification with a cache: a token verified once costs a hash and a lookup until it
 //! expires, not an RSA verification. Keyed by the token's SHA-256; never kept past its `exp`.
+//! A revoked token (logout, on any replica) is refused before the cache is asked.
 //! Only what the guard uses is kept (subject, `azp`, the identity header values already
 //! rendered), and the cache is bounded by bytes, not entries.
 
 use super::identity::identity_values;
 use super::jwt::{verify, Policy, VerifyError};
 use crate::config::Guard as GuardConfig;
+use crate::session::Revocations;
 use crate::tenant::Jwks;
 use moka::sync::Cache;
 use moka::Expiry;
@@ -46,6 +48,7 @@ impl Expiry<[u8; 32], Arc<Verified>> for UntilExp {
 }
 
 pub struct Verifier {
+    revocations: Arc<Revocations>,
     jwks: Arc<Jwks>,
     policy: Policy,
     guard: GuardConfig,
@@ -54,17 +57,26 @@ pub struct Verifier {
 
 impl Verifier {
     /// `cache_bytes` bounds the verified-token cache.
-    pub fn new(jwks: Arc<Jwks>, policy: Policy, guard: GuardConfig, cache_bytes: u64) -> Self {
+    pub fn new(
+        jwks: Arc<Jwks>,
+        policy: Policy,
+        guard: GuardConfig,
+        cache_bytes: u64,
+        revocations: Arc<Revocations>,
+    ) -> Self {
         let cache = Cache::builder()
             .max_capacity(cache_bytes)
             .weigher(|_, v: &Arc<Verified>| v.weight())
             .expire_after(UntilExp)
             .build();
-        Verifier { jwks, policy, guard, cache }
+        Verifier { revocations, jwks, policy, guard, cache }
     }
 
     pub async fn verify(&self, token: &str) -> Result<Arc<Verified>, VerifyError> {
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if self.revocations.is_revoked(&key) {
+            return Err(VerifyError::Revoked);
+        }
         if let Some(v) = self.cache.get(&key) {
             return Ok(v);
         }

@@ -6,7 +6,9 @@ mod quota;
 
 pub use quota::Rate;
 
+use crate::config::OnStoreError;
 use crate::error::ApiError;
+use crate::store::SharedLimits;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
@@ -47,9 +49,8 @@ impl RateInfo {
     }
 }
 
-/// The login limiter's key for the session endpoints (client indexes are far below it; the
-/// unknown-secret bucket is `u16::MAX`).
-const SESSION_ENDPOINTS: u16 = u16::MAX - 1;
+/// The login limiter's bucket for the session endpoints (no client can be named so).
+const SESSION_ENDPOINTS: &str = "\0session-endpoints";
 
 /// The form of a username that brute-force counts are keyed by.
 pub fn username_key(username: &str) -> String {
@@ -82,6 +83,16 @@ struct Limiter<K: Hash + Eq + Clone> {
     inner: Keyed<K>,
 }
 
+fn too_many(name: &'static str, rate: &Rate, wait: Duration) -> ApiError {
+    crate::metrics::metrics().limit_refusals.with_label_values(&[name]).inc();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let info = RateInfo { limit: rate.burst, remaining: 0, reset: ceil_secs(now + wait) };
+    let mut e = ApiError::new(429, "too_many_requests", TOO_MANY_REQUESTS)
+        .with_header("retry-after", ceil_secs(wait).max(1).to_string());
+    e.headers.extend(info.headers());
+    e
+}
+
 impl<K: Hash + Eq + Clone> Limiter<K> {
     fn new(name: &'static str, rate: Rate) -> Self {
         Limiter { name, rate, inner: RateLimiter::keyed(rate.quota()).with_middleware::<StateInformationMiddleware>() }
@@ -96,15 +107,7 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
                 let refill = per * (self.rate.burst - remaining);
                 Ok(RateInfo { limit: self.rate.burst, remaining, reset: ceil_secs(now + refill) })
             }
-            Err(not_until) => {
-                crate::metrics::metrics().limit_refusals.with_label_values(&[self.name]).inc();
-                let wait = not_until.wait_time_from(self.inner.clock().now());
-                let info = RateInfo { limit: self.rate.burst, remaining: 0, reset: ceil_secs(now + wait) };
-                let mut e = ApiError::new(429, "too_many_requests", TOO_MANY_REQUESTS)
-                    .with_header("retry-after", ceil_secs(wait).max(1).to_string());
-                e.headers.extend(info.headers());
-                Err(e)
-            }
+            Err(not_until) => Err(too_many(self.name, &self.rate, not_until.wait_time_from(self.inner.clock().now()))),
         }
     }
 
@@ -128,28 +131,57 @@ struct Failures {
     blocked_until: Option<Instant>,
 }
 
-/// Every limit of the gateway.
-pub struct Limits {
-    pub config: LimitsConfig,
-    hasher: std::collections::hash_map::RandomState,
-    login: Limiter<(u16, IpAddr)>,
+/// The limits' state in this process (governor), for one replica.
+struct Local {
+    login: Limiter<(u64, IpAddr)>,
     attempts: Limiter<(u64, IpAddr)>,
     backend_ip: Option<Limiter<IpAddr>>,
     backend_user: Option<Limiter<u64>>,
     failures: moka::sync::Cache<(u64, IpAddr), Arc<Mutex<Failures>>>,
 }
 
+/// The limits' state in the shared store: every replica counts the same requests.
+struct Shared {
+    store: Arc<dyn SharedLimits>,
+    on_error: OnStoreError,
+}
+
+/// Every limit of the gateway.
+pub struct Limits {
+    pub config: LimitsConfig,
+    hasher: std::collections::hash_map::RandomState,
+    local: Local,
+    shared: Option<Shared>,
+}
+
+/// Which limit a check is for: its metric name, its rate, and its key in the shared store.
+struct Check<'a> {
+    name: &'static str,
+    rate: Rate,
+    key: &'a str,
+}
+
 impl Limits {
     pub fn new(config: LimitsConfig) -> Self {
         Limits {
             hasher: Default::default(),
-            login: Limiter::new("login", config.login),
-            attempts: Limiter::new("login_attempts", config.login_attempts),
-            backend_ip: config.backend_per_ip.map(|r| Limiter::new("backend_per_ip", r)),
-            backend_user: config.backend_per_user.map(|r| Limiter::new("backend_per_user", r)),
-            failures: moka::sync::Cache::builder().max_capacity(1_000_000).time_to_idle(config.block).build(),
+            local: Local {
+                login: Limiter::new("login", config.login),
+                attempts: Limiter::new("login_attempts", config.login_attempts),
+                backend_ip: config.backend_per_ip.map(|r| Limiter::new("backend_per_ip", r)),
+                backend_user: config.backend_per_user.map(|r| Limiter::new("backend_per_user", r)),
+                failures: moka::sync::Cache::builder().max_capacity(1_000_000).time_to_idle(config.block).build(),
+            },
+            shared: None,
             config,
         }
+    }
+
+    /// The same limits, counted in the shared store.
+    pub fn shared(config: LimitsConfig, store: Arc<dyn SharedLimits>, on_error: OnStoreError) -> Self {
+        let mut limits = Self::new(config);
+        limits.shared = Some(Shared { store, on_error });
+        limits
     }
 
     /// Usernames compare trimmed, NFKC-normalised and case-insensitively (so `Ｄemo@example.com`
@@ -169,40 +201,106 @@ impl Limits {
         client_ip::resolve(peer, headers, &self.config.trusted_proxies)
     }
 
-    /// A call to `/userinfo` or `/logout` from `ip`: under the login rate, in a bucket of its
-    /// own per IP.
-    pub fn check_session_endpoint(&self, ip: IpAddr) -> Result<RateInfo, ApiError> {
-        self.login.check(&(SESSION_ENDPOINTS, ip))
+    /// A check in the shared store; while the store is unreachable, `on_error` decides.
+    async fn shared_check(&self, shared: &Shared, check: Check<'_>) -> Result<RateInfo, ApiError> {
+        let per = check.rate.quota().replenish_interval();
+        match shared.store.gcra(check.key, per, check.rate.burst).await {
+            Ok(g) if g.allowed => {
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+                Ok(RateInfo { limit: check.rate.burst, remaining: g.remaining, reset: ceil_secs(now + g.reset_after) })
+            }
+            Ok(g) => Err(too_many(check.name, &check.rate, g.retry_after)),
+            Err(e) => {
+                crate::store::report_error("rate limit", &e);
+                match shared.on_error {
+                    OnStoreError::Allow => {
+                        Ok(RateInfo { limit: check.rate.burst, remaining: check.rate.burst, reset: 0 })
+                    }
+                    OnStoreError::Deny => Err(store_unavailable()),
+                }
+            }
+        }
     }
 
-    /// A login call from `ip` by the client at `client_index`.
-    pub fn check_login(&self, client_index: usize, ip: IpAddr) -> Result<RateInfo, ApiError> {
-        self.login.check(&(client_index as u16, ip))
+    /// A login call from `ip` by the client named `client` (`""`: an unknown secret; such
+    /// calls share one bucket per IP, so guessing secrets is limited too).
+    pub async fn check_login(&self, client: &str, ip: IpAddr) -> Result<RateInfo, ApiError> {
+        match &self.shared {
+            Some(s) => {
+                let key = format!("login:{client}:{ip}");
+                self.shared_check(s, Check { name: "login", rate: self.config.login, key: &key }).await
+            }
+            None => self.local.login.check(&(self.hasher.hash_one(client), ip)),
+        }
+    }
+
+    /// A call to `/userinfo` or `/logout` from `ip`: under the login rate, in a bucket of its
+    /// own per IP.
+    pub async fn check_session_endpoint(&self, ip: IpAddr) -> Result<RateInfo, ApiError> {
+        self.check_login(SESSION_ENDPOINTS, ip).await
+    }
+
+    /// The shared store's key for a username and IP: a digest, so no username is stored.
+    fn shared_user_key(username: &str, ip: IpAddr) -> String {
+        use sha2::Digest;
+        let d = sha2::Sha256::digest(username_key(username).as_bytes());
+        let hex: String = d[..16].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{hex}:{ip}")
     }
 
     /// A login attempt for `username` from `ip`: brute-force block first, then the rate.
-    pub fn check_attempt(&self, username: &str, ip: IpAddr) -> Result<RateInfo, ApiError> {
+    pub async fn check_attempt(&self, username: &str, ip: IpAddr) -> Result<RateInfo, ApiError> {
+        if let Some(s) = &self.shared {
+            let key = Self::shared_user_key(username, ip);
+            match s.store.blocked_for(&key).await {
+                Ok(Some(wait)) => return Err(blocked(wait)),
+                Ok(None) => {}
+                Err(e) => {
+                    crate::store::report_error("brute force", &e);
+                    if s.on_error == OnStoreError::Deny {
+                        return Err(store_unavailable());
+                    }
+                }
+            }
+            let key = format!("attempts:{key}");
+            return self
+                .shared_check(s, Check { name: "login_attempts", rate: self.config.login_attempts, key: &key })
+                .await;
+        }
         let key = (self.user_key(username), ip);
-        if let Some(f) = self.failures.get(&key) {
+        if let Some(f) = self.local.failures.get(&key) {
             let f = f.lock().expect("not poisoned");
             if let Some(until) = f.blocked_until.filter(|u| *u > Instant::now()) {
-                let wait = until - Instant::now();
-                crate::metrics::metrics().limit_refusals.with_label_values(&["brute_force"]).inc();
-                return Err(ApiError::new(429, "too_many_attempts", BLOCKED)
-                    .with_header("retry-after", ceil_secs(wait).max(1).to_string()));
+                return Err(blocked(until - Instant::now()));
             }
         }
-        self.attempts.check(&key)
+        self.local.attempts.check(&key)
     }
 
     /// The outcome of a login attempt: failures count up to a block; a success resets.
-    pub fn record_attempt(&self, username: &str, ip: IpAddr, success: bool) {
-        let key = (self.user_key(username), ip);
-        if success {
-            self.failures.invalidate(&key);
+    pub async fn record_attempt(&self, username: &str, ip: IpAddr, success: bool) {
+        if let Some(s) = &self.shared {
+            let key = Self::shared_user_key(username, ip);
+            let result = if success {
+                s.store.clear_failures(&key).await.map(|_| false)
+            } else {
+                s.store.record_failure(&key, self.config.max_failures, self.config.block).await
+            };
+            match result {
+                Ok(true) => {
+                    tracing::warn!(%ip, "login attempts blocked after {} consecutive failures", self.config.max_failures)
+                }
+                Ok(false) => {}
+                Err(e) => crate::store::report_error("brute force", &e),
+            }
             return;
         }
-        let entry = self.failures.get_with(key, Default::default);
+        let key = (self.user_key(username), ip);
+        if success {
+            self.local.failures.invalidate(&key);
+            return;
+        }
+        let entry = self.local.failures.get_with(key, Default::default);
         let mut f = entry.lock().expect("not poisoned");
         if f.blocked_until.is_some_and(|u| u <= Instant::now()) {
             *f = Failures::default();
@@ -215,36 +313,68 @@ impl Limits {
     }
 
     /// A backend request from `ip` (checked before the guard, so floods stay cheap).
-    pub fn check_backend_ip(&self, ip: IpAddr) -> Result<Option<RateInfo>, ApiError> {
-        self.backend_ip.as_ref().map(|l| l.check(&ip)).transpose()
+    pub async fn check_backend_ip(&self, ip: IpAddr) -> Result<Option<RateInfo>, ApiError> {
+        let (Some(rate), Some(local)) = (self.config.backend_per_ip, &self.local.backend_ip) else {
+            return Ok(None);
+        };
+        match &self.shared {
+            Some(s) => {
+                let key = format!("ip:{ip}");
+                self.shared_check(s, Check { name: "backend_per_ip", rate, key: &key }).await.map(Some)
+            }
+            None => local.check(&ip).map(Some),
+        }
     }
 
     /// A backend request by the user `subject` (checked once the guard verified the token).
-    pub fn check_backend_user(&self, subject: &str) -> Result<Option<RateInfo>, ApiError> {
-        self.backend_user.as_ref().map(|l| l.check(&self.hasher.hash_one(subject))).transpose()
+    pub async fn check_backend_user(&self, subject: &str) -> Result<Option<RateInfo>, ApiError> {
+        let (Some(rate), Some(local)) = (self.config.backend_per_user, &self.local.backend_user) else {
+            return Ok(None);
+        };
+        match &self.shared {
+            Some(s) => {
+                use sha2::Digest;
+                let d = sha2::Sha256::digest(subject.as_bytes());
+                let key: String =
+                    std::iter::once("user:".to_string()).chain(d[..16].iter().map(|b| format!("{b:02x}"))).collect();
+                self.shared_check(s, Check { name: "backend_per_user", rate, key: &key }).await.map(Some)
+            }
+            None => local.check(&self.hasher.hash_one(subject)).map(Some),
+        }
     }
 
     /// Drop the state of keys that have been idle long enough to be whole again.
     pub fn forget_idle(&self) {
-        self.login.forget_idle();
-        self.attempts.forget_idle();
-        if let Some(l) = &self.backend_ip {
+        self.local.login.forget_idle();
+        self.local.attempts.forget_idle();
+        if let Some(l) = &self.local.backend_ip {
             l.forget_idle();
         }
-        if let Some(l) = &self.backend_user {
+        if let Some(l) = &self.local.backend_user {
             l.forget_idle();
         }
-        self.failures.run_pending_tasks();
+        self.local.failures.run_pending_tasks();
     }
 
-    /// Keys held, for metrics and tests.
+    /// Keys held in this process, for metrics and tests.
     pub fn keys(&self) -> usize {
-        self.login.len()
-            + self.attempts.len()
-            + self.backend_ip.as_ref().map_or(0, Limiter::len)
-            + self.backend_user.as_ref().map_or(0, Limiter::len)
-            + self.failures.entry_count() as usize
+        let l = &self.local;
+        l.login.len()
+            + l.attempts.len()
+            + l.backend_ip.as_ref().map_or(0, Limiter::len)
+            + l.backend_user.as_ref().map_or(0, Limiter::len)
+            + l.failures.entry_count() as usize
     }
+}
+
+fn blocked(wait: Duration) -> ApiError {
+    crate::metrics::metrics().limit_refusals.with_label_values(&["brute_force"]).inc();
+    ApiError::new(429, "too_many_attempts", BLOCKED).with_header("retry-after", ceil_secs(wait).max(1).to_string())
+}
+
+fn store_unavailable() -> ApiError {
+    ApiError::new(503, "temporarily_unavailable", "The rate-limit store cannot be reached; try again shortly.")
+        .with_header("retry-after", "1")
 }
 
 #[cfg(test)]

@@ -20,11 +20,11 @@ fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
 }
 
-#[test]
-fn remaining_falls_and_reset_lies_ahead() {
+#[tokio::test]
+async fn remaining_falls_and_reset_lies_ahead() {
     let l = limits("1/min", 3);
-    let a = l.check_login(0, ip("1.1.1.1")).unwrap();
-    let b = l.check_login(0, ip("1.1.1.1")).unwrap();
+    let a = l.check_login("a", ip("1.1.1.1")).await.unwrap();
+    let b = l.check_login("a", ip("1.1.1.1")).await.unwrap();
     assert_eq!((a.limit, a.remaining, b.remaining), (3, 2, 1));
     assert!(a.reset > now() && a.reset <= now() + 61, "{a:?}");
     assert!(b.reset > a.reset);
@@ -33,12 +33,12 @@ fn remaining_falls_and_reset_lies_ahead() {
     assert_eq!(headers[1], ("x-ratelimit-remaining", "1".to_string()));
 }
 
-#[test]
-fn over_the_limit_is_429_with_retry_after_and_the_headers() {
+#[tokio::test]
+async fn over_the_limit_is_429_with_retry_after_and_the_headers() {
     let l = limits("1/min", 2);
-    l.check_login(0, ip("1.1.1.1")).unwrap();
-    l.check_login(0, ip("1.1.1.1")).unwrap();
-    let e = l.check_login(0, ip("1.1.1.1")).unwrap_err();
+    l.check_login("a", ip("1.1.1.1")).await.unwrap();
+    l.check_login("a", ip("1.1.1.1")).await.unwrap();
+    let e = l.check_login("a", ip("1.1.1.1")).await.unwrap_err();
     assert_eq!((e.status, e.error.as_ref()), (429, "too_many_requests"));
     assert!(e.description.contains("X-RateLimit-Reset"));
     let header = |n: &str| e.headers.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone()).unwrap();
@@ -46,61 +46,61 @@ fn over_the_limit_is_429_with_retry_after_and_the_headers() {
     assert!((1..=60).contains(&retry), "{retry}");
     assert_eq!(header("x-ratelimit-remaining"), "0");
     // Other clients and other IPs are not affected.
-    assert!(l.check_login(1, ip("1.1.1.1")).is_ok());
-    assert!(l.check_login(0, ip("2.2.2.2")).is_ok());
+    assert!(l.check_login("b", ip("1.1.1.1")).await.is_ok());
+    assert!(l.check_login("a", ip("2.2.2.2")).await.is_ok());
 }
 
-#[test]
-fn consecutive_failures_block_that_user_from_that_ip_only() {
+#[tokio::test]
+async fn consecutive_failures_block_that_user_from_that_ip_only() {
     let l = limits("100/s", 100);
     for _ in 0..3 {
-        l.check_attempt("Demo@Example.com", ip("1.1.1.1")).unwrap();
-        l.record_attempt("Demo@Example.com", ip("1.1.1.1"), false);
+        l.check_attempt("Demo@Example.com", ip("1.1.1.1")).await.unwrap();
+        l.record_attempt("Demo@Example.com", ip("1.1.1.1"), false).await;
     }
-    let e = l.check_attempt("demo@example.com", ip("1.1.1.1")).unwrap_err();
+    let e = l.check_attempt("demo@example.com", ip("1.1.1.1")).await.unwrap_err();
     assert_eq!((e.status, e.error.as_ref()), (429, "too_many_attempts"));
     assert_eq!(e.description, BLOCKED);
     assert!(e.headers.iter().any(|(k, v)| *k == "retry-after" && v.parse::<u64>().unwrap() > 800));
-    assert!(l.check_attempt("demo@example.com", ip("2.2.2.2")).is_ok(), "another IP");
-    assert!(l.check_attempt("other@example.com", ip("1.1.1.1")).is_ok(), "another user");
+    assert!(l.check_attempt("demo@example.com", ip("2.2.2.2")).await.is_ok(), "another IP");
+    assert!(l.check_attempt("other@example.com", ip("1.1.1.1")).await.is_ok(), "another user");
 }
 
-#[test]
-fn a_success_resets_the_count() {
+#[tokio::test]
+async fn a_success_resets_the_count() {
     let l = limits("100/s", 100);
     for _ in 0..2 {
-        l.record_attempt("u", ip("1.1.1.1"), false);
+        l.record_attempt("u", ip("1.1.1.1"), false).await;
     }
-    l.record_attempt("u", ip("1.1.1.1"), true);
+    l.record_attempt("u", ip("1.1.1.1"), true).await;
     for _ in 0..2 {
-        l.record_attempt("u", ip("1.1.1.1"), false);
+        l.record_attempt("u", ip("1.1.1.1"), false).await;
     }
-    assert!(l.check_attempt("u", ip("1.1.1.1")).is_ok(), "2 failures after the reset, not 4");
+    assert!(l.check_attempt("u", ip("1.1.1.1")).await.is_ok(), "2 failures after the reset, not 4");
 }
 
-#[test]
-fn the_block_expires() {
+#[tokio::test]
+async fn the_block_expires() {
     let mut l = limits("100/s", 100);
     l.config.block = Duration::from_millis(300);
     for _ in 0..3 {
-        l.record_attempt("u", ip("1.1.1.1"), false);
+        l.record_attempt("u", ip("1.1.1.1"), false).await;
     }
-    assert!(l.check_attempt("u", ip("1.1.1.1")).is_err());
-    std::thread::sleep(Duration::from_millis(400));
-    assert!(l.check_attempt("u", ip("1.1.1.1")).is_ok());
-    l.record_attempt("u", ip("1.1.1.1"), false);
-    assert!(l.check_attempt("u", ip("1.1.1.1")).is_ok(), "the count started again");
+    assert!(l.check_attempt("u", ip("1.1.1.1")).await.is_err());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(l.check_attempt("u", ip("1.1.1.1")).await.is_ok());
+    l.record_attempt("u", ip("1.1.1.1"), false).await;
+    assert!(l.check_attempt("u", ip("1.1.1.1")).await.is_ok(), "the count started again");
 }
 
-#[test]
-fn backend_limits_per_ip_and_per_user() {
+#[tokio::test]
+async fn backend_limits_per_ip_and_per_user() {
     let l = limits("100/s", 100);
-    assert_eq!(l.check_backend_ip(ip("1.1.1.1")).unwrap().unwrap().remaining, 1);
-    assert!(l.check_backend_ip(ip("1.1.1.1")).is_ok());
-    assert!(l.check_backend_ip(ip("1.1.1.1")).is_err());
-    assert!(l.check_backend_user("auth0|a").is_ok());
-    assert!(l.check_backend_user("auth0|a").is_err());
-    assert!(l.check_backend_user("auth0|b").is_ok());
+    assert_eq!(l.check_backend_ip(ip("1.1.1.1")).await.unwrap().unwrap().remaining, 1);
+    assert!(l.check_backend_ip(ip("1.1.1.1")).await.is_ok());
+    assert!(l.check_backend_ip(ip("1.1.1.1")).await.is_err());
+    assert!(l.check_backend_user("auth0|a").await.is_ok());
+    assert!(l.check_backend_user("auth0|a").await.is_err());
+    assert!(l.check_backend_user("auth0|b").await.is_ok());
 }
 
 #[test]
@@ -112,14 +112,14 @@ fn tightest_is_the_one_with_less_left() {
     assert_eq!(RateInfo::tightest(None, None), None);
 }
 
-#[test]
-fn idle_keys_are_forgotten() {
+#[tokio::test]
+async fn idle_keys_are_forgotten() {
     let l = limits("1000/s", 1);
     for i in 0..1000u32 {
-        l.check_login(0, IpAddr::from(i.to_be_bytes())).unwrap();
+        l.check_login("a", IpAddr::from(i.to_be_bytes())).await.unwrap();
     }
     assert!(l.keys() >= 1000);
-    std::thread::sleep(Duration::from_millis(20));
+    tokio::time::sleep(Duration::from_millis(20)).await;
     l.forget_idle();
     assert_eq!(l.keys(), 0, "keys whole again are dropped");
 }

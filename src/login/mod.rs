@@ -37,6 +37,24 @@ pub struct LoginService {
     pub tenant: TenantClient,
     pub jwks: Arc<Jwks>,
     pub limits: Arc<Limits>,
+    pub sessions: Arc<crate::session::SessionService>,
+}
+
+impl LoginService {
+    /// Record the session of a successful login (see `SessionService::record`); a store that
+    /// cannot be reached fails the login only when the cookie must name the session.
+    async fn issued(
+        &self,
+        client: &Client,
+        tokens: &crate::tenant::Tokens,
+        previous: Option<&crate::store::SessionRecord>,
+    ) -> Result<Option<crate::store::SessionRecord>, ApiError> {
+        self.sessions.record(client, tokens, previous).await.map_err(|e| {
+            crate::store::report_error("record session", &e);
+            ApiError::new(503, "temporarily_unavailable", "The session store cannot be reached; try again shortly.")
+                .with_header("retry-after", "1")
+        })
+    }
 }
 
 /// The outcome of a login call, for the access log.
@@ -58,12 +76,8 @@ impl Applied {
 impl LoginService {
     pub async fn handle(&self, endpoint: Endpoint, req: &Request) -> Outcome {
         let client = req.header("secret").and_then(|s| self.config.client_by_secret(s.as_bytes()));
-        // Unknown secrets share one bucket per IP, so guessing secrets is limited too.
-        let index = client.map_or(usize::from(u16::MAX), |c| {
-            self.config.clients.iter().position(|x| std::ptr::eq(x, c)).unwrap_or_default()
-        });
         let mut applied = Applied::default();
-        let result = match self.limits.check_login(index, req.client_ip) {
+        let result = match self.limits.check_login(client.map_or("", |c| c.name.as_str()), req.client_ip).await {
             Err(refusal) => Err(refusal),
             Ok(info) => {
                 applied.add(info);
@@ -95,7 +109,7 @@ async fn attempt<T>(
 ) -> Result<T, crate::tenant::TenantError> {
     let result = call.await;
     if let Some(success) = token::credential_outcome(&result) {
-        svc.limits.record_attempt(username, req.client_ip, success);
+        svc.limits.record_attempt(username, req.client_ip, success).await;
     }
     result
 }

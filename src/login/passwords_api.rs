@@ -43,7 +43,7 @@ pub async fn handle(
         None => client.audience.as_deref(),
     };
     let session_id = params.get("session_id").map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    applied.add(svc.limits.check_attempt(username, req.client_ip)?);
+    applied.add(svc.limits.check_attempt(username, req.client_ip).await?);
     let scope = upstream_scope(params.get("scope"), client);
     let mut form = vec![
         ("grant_type", PASSWORD_REALM),
@@ -61,6 +61,7 @@ pub async fn handle(
         e if e.error == "invalid_grant" => ApiError::new(401, "invalid_grant", e.description),
         e => e,
     })?;
+    svc.issued(client, &tokens, None).await?;
     Ok(Reply::json(
         200,
         &Answer {

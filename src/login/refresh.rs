@@ -1,16 +1,21 @@
 //! `POST /oauth/refreshtoken`: a Bearer access token the tenant issued to this client for one
 //! of the guarded audiences (expired is fine, up to the configured grace; an id_token is not
 //! an access token and is refused) plus `{"refresh_token"}` → new tokens in the client's shape.
+//! A web client sends its `sid` cookie and no body: the session's refresh token is used.
 
-use super::token::refresh_grant;
+use super::token::{refresh_grant, refresh_with};
 use super::{check_client_id, read_params, LoginService};
 use crate::config::Client;
 use crate::error::ApiError;
-use crate::guard::credential;
 use crate::guard::jwt::{verify, Policy};
+use crate::guard::{credential, TokenSource};
 use crate::reply::{Reply, Request};
+use crate::session::store_unavailable;
 
 pub async fn handle(svc: &LoginService, client: &Client, req: &Request) -> Result<Reply, ApiError> {
+    if client.website && req.body.is_empty() {
+        return website(svc, client, req).await;
+    }
     let token = credential(&req.headers, &svc.config.session)?
         .ok_or_else(|| ApiError::invalid_token("An access token is required: Authorization: Bearer <token>."))?
         .token;
@@ -34,5 +39,29 @@ pub async fn handle(svc: &LoginService, client: &Client, req: &Request) -> Resul
     }
     let params = read_params(req)?;
     check_client_id(&params, client)?;
-    refresh_grant(svc, client, &params, req).await
+    // The session this refresh continues, when the store knows it (and can be reached).
+    let previous = svc.sessions.find(token, false).await.unwrap_or_else(|e| {
+        crate::store::report_error("find session", &e);
+        None
+    });
+    refresh_grant(svc, client, &params, req, previous.as_ref()).await
+}
+
+/// A web client's refresh: the `sid` cookie and no body; the refresh token is the one kept,
+/// sealed, in the cookie's session. Answers with a new cookie.
+async fn website(svc: &LoginService, client: &Client, req: &Request) -> Result<Reply, ApiError> {
+    let c = credential(&req.headers, &svc.config.session)?
+        .filter(|c| c.source == TokenSource::Cookie)
+        .ok_or_else(|| ApiError::invalid_token("The session cookie is required."))?;
+    let session = svc
+        .sessions
+        .find(c.token, svc.sessions.opaque())
+        .await
+        .map_err(store_unavailable)?
+        .filter(|s| s.client == client.name)
+        .ok_or_else(|| ApiError::new(401, "invalid_grant", "There is no live session for this cookie."))?;
+    let refresh_token = svc.sessions.refresh_token(&session).ok_or_else(|| {
+        ApiError::new(400, "invalid_grant", "The session has no refresh token: log in with the offline_access scope.")
+    })?;
+    refresh_with(svc, client, &refresh_token, None, req, Some(&session)).await
 }

@@ -44,6 +44,7 @@ pub async fn handle(
             return Err(ApiError::new(400, "unsupported_grant_type", format!("Grant type {other:?} is not supported.")))
         }
     };
+    svc.issued(client, &tokens, None).await.map_err(ro_error)?;
     let body = LegacyTokens {
         id_token: tokens.id_token.as_deref(),
         access_token: &tokens.access_token,
@@ -61,7 +62,7 @@ async fn password(
     req: &Request,
     applied: &mut Applied,
 ) -> Result<Tokens, ApiError> {
-    let Credentials { username, password, realm } = credentials(svc, client, params, req, applied)?;
+    let Credentials { username, password, realm } = credentials(svc, client, params, req, applied).await?;
     let passwordless = matches!(realm, "sms" | "email");
     let call = async {
         if passwordless || client.legacy_ro == LegacyRo::Translate {

@@ -52,6 +52,7 @@ mod tests {
             auth: crate::config::ClientAuth::SecretPost,
             resources: vec![],
             username_types: vec![],
+            management: false,
         }
     }
 

@@ -2,7 +2,7 @@
 //! OAuth 2.0 response, or (website clients) an empty body with the session cookie.
 
 use super::scope::same_scopes;
-use crate::config::{Client, Session, TokenResponse};
+use crate::config::{Client, CookieMode, Session, TokenResponse};
 use crate::reply::Reply;
 use crate::session::session_cookie;
 use crate::tenant::Tokens;
@@ -48,12 +48,17 @@ pub struct Asked<'a> {
     pub sent_scope: &'a str,
     /// The refresh token the caller sent (refresh grants): handed back when not rotated.
     pub sent_refresh_token: Option<&'a str>,
+    /// The recorded session's id: the cookie's value with opaque cookies.
+    pub session_id: Option<&'a str>,
 }
 
 pub fn token_reply(client: &Client, session: &Session, tokens: &Tokens, asked: &Asked, now: OffsetDateTime) -> Reply {
     if client.website {
-        return Reply::empty(200)
-            .with_header("set-cookie", session_cookie(session, &tokens.access_token, client.same_site));
+        let value = match (session.cookie, asked.session_id) {
+            (CookieMode::Opaque, Some(id)) => id,
+            _ => &tokens.access_token,
+        };
+        return Reply::empty(200).with_header("set-cookie", session_cookie(session, value, client.same_site));
     }
     let refresh_token = tokens.refresh_token.as_deref().or(asked.sent_refresh_token);
     match client.token_response {

@@ -5,6 +5,7 @@ use super::{attempt, check_client_id, read_params, upstream_scope, Applied, Logi
 use crate::config::Client;
 use crate::error::ApiError;
 use crate::reply::{Reply, Request};
+use crate::store::SessionRecord;
 use crate::tenant::TenantError;
 
 pub const PASSWORD_REALM: &str = "http://auth0.com/oauth/grant-type/password-realm";
@@ -24,7 +25,7 @@ pub async fn handle(
     }
     match params.require("grant_type")? {
         "password" | PASSWORD_REALM => password(svc, client, &params, req, applied).await,
-        "refresh_token" => refresh_grant(svc, client, &params, req).await,
+        "refresh_token" => refresh_grant(svc, client, &params, req, None).await,
         other => Err(ApiError::new(
             400,
             "unsupported_grant_type",
@@ -58,7 +59,7 @@ pub struct Credentials<'a> {
     pub realm: &'a str,
 }
 
-pub fn credentials<'a>(
+pub async fn credentials<'a>(
     svc: &LoginService,
     client: &'a Client,
     params: &'a Params,
@@ -68,7 +69,7 @@ pub fn credentials<'a>(
     let username = params.require("username")?;
     let password = params.require("password")?;
     let realm = connection(params, client)?;
-    applied.add(svc.limits.check_attempt(username, req.client_ip)?);
+    applied.add(svc.limits.check_attempt(username, req.client_ip).await?);
     Ok(Credentials { username, password, realm })
 }
 
@@ -79,7 +80,7 @@ async fn password(
     req: &Request,
     applied: &mut Applied,
 ) -> Result<Reply, ApiError> {
-    let Credentials { username, password, realm } = credentials(svc, client, params, req, applied)?;
+    let Credentials { username, password, realm } = credentials(svc, client, params, req, applied).await?;
     let scope = upstream_scope(params.get("scope"), client);
     let mut form = vec![
         ("grant_type", PASSWORD_REALM),
@@ -92,29 +93,55 @@ async fn password(
         form.push(("audience", aud));
     }
     let tokens = attempt(svc, username, req, svc.tenant.token(client, &form, req.client_ip)).await?;
-    let asked = Asked { caller_scope: params.get("scope"), sent_scope: &scope, sent_refresh_token: None };
+    let session = svc.issued(client, &tokens, None).await?;
+    let asked = Asked {
+        caller_scope: params.get("scope"),
+        sent_scope: &scope,
+        sent_refresh_token: None,
+        session_id: session.as_ref().map(|s| s.id.as_str()),
+    };
     Ok(token_reply(client, &svc.config.session, &tokens, &asked, time::OffsetDateTime::now_utc()))
 }
 
-/// The refresh_token grant, shared by `/oauth/token` and `/oauth/refreshtoken`.
+/// The refresh_token grant, shared by `/oauth/token` and `/oauth/refreshtoken`; `previous`
+/// is the session it continues, when known.
 pub async fn refresh_grant(
     svc: &LoginService,
     client: &Client,
     params: &Params,
     req: &Request,
+    previous: Option<&SessionRecord>,
 ) -> Result<Reply, ApiError> {
     let refresh_token = params
         .get("refresh_token")
         .or_else(|| params.get("refreshToken"))
         .ok_or_else(|| ApiError::missing_parameter("refresh_token"))?;
-    let scope = params.get("scope").map(|s| upstream_scope(Some(s), client));
+    refresh_with(svc, client, refresh_token, params.get("scope"), req, previous).await
+}
+
+/// Exchange `refresh_token` at the tenant and answer in the client's shape.
+pub async fn refresh_with(
+    svc: &LoginService,
+    client: &Client,
+    refresh_token: &str,
+    caller_scope: Option<&str>,
+    req: &Request,
+    previous: Option<&SessionRecord>,
+) -> Result<Reply, ApiError> {
+    let scope = caller_scope.map(|s| upstream_scope(Some(s), client));
     let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", refresh_token)];
     if let Some(s) = &scope {
         form.push(("scope", s));
     }
     let tokens = svc.tenant.token(client, &form, req.client_ip).await?;
+    let session = svc.issued(client, &tokens, previous).await?;
     let sent_scope = scope.as_deref().or(tokens.scope.as_deref()).unwrap_or("");
-    let asked = Asked { caller_scope: params.get("scope"), sent_scope, sent_refresh_token: Some(refresh_token) };
+    let asked = Asked {
+        caller_scope,
+        sent_scope,
+        sent_refresh_token: Some(refresh_token),
+        session_id: session.as_ref().map(|s| s.id.as_str()),
+    };
     Ok(token_reply(client, &svc.config.session, &tokens, &asked, time::OffsetDateTime::now_utc()))
 }
 

@@ -67,13 +67,13 @@ async fn guard_backend(
     ip: IpAddr,
 ) -> std::result::Result<(Pass, Option<RateInfo>), ApiError> {
     let req = session.req_header();
-    let by_ip = app.limits.check_backend_ip(ip)?;
+    let by_ip = app.limits.check_backend_ip(ip).await?;
     let pass = app.guard.check(policy, req.method.as_str(), &req.headers).await.map_err(|mut e| {
         e.headers.extend(by_ip.iter().flat_map(RateInfo::headers));
         e
     })?;
     let by_user = match pass.subject() {
-        Some(sub) => app.limits.check_backend_user(sub)?,
+        Some(sub) => app.limits.check_backend_user(sub).await?,
         None => None,
     };
     Ok((pass, RateInfo::tightest(by_ip, by_user)))
@@ -103,6 +103,11 @@ async fn answer(app: &App, route: Route, ip: IpAddr, session: &mut Session) -> (
             (app.session.logout(query.as_deref(), &request).await, None)
         }
         Route::Own(Own::Jwks) => (app.discovery.jwks().await, None),
+        Route::Own(Own::ActiveUsers) => (app.session.active_users(&request).await, None),
+        Route::Own(Own::UserSessions) => {
+            let user = user_of_sessions_path(session.req_header().raw_path());
+            (app.session.end_user_sessions(&user, &request).await, None)
+        }
         Route::Own(Own::OpenidConfiguration) => (app.discovery.openid_configuration().await, None),
         Route::WrongMethod(allow) => (ApiError::method_not_allowed(allow).into_reply(), None),
         Route::Reserved | Route::Backend => unreachable!("answered above, or proxied"),
@@ -323,6 +328,22 @@ async fn read_request(session: &mut Session, limit: usize, client_ip: IpAddr) ->
         }
     }
     Ok(Request { headers, body: Bytes::from(body), client_ip })
+}
+
+/// The user id of a `DELETE /sessions/{userId}` request, percent-decoded (`auth0%7Cabc`).
+fn user_of_sessions_path(raw_target: &[u8]) -> String {
+    let path = crate::path::split_target(raw_target).map(|t| t.path).unwrap_or_default();
+    let normal = crate::path::normalize(path, Default::default()).unwrap_or_default();
+    let segment = normal.rsplit('/').next().unwrap_or_default();
+    percent_decode(segment)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes: Vec<u8> = form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned().into_bytes())
+        .unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 /// The socket peer's IP.

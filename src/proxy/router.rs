@@ -18,6 +18,10 @@ pub enum Own {
     Logout,
     Jwks,
     OpenidConfiguration,
+    /// `GET /users/active` (management clients).
+    ActiveUsers,
+    /// `DELETE /sessions/{userId}` (management clients).
+    UserSessions,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +50,7 @@ impl Route {
             Route::Own(Own::Userinfo) => "userinfo",
             Route::Own(Own::Logout) => "logout",
             Route::Own(Own::Jwks | Own::OpenidConfiguration) => "discovery",
+            Route::Own(Own::ActiveUsers | Own::UserSessions) => "management",
             Route::WrongMethod(_) => "wrong_method",
             Route::Reserved => "reserved",
             Route::Backend => "backend",
@@ -63,14 +68,23 @@ pub const OWN_PATHS: &[(&str, Route, &str)] = &[
     ("/logout", Route::Own(Own::Logout), "GET, POST"),
     ("/.well-known/jwks.json", Route::Own(Own::Jwks), "GET"),
     ("/.well-known/openid-configuration", Route::Own(Own::OpenidConfiguration), "GET"),
+    ("/users/active", Route::Own(Own::ActiveUsers), "GET"),
 ];
+
+/// Paths the gateway answers below a prefix: `/sessions/{userId}`.
+pub const OWN_PREFIXES: &[(&str, Route, &str)] = &[("/sessions/", Route::Own(Own::UserSessions), "DELETE")];
 
 /// The longest own path, to skip the reserved-spelling check on longer paths.
 const LONGEST_OWN_PATH: usize = 34;
 
 /// The route of a normalised `path`.
 pub fn route(method: &str, path: &str) -> Route {
-    if let Some((_, target, allow)) = OWN_PATHS.iter().find(|(p, _, _)| *p == path) {
+    let own = OWN_PATHS.iter().find(|(p, _, _)| *p == path).or_else(|| {
+        OWN_PREFIXES
+            .iter()
+            .find(|(p, _, _)| path.strip_prefix(p).is_some_and(|rest| !rest.is_empty() && !rest.contains('/')))
+    });
+    if let Some((_, target, allow)) = own {
         return if allow.split(", ").any(|m| m == method) { *target } else { Route::WrongMethod(allow) };
     }
     if path.len() <= LONGEST_OWN_PATH + 1 {
@@ -168,6 +182,11 @@ mod tests {
         assert_eq!(route("DELETE", "/logout"), Route::WrongMethod("GET, POST"));
         assert_eq!(route("GET", "/.well-known/jwks.json"), Route::Own(Own::Jwks));
         assert_eq!(route("GET", "/api/things"), Route::Backend);
+        assert_eq!(route("GET", "/users/active"), Route::Own(Own::ActiveUsers));
+        assert_eq!(route("DELETE", "/sessions/auth0%7Cabc"), Route::Own(Own::UserSessions));
+        assert_eq!(route("GET", "/sessions/auth0%7Cabc"), Route::WrongMethod("DELETE"));
+        assert_eq!(route("DELETE", "/sessions/a/b"), Route::Backend);
+        assert_eq!(route("DELETE", "/sessions/"), Route::Backend);
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! `GET /userinfo` (the tenant's, for a token that verifies here first) and `GET|POST /logout`
-//! (clear the cookie, revoke the refresh token, redirect to an allowed `returnTo`). Both are
+//! (end the session on every replica, clear the cookie, revoke the refresh token, redirect to
+//! an allowed `returnTo`). Both are
 //! limited per IP like the login calls, so neither is a free way to make the gateway call
 //! the tenant.
 
 use super::cleared_cookie;
 use crate::config::{Client, Config};
 use crate::error::ApiError;
-use crate::guard::{credential, csrf, TokenSource, Verifier};
+use crate::guard::{credential, csrf, Credential, TokenSource, Verifier};
 use crate::limits::Limits;
 use crate::login::{body_kind, parse_body, Params};
 use crate::reply::{Reply, Request};
+use crate::session::SessionService;
 use crate::tenant::TenantClient;
 use std::sync::Arc;
 
@@ -18,6 +20,23 @@ pub struct SessionEndpoints {
     pub tenant: TenantClient,
     pub verifier: Arc<Verifier>,
     pub limits: Arc<Limits>,
+    pub sessions: Arc<SessionService>,
+}
+
+/// The access token a credential stands for: the token itself, or (opaque cookies) the one
+/// of the session it names.
+async fn access_token(sessions: &SessionService, c: &Credential<'_>) -> Result<String, ApiError> {
+    if c.source == TokenSource::Cookie && sessions.opaque() {
+        let token = sessions.access_token_for(c.token).await.map_err(store_unavailable)?;
+        return token.map(|t| t.to_string()).ok_or_else(|| ApiError::invalid_token("The session has ended."));
+    }
+    Ok(c.token.to_string())
+}
+
+pub fn store_unavailable(e: crate::store::StoreError) -> ApiError {
+    crate::store::report_error("session", &e);
+    ApiError::new(503, "temporarily_unavailable", "The session store cannot be reached; try again shortly.")
+        .with_header("retry-after", "1")
 }
 
 impl SessionEndpoints {
@@ -28,8 +47,9 @@ impl SessionEndpoints {
     async fn userinfo_steps(&self, req: &Request) -> Result<Reply, ApiError> {
         let c = credential(&req.headers, &self.config.session)?
             .ok_or_else(|| ApiError::invalid_token("An access token is required."))?;
-        self.verifier.verify(c.token).await?;
-        let body = self.tenant.userinfo(c.token).await?;
+        let token = access_token(&self.sessions, &c).await?;
+        self.verifier.verify(&token).await?;
+        let body = self.tenant.userinfo(&token).await?;
         Ok(Reply::json_bytes(200, body))
     }
 
@@ -47,6 +67,9 @@ impl SessionEndpoints {
         if credential.is_some_and(|c| c.source == TokenSource::Cookie) {
             // A cross-site page must not end the session: whatever the method.
             csrf::check_same_site(&req.headers, client, self.config.public_url.as_deref())?;
+        }
+        if let Some(c) = credential {
+            self.end_session(&c, req).await;
         }
         match self.end(client, by_secret, &params, req).await {
             Ok(reply) => Ok(reply.with_header("set-cookie", clear)),
@@ -78,10 +101,29 @@ impl SessionEndpoints {
         })
     }
 
+    /// End the session a logout's credential names, on every replica, and revoke its refresh
+    /// token at the tenant. Best effort: the cookie is cleared whatever happens here.
+    async fn end_session(&self, c: &Credential<'_>, req: &Request) {
+        let is_session_id = c.source == TokenSource::Cookie && self.sessions.opaque();
+        let verified = !is_session_id && self.verifier.verify(c.token).await.is_ok();
+        match self.sessions.end_credential(c.token, is_session_id, verified).await {
+            Ok(Some(session)) => {
+                let client = self.config.client_by_name(&session.client);
+                if let (Some(client), Some(refresh)) = (client, self.sessions.refresh_token(&session)) {
+                    if let Err(e) = self.tenant.revoke(client, &refresh, req.client_ip).await {
+                        tracing::warn!(error = %e, "logout: the tenant did not revoke the refresh token");
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(e) => crate::store::report_error("logout", &e),
+        }
+    }
+
     /// Run `steps` under the per-IP limit of the session endpoints; the answer carries the
     /// `X-RateLimit-*` headers.
     async fn limited(&self, req: &Request, steps: impl std::future::Future<Output = Result<Reply, ApiError>>) -> Reply {
-        match self.limits.check_session_endpoint(req.client_ip) {
+        match self.limits.check_session_endpoint(req.client_ip).await {
             Err(refusal) => refusal.into_reply(),
             Ok(info) => {
                 let mut reply = steps.await.unwrap_or_else(ApiError::into_reply);

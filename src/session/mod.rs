@@ -2,8 +2,15 @@
 //! session endpoints `/userinfo` and `/logout`.
 
 mod endpoints;
+mod management;
+pub mod revocations;
+mod seal;
+mod sessions;
 
-pub use endpoints::SessionEndpoints;
+pub use endpoints::{store_unavailable, SessionEndpoints};
+pub use revocations::Revocations;
+pub use seal::Sealer;
+pub use sessions::{digest, SessionService};
 
 use crate::config::{SameSite, Session};
 use crate::error::ApiError;
@@ -73,7 +80,13 @@ mod tests {
     use super::*;
 
     fn session() -> Session {
-        Session { duration_seconds: 3600, cookie_name: "sid".into(), refresh_expired_grace_seconds: 0 }
+        Session {
+            duration_seconds: 3600,
+            cookie_name: "sid".into(),
+            refresh_expired_grace_seconds: 0,
+            encryption_key: None,
+            cookie: crate::config::CookieMode::Token,
+        }
     }
 
     #[test]

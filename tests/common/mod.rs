@@ -83,7 +83,14 @@ clients:
     scopes: [openid, email, offline_access]
     connections: [Username-Password-Authentication]
     token_response: oauth2
-"#,
+  admin:
+    secret: admin-secret
+    client_id: admin-app
+    client_secret: admin-client-secret
+    connections: [Username-Password-Authentication]
+    management: true
+{extra_clients}"#,
+        extra_clients = "",
         listen = "{LISTEN}",
         admin = "{ADMIN}",
     )

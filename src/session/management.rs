@@ -1,0 +1,55 @@
+//! The session endpoints for management clients (a client marked `management: true`):
+//! `GET /users/active` (seed 003: each user with a live session, once) and
+//! `DELETE /sessions/{userId}` (end every session of a user, on every replica). 401 without a
+//! `secret`, 403 for any other client; limited per client like the login calls.
+
+use super::endpoints::store_unavailable;
+use super::SessionEndpoints;
+use crate::config::Client;
+use crate::error::ApiError;
+use crate::reply::{Reply, Request};
+
+impl SessionEndpoints {
+    /// The calling management client, under its rate limit.
+    async fn management_client(&self, req: &Request) -> Result<(&Client, crate::limits::RateInfo), ApiError> {
+        let client = req
+            .header("secret")
+            .and_then(|s| self.config.client_by_secret(s.as_bytes()))
+            .ok_or_else(ApiError::invalid_client)?;
+        let rate = self.limits.check_login(&client.name, req.client_ip).await?;
+        if !client.management {
+            return Err(ApiError::new(403, "access_denied", "This client may not call the management endpoints."));
+        }
+        Ok((client, rate))
+    }
+
+    /// `GET /users/active`: `[{"userId": …}, …]`.
+    pub async fn active_users(&self, req: &Request) -> Reply {
+        let answer = async {
+            let (_, rate) = self.management_client(req).await?;
+            let subjects = self.sessions.active_subjects().await.map_err(store_unavailable)?;
+            let users: Vec<serde_json::Value> =
+                subjects.into_iter().map(|s| serde_json::json!({"userId": s})).collect();
+            let mut reply = Reply::json(200, &users);
+            reply.headers.extend(rate.headers());
+            Ok::<_, ApiError>(reply)
+        };
+        answer.await.unwrap_or_else(ApiError::into_reply)
+    }
+
+    /// `DELETE /sessions/{userId}`: `{"userId", "sessionsEnded"}`.
+    pub async fn end_user_sessions(&self, user_id: &str, req: &Request) -> Reply {
+        let answer = async {
+            let (client, rate) = self.management_client(req).await?;
+            if user_id.is_empty() {
+                return Err(ApiError::invalid_request("a user id is required: DELETE /sessions/{userId}"));
+            }
+            let ended = self.sessions.end_all(user_id).await.map_err(store_unavailable)?;
+            tracing::info!(client = client.name.as_str(), ended, "sessions of a user ended");
+            let mut reply = Reply::json(200, &serde_json::json!({"userId": user_id, "sessionsEnded": ended}));
+            reply.headers.extend(rate.headers());
+            Ok(reply)
+        };
+        answer.await.unwrap_or_else(ApiError::into_reply)
+    }
+}

@@ -1,0 +1,84 @@
+//! Revoked tokens and session ids (as SHA-256 hashes), known to this replica. A logout here
+//! is known at once; one on another replica arrives through the store's revocation feed,
+//! read every `FEED_INTERVAL`, so the guard never asks the store per request. When the store
+//! is unreachable the revocations already known keep applying.
+
+use crate::store::Sessions;
+use moka::sync::Cache;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the feed is read: the longest a revoked token still passes on another replica
+/// (plus one store round trip).
+pub const FEED_INTERVAL: Duration = Duration::from_millis(200);
+
+pub struct Revocations {
+    revoked: Cache<[u8; 32], ()>,
+}
+
+impl Revocations {
+    /// Entries are kept `retention` (the longest a session lives).
+    pub fn new(retention: Duration) -> Self {
+        Revocations { revoked: Cache::builder().max_capacity(1_000_000).time_to_live(retention).build() }
+    }
+
+    pub fn revoke(&self, hash: [u8; 32]) {
+        self.revoked.insert(hash, ());
+    }
+
+    pub fn is_revoked(&self, hash: &[u8; 32]) -> bool {
+        self.revoked.contains_key(hash)
+    }
+
+    /// Apply the feed's entries (hex hashes).
+    fn apply(&self, entries: &[String]) {
+        for e in entries {
+            if let Some(h) = from_hex(e) {
+                self.revoke(h);
+            }
+        }
+    }
+}
+
+pub fn hex(hash: &[u8; 32]) -> String {
+    hash.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn from_hex(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Read the store's revocation feed once from `cursor`; the cursor to read from next. A
+/// failure is counted and logged (once a minute) and the cursor keeps its place, so the
+/// replica catches up when the store returns.
+pub async fn poll(store: &Arc<dyn Sessions>, revocations: &Revocations, cursor: u64) -> u64 {
+    match store.revocations_since(cursor).await {
+        Ok((entries, next)) => {
+            revocations.apply(&entries);
+            next
+        }
+        Err(e) => {
+            crate::store::report_error("revocation feed", &e);
+            cursor
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_round_trip_through_hex() {
+        let h = [0xab; 32];
+        assert_eq!(from_hex(&hex(&h)), Some(h));
+        assert_eq!(from_hex("zz"), None);
+    }
+}

@@ -1,0 +1,187 @@
+//! Sessions over the store: every successful login records one (user, client, times, the
+//! refresh token sealed); a session is found by the hash of its access token or by its id;
+//! ending it deletes it and revokes its token and id on every replica.
+
+use super::revocations::{from_hex, hex, Revocations};
+use super::seal::Sealer;
+use crate::config::{Client, Config, CookieMode};
+use crate::store::{report_error, unix_now, SessionRecord, Sessions, StoreError};
+use crate::tenant::Tokens;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+pub struct SessionService {
+    config: Arc<Config>,
+    store: Arc<dyn Sessions>,
+    sealer: Sealer,
+    pub revocations: Arc<Revocations>,
+    /// Opaque cookies: session id hash → its access token, so the guard asks the store once
+    /// per session and `OPAQUE_CACHE_TTL`, not per request. Revocations still apply at once.
+    opaque: moka::sync::Cache<[u8; 32], Arc<str>>,
+}
+
+const OPAQUE_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// SHA-256 of a token or session id: how the store and the revocation list know it.
+pub fn digest(value: &str) -> [u8; 32] {
+    Sha256::digest(value.as_bytes()).into()
+}
+
+/// The claims of a token the tenant just issued (read, not verified: it came from the tenant).
+fn issued_claims(token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+impl SessionService {
+    pub fn new(config: Arc<Config>, store: Arc<dyn Sessions>, revocations: Arc<Revocations>) -> Self {
+        let sealer = Sealer::from_config(config.session.encryption_key.as_ref().map(|k| k.expose()));
+        let opaque = moka::sync::Cache::builder().max_capacity(100_000).time_to_live(OPAQUE_CACHE_TTL).build();
+        SessionService { config, store, sealer, revocations, opaque }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Sessions> {
+        &self.store
+    }
+
+    pub fn opaque(&self) -> bool {
+        self.config.session.cookie == CookieMode::Opaque
+    }
+
+    /// The access token of the session an opaque cookie names; `None`: no live session.
+    pub async fn access_token_for(&self, session_id: &str) -> Result<Option<Arc<str>>, StoreError> {
+        let key = digest(session_id);
+        if self.revocations.is_revoked(&key) {
+            return Ok(None);
+        }
+        if let Some(t) = self.opaque.get(&key) {
+            return Ok(Some(t));
+        }
+        let Some(s) = self.store.session_by_id(session_id).await? else { return Ok(None) };
+        let token: Option<Arc<str>> = self.access_token(&s).map(Arc::from);
+        if let Some(t) = &token {
+            self.opaque.insert(key, t.clone());
+        }
+        Ok(token)
+    }
+
+    /// Record a login by `client` that yielded `tokens`; `previous` is the session a refresh
+    /// continues (its id is kept, and its refresh token when the tenant did not rotate it).
+    /// `None` when it could not be recorded: the login still answers, without server-side
+    /// state (logged), unless the cookie must name the session (opaque cookies).
+    pub async fn record(
+        &self,
+        client: &Client,
+        tokens: &Tokens,
+        previous: Option<&SessionRecord>,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let Some(claims) = issued_claims(&tokens.access_token) else {
+            return Ok(None);
+        };
+        let subject = claims.get("sub").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let now = unix_now();
+        let id = previous.map_or_else(|| hex(&rand::random()), |p| p.id.clone());
+        let refresh = match (&tokens.refresh_token, previous) {
+            (Some(r), _) => Some(self.sealer.seal(r, &id)),
+            (None, Some(p)) => p.refresh_token.clone(),
+            (None, None) => None,
+        };
+        let record = SessionRecord {
+            subject,
+            client: client.name.clone(),
+            created: previous.map_or(now, |p| p.created),
+            expires: now.saturating_add(self.config.session.duration_seconds),
+            token_hash: hex(&digest(&tokens.access_token)),
+            refresh_token: refresh,
+            access_token: self.opaque().then(|| self.sealer.seal(&tokens.access_token, &id)),
+            id,
+        };
+        match self.store.put_session(&record, previous.map(|p| p.token_hash.as_str())).await {
+            Ok(()) => Ok(Some(record)),
+            Err(e) if !self.opaque() => {
+                report_error("record session", &e);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The session the cookie or Bearer `credential` names: by its hash (an access token), or
+    /// as a session id (opaque cookies).
+    pub async fn find(&self, credential: &str, is_session_id: bool) -> Result<Option<SessionRecord>, StoreError> {
+        if self.revocations.is_revoked(&digest(credential)) {
+            return Ok(None);
+        }
+        if is_session_id {
+            self.store.session_by_id(credential).await
+        } else {
+            self.store.session_by_token(&hex(&digest(credential))).await
+        }
+    }
+
+    pub fn refresh_token(&self, s: &SessionRecord) -> Option<String> {
+        s.refresh_token.as_deref().and_then(|r| self.sealer.open(r, &s.id))
+    }
+
+    pub fn access_token(&self, s: &SessionRecord) -> Option<String> {
+        s.access_token.as_deref().and_then(|a| self.sealer.open(a, &s.id))
+    }
+
+    /// Revoke `hashes` here at once, and on the other replicas through the store's feed.
+    async fn revoke(&self, hashes: &[[u8; 32]]) -> Result<(), StoreError> {
+        for h in hashes {
+            self.revocations.revoke(*h);
+        }
+        self.store.publish_revocations(&hashes.iter().map(hex).collect::<Vec<_>>()).await
+    }
+
+    /// End `s` on every replica: its token and id are revoked, the session deleted.
+    pub async fn end(&self, s: &SessionRecord) -> Result<(), StoreError> {
+        let mut hashes = vec![digest(&s.id)];
+        hashes.extend(from_hex(&s.token_hash));
+        self.revoke(&hashes).await?;
+        self.store.delete_session(s).await
+    }
+
+    /// End the session a credential names; the credential is revoked here even when the
+    /// store cannot be reached. A credential without a session (a token recorded while the
+    /// store was down) is published as revoked when `verified`, so other replicas refuse it too.
+    pub async fn end_credential(
+        &self,
+        credential: &str,
+        is_session_id: bool,
+        verified: bool,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.revocations.revoke(digest(credential));
+        let found = self.find_unrevoked(credential, is_session_id).await?;
+        match &found {
+            Some(s) => self.end(s).await?,
+            None if verified => self.revoke(&[digest(credential)]).await?,
+            None => {}
+        }
+        Ok(found)
+    }
+
+    async fn find_unrevoked(&self, credential: &str, is_session_id: bool) -> Result<Option<SessionRecord>, StoreError> {
+        if is_session_id {
+            self.store.session_by_id(credential).await
+        } else {
+            self.store.session_by_token(&hex(&digest(credential))).await
+        }
+    }
+
+    /// End every session of `subject`; how many there were.
+    pub async fn end_all(&self, subject: &str) -> Result<usize, StoreError> {
+        let sessions = self.store.sessions_of(subject).await?;
+        for s in &sessions {
+            self.end(s).await?;
+        }
+        Ok(sessions.len())
+    }
+
+    pub async fn active_subjects(&self) -> Result<Vec<String>, StoreError> {
+        self.store.active_subjects().await
+    }
+}

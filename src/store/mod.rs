@@ -1,0 +1,118 @@
+//! One interface for the state a fleet of sidecars shares: sessions (by id, by the hash of
+//! their access token, by user), the revocation feed, and the rate-limit and brute-force
+//! counters. Two implementations: in this process (one replica, the demo) and Redis
+//! (standalone, Sentinel or Cluster).
+
+mod memory;
+mod redis_store;
+
+pub use memory::MemoryStore;
+pub use redis_store::RedisStore;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// A login's server-side record. The access token itself is not kept (only its hash), except
+/// sealed with opaque cookies; the refresh token is kept sealed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// Random, 128 bits, hex.
+    pub id: String,
+    /// The user (`sub`).
+    pub subject: String,
+    /// The client's name in the configuration.
+    pub client: String,
+    /// Unix seconds.
+    pub created: u64,
+    pub expires: u64,
+    /// Hex SHA-256 of the session's current access token.
+    pub token_hash: String,
+    /// The refresh token, sealed.
+    pub refresh_token: Option<String>,
+    /// The access token, sealed (opaque cookies only).
+    pub access_token: Option<String>,
+}
+
+/// What a GCRA limit check said.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Gcra {
+    pub allowed: bool,
+    pub remaining: u32,
+    /// Until the allowance is whole again.
+    pub reset_after: Duration,
+    /// When refused: until the next request would be allowed.
+    pub retry_after: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store did not answer in time")]
+    Timeout,
+    #[error("the store is unreachable or failed: {0}")]
+    Failed(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Sessions and their revocations.
+#[async_trait]
+pub trait Sessions: Send + Sync {
+    /// Save `s` (replacing the session of the same id), indexed by its token hash and its
+    /// user; it expires at `s.expires`. `previous_token_hash`: the index entry it replaces.
+    async fn put_session(&self, s: &SessionRecord, previous_token_hash: Option<&str>) -> StoreResult<()>;
+    async fn session_by_token(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
+    async fn session_by_id(&self, id: &str) -> StoreResult<Option<SessionRecord>>;
+    /// Delete `s` and its indexes.
+    async fn delete_session(&self, s: &SessionRecord) -> StoreResult<()>;
+    /// Publish revoked hashes (hex SHA-256 of tokens and session ids) to every replica.
+    async fn publish_revocations(&self, revoked: &[String]) -> StoreResult<()>;
+    /// The live sessions of a user.
+    async fn sessions_of(&self, subject: &str) -> StoreResult<Vec<SessionRecord>>;
+    /// Users with at least one live session, each once.
+    async fn active_subjects(&self) -> StoreResult<Vec<String>>;
+    /// Revocations published after `cursor` (from any replica), and the cursor to ask next.
+    async fn revocations_since(&self, cursor: u64) -> StoreResult<(Vec<String>, u64)>;
+}
+
+/// Rate-limit and brute-force state shared by every replica.
+#[async_trait]
+pub trait SharedLimits: Send + Sync {
+    /// One request against `key` under a GCRA of `per` per request and `burst`.
+    async fn gcra(&self, key: &str, per: Duration, burst: u32) -> StoreResult<Gcra>;
+    /// How long `key` stays blocked, if it is.
+    async fn blocked_for(&self, key: &str) -> StoreResult<Option<Duration>>;
+    /// Count a failure for `key`; at `max` consecutive ones it is blocked for `block`.
+    /// Whether it is now blocked.
+    async fn record_failure(&self, key: &str, max: u32, block: Duration) -> StoreResult<bool>;
+    async fn clear_failures(&self, key: &str) -> StoreResult<()>;
+}
+
+/// Seconds since the epoch.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs()
+}
+
+/// Count a store failure and log it at most once a minute (the store may be down for long).
+pub fn report_error(operation: &'static str, e: &StoreError) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_WARNED: AtomicU64 = AtomicU64::new(0);
+    crate::metrics::metrics().store_errors.with_label_values(&[operation]).inc();
+    let now = unix_now();
+    let last = LAST_WARNED.load(Ordering::Relaxed);
+    if now >= last + 60 && LAST_WARNED.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+        tracing::warn!(operation, error = %e, "the store is unreachable; limits follow on_error, sessions fall back to this replica");
+    }
+    set_degraded(true);
+}
+
+static DEGRADED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the last store operation failed (readiness reports it; the gateway stays ready).
+pub fn degraded() -> bool {
+    DEGRADED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+pub fn set_degraded(value: bool) {
+    DEGRADED.store(value, std::sync::atomic::Ordering::Relaxed);
+}

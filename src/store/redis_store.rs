@@ -1,0 +1,378 @@
+//! The shared store on Redis (redis-rs): standalone (a connection manager that reconnects),
+//! Sentinel (the master is asked of the sentinels, and asked again after a failure) or
+//! Cluster (redis-rs' cluster client). Every operation is bounded by `timeout_ms`. Every
+//! script touches one key, or keys under one hash tag, so all three modes run them.
+
+use super::{unix_now, Gcra, SessionRecord, Sessions, SharedLimits, StoreError, StoreResult};
+use crate::config::{RedisMode, RedisStore as Config};
+use arc_swap::ArcSwapOption;
+use async_trait::async_trait;
+use redis::aio::ConnectionManager;
+use redis::cluster_async::ClusterConnection;
+use redis::{AsyncCommands, IntoConnectionInfo, RedisResult, Script};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+/// GCRA in one atomic step (the approach of go-redis' redis_rate): the key holds the
+/// theoretical arrival time; Redis' own clock, so replicas need no synchronised clocks.
+const GCRA: &str = r#"
+local burst = tonumber(ARGV[1])
+local emission = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = (tonumber(t[1]) - 1483228800) + tonumber(t[2]) / 1000000
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + emission
+local diff = now - (new_tat - emission * burst)
+if diff < 0 then
+  return {0, 0, string.format('%.6f', tat - now), string.format('%.6f', -diff)}
+end
+local reset_after = new_tat - now
+redis.call('SET', KEYS[1], string.format('%.6f', new_tat), 'PX', math.ceil(reset_after * 1000))
+return {1, math.floor(diff / emission + 0.000001), string.format('%.6f', reset_after), '0'}
+"#;
+
+/// A failed attempt: count it (idle counts expire after the block time); at the maximum,
+/// block the key and start counting afresh.
+const FAILURE: &str = r#"
+local n = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if n >= tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+"#;
+
+/// Publish revocations at Redis' time (milliseconds), and forget those older than the
+/// longest a session lives.
+const REVOKE: &str = r#"
+local t = redis.call('TIME')
+local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], ms, ARGV[i]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ms - tonumber(ARGV[1]) * 1000)
+return ms
+"#;
+
+pub struct RedisStore {
+    config: Config,
+    /// How long revocations are kept in the feed (the longest a session lives).
+    retention_seconds: u64,
+    conn: ArcSwapOption<Conn>,
+    connecting: tokio::sync::Mutex<()>,
+    gcra: Script,
+    failure: Script,
+    revoke: Script,
+}
+
+fn failed(e: redis::RedisError) -> StoreError {
+    StoreError::Failed(e.to_string())
+}
+
+impl RedisStore {
+    pub fn new(config: Config, retention_seconds: u64) -> Self {
+        RedisStore {
+            config,
+            retention_seconds,
+            conn: ArcSwapOption::empty(),
+            connecting: tokio::sync::Mutex::new(()),
+            gcra: Script::new(GCRA),
+            failure: Script::new(FAILURE),
+            revoke: Script::new(REVOKE),
+        }
+    }
+
+    fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.config.key_prefix)
+    }
+
+    fn connection_info(&self, url: &str) -> RedisResult<redis::ConnectionInfo> {
+        let info = url.into_connection_info()?;
+        let mut settings = info.redis_settings().clone();
+        if let Some(u) = &self.config.username {
+            settings = settings.set_username(u);
+        }
+        if let Some(p) = &self.config.password {
+            settings = settings.set_password(p.expose());
+        }
+        Ok(info.set_redis_settings(settings))
+    }
+
+    fn manager_config(&self) -> redis::aio::ConnectionManagerConfig {
+        redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.config.timeout))
+            .set_response_timeout(Some(self.config.timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500))
+    }
+
+    async fn connect(&self) -> RedisResult<Conn> {
+        let c = &self.config;
+        match c.mode {
+            RedisMode::Standalone => {
+                let client = redis::Client::open(self.connection_info(&c.urls[0])?)?;
+                Ok(Conn::Single(client.get_connection_manager_with_config(self.manager_config()).await?))
+            }
+            RedisMode::Sentinel => {
+                let sentinels: Vec<redis::ConnectionAddr> = c
+                    .urls
+                    .iter()
+                    .map(|u| u.as_str().into_connection_info().map(|i| i.addr().clone()))
+                    .collect::<RedisResult<_>>()?;
+                let master = c.sentinel_master.clone().unwrap_or_default();
+                let mut builder = redis::sentinel::SentinelClientBuilder::new(
+                    sentinels,
+                    master,
+                    redis::sentinel::SentinelServerType::Master,
+                )?;
+                if let Some(u) = &c.username {
+                    builder = builder.set_client_to_redis_username(u);
+                }
+                if let Some(p) = &c.password {
+                    builder = builder.set_client_to_redis_password(p.expose());
+                }
+                let client = builder.build()?.async_get_client().await?;
+                Ok(Conn::Single(client.get_connection_manager_with_config(self.manager_config()).await?))
+            }
+            RedisMode::Cluster => {
+                let nodes: Vec<redis::ConnectionInfo> =
+                    c.urls.iter().map(|u| self.connection_info(u)).collect::<RedisResult<_>>()?;
+                let client = redis::cluster::ClusterClient::builder(nodes)
+                    .connection_timeout(c.timeout)
+                    .response_timeout(c.timeout)
+                    .retries(1)
+                    .build()?;
+                Ok(Conn::Cluster(client.get_async_connection().await?))
+            }
+        }
+    }
+
+    async fn conn(&self) -> StoreResult<Conn> {
+        if let Some(c) = self.conn.load_full() {
+            return Ok((*c).clone());
+        }
+        let _one = self.connecting.lock().await;
+        if let Some(c) = self.conn.load_full() {
+            return Ok((*c).clone());
+        }
+        let c = self.connect().await.map_err(failed)?;
+        self.conn.store(Some(Arc::new(c.clone())));
+        Ok(c)
+    }
+
+    /// Run `op` on a connection within the timeout. A connection that failed is dropped, so
+    /// the next operation connects again (for Sentinel: asks for the master again).
+    async fn run<T, F, Fut>(&self, op: F) -> StoreResult<T>
+    where
+        F: FnOnce(Conn) -> Fut,
+        Fut: std::future::Future<Output = RedisResult<T>>,
+    {
+        let work = async {
+            let conn = self.conn().await?;
+            op(conn).await.map_err(|e| {
+                if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout() {
+                    self.conn.store(None);
+                }
+                failed(e)
+            })
+        };
+        let result = match tokio::time::timeout(self.config.timeout, work).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Timeout),
+        };
+        if result.is_ok() {
+            super::set_degraded(false);
+        }
+        result
+    }
+}
+
+/// A command on either kind of connection.
+macro_rules! on {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            Conn::Single(mut $c) => $body,
+            Conn::Cluster(mut $c) => $body,
+        }
+    };
+}
+
+impl RedisStore {
+    async fn get_string(&self, key: String) -> StoreResult<Option<String>> {
+        self.run(|conn| async move { on!(conn, |c| c.get::<_, Option<String>>(&key).await) }).await
+    }
+}
+
+#[async_trait]
+impl Sessions for RedisStore {
+    async fn put_session(&self, s: &SessionRecord, previous_token_hash: Option<&str>) -> StoreResult<()> {
+        let ttl = s.expires.saturating_sub(unix_now()).max(1);
+        let json = serde_json::to_string(s).map_err(|e| StoreError::Failed(e.to_string()))?;
+        let (session_key, token_key) =
+            (self.key(&format!("session:{}", s.id)), self.key(&format!("token:{}", s.token_hash)));
+        let (user_key, active_key) = (self.key(&format!("user:{}", s.subject)), self.key("active"));
+        let previous = previous_token_hash.map(|h| self.key(&format!("token:{h}")));
+        let (id, subject, expires) = (s.id.clone(), s.subject.clone(), s.expires);
+        self.run(|conn| async move {
+            on!(conn, |c| {
+                let _: () = c.set_ex(&session_key, &json, ttl).await?;
+                let _: () = c.set_ex(&token_key, &id, ttl).await?;
+                if let Some(p) = &previous {
+                    let _: () = c.del(p).await?;
+                }
+                let _: () = c.sadd(&user_key, &id).await?;
+                let _: () = c.expire(&user_key, ttl as i64).await?;
+                let _: () = redis::cmd("ZADD")
+                    .arg(&active_key)
+                    .arg("GT")
+                    .arg(expires)
+                    .arg(&subject)
+                    .query_async(&mut c)
+                    .await?;
+                let _: () = c.zrembyscore(&active_key, "-inf", unix_now()).await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn session_by_token(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
+        match self.get_string(self.key(&format!("token:{token_hash}"))).await? {
+            Some(id) => self.session_by_id(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn session_by_id(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
+        let json = self.get_string(self.key(&format!("session:{id}"))).await?;
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()).filter(|s: &SessionRecord| s.expires > unix_now()))
+    }
+
+    async fn publish_revocations(&self, revoked: &[String]) -> StoreResult<()> {
+        let (revoked_key, retention) = (self.key("revoked"), self.retention_seconds);
+        let revoke = &self.revoke;
+        let revoked = revoked.to_vec();
+        self.run(|conn| async move {
+            on!(conn, |c| {
+                let mut call = revoke.key(&revoked_key);
+                call.arg(retention);
+                for r in &revoked {
+                    call.arg(r);
+                }
+                call.invoke_async::<u64>(&mut c).await
+            })
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn delete_session(&self, s: &SessionRecord) -> StoreResult<()> {
+        let keys = [self.key(&format!("session:{}", s.id)), self.key(&format!("token:{}", s.token_hash))];
+        let user_key = self.key(&format!("user:{}", s.subject));
+        let id = s.id.clone();
+        self.run(|conn| async move {
+            on!(conn, |c| {
+                for k in &keys {
+                    let _: () = c.del(k).await?;
+                }
+                c.srem::<_, _, ()>(&user_key, &id).await
+            })
+        })
+        .await?;
+        if self.sessions_of(&s.subject).await?.is_empty() {
+            let (active, subject) = (self.key("active"), s.subject.clone());
+            self.run(|conn| async move { on!(conn, |c| c.zrem::<_, _, ()>(&active, &subject).await) }).await?;
+        }
+        Ok(())
+    }
+
+    async fn sessions_of(&self, subject: &str) -> StoreResult<Vec<SessionRecord>> {
+        let user_key = self.key(&format!("user:{subject}"));
+        let ids: Vec<String> = {
+            let k = user_key.clone();
+            self.run(|conn| async move { on!(conn, |c| c.smembers(&k).await) }).await?
+        };
+        let mut out = Vec::new();
+        for id in ids {
+            match self.session_by_id(&id).await? {
+                Some(s) => out.push(s),
+                None => {
+                    let k = user_key.clone();
+                    self.run(|conn| async move { on!(conn, |c| c.srem::<_, _, ()>(&k, &id).await) }).await?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn active_subjects(&self) -> StoreResult<Vec<String>> {
+        let key = self.key("active");
+        let now = unix_now();
+        let mut subjects: Vec<String> = self
+            .run(|conn| async move { on!(conn, |c| c.zrangebyscore(&key, format!("({now}"), "+inf").await) })
+            .await?;
+        subjects.sort();
+        Ok(subjects)
+    }
+
+    async fn revocations_since(&self, cursor: u64) -> StoreResult<(Vec<String>, u64)> {
+        let key = self.key("revoked");
+        let items: Vec<(String, u64)> = self
+            .run(|conn| async move {
+                on!(conn, |c| c.zrangebyscore_limit_withscores(&key, cursor, "+inf", 0, 10_000).await)
+            })
+            .await?;
+        let next = items.iter().map(|(_, s)| *s).max().unwrap_or(cursor);
+        Ok((items.into_iter().map(|(m, _)| m).collect(), next))
+    }
+}
+
+#[async_trait]
+impl SharedLimits for RedisStore {
+    async fn gcra(&self, key: &str, per: Duration, burst: u32) -> StoreResult<Gcra> {
+        let key = self.key(&format!("rate:{key}"));
+        let script = &self.gcra;
+        let (allowed, remaining, reset, retry): (u8, u32, String, String) = self
+            .run(|conn| async move {
+                on!(conn, |c| script.key(&key).arg(burst).arg(per.as_secs_f64()).invoke_async(&mut c).await)
+            })
+            .await?;
+        let secs = |s: &str| Duration::from_secs_f64(s.parse::<f64>().unwrap_or(0.0).max(0.0));
+        Ok(Gcra { allowed: allowed == 1, remaining, reset_after: secs(&reset), retry_after: secs(&retry) })
+    }
+
+    async fn blocked_for(&self, key: &str) -> StoreResult<Option<Duration>> {
+        let block = self.key(&format!("bf:{{{key}}}:block"));
+        let ms: i64 = self.run(|conn| async move { on!(conn, |c| c.pttl(&block).await) }).await?;
+        Ok((ms > 0).then(|| Duration::from_millis(ms as u64)))
+    }
+
+    async fn record_failure(&self, key: &str, max: u32, block: Duration) -> StoreResult<bool> {
+        let (count, block_key) = (self.key(&format!("bf:{{{key}}}:n")), self.key(&format!("bf:{{{key}}}:block")));
+        let script = &self.failure;
+        let blocked: u8 = self
+            .run(|conn| async move {
+                on!(conn, |c| script
+                    .key(&count)
+                    .key(&block_key)
+                    .arg(max)
+                    .arg(block.as_millis() as u64)
+                    .invoke_async(&mut c)
+                    .await)
+            })
+            .await?;
+        Ok(blocked == 1)
+    }
+
+    async fn clear_failures(&self, key: &str) -> StoreResult<()> {
+        let count = self.key(&format!("bf:{{{key}}}:n"));
+        self.run(|conn| async move { on!(conn, |c| c.del::<_, ()>(&count).await) }).await
+    }
+}
