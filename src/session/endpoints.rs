@@ -64,9 +64,14 @@ impl SessionEndpoints {
         let client = by_secret.or_else(|| params.get("client_id").and_then(|id| self.config.client_by_id(id)));
         let clear = cleared_cookie(&self.config.session, client.and_then(|c| c.same_site));
         let credential = credential(&req.headers, &self.config.session)?;
-        if credential.is_some_and(|c| c.source == TokenSource::Cookie) {
-            // A cross-site page must not end the session: whatever the method.
-            csrf::check_same_site(&req.headers, client, self.config.public_url.as_deref())?;
+        if let Some(c) = credential.filter(|c| c.source == TokenSource::Cookie) {
+            // A cross-site page must not end the session, whatever the method: the origin must
+            // be one the client allows (the client named, else the one the cookie was issued to).
+            let cookie_client = match client {
+                Some(c) => Some(c),
+                None => self.cookie_client(&c).await,
+            };
+            csrf::check_same_site(&req.headers, cookie_client, self.config.public_url.as_deref())?;
         }
         if let Some(c) = credential {
             self.end_session(&c, req).await;
@@ -99,6 +104,17 @@ impl SessionEndpoints {
             Some(url) => Reply::empty(302).with_header("location", url),
             None => Reply::empty(204),
         })
+    }
+
+    /// The client a session cookie was issued to: its token's `azp` (read, not verified: only
+    /// the gateway sets the cookie), or the client of the session an opaque cookie names.
+    async fn cookie_client(&self, c: &Credential<'_>) -> Option<&Client> {
+        if self.sessions.opaque() {
+            let session = self.sessions.find(c.token, true).await.ok()??;
+            return self.config.client_by_name(&session.client);
+        }
+        let claims = crate::guard::jwt::unverified_claims(c.token)?;
+        self.config.client_by_id(claims.get("azp")?.as_str()?)
     }
 
     /// End the session a logout's credential names, on every replica, and revoke its refresh

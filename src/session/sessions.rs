@@ -27,14 +27,6 @@ pub fn digest(value: &str) -> [u8; 32] {
     Sha256::digest(value.as_bytes()).into()
 }
 
-/// The claims of a token the tenant just issued (read, not verified: it came from the tenant).
-fn issued_claims(token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
-    use base64::Engine;
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
-
 impl SessionService {
     pub fn new(config: Arc<Config>, store: Arc<dyn Sessions>, revocations: Arc<Revocations>) -> Self {
         let sealer = Sealer::from_config(config.session.encryption_key.as_ref().map(|k| k.expose()));
@@ -77,7 +69,8 @@ impl SessionService {
         tokens: &Tokens,
         previous: Option<&SessionRecord>,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let Some(claims) = issued_claims(&tokens.access_token) else {
+        // Read, not verified: the tokens came from the tenant just now.
+        let Some(claims) = crate::guard::jwt::unverified_claims(&tokens.access_token) else {
             return Ok(None);
         };
         let subject = claims.get("sub").and_then(|v| v.as_str()).unwrap_or_default().to_string();

@@ -3,6 +3,8 @@
 //! killed, by its PID, when the test ends.
 #![allow(dead_code)]
 
+pub mod redis;
+
 use authgate::dev::tenant::{DevTenant, Recorded, Recorder};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -117,7 +119,12 @@ impl Stack {
 
     /// A password login of the demo user through the gateway: (status, JSON body).
     pub async fn login(&self, secret: &str) -> (u16, serde_json::Value) {
-        let url = format!("{}/oauth/token", self.gateway.url);
+        Self::login_at(&self.gateway.url, secret).await
+    }
+
+    /// A password login of the demo user through the gateway at `base_url`.
+    pub async fn login_at(base_url: &str, secret: &str) -> (u16, serde_json::Value) {
+        let url = format!("{base_url}/oauth/token");
         json(post_form(&url, Some(secret), &password_form("demo@example.com", DEMO_PASSWORD)).await).await
     }
 

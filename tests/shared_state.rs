@@ -1,0 +1,284 @@
+//! A fleet of sidecars as one gateway: two authgate processes sharing one real Redis and one
+//! dev tenant. Sessions, logout, brute-force counts and rate limits hold across them; the
+//! store's outage degrades, never breaks; Cluster and Sentinel work as standalone does.
+
+mod common;
+use common::redis::{with_store, RedisCluster, RedisSentinel, RedisServer};
+use common::*;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+async fn get(url: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+    let mut req = http().get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn website_login(g: &Gateway) -> String {
+    let resp = post_form(
+        &format!("{}/oauth/token", g.url),
+        Some("website-secret"),
+        &password_form("demo@example.com", DEMO_PASSWORD),
+    )
+    .await;
+    assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
+    let set_cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+    set_cookie.split(';').next().unwrap().to_string()
+}
+
+async fn logout(g: &Gateway, cookie: &str) -> u16 {
+    let resp = http()
+        .post(format!("{}/logout", g.url))
+        .header("cookie", cookie)
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    resp.status().as_u16()
+}
+
+/// Poll `check` until it holds; how long it took.
+async fn until(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if check().await {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_share_sessions_logout_and_the_active_users() {
+    let redis = RedisServer::start();
+    let b = Backends::start(with_store("standalone", &[redis.url()], ""), authgate::dev::echo::router()).await;
+    let (a, z) = (Gateway::start(&b.yaml).await, Gateway::start(&b.yaml).await);
+    let cookie = website_login(&a).await;
+    let (status, echo) = get(&format!("{}/api/me", z.url), &[("cookie", &cookie)]).await;
+    assert_eq!(status, 200, "the cookie from A works on B: {echo}");
+    let subject = echo["headers"]["x-user-id"].as_str().unwrap().to_string();
+
+    // The active users, from the sessions of both replicas, each once.
+    let _ = website_login(&z).await;
+    let (status, users) = get(&format!("{}/users/active", z.url), &[("secret", "admin-secret")]).await;
+    assert_eq!(status, 200, "{users}");
+    assert_eq!(users, serde_json::json!([{"userId": subject}]));
+    assert_eq!(get(&format!("{}/users/active", a.url), &[("secret", "mobile-secret")]).await.0, 403);
+    assert_eq!(get(&format!("{}/users/active", a.url), &[]).await.0, 401);
+
+    // Logout on A: the same cookie is refused on B within the feed's interval.
+    assert_eq!(logout(&a, &cookie).await, 204);
+    assert_eq!(get(&format!("{}/api/me", a.url), &[("cookie", &cookie)]).await.0, 401, "at once on A");
+    let delay = until(Duration::from_secs(5), async || {
+        get(&format!("{}/api/me", z.url), &[("cookie", &cookie)]).await.0 == 401
+    })
+    .await;
+    let delay = delay.expect("B never refused the logged-out cookie");
+    println!("revocation reached the other replica after {} ms", delay.as_millis());
+    let bearer = format!("Bearer {}", cookie.trim_start_matches("sid="));
+    assert_eq!(get(&format!("{}/api/me", z.url), &[("authorization", &bearer)]).await.0, 401, "as a Bearer too");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brute_force_and_rate_limits_count_on_every_replica() {
+    let redis = RedisServer::start();
+    let limits =
+        "limits:\n  login: { rate: 1/min, burst: 20 }\n  brute_force: { max_failures: 10, block_seconds: 60 }\n";
+    let b = Backends::start(
+        |y| with_store("standalone", &[redis.url()], "")(y).replace("guard:\n", &format!("{limits}guard:\n")),
+        authgate::dev::echo::router(),
+    )
+    .await;
+    let (a, z) = (Gateway::start(&b.yaml).await, Gateway::start(&b.yaml).await);
+    // Ten wrong passwords, alternating between the replicas, block the user on both.
+    for i in 0..10 {
+        let g = if i % 2 == 0 { &a } else { &z };
+        let resp = post_form(
+            &format!("{}/oauth/token", g.url),
+            Some("mobile-secret"),
+            &password_form("demo@example.com", "wrong"),
+        )
+        .await;
+        assert!(matches!(resp.status().as_u16(), 403 | 429), "{}", resp.status());
+    }
+    for g in [&a, &z] {
+        let resp = post_form(
+            &format!("{}/oauth/token", g.url),
+            Some("service-secret"),
+            &password_form("demo@example.com", DEMO_PASSWORD),
+        )
+        .await;
+        assert_oauth_error(resp, 429, "too_many_attempts").await;
+    }
+    // The login limit (burst 20 per client and IP) counts the calls on both replicas.
+    let call = |g: &Gateway| {
+        let url = format!("{}/oauth/token", g.url);
+        async move { post_form(&url, Some("website-secret"), &[("grant_type", "password")]).await }
+    };
+    let mut remaining = Vec::new();
+    for i in 0..20 {
+        let resp = call(if i % 2 == 0 { &a } else { &z }).await;
+        remaining.push(resp.headers()["x-ratelimit-remaining"].to_str().unwrap().parse::<u32>().unwrap());
+    }
+    assert_eq!(remaining, (0..20).rev().collect::<Vec<u32>>(), "one count across both replicas");
+    assert_eq!(call(&z).await.status(), 429);
+    assert_eq!(call(&a).await.status(), 429);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_website_refreshes_from_its_session_and_management_ends_sessions() {
+    let redis = RedisServer::start();
+    let b = Backends::start(with_store("standalone", &[redis.url()], ""), authgate::dev::echo::router()).await;
+    let g = Gateway::start(&b.yaml).await;
+    let cookie = website_login(&g).await;
+    let resp = http()
+        .post(format!("{}/oauth/refreshtoken", g.url))
+        .header("secret", "website-secret")
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
+    let fresh = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    assert_ne!(fresh, cookie, "a new token in the cookie");
+    let (status, echo) = get(&format!("{}/api/me", g.url), &[("cookie", &fresh)]).await;
+    assert_eq!(status, 200);
+    let subject = echo["headers"]["x-user-id"].as_str().unwrap().to_string();
+    let refresh = b.recorder.lock().unwrap().iter().filter(|c| param(c, "grant_type") == Some("refresh_token")).count();
+    assert_eq!(refresh, 1, "the refresh token kept in the session was used");
+
+    // Ending the user's sessions (management) ends the cookie's.
+    let resp = http()
+        .delete(format!("{}/sessions/{}", g.url, subject.replace('|', "%7C")))
+        .header("secret", "admin-secret")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json(resp).await;
+    assert_eq!((status, body["userId"].as_str()), (200, Some(subject.as_str())), "{body}");
+    assert_eq!(body["sessionsEnded"], 1);
+    assert_eq!(get(&format!("{}/api/me", g.url), &[("cookie", &fresh)]).await.0, 401);
+    let resp = http().delete(format!("{}/sessions/x", g.url)).header("secret", "website-secret").send().await.unwrap();
+    assert_oauth_error(resp, 403, "access_denied").await;
+    // Refreshing an ended session: no session, no new cookie.
+    let resp = http()
+        .post(format!("{}/oauth/refreshtoken", g.url))
+        .header("secret", "website-secret")
+        .header("cookie", &fresh)
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(resp, 401, "invalid_grant").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opaque_cookies_name_a_session_and_the_backend_gets_the_token() {
+    let redis = RedisServer::start();
+    let b = Backends::start(
+        |y| {
+            with_store("standalone", &[redis.url()], "")(y)
+                .replace("duration_seconds: 3600,", "duration_seconds: 3600, cookie: opaque,")
+        },
+        authgate::dev::echo::router(),
+    )
+    .await;
+    let (a, z) = (Gateway::start(&b.yaml).await, Gateway::start(&b.yaml).await);
+    let cookie = website_login(&a).await;
+    assert_eq!(cookie.matches('.').count(), 0, "not a JWT: {cookie}");
+    let (status, echo) = get(&format!("{}/api/me", z.url), &[("cookie", &cookie)]).await;
+    assert_eq!(status, 200, "{echo}");
+    let auth = echo["headers"]["authorization"].as_str().unwrap();
+    assert!(auth.starts_with("Bearer ey"), "{auth}");
+    assert!(echo["headers"].get("cookie").is_none_or(|c| !c.as_str().unwrap().contains("sid=")), "{echo}");
+    assert_eq!(logout(&z, &cookie).await, 204);
+    let refused = until(Duration::from_secs(5), async || {
+        get(&format!("{}/api/me", a.url), &[("cookie", &cookie)]).await.0 == 401
+    })
+    .await;
+    assert!(refused.is_some(), "the session id still worked on A after logout on B");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_going_away_degrades_and_coming_back_recovers() {
+    let mut redis = RedisServer::start();
+    let b = Backends::start(with_store("standalone", &[redis.url()], ""), authgate::dev::echo::router()).await;
+    let g = Gateway::start(&b.yaml).await;
+    let cookie = website_login(&g).await;
+    redis.kill();
+    // The backend keeps being served; logins still answer (without server-side state).
+    for _ in 0..5 {
+        assert_eq!(get(&format!("{}/api/me", g.url), &[("cookie", &cookie)]).await.0, 200);
+        assert_eq!(get(&format!("{}/public/x", g.url), &[]).await.0, 200);
+    }
+    let (status, body) = Stack::login_at(&g.url, "mobile-secret").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, ready) = get(&format!("{}/readyz", g.admin_url), &[]).await;
+    assert_eq!((status, ready["store"].as_str()), (200, Some("degraded")));
+    let (status, body) = get(&format!("{}/users/active", g.url), &[("secret", "admin-secret")]).await;
+    assert_eq!((status, body["error"].as_str()), (503, Some("temporarily_unavailable")));
+    // Logout while Redis is down still ends the cookie here.
+    let second = website_login(&g).await;
+    assert_eq!(logout(&g, &second).await, 204);
+    assert_eq!(get(&format!("{}/api/me", g.url), &[("cookie", &second)]).await.0, 401);
+    // Redis returns: the store works again, and readiness says so.
+    redis.restart();
+    let back = until(Duration::from_secs(10), async || {
+        get(&format!("{}/users/active", g.url), &[("secret", "admin-secret")]).await.0 == 200
+    })
+    .await;
+    assert!(back.is_some(), "the store never came back:\n{}", g.logs());
+    let (_, ready) = get(&format!("{}/readyz", g.admin_url), &[]).await;
+    assert!(ready.get("store").is_none(), "{ready}");
+    assert!(g.logs().contains("the store is unreachable"), "the outage is logged");
+    let metrics = http().get(format!("{}/metrics", g.admin_url)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("authgate_store_errors_total"), "counted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deny_on_error_refuses_limited_calls_while_redis_is_away() {
+    let mut redis = RedisServer::start();
+    let b = Backends::start(
+        with_store("standalone", &[redis.url()], "    on_error: deny\n"),
+        authgate::dev::echo::router(),
+    )
+    .await;
+    let g = Gateway::start(&b.yaml).await;
+    redis.kill();
+    let (status, body) = Stack::login_at(&g.url, "mobile-secret").await;
+    assert_eq!((status, body["error"].as_str()), (503, Some("temporarily_unavailable")), "{body}");
+    assert_eq!(get(&format!("{}/public/x", g.url), &[]).await.0, 200, "unlimited routes are served");
+}
+
+/// One replica against the store, through whatever `mode` the URLs are.
+async fn login_and_logout_through(mode: &str, urls: &[String], extra: &str) {
+    let b = Backends::start(with_store(mode, urls, extra), authgate::dev::echo::router()).await;
+    let (a, z) = (Gateway::start(&b.yaml).await, Gateway::start(&b.yaml).await);
+    let cookie = website_login(&a).await;
+    assert_eq!(get(&format!("{}/api/me", z.url), &[("cookie", &cookie)]).await.0, 200);
+    let (status, users) = get(&format!("{}/users/active", z.url), &[("secret", "admin-secret")]).await;
+    assert_eq!((status, users.as_array().map(Vec::len)), (200, Some(1)), "{users}\n{}", z.logs());
+    assert_eq!(logout(&a, &cookie).await, 204);
+    let refused = until(Duration::from_secs(5), async || {
+        get(&format!("{}/api/me", z.url), &[("cookie", &cookie)]).await.0 == 401
+    })
+    .await;
+    assert!(refused.is_some(), "{mode}: the other replica never refused the cookie\n{}", z.logs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_cluster_serves_the_fleet() {
+    let cluster = RedisCluster::start();
+    login_and_logout_through("cluster", &cluster.urls(), "").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sentinel_setup_serves_the_fleet() {
+    let sentinel = RedisSentinel::start();
+    login_and_logout_through("sentinel", &[sentinel.sentinel_url()], "    sentinel_master: mymaster\n").await;
+    drop(sentinel);
+}
