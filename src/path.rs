@@ -125,6 +125,14 @@ pub fn normalize(path: &str, strict: Strictness) -> Result<Cow<'_, str>, PathErr
         return Err(PathError::NotAPath);
     }
     let decoded = decode_unreserved(path.as_bytes(), strict)?;
+    // `%25%32%65` decodes to `%2e`: a second decoding would make that a dot.
+    let mut rest = decoded.as_str();
+    while let Some(i) = rest.find("%25") {
+        if hides_syntax(&rest.as_bytes()[i + 3..]) {
+            return Err(PathError::DoubleEscape);
+        }
+        rest = &rest[i + 3..];
+    }
     if strict.reject_path_parameters && decoded.contains(';') {
         return Err(PathError::Parameter);
     }
@@ -257,7 +265,29 @@ fn check_escaped_text(path: &str) -> Result<(), PathError> {
     if syntax(&folded) != syntax(text) {
         return Err(PathError::Lookalike);
     }
+    // A letter that folds into an ASCII one (fullwidth `ｉ`, dotted `İ`, dotless `ı`) would
+    // match a protected prefix on a server that compares paths ignoring case or width.
+    if text.chars().filter(|c| !c.is_ascii()).any(folds_to_ascii) {
+        return Err(PathError::Lookalike);
+    }
     Ok(())
+}
+
+/// Whether `c` becomes ASCII under NFKC (`ｉ`, `ﬁ`), or under a case mapping to one ASCII
+/// character and combining marks (`İ` lower-cases to `i` + U+0307, `ı` upper-cases to `I`;
+/// `ß` to `SS` is two letters, as no per-character comparison makes it).
+fn folds_to_ascii(c: char) -> bool {
+    use unicode_normalization::UnicodeNormalization;
+    let combining = |m: char| ('\u{300}'..='\u{36f}').contains(&m);
+    let nfkc: String = std::iter::once(c).nfkc().collect();
+    if nfkc.chars().all(|m| m.is_ascii() || combining(m)) {
+        return true;
+    }
+    let one_ascii = |s: String| {
+        let mut it = s.chars();
+        it.next().is_some_and(|f| f.is_ascii()) && it.all(combining)
+    };
+    one_ascii(c.to_lowercase().collect()) || one_ascii(c.to_uppercase().collect())
 }
 
 fn percent_decode(b: &[u8]) -> Vec<u8> {

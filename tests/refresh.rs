@@ -19,11 +19,16 @@ async fn refresh(s: &Stack, secret: &str, bearer: Option<&str>, body: serde_json
     req.send().await.unwrap()
 }
 
-/// An access token like the tenant's, with `exp` moved by `exp_offset` seconds from now.
+/// An access token like the tenant's for the demo user, with `exp` moved by `exp_offset`
+/// seconds from now.
 fn token_like(s: &Stack, signer: &Signer, azp: &str, exp_offset: i64) -> String {
+    token_for(s, signer, azp, exp_offset, &s.tenant.subject_of("demo@example.com"))
+}
+
+fn token_for(s: &Stack, signer: &Signer, azp: &str, exp_offset: i64, sub: &str) -> String {
     let now = jsonwebtoken::get_current_timestamp() as i64;
     signer.sign(&json!({
-        "iss": s.tenant.issuer(), "sub": "auth0|x", "aud": "https://api.test",
+        "iss": s.tenant.issuer(), "sub": sub, "aud": "https://api.test",
         "iat": now - 90_000, "exp": now + exp_offset, "azp": azp,
     }))
 }
@@ -56,6 +61,10 @@ async fn expired_tokens_are_accepted_within_the_grace_only() {
     let expired_long_ago = token_like(&s, &s.tenant.signer(), "mobile-app", -8 * 86_400);
     let resp = refresh(&s, "mobile-secret", Some(&expired_long_ago), json!({"refresh_token": rt})).await;
     assert_oauth_error(resp, 401, "invalid_token").await;
+    // Another user's valid access token does not carry this user's refresh token.
+    let someone_else = token_for(&s, &s.tenant.signer(), "mobile-app", 3600, "auth0|someone-else");
+    let resp = refresh(&s, "mobile-secret", Some(&someone_else), json!({"refresh_token": rt})).await;
+    assert_oauth_error(resp, 401, "invalid_grant").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -40,6 +40,12 @@ const PATHS: &[(&str, &str, Expect)] = {
         ("GET", "/public/%252e%252e/api/me", Refused),
         ("GET", "/public/%252E%252E%252Fapi", Refused),
         ("GET", "/public/%252f", Refused),
+        ("GET", "/public/%25%32%65%25%32%65/api/me", Refused),
+        ("GET", "/public/%25%32%66", Refused),
+        ("GET", "/public/%25%30%30", Refused),
+        ("GET", "/%C4%B0nternal/jobs", Refused),
+        ("GET", "/%C4%B1nternal/jobs", Refused),
+        ("GET", "/%EF%BD%89nternal/jobs", Refused),
         ("GET", "/public/%c0%ae%c0%ae/api/me", Refused),
         ("GET", "/public/%C0%AE%C0%AE/api/me", Refused),
         ("GET", "/public/%e0%80%ae%e0%80%ae/api/me", Refused),
@@ -305,9 +311,13 @@ async fn cookie_requests_with_other_methods_and_opaque_origins_are_refused() {
     let s = Stack::start().await;
     let cookie = format!("Cookie: {}", s.website_cookie().await);
     let url = &s.gateway.url;
-    for method in ["PROPFIND", "post", "Delete", "PURGE"] {
+    for method in ["PROPFIND", "PURGE", "MKCOL"] {
         let r = raw_get(url, method, "/api/items", &[&cookie]).await;
         assert_eq!(r.status, Some(403), "{method}: {}", r.body);
+    }
+    for method in ["post", "Delete"] {
+        let r = raw_get(url, method, "/api/items", &[&cookie]).await;
+        assert_eq!(r.status, Some(400), "{method}: refused at the edge: {}", r.body);
     }
     let r = raw_get(url, "POST", "/api/items", &[&cookie, "Origin: null"]).await;
     assert_eq!(r.status, Some(403));
@@ -570,4 +580,127 @@ async fn the_raw_socket_suite_passes() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_outside_reviewers_second_pass_found_is_closed() {
+    let s = Stack::start_with(|y| {
+        y.replace("threads: 1\n", "threads: 1\nconnections: { header_timeout_ms: 800 }\n").replace(
+            "    - { prefix: /internal/, policy: secret }",
+            "    - { prefix: /internal/, policy: secret }\n    - { prefix: /api/items, methods: [DELETE], policy: secret }",
+        )
+    })
+    .await;
+    let url = &s.gateway.url;
+    // Methods are upper-case tokens: `delete` is refused, not read as another method.
+    let (_, body) = s.login("mobile-secret").await;
+    let bearer = format!("Authorization: Bearer {}", body["accessToken"].as_str().unwrap());
+    let r = raw_get(url, "delete", "/api/items/1", &[&bearer]).await;
+    assert_eq!(r.status, Some(400), "{}", r.body);
+    assert_eq!(raw_get(url, "DELETE", "/api/items/1", &[&bearer]).await.status, Some(401), "the secret rule");
+    // Method overrides and URL rewrites never reach the backend.
+    let headers = [
+        "X-HTTP-Method-Override: DELETE",
+        "X-Original-URL: /admin",
+        "X-Rewrite-URL: /admin",
+        "X-Client-IP: 6.6.6.6",
+        "True-Client-IP: 6.6.6.6",
+        "X-Forwarded-Host: evil.example",
+        "X-Forwarded-Proto: gopher",
+        "X_Forwarded_Host: evil.example",
+    ];
+    let seen = raw_get(url, "GET", "/public/x", &headers).await.json()["headers"].clone();
+    for h in [
+        "x-http-method-override",
+        "x-original-url",
+        "x-rewrite-url",
+        "x-client-ip",
+        "true-client-ip",
+        "x-forwarded-host",
+        "x_forwarded_host",
+    ] {
+        assert!(seen.get(h).is_none(), "{h} reached the backend: {seen}");
+    }
+    assert_eq!(seen["x-forwarded-proto"], "http", "the gateway's own");
+    // The cookie is the credential: the client's Authorization does not ride along.
+    let cookie = format!("Cookie: {}", s.website_cookie().await);
+    let r = raw_get(url, "GET", "/api/me", &[&cookie, "Authorization: Basic YWRtaW46YWRtaW4="]).await;
+    assert_eq!(r.status, Some(200), "{}", r.body);
+    assert!(r.json()["headers"].get("authorization").is_none(), "{}", r.body);
+    assert_eq!(raw_get(url, "GET", "/api/me", &[&cookie, "Authorization: Bearer\tforged"]).await.status, Some(400));
+    // Cookies as Rack 2 reads them: a second session cookie after a comma, or with its name escaped.
+    let sid = cookie.trim_start_matches("Cookie: ").to_string();
+    for forged in [format!("Cookie: a=1, sid=forged; {sid}"), format!("Cookie: s%69d=forged; {sid}")] {
+        assert_eq!(raw_get(url, "GET", "/api/me", &[&forged]).await.status, Some(400), "{forged}");
+    }
+    // Host must be a host name, and HTTP/1.1 must send one.
+    let r = raw(url, b"GET /public/x HTTP/1.1\r\nConnection: close\r\n\r\n").await;
+    assert_eq!(r.status, Some(400));
+    let r = raw(url, b"GET /public/x HTTP/1.1\r\nHost: a/../x\r\nConnection: close\r\n\r\n").await;
+    assert_eq!(r.status, Some(400));
+    // A cross-site logout is refused even when the browser sent no cookie.
+    let r = raw_get(url, "POST", "/logout", &["Origin: https://evil.example", "Sec-Fetch-Site: cross-site"]).await;
+    assert_eq!(r.status, Some(403), "{}", r.body);
+    // /sessions/{x} is the gateway's for DELETE only.
+    assert_eq!(raw_get(url, "GET", "/sessions/1", &[&bearer]).await.json()["path"], "/sessions/1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blank_lines_or_a_bad_request_line_do_not_stop_the_header_deadline() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s =
+        Stack::start_with(|y| y.replace("threads: 1\n", "threads: 1\nconnections: { header_timeout_ms: 500 }\n")).await;
+    let addr = s.gateway.url.trim_start_matches("http://").to_string();
+    for start in [
+        &b"\r\n\r\nGET /public/x HTTP/1.1\r\nHost: a\r\n"[..],
+        b"GET /public/a b HTTP/1.1\r\nHost: a\r\n",
+        b"\n\nGET /public/x HTTP/1.1\r\nHost: a\r\n",
+    ] {
+        let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        c.write_all(start).await.unwrap();
+        let mut answer = Vec::new();
+        let done = tokio::time::timeout(Duration::from_secs(20), async {
+            for _ in 0..60 {
+                if c.write_all(b"X-Drip: 1\r\n").await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let _ = c.read_to_end(&mut answer).await;
+        })
+        .await;
+        assert!(done.is_ok(), "never closed: {:?}", String::from_utf8_lossy(start));
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with("HTTP/1.1 408") || text.starts_with("HTTP/1.1 400"), "{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_token_cannot_ride_on_another_users_access_token() {
+    let s = Stack::start().await;
+    let (_, demo) = s.login("mobile-secret").await;
+    let url = format!("{}/oauth/token", s.gateway.url);
+    let (_, partner) = json(
+        post_form(
+            &url,
+            Some("mobile-secret"),
+            &[
+                ("grant_type", "password"),
+                ("username", "partner@example.com"),
+                ("password", "partner-password"),
+                ("connection", "partners-db"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    let resp = http()
+        .post(format!("{}/oauth/refreshtoken", s.gateway.url))
+        .header("secret", "mobile-secret")
+        .bearer_auth(partner["accessToken"].as_str().unwrap())
+        .json(&json!({"refresh_token": demo["refreshToken"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(resp, 401, "invalid_grant").await;
 }

@@ -7,10 +7,34 @@ use crate::config::Guard;
 use http::HeaderName;
 use serde_json::{Map, Value};
 
+/// Headers that name the client or rewrite the request on common backends (Symfony's
+/// `X-Original-URL`, Express' method override, Node's `request-ip`…): the gateway decided on
+/// the request as sent, so none of these may reach the backend from a client.
+const REWRITING: [&str; 14] = [
+    "x-original-url",
+    "x-rewrite-url",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "x-client-ip",
+    "true-client-ip",
+    "cf-connecting-ip",
+    "client-ip",
+    "x-cluster-client-ip",
+    "x-originating-ip",
+    "x-forwarded",
+    "x-forwarded-uri",
+    "x-forwarded-prefix",
+];
+
+/// Forwarding headers a trusted proxy may set, and only it: removed when the peer is not one.
+pub const FORWARDED_BY_PROXIES: [&str; 3] = ["x-forwarded-host", "x-forwarded-proto", "x-forwarded-port"];
+
 /// Headers the gateway alone may set on the way to the backend.
 pub fn protected_headers(guard: &Guard) -> Vec<HeaderName> {
     let mut names: Vec<HeaderName> = ["secret", "x-forwarded-for", "x-real-ip", "forwarded", "x-request-id"]
         .into_iter()
+        .chain(REWRITING)
         .map(HeaderName::from_static)
         .collect();
     names.push(guard.client_header.clone());

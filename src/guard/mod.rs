@@ -8,13 +8,13 @@ pub mod jwt;
 mod policy;
 mod verifier;
 
-pub use identity::{identity_values, is_protected_spelling, protected_headers};
-pub use policy::{policy_for, prefix_covers, rule_for, shadowed_rules, Matched};
+pub use identity::{identity_values, is_protected_spelling, protected_headers, FORWARDED_BY_PROXIES};
+pub use policy::{policy_for, prefix_covers, rule_for, rule_for_any_case, shadowed_rules, Matched};
 pub use verifier::{Verified, Verifier};
 
 use crate::config::{Config, Policy, Session};
 use crate::error::ApiError;
-use crate::session::{session_cookies, SessionService};
+use crate::session::{mentions_session_cookie, session_cookies, SessionService};
 use http::{HeaderMap, HeaderName};
 use std::sync::Arc;
 
@@ -45,6 +45,9 @@ pub struct Pass {
     pub verified: Option<Arc<Verified>>,
     /// The session cookie is not the verified credential: remove it before the backend.
     pub drop_session_cookie: bool,
+    /// The cookie is the verified credential: remove the client's `Authorization` (the
+    /// gateway sets its own when configured to).
+    pub drop_authorization: bool,
 }
 
 impl Pass {
@@ -97,8 +100,10 @@ impl Guard {
                         pass.headers.push((http::header::AUTHORIZATION, format!("Bearer {token}")));
                     }
                 }
-                // The backend gets the one verified credential; an opaque session id is not one.
+                // The backend gets the one verified credential; an opaque session id is not one,
+                // and with the cookie verified, the client's own Authorization is not either.
                 pass.drop_session_cookie = (c.source == TokenSource::Bearer && c.with_cookie) || opaque;
+                pass.drop_authorization = c.source == TokenSource::Cookie;
                 pass.verified = Some(verified);
                 Ok(pass)
             }
@@ -138,27 +143,43 @@ pub fn credential<'a>(headers: &'a HeaderMap, session: &Session) -> Result<Optio
     if authorizations.next().is_some() {
         return Err(ApiError::invalid_request("more than one Authorization header"));
     }
-    let bearer = authorization.and_then(|v| v.to_str().ok()).and_then(bearer_of);
+    let bearer = match authorization.map(|v| v.to_str().ok()) {
+        Some(Some(v)) => bearer_of(v)?,
+        Some(None) => return Err(ApiError::invalid_request("the Authorization header is not text")),
+        None => None,
+    };
     let cookie = session_cookies(headers, &session.cookie_name)?;
     Ok(match (bearer, cookie) {
         (Some(b), Some(c)) if b != c => {
             return Err(ApiError::invalid_request("the Bearer token and the session cookie disagree"));
         }
-        (Some(token), c) => Some(Credential { token, source: TokenSource::Bearer, with_cookie: c.is_some() }),
+        (Some(token), c) => Some(Credential {
+            token,
+            source: TokenSource::Bearer,
+            with_cookie: c.is_some() || mentions_session_cookie(headers, &session.cookie_name),
+        }),
         (None, Some(token)) => Some(Credential { token, source: TokenSource::Cookie, with_cookie: true }),
         (None, None) => None,
     })
 }
 
-/// The token of an `Authorization: Bearer …` header value.
-fn bearer_of(value: &str) -> Option<&str> {
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+/// The token of an `Authorization: Bearer <token>` header value; another scheme is not a
+/// Bearer (`None`); a Bearer spelt any other way (a tab, no token, spaces in it) is refused,
+/// so the backend cannot read a token the guard did not.
+fn bearer_of(value: &str) -> Result<Option<&str>, ApiError> {
+    let looks_bearer = value.len() >= 6 && value.as_bytes()[..6].eq_ignore_ascii_case(b"bearer");
+    if !looks_bearer {
+        return Ok(None);
+    }
+    match value[6..].strip_prefix(' ') {
+        Some(token) if !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic()) => Ok(Some(token)),
+        _ => Err(ApiError::invalid_request("the Authorization header must be exactly: Bearer <token>")),
+    }
 }
 
 /// The token of the request's single `Authorization: Bearer …` header.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    header(headers, "authorization").and_then(bearer_of)
+    header(headers, "authorization").and_then(|v| bearer_of(v).ok().flatten())
 }
 
 #[cfg(test)]

@@ -26,10 +26,25 @@ fn applies(rule: &RouteRule, method: &str, path: &str) -> bool {
 }
 
 pub fn rule_for(routes: &Routes, method: &str, path: &str) -> Matched {
-    routes.rules.iter().find(|r| applies(r, method, path)).map_or(
-        Matched { policy: routes.default, websocket: false },
-        |r| Matched { policy: r.policy, websocket: r.websocket },
-    )
+    first_rule(routes, |r| applies(r, method, path))
+}
+
+/// The rule a server that compares paths ignoring ASCII case would apply.
+pub fn rule_for_any_case(routes: &Routes, method: &str, path: &str) -> Matched {
+    first_rule(routes, |r| {
+        let n = r.prefix.len();
+        let covers = path.len() >= n
+            && path.as_bytes()[..n].eq_ignore_ascii_case(r.prefix.as_bytes())
+            && (path.len() == n || path.as_bytes()[n] == b'/');
+        covers && (r.methods.is_empty() || r.methods.iter().any(|m| m == method))
+    })
+}
+
+fn first_rule(routes: &Routes, applies: impl Fn(&RouteRule) -> bool) -> Matched {
+    routes.rules.iter().find(|r| applies(r)).map_or(Matched { policy: routes.default, websocket: false }, |r| Matched {
+        policy: r.policy,
+        websocket: r.websocket,
+    })
 }
 
 pub fn policy_for(routes: &Routes, method: &str, path: &str) -> Policy {

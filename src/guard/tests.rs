@@ -123,7 +123,10 @@ fn one_credential_per_request() {
         "the same token twice"
     );
     assert_eq!(read(&[("authorization", "Basic abc")]), Ok(None));
-    assert_eq!(read(&[("authorization", "Bearer ")]), Ok(None));
+    assert_eq!(read(&[("authorization", "Bearer ")]), Err(400));
+    assert_eq!(read(&[("authorization", "Bearer\tabc")]), Err(400));
+    assert_eq!(read(&[("authorization", "bearer abc")]), Ok(Some(("abc".into(), TokenSource::Bearer, false))));
+    assert_eq!(read(&[("authorization", "Bearer a b")]), Err(400));
     assert_eq!(read(&[("authorization", "Bearer a"), ("authorization", "Bearer b")]), Err(400));
     assert_eq!(read(&[("authorization", "Bearer a"), ("authorization", "Bearer a")]), Err(400));
     assert_eq!(read(&[("cookie", "sid=a; sid=b")]), Err(400));

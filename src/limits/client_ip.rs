@@ -14,13 +14,15 @@ use std::net::IpAddr;
 pub struct Resolved {
     pub client: IpAddr,
     pub forwarded_for: String,
+    /// The socket peer is a trusted proxy (its `X-Forwarded-Host`/`-Proto` are believed).
+    pub peer_trusted: bool,
 }
 
 pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Resolved {
     let peer = peer.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
-        return Resolved { client: peer, forwarded_for: peer.to_string() };
+        return Resolved { client: peer, forwarded_for: peer.to_string(), peer_trusted: false };
     }
     let chain = forwarded_chain(headers);
     // Walk from the nearest hop outwards; the first untrusted address is the client.
@@ -34,7 +36,7 @@ pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Resolved
     }
     let client = *kept.last().expect("the peer is there");
     let forwarded_for = kept.iter().rev().map(IpAddr::to_string).collect::<Vec<_>>().join(", ");
-    Resolved { client, forwarded_for }
+    Resolved { client, forwarded_for, peer_trusted: true }
 }
 
 /// The hops of `X-Forwarded-For` (all of its headers, in order), else of `Forwarded`; `None`
@@ -107,7 +109,7 @@ mod tests {
         let h = headers(&[("x-forwarded-for", "1.2.3.4")]);
         assert_eq!(
             resolve(ip("203.0.113.7"), &h, &trusted()),
-            Resolved { client: ip("203.0.113.7"), forwarded_for: "203.0.113.7".into() }
+            Resolved { client: ip("203.0.113.7"), forwarded_for: "203.0.113.7".into(), peer_trusted: false }
         );
         assert_eq!(client("10.0.0.1", &h, &[]), ip("10.0.0.1"), "nothing trusted");
     }
@@ -117,7 +119,11 @@ mod tests {
         let h = headers(&[("x-forwarded-for", "6.6.6.6, 198.51.100.9, 10.1.1.1")]);
         assert_eq!(
             resolve(ip("10.0.0.1"), &h, &trusted()),
-            Resolved { client: ip("198.51.100.9"), forwarded_for: "198.51.100.9, 10.1.1.1, 10.0.0.1".into() }
+            Resolved {
+                client: ip("198.51.100.9"),
+                forwarded_for: "198.51.100.9, 10.1.1.1, 10.0.0.1".into(),
+                peer_trusted: true
+            }
         );
         let h = headers(&[("x-forwarded-for", "6.6.6.6"), ("x-forwarded-for", "198.51.100.9:4711")]);
         assert_eq!(client("127.0.0.1", &h, &trusted()), ip("198.51.100.9"));
@@ -139,7 +145,7 @@ mod tests {
         let h = headers(&[("x-forwarded-for", "6.6.6.6, garbage, 10.1.1.1")]);
         assert_eq!(
             resolve(ip("10.0.0.1"), &h, &trusted()),
-            Resolved { client: ip("10.1.1.1"), forwarded_for: "10.1.1.1, 10.0.0.1".into() }
+            Resolved { client: ip("10.1.1.1"), forwarded_for: "10.1.1.1, 10.0.0.1".into(), peer_trusted: true }
         );
         let h = headers(&[("forwarded", "for=6.6.6.6, for=unknown")]);
         assert_eq!(client("10.0.0.1", &h, &trusted()), ip("10.0.0.1"), "an obfuscated hop stops the walk");
@@ -150,7 +156,7 @@ mod tests {
         let h = headers(&[("x-forwarded-for", "::ffff:198.51.100.9")]);
         assert_eq!(
             resolve(ip("::ffff:10.0.0.1"), &h, &trusted()),
-            Resolved { client: ip("198.51.100.9"), forwarded_for: "198.51.100.9, 10.0.0.1".into() }
+            Resolved { client: ip("198.51.100.9"), forwarded_for: "198.51.100.9, 10.0.0.1".into(), peer_trusted: true }
         );
         assert_eq!(client("::ffff:203.0.113.7", &headers(&[]), &trusted()), ip("203.0.113.7"));
     }

@@ -3,7 +3,7 @@
 //! an access token and is refused) plus `{"refresh_token"}` → new tokens in the client's shape.
 //! A web client sends its `sid` cookie and no body: the session's refresh token is used.
 
-use super::token::{refresh_grant, refresh_with};
+use super::token::{refresh_grant, refresh_with, Refresh};
 use super::{check_client_id, read_params, LoginService};
 use crate::config::Client;
 use crate::error::ApiError;
@@ -44,7 +44,8 @@ pub async fn handle(svc: &LoginService, client: &Client, req: &Request) -> Resul
         crate::store::report_error("find session", &e);
         None
     });
-    refresh_grant(svc, client, &params, req, previous.as_ref()).await
+    let subject = claims.get("sub").and_then(|v| v.as_str());
+    refresh_grant(svc, client, &params, req, previous.as_ref(), subject).await
 }
 
 /// A web client's refresh: the `sid` cookie and no body; the refresh token is the one kept,
@@ -63,5 +64,11 @@ async fn website(svc: &LoginService, client: &Client, req: &Request) -> Result<R
     let refresh_token = svc.sessions.refresh_token(&session).ok_or_else(|| {
         ApiError::new(400, "invalid_grant", "The session has no refresh token: log in with the offline_access scope.")
     })?;
-    refresh_with(svc, client, &refresh_token, None, req, Some(&session)).await
+    let refresh = Refresh {
+        token: &refresh_token,
+        caller_scope: None,
+        previous: Some(&session),
+        subject: Some(&session.subject),
+    };
+    refresh_with(svc, client, refresh, req).await
 }

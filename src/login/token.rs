@@ -25,7 +25,7 @@ pub async fn handle(
     }
     match params.require("grant_type")? {
         "password" | PASSWORD_REALM => password(svc, client, &params, req, applied).await,
-        "refresh_token" => refresh_grant(svc, client, &params, req, None).await,
+        "refresh_token" => refresh_grant(svc, client, &params, req, None, None).await,
         other => Err(ApiError::new(
             400,
             "unsupported_grant_type",
@@ -111,29 +111,50 @@ pub async fn refresh_grant(
     params: &Params,
     req: &Request,
     previous: Option<&SessionRecord>,
+    subject: Option<&str>,
 ) -> Result<Reply, ApiError> {
     let refresh_token = params
         .get("refresh_token")
         .or_else(|| params.get("refreshToken"))
         .ok_or_else(|| ApiError::missing_parameter("refresh_token"))?;
-    refresh_with(svc, client, refresh_token, params.get("scope"), req, previous).await
+    let refresh = Refresh { token: refresh_token, caller_scope: params.get("scope"), previous, subject };
+    refresh_with(svc, client, refresh, req).await
 }
 
-/// Exchange `refresh_token` at the tenant and answer in the client's shape.
+/// A refresh: the refresh token, the scope asked, the session it continues, and the user it
+/// must be for (the Bearer's or the session's `sub`), when known.
+pub struct Refresh<'a> {
+    pub token: &'a str,
+    pub caller_scope: Option<&'a str>,
+    pub previous: Option<&'a SessionRecord>,
+    pub subject: Option<&'a str>,
+}
+
+/// Exchange the refresh token at the tenant and answer in the client's shape. Tokens for
+/// another user than `subject` are refused (and their refresh token revoked): a refresh
+/// token cannot ride on somebody else's access token or session.
 pub async fn refresh_with(
     svc: &LoginService,
     client: &Client,
-    refresh_token: &str,
-    caller_scope: Option<&str>,
+    r: Refresh<'_>,
     req: &Request,
-    previous: Option<&SessionRecord>,
 ) -> Result<Reply, ApiError> {
+    let (refresh_token, caller_scope, previous) = (r.token, r.caller_scope, r.previous);
     let scope = caller_scope.map(|s| upstream_scope(Some(s), client));
     let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", refresh_token)];
     if let Some(s) = &scope {
         form.push(("scope", s));
     }
     let tokens = svc.tenant.token(client, &form, req.client_ip).await?;
+    if let Some(expected) = r.subject {
+        let claims = crate::guard::jwt::unverified_claims(&tokens.access_token);
+        if claims.as_ref().and_then(|c| c.get("sub")).and_then(|s| s.as_str()) != Some(expected) {
+            if let Some(rt) = &tokens.refresh_token {
+                let _ = svc.tenant.revoke(client, rt, req.client_ip).await;
+            }
+            return Err(ApiError::new(401, "invalid_grant", "The refresh token belongs to another user."));
+        }
+    }
     let session = svc.issued(client, &tokens, previous).await?;
     let sent_scope = scope.as_deref().or(tokens.scope.as_deref()).unwrap_or("");
     let asked = Asked {

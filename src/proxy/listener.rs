@@ -51,29 +51,64 @@ enum Head {
     Gone,
     /// The header section did not complete in time.
     TooSlow,
-    /// The header section frames its body two ways.
-    Ambiguous,
+    /// Refused before pingora parses anything: why.
+    Refused(&'static str),
 }
 
-/// Whether `buf` is ready for pingora: a whole header section (`CRLF CRLF`, or bare
-/// `LF LF`), or bytes that are already not HTTP (pingora answers them at once).
-fn head_complete(buf: &[u8]) -> bool {
-    if buf.windows(4).any(|w| w == b"\r\n\r\n") || buf.windows(2).any(|w| w == b"\n\n") {
-        return true;
-    }
-    let mut headers = [httparse::EMPTY_HEADER; 256];
-    httparse::Request::new(&mut headers).parse(buf).is_err()
+/// What the bytes read so far say.
+#[derive(Debug, PartialEq, Eq)]
+enum Progress {
+    Incomplete,
+    Complete,
+    Refuse(&'static str),
 }
 
-/// Whether a complete header section declares both `Content-Length` and `Transfer-Encoding`.
-fn ambiguous_framing(buf: &[u8]) -> bool {
-    let mut headers = [httparse::EMPTY_HEADER; 256];
-    let mut req = httparse::Request::new(&mut headers);
-    if req.parse(buf).is_err() {
-        return false; // pingora answers what it cannot parse
+/// Inspect a request's first bytes: an upper-case method token, an HTTP/1 request line, a
+/// header section that ends, and one way of framing the body. Leading blank lines are skipped
+/// (as pingora does), so they cannot stop the deadline early.
+fn inspect(buf: &[u8]) -> Progress {
+    let Some(start) = buf.iter().position(|b| !matches!(b, b'\r' | b'\n')) else {
+        return Progress::Incomplete;
+    };
+    let b = &buf[start..];
+    let method = b.iter().position(|c| !c.is_ascii_uppercase()).unwrap_or(b.len());
+    if method == b.len() {
+        return if method > 32 { Progress::Refuse(BAD_METHOD) } else { Progress::Incomplete };
     }
-    let has = |name: &str| req.headers.iter().any(|h| h.name.eq_ignore_ascii_case(name));
-    has("content-length") && has("transfer-encoding")
+    if method == 0 || b[method] != b' ' {
+        return Progress::Refuse(BAD_METHOD);
+    }
+    let Some(eol) = b.iter().position(|c| *c == b'\n') else {
+        return Progress::Incomplete;
+    };
+    let line = b[..eol].strip_suffix(b"\r").unwrap_or(&b[..eol]);
+    if !(line.ends_with(b" HTTP/1.1") || line.ends_with(b" HTTP/1.0")) {
+        return Progress::Refuse("Only HTTP/1.0 and HTTP/1.1 requests are served here.");
+    }
+    let mut lines = b[eol + 1..].split(|c| *c == b'\n').peekable();
+    let (mut length, mut chunked) = (false, false);
+    while let Some(l) = lines.next() {
+        if lines.peek().is_none() {
+            return Progress::Incomplete; // the last piece has no newline yet
+        }
+        let l = l.strip_suffix(b"\r").unwrap_or(l);
+        if l.is_empty() {
+            return if length && chunked { Progress::Refuse(AMBIGUOUS) } else { Progress::Complete };
+        }
+        length |= is_header(l, b"content-length");
+        chunked |= is_header(l, b"transfer-encoding");
+    }
+    Progress::Incomplete
+}
+
+const BAD_METHOD: &str = "The method must be an upper-case token.";
+const AMBIGUOUS: &str = "Content-Length and Transfer-Encoding together are refused.";
+
+/// Whether the header line `l` is the header `name` (any case, spaces before the colon too).
+fn is_header(l: &[u8], name: &[u8]) -> bool {
+    l.len() > name.len()
+        && l[..name.len()].eq_ignore_ascii_case(name)
+        && l[name.len()..].iter().find(|c| **c != b' ' && **c != b'\t') == Some(&b':')
 }
 
 async fn read_head(stream: &mut Stream, limits: ConnectionLimits, shutdown: &ShutdownWatch) -> Head {
@@ -87,19 +122,24 @@ async fn read_head(stream: &mut Stream, limits: ConnectionLimits, shutdown: &Shu
         _ = shutdown.changed() => return Head::Gone,
     }
     let rest = async {
-        while !head_complete(&buf) && buf.len() <= MAX_HEADER_BYTES {
+        loop {
+            match inspect(&buf) {
+                Progress::Complete => return Ok(true),
+                Progress::Refuse(why) => return Err(why),
+                Progress::Incomplete if buf.len() > MAX_HEADER_BYTES => return Ok(true), // pingora: 400
+                Progress::Incomplete => {}
+            }
             match stream.read_buf(&mut buf).await {
                 Ok(n) if n > 0 => {}
-                _ => return false,
+                _ => return Ok(false),
             }
         }
-        true
     };
     match tokio::time::timeout(limits.header_timeout, rest).await {
         Err(_) => Head::TooSlow,
-        Ok(false) => Head::Gone,
-        Ok(true) if ambiguous_framing(&buf) => Head::Ambiguous,
-        Ok(true) => Head::Complete(buf),
+        Ok(Err(why)) => Head::Refused(why),
+        Ok(Ok(false)) => Head::Gone,
+        Ok(Ok(true)) => Head::Complete(buf),
     }
 }
 
@@ -155,15 +195,9 @@ where
                     .await;
                     return None;
                 }
-                Head::Ambiguous => {
-                    refused("ambiguous_framing");
-                    answer_and_close(
-                        &mut stream,
-                        "400 Bad Request",
-                        "invalid_request",
-                        "Content-Length and Transfer-Encoding together are refused.",
-                    )
-                    .await;
+                Head::Refused(why) => {
+                    refused("malformed");
+                    answer_and_close(&mut stream, "400 Bad Request", "invalid_request", why).await;
                     return None;
                 }
             };
@@ -197,15 +231,33 @@ mod tests {
 
     #[test]
     fn header_sections_and_their_framing() {
-        assert!(head_complete(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
-        assert!(head_complete(b"GET / HTTP/1.1\nHost: x\n\n"));
-        assert!(!head_complete(b"GET / HTTP/1.1\r\nHost: x\r\n"));
-        assert!(head_complete(b"GET /\r\n"), "HTTP/0.9: not HTTP/1, answered at once");
-        assert!(head_complete(b"\x16\x03\x01garbage"));
-        assert!(ambiguous_framing(b"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"));
-        assert!(ambiguous_framing(
-            b"POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n0\r\n\r\n"
-        ));
-        assert!(!ambiguous_framing(b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"));
+        use Progress::*;
+        assert_eq!(inspect(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"), Complete);
+        assert_eq!(inspect(b"GET / HTTP/1.1\nHost: x\n\n"), Complete);
+        assert_eq!(inspect(b"GET / HTTP/1.0\r\n\r\n"), Complete);
+        assert_eq!(inspect(b"GET / HTTP/1.1\r\nHost: x\r\n"), Incomplete);
+        assert_eq!(inspect(b"GE"), Incomplete);
+        assert_eq!(inspect(b"\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\nX-Slow: "), Incomplete, "blank lines first");
+        assert_eq!(
+            inspect(b"GET /a b HTTP/1.1\r\nHost: a\r\nX-Slow: "),
+            Incomplete,
+            "still waiting, under the deadline"
+        );
+        assert_eq!(inspect(b"GET /\r\n"), Refuse("Only HTTP/1.0 and HTTP/1.1 requests are served here."));
+        assert_eq!(
+            inspect(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+            Refuse("Only HTTP/1.0 and HTTP/1.1 requests are served here.")
+        );
+        assert_eq!(inspect(b"\x16\x03\x01garbage"), Refuse(BAD_METHOD));
+        assert_eq!(inspect(b"delete /x HTTP/1.1\r\n\r\n"), Refuse(BAD_METHOD));
+        assert_eq!(inspect(b"Get /x HTTP/1.1\r\n\r\n"), Refuse(BAD_METHOD));
+        let both = b"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(inspect(both), Refuse(AMBIGUOUS));
+        assert_eq!(
+            inspect(b"POST /a b HTTP/1.1\r\ntransfer-encoding : chunked\r\ncontent-length: 5\r\n\r\n0\r\n\r\n"),
+            Refuse(AMBIGUOUS)
+        );
+        assert_eq!(inspect(b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"), Complete);
+        assert_eq!(inspect(b"POST / HTTP/1.1\r\nX-Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"), Complete);
     }
 }

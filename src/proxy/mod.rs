@@ -149,6 +149,12 @@ impl ProxyHttp for Gateway {
         let forwarding = app.limits.forwarding(peer_ip(session), &req.headers);
         let ip = forwarding.client;
         ctx.forwarding = Some(forwarding);
+        let http11 = req.version == http::Version::HTTP_11;
+        if let Err(refusal) = router::check_host(req.headers.get(http::header::HOST).map(|h| h.as_bytes()), http11) {
+            session.set_keepalive(None);
+            return self.refuse(session, ctx, refusal).await;
+        }
+        let req = session.req_header();
         let routes = &app.config.routes;
         let rule = match decide_target(routes, req.method.as_str(), req.raw_path()) {
             Ok((d, query, rewrite)) => {
@@ -225,7 +231,11 @@ impl ProxyHttp for Gateway {
         let spellings: Vec<HeaderName> = upstream_request
             .headers
             .keys()
-            .filter(|n| is_protected_spelling(n.as_str(), &app.protected_headers))
+            .filter(|n| {
+                is_protected_spelling(n.as_str(), &app.protected_headers)
+                    || (n.as_str().contains('_')
+                        && crate::guard::FORWARDED_BY_PROXIES.iter().any(|p| n.as_str().replace('_', "-") == *p))
+            })
             .cloned()
             .collect();
         for name in spellings {
@@ -243,6 +253,9 @@ impl ProxyHttp for Gateway {
                 upstream_request.insert_header(http::header::COOKIE, rest)?;
             }
         }
+        if ctx.pass.drop_authorization {
+            upstream_request.remove_header(&http::header::AUTHORIZATION);
+        }
         if let Some(verified) = &ctx.pass.verified {
             for ((name, _), value) in app.config.guard.identity_headers.iter().zip(verified.identity.iter()) {
                 if let Some(value) = value {
@@ -256,6 +269,13 @@ impl ProxyHttp for Gateway {
         if let Some(f) = &ctx.forwarding {
             upstream_request.insert_header("x-forwarded-for", f.forwarded_for.as_str())?;
             upstream_request.insert_header("x-real-ip", f.client.to_string())?;
+            if !f.peer_trusted {
+                for name in crate::guard::FORWARDED_BY_PROXIES {
+                    upstream_request.remove_header(name);
+                }
+                let proto = if app.config.tls.is_some() { "https" } else { "http" };
+                upstream_request.insert_header("x-forwarded-proto", proto)?;
+            }
         }
         upstream_request.insert_header("x-request-id", ctx.request_id.as_str())?;
         if let Some(uri) = &ctx.rewritten_uri {

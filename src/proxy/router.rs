@@ -6,7 +6,7 @@
 
 use crate::config::Routes;
 use crate::error::ApiError;
-use crate::guard::{rule_for, Matched};
+use crate::guard::{rule_for, rule_for_any_case, Matched};
 use crate::login::Endpoint;
 use crate::path::{normalize, without_parameters, Strictness};
 use std::borrow::Cow;
@@ -79,10 +79,12 @@ const LONGEST_OWN_PATH: usize = 34;
 
 /// The route of a normalised `path`.
 pub fn route(method: &str, path: &str) -> Route {
+    // Below a prefix only the method the gateway answers is taken: `GET /sessions/1` stays
+    // the backend's.
     let own = OWN_PATHS.iter().find(|(p, _, _)| *p == path).or_else(|| {
-        OWN_PREFIXES
-            .iter()
-            .find(|(p, _, _)| path.strip_prefix(p).is_some_and(|rest| !rest.is_empty() && !rest.contains('/')))
+        OWN_PREFIXES.iter().find(|(p, _, allow)| {
+            *allow == method && path.strip_prefix(p).is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+        })
     });
     if let Some((_, target, allow)) = own {
         return if allow.split(", ").any(|m| m == method) { *target } else { Route::WrongMethod(allow) };
@@ -113,6 +115,17 @@ pub fn decide_target<'a>(
     Ok((decision, target.query, rewrite))
 }
 
+/// The `Host` header must be a host name or address with an optional port (the backend may
+/// pick a virtual host by it), and HTTP/1.1 must send one.
+pub fn check_host(host: Option<&[u8]>, http11: bool) -> Result<(), ApiError> {
+    match host {
+        None if http11 => Err(ApiError::invalid_request("HTTP/1.1 requests need a Host header")),
+        None => Ok(()),
+        Some(h) if !h.is_empty() && h.iter().all(|b| b.is_ascii_alphanumeric() || b"-._:[]".contains(b)) => Ok(()),
+        Some(_) => Err(ApiError::invalid_request("the Host header is not a host name")),
+    }
+}
+
 /// What the router decided for a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision<'a> {
@@ -138,11 +151,8 @@ pub fn decide<'a>(
             return Err(ApiError::invalid_request("a path parameter (;) would change how this path is routed"));
         }
     }
-    if path.bytes().any(|b| b.is_ascii_uppercase()) {
-        let lower = path.to_ascii_lowercase();
-        if rule_for(routes, method, &lower) != rule {
-            return Err(ApiError::invalid_request("this path is routed differently in another letter case"));
-        }
+    if rule_for_any_case(routes, method, &path) != rule {
+        return Err(ApiError::invalid_request("this path is routed differently in another letter case"));
     }
     Ok(Decision { path, route: target, rule })
 }
@@ -184,7 +194,7 @@ mod tests {
         assert_eq!(route("GET", "/api/things"), Route::Backend);
         assert_eq!(route("GET", "/users/active"), Route::Own(Own::ActiveUsers));
         assert_eq!(route("DELETE", "/sessions/auth0%7Cabc"), Route::Own(Own::UserSessions));
-        assert_eq!(route("GET", "/sessions/auth0%7Cabc"), Route::WrongMethod("DELETE"));
+        assert_eq!(route("GET", "/sessions/auth0%7Cabc"), Route::Backend, "only DELETE is the gateway's");
         assert_eq!(route("DELETE", "/sessions/a/b"), Route::Backend);
         assert_eq!(route("DELETE", "/sessions/"), Route::Backend);
     }
@@ -198,6 +208,17 @@ mod tests {
         assert_eq!(decided("POST", "/oauth/./token").unwrap().1, Route::Login(Endpoint::Token));
         assert_eq!(decided("POST", "/x/../oauth/token").unwrap().1, Route::Login(Endpoint::Token));
         assert_eq!(decided("POST", "/oauth/token;x=1"), Err(400));
+    }
+
+    #[test]
+    fn host_headers_are_host_names() {
+        let ok = |h: Option<&str>, v11| check_host(h.map(str::as_bytes), v11).is_ok();
+        assert!(ok(Some("api.example.com"), true) && ok(Some("127.0.0.1:8080"), true) && ok(Some("[::1]:80"), true));
+        assert!(ok(None, false), "HTTP/1.0 may omit it");
+        assert!(!ok(None, true));
+        for bad in ["a/../x", "a b", "", "evil.com@good.com", "x\\y"] {
+            assert!(!ok(Some(bad), true), "{bad}");
+        }
     }
 
     #[test]

@@ -64,6 +64,13 @@ impl SessionEndpoints {
         let client = by_secret.or_else(|| params.get("client_id").and_then(|id| self.config.client_by_id(id)));
         let clear = cleared_cookie(&self.config.session, client.and_then(|c| c.same_site));
         let credential = credential(&req.headers, &self.config.session)?;
+        // A browser may not send the cookie cross-site (SameSite), yet apply the clearing one:
+        // a request that says it comes from another site is checked too.
+        let from_a_page =
+            req.header("origin").is_some() || matches!(req.header("sec-fetch-site"), Some("cross-site" | "same-site"));
+        if from_a_page && credential.is_none_or(|c| c.source != TokenSource::Cookie) {
+            csrf::check_same_site(&req.headers, client, self.config.public_url.as_deref())?;
+        }
         if let Some(c) = credential.filter(|c| c.source == TokenSource::Cookie) {
             // A cross-site page must not end the session, whatever the method: the origin must
             // be one the client allows (the client named, else the one the cookie was issued to).

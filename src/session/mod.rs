@@ -49,13 +49,11 @@ pub fn session_cookies<'a>(headers: &'a http::HeaderMap, name: &str) -> Result<O
     let mut count = 0;
     for header in headers.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()) {
         for c in Cookie::split_parse(header).filter_map(Result::ok) {
-            if c.name().eq_ignore_ascii_case(name) {
-                count += 1;
-                if c.name() == name {
-                    found = c.value_raw().filter(|v| !v.is_empty());
-                }
+            if c.name() == name {
+                found = c.value_raw().filter(|v| !v.is_empty());
             }
         }
+        count += header.split([';', ',']).filter(|pair| names_session(pair, name)).count();
     }
     if count > 1 {
         return Err(ApiError::invalid_request("more than one session cookie"));
@@ -63,16 +61,33 @@ pub fn session_cookies<'a>(headers: &'a http::HeaderMap, name: &str) -> Result<O
     Ok(found)
 }
 
-/// A `Cookie` header value without the cookie `name` (any letter case); `None` when nothing
-/// is left.
+/// Whether a `name=value` piece of a `Cookie` header could be read as the session cookie by
+/// some server: the name in any letter case, percent-decoded (`s%69d`), the pieces split at
+/// `,` as well as `;` (Rack 2 does).
+fn names_session(pair: &str, name: &str) -> bool {
+    let raw = pair.split('=').next().unwrap_or_default().trim().trim_start_matches('$');
+    let decoded: String = form_urlencoded::parse(format!("n={}", raw.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    decoded.eq_ignore_ascii_case(name)
+}
+
+/// A `Cookie` header value without anything that could be read as the cookie `name` (see
+/// `names_session`), rebuilt from its `;`/`,` pieces; `None` when nothing is left.
 pub fn without_cookie(header: &str, name: &str) -> Option<String> {
-    let kept: Vec<&str> = header
-        .split(';')
-        .map(str::trim)
-        .filter(|pair| !pair.is_empty())
-        .filter(|pair| !pair.split('=').next().unwrap_or_default().trim().eq_ignore_ascii_case(name))
-        .collect();
+    let kept: Vec<&str> =
+        header.split([';', ',']).map(str::trim).filter(|pair| !pair.is_empty() && !names_session(pair, name)).collect();
     (!kept.is_empty()).then(|| kept.join("; "))
+}
+
+/// Whether any `Cookie` header has a piece that could be read as the session cookie.
+pub fn mentions_session_cookie(headers: &http::HeaderMap, name: &str) -> bool {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|h| h.split([';', ',']).any(|pair| names_session(pair, name)))
 }
 
 #[cfg(test)]
@@ -123,11 +138,15 @@ mod tests {
         assert_eq!(read(&["sid=a", "sid=a"]), Err(400), "across headers");
         assert_eq!(read(&["sid=a; SID=b"]), Err(400), "in another case");
         assert_eq!(read(&["SID=b"]), Ok(None), "only the exact name is the session");
+        assert_eq!(read(&["a=1, sid=forged; sid=good"]), Err(400), "Rack 2 splits at commas");
+        assert_eq!(read(&["s%69d=forged; sid=good"]), Err(400), "names are decoded");
     }
 
     #[test]
     fn a_cookie_is_removed_from_a_header() {
         assert_eq!(without_cookie("a=1; sid=x; b=2", "sid").as_deref(), Some("a=1; b=2"));
         assert_eq!(without_cookie("SID=x", "sid"), None);
+        assert_eq!(without_cookie("a=1, sid=forged; b=2", "sid").as_deref(), Some("a=1; b=2"));
+        assert_eq!(without_cookie("s%69d=x; b=2", "sid").as_deref(), Some("b=2"));
     }
 }

@@ -101,6 +101,12 @@ impl DevTenant {
         &self.state.issuer
     }
 
+    /// The `sub` of the user with this email (any connection), for tests that mint tokens.
+    pub fn subject_of(&self, email: &str) -> String {
+        let user = self.state.users.iter().find(|u| u.email == email).expect("a configured user");
+        format!("auth0|{}", user.id)
+    }
+
     /// The current signing key, so tests can forge and check tokens.
     pub fn signer(&self) -> Arc<Signer> {
         self.state.signer()
