@@ -123,7 +123,7 @@ class DemoClients:
 
 def _is_web_login(response, case) -> bool:
     """A web client's successful login: empty 200, no Content-Type, the session cookie set."""
-    if case.operation.path not in TOKEN_PATHS or response.status_code != 200 or response.content:
+    if case.operation.path not in TOKEN_PATHS | LOGIN_PATHS or response.status_code != 200 or response.content:
         return False
     if response.headers.get("content-type"):
         return False

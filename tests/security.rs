@@ -704,3 +704,42 @@ async fn a_refresh_token_cannot_ride_on_another_users_access_token() {
         .unwrap();
     assert_oauth_error(resp, 401, "invalid_grant").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_clients_get_the_cookie_from_every_login_and_bodies_say_things_once() {
+    let s = Stack::start().await;
+    let ro = http()
+        .post(format!("{}/oauth/ro", s.gateway.url))
+        .header("secret", "website-secret")
+        .json(&json!({"grant_type": "password", "username": "demo@example.com", "password": DEMO_PASSWORD,
+            "connection": "Username-Password-Authentication", "scope": "openid"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ro.status(), 200);
+    assert!(ro.headers()["set-cookie"].to_str().unwrap().starts_with("sid=ey"));
+    assert!(ro.text().await.unwrap().is_empty(), "no tokens in the body of a web client's answer");
+    let pw = http()
+        .post(format!("{}/v1/auth/password/authenticate", s.gateway.url))
+        .header("secret", "website-secret")
+        .json(&json!({"username": "demo@example.com", "password": DEMO_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pw.status(), 200);
+    assert!(pw.headers()["set-cookie"].to_str().unwrap().starts_with("sid=ey"));
+    assert!(pw.text().await.unwrap().is_empty());
+    // A JSON body that names a member twice is refused, as a form that does.
+    let twice = http()
+        .post(format!("{}/oauth/token", s.gateway.url))
+        .header("secret", "mobile-secret")
+        .header("content-type", "application/json")
+        .body(r#"{"grant_type":"password","username":"x@y","password":"demo-password","username":"demo@example.com"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(twice, 400, "invalid_request").await;
+    // A Content-Length that is not one number gets the gateway's JSON refusal.
+    let r = raw(&s.gateway.url, b"POST /oauth/token HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n").await;
+    assert_eq!((r.status, r.json()["error"].as_str()), (Some(400), Some("invalid_request")), "{}", r.body);
+}

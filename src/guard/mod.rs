@@ -52,7 +52,7 @@ pub struct Pass {
 
 impl Pass {
     pub fn subject(&self) -> Option<&str> {
-        self.verified.as_ref().and_then(|v| v.subject.as_deref())
+        self.verified.as_ref().and_then(|v| v.subject())
     }
 }
 
@@ -94,7 +94,7 @@ impl Guard {
                 let token = session_token.as_deref().unwrap_or(c.token);
                 let verified = self.verify(token).await?;
                 if c.source == TokenSource::Cookie {
-                    let token_client = verified.azp.as_deref().and_then(|id| config.client_by_id(id));
+                    let token_client = verified.azp().and_then(|id| config.client_by_id(id));
                     csrf::check(method, headers, token_client, config.public_url.as_deref())?;
                     if config.guard.cookie_to_bearer || opaque {
                         pass.headers.push((http::header::AUTHORIZATION, format!("Bearer {token}")));

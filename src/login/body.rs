@@ -72,12 +72,38 @@ fn parse_form(body: &[u8]) -> Result<Params, ApiError> {
     Ok(params)
 }
 
+/// A JSON object's members in order, repeated names included (serde_json's map would keep
+/// only the last, where a form's repeated parameter is refused).
+struct Members(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
+                let mut members = Vec::new();
+                while let Some(entry) = map.next_entry::<String, serde_json::Value>()? {
+                    members.push(entry);
+                }
+                Ok(Members(members))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
 fn parse_json(body: &[u8]) -> Result<Params, ApiError> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|_| ApiError::invalid_request("the body is not valid JSON"))?;
-    let serde_json::Value::Object(map) = value else {
+    if !value.is_object() {
         return Err(ApiError::invalid_request("the JSON body must be an object"));
-    };
+    }
+    let Members(map) =
+        serde_json::from_slice(body).map_err(|_| ApiError::invalid_request("the body is not valid JSON"))?;
     let mut params = Params::default();
     for (k, v) in map {
         let text = match v {
@@ -86,7 +112,9 @@ fn parse_json(body: &[u8]) -> Result<Params, ApiError> {
             serde_json::Value::Bool(b) => b.to_string(),
             serde_json::Value::Number(n) => n.to_string(),
             structured => {
-                params.1.insert(k, structured.to_string());
+                if params.1.insert(k.clone(), structured.to_string()).is_some() {
+                    return Err(ApiError::invalid_request(format!("parameter {k} is repeated")));
+                }
                 continue;
             }
         };
@@ -137,6 +165,8 @@ mod tests {
             (BodyKind::Json, &b"{not json"[..]),
             (BodyKind::Json, b"[1,2]"),
             (BodyKind::Form, b"a=1&a=2"),
+            (BodyKind::Json, br#"{"username":"x","username":"demo@example.com"}"#),
+            (BodyKind::Json, br#"{"claims":{},"claims":{}}"#),
             (BodyKind::Form, b"\xff\xfe"),
         ] {
             let e = parse(kind, body).unwrap_err();

@@ -2,6 +2,7 @@
 //! pipeline. `username_type` picks the connection, `resource` the audience, `org_id` the
 //! organization; `claims` go to the tenant; `session_id` is echoed or generated.
 
+use super::shape::cookie_reply;
 use super::token::PASSWORD_REALM;
 use super::{attempt, check_client_id, read_params, upstream_scope, Applied, LoginService};
 use crate::config::Client;
@@ -61,7 +62,10 @@ pub async fn handle(
         e if e.error == "invalid_grant" => ApiError::new(401, "invalid_grant", e.description),
         e => e,
     })?;
-    svc.issued(client, &tokens, None).await?;
+    let session = svc.issued(client, &tokens, None).await?;
+    if client.website {
+        return Ok(cookie_reply(client, &svc.config.session, &tokens, session.as_ref().map(|s| s.id.as_str())));
+    }
     Ok(Reply::json(
         200,
         &Answer {

@@ -3,6 +3,7 @@
 //! `sms`/`email` logins the passwordless OTP grant, and the jwt-bearer grant goes to the
 //! tenant's `/oauth/ro` once the id_token checks out. Answers and errors in /oauth/ro's shape.
 
+use super::shape::cookie_reply;
 use super::token::{credentials, Credentials, PASSWORD_REALM};
 use super::{attempt, check_client_id, read_params, upstream_scope, Applied, LoginService, Params};
 use crate::config::{Client, LegacyRo};
@@ -44,7 +45,10 @@ pub async fn handle(
             return Err(ApiError::new(400, "unsupported_grant_type", format!("Grant type {other:?} is not supported.")))
         }
     };
-    svc.issued(client, &tokens, None).await.map_err(ro_error)?;
+    let session = svc.issued(client, &tokens, None).await.map_err(ro_error)?;
+    if client.website {
+        return Ok(cookie_reply(client, &svc.config.session, &tokens, session.as_ref().map(|s| s.id.as_str())));
+    }
     let body = LegacyTokens {
         id_token: tokens.id_token.as_deref(),
         access_token: &tokens.access_token,

@@ -52,13 +52,19 @@ pub struct Asked<'a> {
     pub session_id: Option<&'a str>,
 }
 
+/// A web client's answer to any login: an empty `200` and the session cookie (the access
+/// token, or with opaque cookies the session id). Web clients never see their tokens.
+pub fn cookie_reply(client: &Client, session: &Session, tokens: &Tokens, session_id: Option<&str>) -> Reply {
+    let value = match (session.cookie, session_id) {
+        (CookieMode::Opaque, Some(id)) => id,
+        _ => &tokens.access_token,
+    };
+    Reply::empty(200).with_header("set-cookie", session_cookie(session, value, client.same_site))
+}
+
 pub fn token_reply(client: &Client, session: &Session, tokens: &Tokens, asked: &Asked, now: OffsetDateTime) -> Reply {
     if client.website {
-        let value = match (session.cookie, asked.session_id) {
-            (CookieMode::Opaque, Some(id)) => id,
-            _ => &tokens.access_token,
-        };
-        return Reply::empty(200).with_header("set-cookie", session_cookie(session, value, client.same_site));
+        return cookie_reply(client, session, tokens, asked.session_id);
     }
     let refresh_token = tokens.refresh_token.as_deref().or(asked.sent_refresh_token);
     match client.token_response {

@@ -152,3 +152,29 @@ proptest! {
         }
     }
 }
+
+fn routes() -> crate::config::Routes {
+    use crate::config::{Policy, RouteRule};
+    let rule = |prefix: &str, policy| RouteRule { prefix: prefix.into(), methods: vec![], policy, websocket: false };
+    crate::config::Routes {
+        default: Policy::Authenticated,
+        strictness: Strictness::default(),
+        rules: vec![rule("/public", Policy::Public), rule("/a", Policy::Secret), rule("/a/b", Policy::Public)],
+    }
+}
+
+proptest! {
+    /// Deciding on a raw path is deciding on its normal form: the gateway's decision is about
+    /// the path the backend gets.
+    #[test]
+    fn the_decision_on_a_raw_path_is_the_decision_on_its_normal_form(raw in raw_path(), prefix in prop_oneof![Just(""), Just("/public"), Just("/a"), Just("/a/b")]) {
+        let raw = format!("{prefix}{raw}");
+        let routes = routes();
+        if let Ok(d) = crate::proxy::decide(&routes, Strictness::default(), "GET", &raw) {
+            let again = crate::proxy::decide(&routes, Strictness::default(), "GET", &d.path).expect("the normal form is accepted");
+            prop_assert_eq!(again.route, d.route);
+            prop_assert_eq!(again.rule, d.rule);
+            prop_assert_eq!(&again.path, &d.path);
+        }
+    }
+}

@@ -86,16 +86,22 @@ fn inspect(buf: &[u8]) -> Progress {
         return Progress::Refuse("Only HTTP/1.0 and HTTP/1.1 requests are served here.");
     }
     let mut lines = b[eol + 1..].split(|c| *c == b'\n').peekable();
-    let (mut length, mut chunked) = (false, false);
+    let (mut length, mut chunked): (Option<&[u8]>, bool) = (None, false);
     while let Some(l) = lines.next() {
         if lines.peek().is_none() {
             return Progress::Incomplete; // the last piece has no newline yet
         }
         let l = l.strip_suffix(b"\r").unwrap_or(l);
         if l.is_empty() {
-            return if length && chunked { Progress::Refuse(AMBIGUOUS) } else { Progress::Complete };
+            return if length.is_some() && chunked { Progress::Refuse(AMBIGUOUS) } else { Progress::Complete };
         }
-        length |= is_header(l, b"content-length");
+        if is_header(l, b"content-length") {
+            let value = header_value(l);
+            if value.is_empty() || !value.iter().all(u8::is_ascii_digit) || length.is_some_and(|v| v != value) {
+                return Progress::Refuse("Content-Length must be one number.");
+            }
+            length = Some(value);
+        }
         chunked |= is_header(l, b"transfer-encoding");
     }
     Progress::Incomplete
@@ -103,6 +109,14 @@ fn inspect(buf: &[u8]) -> Progress {
 
 const BAD_METHOD: &str = "The method must be an upper-case token.";
 const AMBIGUOUS: &str = "Content-Length and Transfer-Encoding together are refused.";
+
+/// The value of a header line, without the surrounding spaces.
+fn header_value(l: &[u8]) -> &[u8] {
+    let v = l.iter().position(|c| *c == b':').map_or(&l[..0], |i| &l[i + 1..]);
+    let start = v.iter().position(|c| !matches!(c, b' ' | b'\t')).unwrap_or(v.len());
+    let end = v.iter().rposition(|c| !matches!(c, b' ' | b'\t')).map_or(start, |i| i + 1);
+    &v[start..end]
+}
 
 /// Whether the header line `l` is the header `name` (any case, spaces before the colon too).
 fn is_header(l: &[u8], name: &[u8]) -> bool {
@@ -258,6 +272,17 @@ mod tests {
             Refuse(AMBIGUOUS)
         );
         assert_eq!(inspect(b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"), Complete);
+        assert_eq!(inspect(b"POST / HTTP/1.1\r\nContent-Length:  5 \r\nContent-Length: 5\r\n\r\nhello"), Complete);
+        for bad in [&b"abc"[..], b"+5", b"5 5", b"-1", b"0x5", b""] {
+            let mut req = b"POST / HTTP/1.1\r\nContent-Length: ".to_vec();
+            req.extend_from_slice(bad);
+            req.extend_from_slice(b"\r\n\r\n");
+            assert_eq!(inspect(&req), Refuse("Content-Length must be one number."), "{bad:?}");
+        }
+        assert_eq!(
+            inspect(b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"),
+            Refuse("Content-Length must be one number.")
+        );
         assert_eq!(inspect(b"POST / HTTP/1.1\r\nX-Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"), Complete);
     }
 }

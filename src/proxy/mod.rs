@@ -257,9 +257,9 @@ impl ProxyHttp for Gateway {
             upstream_request.remove_header(&http::header::AUTHORIZATION);
         }
         if let Some(verified) = &ctx.pass.verified {
-            for ((name, _), value) in app.config.guard.identity_headers.iter().zip(verified.identity.iter()) {
-                if let Some(value) = value {
-                    upstream_request.insert_header(name.clone(), value.as_ref())?;
+            for (i, (name, _)) in app.config.guard.identity_headers.iter().enumerate() {
+                if let Some(value) = verified.identity(i) {
+                    upstream_request.insert_header(name.clone(), value)?;
                 }
             }
         }

@@ -210,6 +210,41 @@ mod tests {
         assert_eq!(decided("POST", "/oauth/token;x=1"), Err(400));
     }
 
+    /// docs/openapi.yaml documents exactly the paths and methods the router answers itself
+    /// (the admin listener's aside), so the published contract cannot drift from the code.
+    #[test]
+    fn the_openapi_document_lists_exactly_the_gateways_own_routes() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.yaml")).unwrap();
+        let doc: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+        let mut documented = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let tags = op.get("tags").and_then(|t| t.as_array());
+                if ["get", "post", "delete", "put", "patch"].contains(&method.as_str())
+                    && !tags.is_some_and(|t| t.iter().any(|x| x == "admin"))
+                {
+                    documented.push(format!("{} {path}", method.to_uppercase()));
+                }
+            }
+        }
+        let mut routed: Vec<String> = OWN_PATHS
+            .iter()
+            .chain(OWN_PREFIXES)
+            .flat_map(|(p, _, allow)| {
+                let path = if p.ends_with('/') { format!("{p}{{userId}}") } else { p.to_string() };
+                allow.split(", ").map(move |m| format!("{m} {path}")).collect::<Vec<_>>()
+            })
+            .collect();
+        documented.sort();
+        routed.sort();
+        assert_eq!(documented, routed);
+        for line in &routed {
+            let (method, path) = line.split_once(' ').unwrap();
+            let concrete = path.replace("{userId}", "auth0%7Cabc");
+            assert!(!matches!(route(method, &concrete), Route::Backend | Route::WrongMethod(_)), "{line}");
+        }
+    }
+
     #[test]
     fn host_headers_are_host_names() {
         let ok = |h: Option<&str>, v11| check_host(h.map(str::as_bytes), v11).is_ok();
