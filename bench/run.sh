@@ -5,6 +5,8 @@
 #   (b) nginx as a plain reverse proxy to it (one worker): the reference
 #   (c) authgate, public route            (d) authgate, authenticated (RS256 Bearer, identity headers)
 #   (e) authgate, the sid cookie          (f) POST /oauth/token through authgate vs straight to the dev tenant
+#   (g) authgate, Bearer, backend limits per IP and per user, in memory
+#   (h) the same with the shared store (a local redis-server): the cost of counting in Redis
 # Every target is checked for a correct answer first. wrk: same threads, connections and
 # duration for every target, a warm-up, ROUNDS rounds interleaved, the median reported.
 # Usage: bench/run.sh [seconds_per_run] [connections] [rounds]
@@ -17,6 +19,7 @@ rounds=${3:-3}
 need=()
 command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+command -v redis-server >/dev/null || need+=(redis-server)
 if [ "${#need[@]}" -gt 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 cargo build --release --quiet
@@ -33,6 +36,7 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
 backend=$(free_port); proxy=$(free_port); tenant=$(free_port); gw=$(free_port); admin=$(free_port)
+gwm=$(free_port); adminm=$(free_port); gwr=$(free_port); adminr=$(free_port); redis=$(free_port)
 
 # --- nginx: the backend and the reference reverse proxy, one worker each ---------------------
 chmod 755 "$work"
@@ -79,6 +83,21 @@ wait_port "$tenant"; wait_port "$backend"; wait_port "$proxy"
 RUST_LOG=warn ./target/release/authgate --config "$work/gateway.yaml" >/dev/null 2>"$work/gateway.log" &
 gwpid=$!; pids+=($gwpid)
 for _ in $(seq 200); do curl -sf "http://127.0.0.1:$admin/readyz" >/dev/null && break; sleep 0.05; done
+# (g) and (h): backend limits on (rates far above the load), in memory and in a local Redis.
+limits='  backend_per_ip: { rate: 100000000/s, burst: 100000000 }\n  backend_per_user: { rate: 100000000/s, burst: 100000000 }'
+sed -e "s/127.0.0.1:$gw/127.0.0.1:$gwm/; s/127.0.0.1:$admin/127.0.0.1:$adminm/" -e "s|^  # backend_per_ip: .*|$limits|" \
+    "$work/gateway.yaml" > "$work/gateway-memory.yaml"
+sed -e "s/127.0.0.1:$gwm/127.0.0.1:$gwr/; s/127.0.0.1:$adminm/127.0.0.1:$adminr/" \
+    -e "s|^session:|store:\n  redis: { urls: [\"redis://127.0.0.1:$redis/0\"] }\nsession:\n  encryption_key: MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=|" \
+    "$work/gateway-memory.yaml" > "$work/gateway-redis.yaml"
+grep -q "backend_per_user" "$work/gateway-memory.yaml" && grep -q "^store:" "$work/gateway-redis.yaml"
+redis-server --port "$redis" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" >/dev/null 2>&1 &
+pids+=($!); wait_port "$redis"
+for v in memory:$adminm redis:$adminr; do
+  RUST_LOG=warn ./target/release/authgate --config "$work/gateway-${v%%:*}.yaml" >/dev/null 2>"$work/gateway-${v%%:*}.log" &
+  pids+=($!)
+  for _ in $(seq 200); do curl -sf "http://127.0.0.1:${v#*:}/readyz" >/dev/null && break; sleep 0.05; done
+done
 rss() { awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$gwpid/status"; }
 idle_rss=$(rss)
 
@@ -98,6 +117,12 @@ check "$(curl -s "http://127.0.0.1:$gw/api/item" -H "cookie: $cookie")" "$(cat "
 check "$(curl -s "http://127.0.0.1:$gw/whoami" -H "authorization: Bearer $token" -H 'x-user-id: forged')" "{\"user\":\"$sub\"}" "the backend sees the identity"
 check "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$gw/api/item" -H "authorization: Bearer ${token%?}x")" 401 "a wrong token is refused"
 check "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$gw/api/item")" 401 "no token is refused"
+for g in $gwm $gwr; do
+  check "$(curl -s "http://127.0.0.1:$g/api/item" -H "authorization: Bearer $token")" "$(cat "$work/www/item.json")" "authgate with limits ($g)"
+  curl -s -D - -o /dev/null "http://127.0.0.1:$g/api/item" -H "authorization: Bearer $token" | grep -qi '^x-ratelimit-remaining' \
+    || { echo "check failed: no rate-limit headers from $g" >&2; exit 1; }
+done
+[ "$(redis-cli -p "$redis" --scan --pattern 'authgate:rate:*' | wc -l)" -ge 2 ] || { echo "check failed: nothing counted in Redis" >&2; exit 1; }
 
 cat > "$work/login-gw.lua" <<'LUA'
 wrk.method = "POST"
@@ -120,9 +145,11 @@ add b_nginx "http://127.0.0.1:$proxy/api/item"
 add c_public "http://127.0.0.1:$gw/public/item"
 add d_bearer "http://127.0.0.1:$gw/api/item" "authorization: Bearer $token"
 add e_cookie "http://127.0.0.1:$gw/api/item" "cookie: $cookie"
+add g_limits_memory "http://127.0.0.1:$gwm/api/item" "authorization: Bearer $token"
+add h_limits_redis "http://127.0.0.1:$gwr/api/item" "authorization: Bearer $token"
 add f_login_tenant "http://127.0.0.1:$tenant/oauth/token" "" login-tenant.lua 1
 add f_login_gateway "http://127.0.0.1:$gw/oauth/token" "" login-gw.lua 1
-order=(a_backend b_nginx c_public d_bearer e_cookie f_login_tenant f_login_gateway)
+order=(a_backend b_nginx c_public d_bearer e_cookie g_limits_memory h_limits_redis f_login_tenant f_login_gateway)
 wrk_run() { # target duration -> "rps p50_ms p99_ms"
   local t=$1 args=(-t1 -c"${conn[$1]}" -d"$2" --latency)
   [ -n "${hdr[$t]}" ] && args+=(-H "${hdr[$t]}")
@@ -150,5 +177,6 @@ printf '%-34s %12s %10s %10s %10s\n' target req/s p50_ms p99_ms vs_nginx
 for t in "${order[@]}"; do
   printf '%-34s %12s %10s %10s %9.2fx\n' "$t" "$(col "$t" 1)" "$(col "$t" 2)" "$(col "$t" 3)" "$(awk -v x="$(col "$t" 1)" -v r="$ref" 'BEGIN {print x / r}')"
 done
+echo "limits counted in Redis vs in memory: $(awk -v r="$(col h_limits_redis 1)" -v m="$(col g_limits_memory 1)" 'BEGIN {printf "%.2f", r / m}')x the throughput"
 echo "login: authgate adds $(awk -v g="$(col f_login_gateway 2)" -v t="$(col f_login_tenant 2)" 'BEGIN {printf "%.3f", g - t}') ms to the median (1 connection)"
 echo "authgate resident memory: idle $idle_rss, after the load $loaded_rss"

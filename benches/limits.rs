@@ -24,7 +24,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("backend limit per IP (10k distinct IPs)", |b| {
         b.iter(|| {
             i = (i + 1) % ips.len();
-            rt.block_on(limits.check_backend_ip(black_box(ips[i]))).unwrap()
+            rt.block_on(limits.precheck_backend_ip(black_box(ips[i]))).unwrap()
         })
     });
     c.bench_function("login limits (client+IP, username+IP)", |b| {

@@ -88,7 +88,7 @@ async fn two_replicas_share_sessions_logout_and_the_active_users() {
 async fn brute_force_and_rate_limits_count_on_every_replica() {
     let redis = RedisServer::start();
     let limits =
-        "limits:\n  login: { rate: 1/min, burst: 20 }\n  brute_force: { max_failures: 10, block_seconds: 60 }\n";
+        "limits:\n  login: { rate: 1/min, burst: 20 }\n  backend_per_ip: { rate: 1/min, burst: 6 }\n  brute_force: { max_failures: 10, block_seconds: 60 }\n";
     let b = Backends::start(
         |y| with_store("standalone", &[redis.url()], "")(y).replace("guard:\n", &format!("{limits}guard:\n")),
         authgate::dev::echo::router(),
@@ -128,6 +128,16 @@ async fn brute_force_and_rate_limits_count_on_every_replica() {
     assert_eq!(remaining, (0..20).rev().collect::<Vec<u32>>(), "one count across both replicas");
     assert_eq!(call(&z).await.status(), 429);
     assert_eq!(call(&a).await.status(), 429);
+    // The backend limit per IP (burst 6): each replica lets 6 through locally, the fleet 6 in all.
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let g = if i % 2 == 0 { &a } else { &z };
+        let resp = http().get(format!("{}/public/x", g.url)).send().await.unwrap();
+        let remaining = resp.headers().get("x-ratelimit-remaining").map(|v| v.to_str().unwrap().to_string());
+        statuses.push((resp.status().as_u16(), remaining));
+    }
+    assert_eq!(statuses.iter().filter(|(s, _)| *s == 200).count(), 6, "{statuses:?}");
+    assert_eq!(statuses[5].1.as_deref(), Some("0"), "{statuses:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

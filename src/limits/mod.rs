@@ -312,35 +312,52 @@ impl Limits {
         }
     }
 
-    /// A backend request from `ip` (checked before the guard, so floods stay cheap).
-    pub async fn check_backend_ip(&self, ip: IpAddr) -> Result<Option<RateInfo>, ApiError> {
-        let (Some(rate), Some(local)) = (self.config.backend_per_ip, &self.local.backend_ip) else {
-            return Ok(None);
-        };
+    /// A backend request from `ip`, before the guard (so floods stay cheap). In memory this is
+    /// the per-IP check itself. With the shared store it is a local pre-check at the same rate
+    /// (one replica seeing more than the whole fleet may is over the limit for sure): the
+    /// shared count follows in `check_backend`, so the guarded path makes at most one store
+    /// round trip.
+    pub async fn precheck_backend_ip(&self, ip: IpAddr) -> Result<Option<RateInfo>, ApiError> {
+        let Some(local) = &self.local.backend_ip else { return Ok(None) };
         match &self.shared {
-            Some(s) => {
-                let key = format!("ip:{ip}");
-                self.shared_check(s, Check { name: "backend_per_ip", rate, key: &key }).await.map(Some)
-            }
+            Some(_) => local.check(&ip).map(|_| None),
             None => local.check(&ip).map(Some),
         }
     }
 
-    /// A backend request by the user `subject` (checked once the guard verified the token).
-    pub async fn check_backend_user(&self, subject: &str) -> Result<Option<RateInfo>, ApiError> {
-        let (Some(rate), Some(local)) = (self.config.backend_per_user, &self.local.backend_user) else {
-            return Ok(None);
-        };
-        match &self.shared {
-            Some(s) => {
-                use sha2::Digest;
-                let d = sha2::Sha256::digest(subject.as_bytes());
-                let key: String =
-                    std::iter::once("user:".to_string()).chain(d[..16].iter().map(|b| format!("{b:02x}"))).collect();
-                self.shared_check(s, Check { name: "backend_per_user", rate, key: &key }).await.map(Some)
+    /// A backend request from `ip` by the user `subject` (once the guard verified it): the
+    /// per-user limit, and with the shared store the per-IP one, both counted concurrently
+    /// (pipelined on one connection). The tightest limit that applied.
+    pub async fn check_backend(&self, ip: IpAddr, subject: Option<&str>) -> Result<Option<RateInfo>, ApiError> {
+        let per_user = async {
+            let (Some(rate), Some(local), Some(subject)) =
+                (self.config.backend_per_user, &self.local.backend_user, subject)
+            else {
+                return Ok(None);
+            };
+            match &self.shared {
+                Some(s) => {
+                    use sha2::Digest;
+                    let d = sha2::Sha256::digest(subject.as_bytes());
+                    let key: String = std::iter::once("user:".to_string())
+                        .chain(d[..16].iter().map(|b| format!("{b:02x}")))
+                        .collect();
+                    self.shared_check(s, Check { name: "backend_per_user", rate, key: &key }).await.map(Some)
+                }
+                None => local.check(&self.hasher.hash_one(subject)).map(Some),
             }
-            None => local.check(&self.hasher.hash_one(subject)).map(Some),
-        }
+        };
+        let per_ip = async {
+            match (&self.shared, self.config.backend_per_ip) {
+                (Some(s), Some(rate)) => {
+                    let key = format!("ip:{ip}");
+                    self.shared_check(s, Check { name: "backend_per_ip", rate, key: &key }).await.map(Some)
+                }
+                _ => Ok(None),
+            }
+        };
+        let (by_user, by_ip) = tokio::join!(per_user, per_ip);
+        Ok(RateInfo::tightest(by_ip?, by_user?))
     }
 
     /// Drop the state of keys that have been idle long enough to be whole again.

@@ -95,12 +95,13 @@ async fn the_block_expires() {
 #[tokio::test]
 async fn backend_limits_per_ip_and_per_user() {
     let l = limits("100/s", 100);
-    assert_eq!(l.check_backend_ip(ip("1.1.1.1")).await.unwrap().unwrap().remaining, 1);
-    assert!(l.check_backend_ip(ip("1.1.1.1")).await.is_ok());
-    assert!(l.check_backend_ip(ip("1.1.1.1")).await.is_err());
-    assert!(l.check_backend_user("auth0|a").await.is_ok());
-    assert!(l.check_backend_user("auth0|a").await.is_err());
-    assert!(l.check_backend_user("auth0|b").await.is_ok());
+    assert_eq!(l.precheck_backend_ip(ip("1.1.1.1")).await.unwrap().unwrap().remaining, 1);
+    assert!(l.precheck_backend_ip(ip("1.1.1.1")).await.is_ok());
+    assert!(l.precheck_backend_ip(ip("1.1.1.1")).await.is_err());
+    assert!(l.check_backend(ip("1.1.1.1"), Some("auth0|a")).await.is_ok());
+    assert!(l.check_backend(ip("1.1.1.1"), Some("auth0|a")).await.is_err());
+    assert!(l.check_backend(ip("1.1.1.1"), Some("auth0|b")).await.is_ok());
+    assert_eq!(l.check_backend(ip("1.1.1.1"), None).await, Ok(None), "in memory the IP was counted before");
 }
 
 #[test]

@@ -67,16 +67,18 @@ async fn guard_backend(
     ip: IpAddr,
 ) -> std::result::Result<(Pass, Option<RateInfo>), ApiError> {
     let req = session.req_header();
-    let by_ip = app.limits.check_backend_ip(ip).await?;
+    let by_ip = app.limits.precheck_backend_ip(ip).await?;
     let pass = app.guard.check(policy, req.method.as_str(), &req.headers).await.map_err(|mut e| {
         e.headers.extend(by_ip.iter().flat_map(RateInfo::headers));
         e
     })?;
-    let by_user = match pass.subject() {
-        Some(sub) => app.limits.check_backend_user(sub).await?,
-        None => None,
-    };
-    Ok((pass, RateInfo::tightest(by_ip, by_user)))
+    let after = app.limits.check_backend(ip, pass.subject()).await.map_err(|mut e| {
+        if !e.headers.iter().any(|(n, _)| *n == "x-ratelimit-limit") {
+            e.headers.extend(by_ip.iter().flat_map(RateInfo::headers));
+        }
+        e
+    })?;
+    Ok((pass, RateInfo::tightest(by_ip, after)))
 }
 
 /// Answer a request the gateway handles itself; also returns the client it named, if any.
