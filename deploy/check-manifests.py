@@ -225,7 +225,7 @@ def main(argv):
     elif len(argv) >= 4 and argv[1] == "invariants" and argv[2] in ("native", "legacy"):
         errors = invariants(argv[2], argv[3:])
         if errors:
-            sys.exit("\n".join(f"{argv[2]}: {e}" for e in errors))
+            sys.exit("\n".join(e if e.startswith(argv[2] + ":") else f"{argv[2]}: {e}" for e in errors))
     else:
         sys.exit(__doc__)
 

@@ -82,7 +82,8 @@ impl App {
             Some(r) => r.clone(),
             None => memory.clone(),
         };
-        let sessions = Arc::new(SessionService::new(config.clone(), store, revocations.clone()));
+        let sessions =
+            Arc::new(SessionService::new(config.clone(), store, revocations.clone(), previous.map(|p| &*p.sessions)));
         let same_limits = |p: &&App| p.config.limits == config.limits && p.config.store == config.store;
         let limits = match previous.filter(same_limits) {
             Some(p) => p.limits.clone(),

@@ -200,6 +200,10 @@ async fn opaque_cookies_name_a_session_and_the_backend_gets_the_token() {
     let (a, z) = (Gateway::start(&b.yaml).await, Gateway::start(&b.yaml).await);
     let cookie = website_login(&a).await;
     assert_eq!(cookie.matches('.').count(), 0, "not a JWT: {cookie}");
+    // The session id is a credential: the store keeps only its hash.
+    let id = cookie.trim_start_matches("sid=");
+    let keys = common::redis::redis_command(redis.port, "KEYS *").unwrap();
+    assert!(keys.contains("authgate:session:") && !keys.contains(id), "{keys}");
     let (status, echo) = get(&format!("{}/api/me", z.url), &[("cookie", &cookie)]).await;
     assert_eq!(status, 200, "{echo}");
     let auth = echo["headers"]["authorization"].as_str().unwrap();

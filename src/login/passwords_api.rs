@@ -64,7 +64,12 @@ pub async fn handle(
     })?;
     let session = svc.issued(client, &tokens, None).await?;
     if client.website {
-        return Ok(cookie_reply(client, &svc.config.session, &tokens, session.as_ref().map(|s| s.id.as_str())));
+        return Ok(cookie_reply(
+            client,
+            &svc.config.session,
+            &tokens,
+            session.as_ref().and_then(|s| s.cookie_id.as_deref()),
+        ));
     }
     Ok(Reply::json(
         200,

@@ -47,7 +47,12 @@ pub async fn handle(
     };
     let session = svc.issued(client, &tokens, None).await.map_err(ro_error)?;
     if client.website {
-        return Ok(cookie_reply(client, &svc.config.session, &tokens, session.as_ref().map(|s| s.id.as_str())));
+        return Ok(cookie_reply(
+            client,
+            &svc.config.session,
+            &tokens,
+            session.as_ref().and_then(|s| s.cookie_id.as_deref()),
+        ));
     }
     let body = LegacyTokens {
         id_token: tokens.id_token.as_deref(),

@@ -98,7 +98,7 @@ async fn password(
         caller_scope: params.get("scope"),
         sent_scope: &scope,
         sent_refresh_token: None,
-        session_id: session.as_ref().map(|s| s.id.as_str()),
+        session_id: session.as_ref().and_then(|s| s.cookie_id.as_deref()),
     };
     Ok(token_reply(client, &svc.config.session, &tokens, &asked, time::OffsetDateTime::now_utc()))
 }
@@ -161,7 +161,7 @@ pub async fn refresh_with(
         caller_scope,
         sent_scope,
         sent_refresh_token: Some(refresh_token),
-        session_id: session.as_ref().map(|s| s.id.as_str()),
+        session_id: session.as_ref().and_then(|s| s.cookie_id.as_deref()),
     };
     Ok(token_reply(client, &svc.config.session, &tokens, &asked, time::OffsetDateTime::now_utc()))
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 pub struct SessionService {
     config: Arc<Config>,
     store: Arc<dyn Sessions>,
-    sealer: Sealer,
+    sealer: Arc<Sealer>,
     pub revocations: Arc<Revocations>,
     /// Opaque cookies: session id hash → its access token, so the guard asks the store once
     /// per session and `OPAQUE_CACHE_TTL`, not per request. Revocations still apply at once.
@@ -28,8 +28,19 @@ pub fn digest(value: &str) -> [u8; 32] {
 }
 
 impl SessionService {
-    pub fn new(config: Arc<Config>, store: Arc<dyn Sessions>, revocations: Arc<Revocations>) -> Self {
-        let sealer = Sealer::from_config(config.session.encryption_key.as_ref().map(|k| k.expose()));
+    /// `previous`: the service this one replaces on reload; its sealing key is kept when the
+    /// configured key did not change (a random one included), so sealed tokens still open.
+    pub fn new(
+        config: Arc<Config>,
+        store: Arc<dyn Sessions>,
+        revocations: Arc<Revocations>,
+        previous: Option<&SessionService>,
+    ) -> Self {
+        let key = config.session.encryption_key.clone();
+        let sealer = match previous.filter(|p| p.config.session.encryption_key == key) {
+            Some(p) => p.sealer.clone(),
+            None => Arc::new(Sealer::from_config(key.as_ref().map(|k| k.expose()))),
+        };
         let opaque = moka::sync::Cache::builder().max_capacity(100_000).time_to_live(OPAQUE_CACHE_TTL).build();
         SessionService { config, store, sealer, revocations, opaque }
     }
@@ -51,7 +62,7 @@ impl SessionService {
         if let Some(t) = self.opaque.get(&key) {
             return Ok(Some(t));
         }
-        let Some(s) = self.store.session_by_id(session_id).await? else { return Ok(None) };
+        let Some(s) = self.store.session_by_id(&hex(&key)).await? else { return Ok(None) };
         let token: Option<Arc<str>> = self.access_token(&s).map(Arc::from);
         if let Some(t) = &token {
             self.opaque.insert(key, t.clone());
@@ -75,7 +86,13 @@ impl SessionService {
         };
         let subject = claims.get("sub").and_then(|v| v.as_str()).unwrap_or_default().to_string();
         let now = unix_now();
-        let id = previous.map_or_else(|| hex(&rand::random()), |p| p.id.clone());
+        let (id, cookie_id) = match previous {
+            Some(p) => (p.id.clone(), p.cookie_id.clone()),
+            None => {
+                let raw = hex(&rand::random());
+                (hex(&digest(&raw)), Some(raw))
+            }
+        };
         let refresh = match (&tokens.refresh_token, previous) {
             (Some(r), _) => Some(self.sealer.seal(r, &id)),
             (None, Some(p)) => p.refresh_token.clone(),
@@ -90,6 +107,7 @@ impl SessionService {
             refresh_token: refresh,
             access_token: self.opaque().then(|| self.sealer.seal(&tokens.access_token, &id)),
             id,
+            cookie_id,
         };
         match self.store.put_session(&record, previous.map(|p| p.token_hash.as_str())).await {
             Ok(()) => Ok(Some(record)),
@@ -107,11 +125,7 @@ impl SessionService {
         if self.revocations.is_revoked(&digest(credential)) {
             return Ok(None);
         }
-        if is_session_id {
-            self.store.session_by_id(credential).await
-        } else {
-            self.store.session_by_token(&hex(&digest(credential))).await
-        }
+        self.find_unrevoked(credential, is_session_id).await
     }
 
     pub fn refresh_token(&self, s: &SessionRecord) -> Option<String> {
@@ -132,7 +146,7 @@ impl SessionService {
 
     /// End `s` on every replica: its token and id are revoked, the session deleted.
     pub async fn end(&self, s: &SessionRecord) -> Result<(), StoreError> {
-        let mut hashes = vec![digest(&s.id)];
+        let mut hashes: Vec<[u8; 32]> = from_hex(&s.id).into_iter().collect();
         hashes.extend(from_hex(&s.token_hash));
         self.revoke(&hashes).await?;
         self.store.delete_session(s).await
@@ -158,11 +172,12 @@ impl SessionService {
     }
 
     async fn find_unrevoked(&self, credential: &str, is_session_id: bool) -> Result<Option<SessionRecord>, StoreError> {
-        if is_session_id {
-            self.store.session_by_id(credential).await
-        } else {
-            self.store.session_by_token(&hex(&digest(credential))).await
+        let hash = hex(&digest(credential));
+        if !is_session_id {
+            return self.store.session_by_token(&hash).await;
         }
+        let found = self.store.session_by_id(&hash).await?;
+        Ok(found.map(|s| SessionRecord { cookie_id: Some(credential.to_string()), ..s }))
     }
 
     /// End every session of `subject`; how many there were.

@@ -17,8 +17,12 @@ use std::time::Duration;
 /// sealed with opaque cookies; the refresh token is kept sealed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRecord {
-    /// Random, 128 bits, hex.
+    /// Hex SHA-256 of the session's random id: the id itself (an opaque cookie's value) is
+    /// never stored, so reading the store does not give a usable cookie.
     pub id: String,
+    /// The random id itself, when known (just recorded, or found by its cookie); never stored.
+    #[serde(skip)]
+    pub cookie_id: Option<String>,
     /// The user (`sub`).
     pub subject: String,
     /// The client's name in the configuration.
