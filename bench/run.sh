@@ -85,9 +85,9 @@ gwpid=$!; pids+=($gwpid)
 for _ in $(seq 200); do curl -sf "http://127.0.0.1:$admin/readyz" >/dev/null && break; sleep 0.05; done
 # (g) and (h): backend limits on (rates far above the load), in memory and in a local Redis.
 limits='  backend_per_ip: { rate: 100000000/s, burst: 100000000 }\n  backend_per_user: { rate: 100000000/s, burst: 100000000 }'
-sed -e "s/127.0.0.1:$gw/127.0.0.1:$gwm/; s/127.0.0.1:$admin/127.0.0.1:$adminm/" -e "s|^  # backend_per_ip: .*|$limits|" \
+sed -e "s/^listen: 127.0.0.1:$gw/listen: 127.0.0.1:$gwm/; s/^admin_listen: 127.0.0.1:$admin/admin_listen: 127.0.0.1:$adminm/" -e "s|^  # backend_per_ip: .*|$limits|" \
     "$work/gateway.yaml" > "$work/gateway-memory.yaml"
-sed -e "s/127.0.0.1:$gwm/127.0.0.1:$gwr/; s/127.0.0.1:$adminm/127.0.0.1:$adminr/" \
+sed -e "s/^listen: 127.0.0.1:$gwm/listen: 127.0.0.1:$gwr/; s/^admin_listen: 127.0.0.1:$adminm/admin_listen: 127.0.0.1:$adminr/" \
     -e "s|^session:|store:\n  redis: { urls: [\"redis://127.0.0.1:$redis/0\"] }\nsession:\n  encryption_key: MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=|" \
     "$work/gateway-memory.yaml" > "$work/gateway-redis.yaml"
 grep -q "backend_per_user" "$work/gateway-memory.yaml" && grep -q "^store:" "$work/gateway-redis.yaml"

@@ -57,13 +57,19 @@ if [ "$("$VENV/bin/hadolint" --version 2>/dev/null || true)" != "Haskell Dockerf
 fi
 # DL3008 (pin apt package versions) is left out: the tag pins the Debian release, and a point
 # release or security update replaces the exact version, which would break the build.
-"$VENV/bin/hadolint" --no-color --ignore DL3008 deploy/Dockerfile
-echo "  ok    hadolint $HADOLINT_VERSION: deploy/Dockerfile (DL3008 ignored)"
+lint=0
+if "$VENV/bin/hadolint" --no-color --ignore DL3008 deploy/Dockerfile; then
+  echo "  ok    hadolint $HADOLINT_VERSION: deploy/Dockerfile (DL3008 ignored)"
+else
+  echo "  FAIL  hadolint $HADOLINT_VERSION: deploy/Dockerfile (above)"
+  lint=1
+fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-python3 - "$work" "$binary" <<'PY'
+status=0
+python3 - "$work" "$binary" <<'PY' || status=$?
 import fnmatch, glob, json, os, re, shlex, shutil, subprocess, sys, tomllib
 import yaml
 
@@ -197,8 +203,8 @@ def copy_args(rest):
 
 
 def stage_copy(n, sources, dest, workdir):
-    target = dest if dest.startswith("/") else os.path.join(workdir, dest)
-    into_dir = dest.endswith("/") or dest in (".", "./") or len(sources) > 1
+    target = os.path.normpath(dest if dest.startswith("/") else os.path.join(workdir, dest))
+    into_dir = dest.endswith("/") or dest in (".", "./") or len(sources) > 1 or os.path.isdir(inside(target))
     for source in sources:
         matches = sorted(glob.glob(source)) if any(c in source for c in "*?[") else [source]
         if not matches or not all(os.path.exists(p) for p in matches):
@@ -252,10 +258,10 @@ def cargo_build(n, tokens, workdir):
     package = manifest["package"]
     name, version = package["name"], package["version"]
 
-    def need(path, what):
+    def need(path, what, why=" (cargo reads every target Cargo.toml declares)"):
         if os.path.exists(os.path.join(manifest_dir, path)):
             return True
-        fail(f"line {n}: {what} {path} is not in the image (cargo reads every target Cargo.toml declares)")
+        fail(f"line {n}: {what} {path} is not in the image{why}")
         return False
 
     bins = {b["name"]: b.get("path", "src/main.rs" if b["name"] == name else f"src/bin/{b['name']}.rs") for b in manifest.get("bin", [])}
@@ -266,13 +272,14 @@ def cargo_build(n, tokens, workdir):
             path = target.get("path")
             if path is None:
                 single = f"{folder}/{target['name']}.rs"
-                path = single if os.path.exists(os.path.join(manifest_dir, single)) else f"{folder}/{target['name']}/main.rs"
+                nested = f"{folder}/{target['name']}/main.rs"
+                path = nested if os.path.exists(os.path.join(manifest_dir, nested)) else single
             need(path, f"[[{kind}]] {target['name']}:")
     if "lib" in manifest:
         need(manifest["lib"].get("path", "src/lib.rs"), "[lib]")
     script = package.get("build", "build.rs" if os.path.exists("build.rs") else None)
     if script:
-        need(script, "the build script")
+        need(script, "the build script", "")
     for extra in (".cargo/config.toml", ".cargo/config", "rust-toolchain", "rust-toolchain.toml"):
         if os.path.exists(extra) and not os.path.exists(os.path.join(manifest_dir, extra)):
             fail(f"line {n}: {extra} is in the repository but not in the image: the image builds without it")
@@ -304,7 +311,7 @@ def cargo_build(n, tokens, workdir):
         if b not in bins:
             fail(f"line {n}: --bin {b}: Cargo.toml declares no such binary (it has {sorted(bins)})")
         else:
-            need(bins[b], f"--bin {b}:")
+            need(bins[b], f"--bin {b}:", "")
 
     if locked:
         lock_path = os.path.join(manifest_dir, "Cargo.lock")
@@ -449,23 +456,24 @@ if exposed == ports:
 else:
     fail(f"EXPOSE {sorted(exposed)}: gateway.yaml listens on {sorted(ports)}")
 if cmd and "--config" in cmd[:-1]:
-    config = cmd[cmd.index("--config") + 1]
+    config, before = cmd[cmd.index("--config") + 1], len(errors)
     if os.path.basename(config) not in configmap_keys:
         fail(f"CMD --config {config}: the ConfigMap has no key {os.path.basename(config)}")
     for path, gate in deployments.items():
         mounts = [m["mountPath"].rstrip("/") for m in gate.get("volumeMounts") or []]
         if os.path.dirname(config) not in mounts:
             fail(f"CMD --config {config}: {path} mounts nothing at {os.path.dirname(config)}")
-    ok(f"CMD --config {config}: where both Deployments mount the ConfigMap")
+    if len(errors) == before:
+        ok(f"CMD --config {config}: where both Deployments mount the ConfigMap")
 elif cmd is not None:
     fail(f"CMD {cmd}: names no --config")
 if crate:
     name, version = crate
-    for path, gate in deployments.items():
-        image = gate["image"]
-        if image.rsplit("/", 1)[-1] != f"{name}:{version}":
-            fail(f"{path}: image {image}: expected {name}:{version} (Cargo.toml's version)")
-    ok(f"both Deployments run {name}:{version}, Cargo.toml's version")
+    wrong = [path for path, gate in deployments.items() if gate["image"].rsplit("/", 1)[-1] != f"{name}:{version}"]
+    for path in wrong:
+        fail(f"{path}: image {deployments[path]['image']}: expected {name}:{version} (Cargo.toml's version)")
+    if not wrong:
+        ok(f"both Deployments run {name}:{version}, Cargo.toml's version")
 
 rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.split()
 m = re.search(r"rust:(\d+\.\d+)", build["image"])
@@ -501,3 +509,5 @@ if errors:
     sys.exit(f"build-check: {len(errors)} problem(s)")
 print("build-check: the Dockerfile's steps check out as far as this machine allows; not verified: see the header of deploy/build-check.sh")
 PY
+[ "$lint" -eq 0 ] || { [ "$status" -ne 0 ] || echo "build-check: hadolint found problems" >&2; exit 1; }
+exit "$status"

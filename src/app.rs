@@ -95,6 +95,7 @@ impl App {
             }),
         };
         let verifier = Arc::new(Verifier::new(jwks.clone(), policy, g.clone(), g.token_cache_bytes, revocations));
+        let id_tokens = crate::idtoken::IdTokens::from_config(&config).map(Arc::new);
         Ok(App {
             login: LoginService {
                 config: config.clone(),
@@ -102,6 +103,7 @@ impl App {
                 jwks: jwks.clone(),
                 limits: limits.clone(),
                 sessions: sessions.clone(),
+                id_tokens: id_tokens.clone(),
             },
             session: SessionEndpoints {
                 config: config.clone(),
@@ -115,7 +117,7 @@ impl App {
             sessions,
             redis,
             memory,
-            discovery: Discovery::new(tenant, jwks.clone(), config.public_url.clone()),
+            discovery: Discovery::new(tenant, jwks.clone(), config.public_url.clone(), id_tokens),
             protected_headers: protected_headers(g),
             jwks,
             config,

@@ -1,8 +1,10 @@
 //! Discovery, so SDKs can treat the gateway as the tenant: `/.well-known/jwks.json` from the
 //! key cache, and the tenant's `/.well-known/openid-configuration` with its token, userinfo
-//! and JWKS endpoints pointing at the gateway's public URL when one is configured.
+//! and JWKS endpoints pointing at the gateway's public URL when one is configured. With
+//! re-issued id_tokens, the JWKS carries the gateway's keys too and the issuer is the gateway.
 
 use crate::error::ApiError;
+use crate::idtoken::IdTokens;
 use crate::reply::Reply;
 use crate::tenant::{Jwks, TenantClient};
 use bytes::Bytes;
@@ -15,18 +17,36 @@ pub struct Discovery {
     tenant: TenantClient,
     jwks: Arc<Jwks>,
     public_url: Option<String>,
+    id_tokens: Option<Arc<IdTokens>>,
     document: Cache<(), Bytes>,
 }
 
 impl Discovery {
-    pub fn new(tenant: TenantClient, jwks: Arc<Jwks>, public_url: Option<String>) -> Self {
+    pub fn new(
+        tenant: TenantClient,
+        jwks: Arc<Jwks>,
+        public_url: Option<String>,
+        id_tokens: Option<Arc<IdTokens>>,
+    ) -> Self {
         let document = Cache::builder().max_capacity(1).time_to_live(Duration::from_secs(600)).build();
-        Discovery { tenant, jwks, public_url, document }
+        Discovery { tenant, jwks, public_url, id_tokens, document }
+    }
+
+    /// The tenant's keys (for access tokens), and the gateway's own (for its id_tokens).
+    fn merged_jwks(&self, tenant_document: &Bytes) -> Bytes {
+        let Some(own) = &self.id_tokens else { return tenant_document.clone() };
+        let mut doc: serde_json::Map<String, Value> = serde_json::from_slice(tenant_document).unwrap_or_default();
+        let keys = doc.entry("keys").or_insert_with(|| Value::Array(vec![]));
+        if let Value::Array(list) = keys {
+            list.extend(own.jwks().cloned());
+        }
+        Bytes::from(serde_json::to_vec(&doc).expect("JSON"))
     }
 
     pub async fn jwks(&self) -> Reply {
         match self.jwks.current().await {
-            Ok(set) => Reply::json_bytes(200, set.document.clone()).with_header("cache-control", "public, max-age=60"),
+            Ok(set) => Reply::json_bytes(200, self.merged_jwks(&set.document))
+                .with_header("cache-control", "public, max-age=60"),
             Err(_) => {
                 ApiError::new(503, "temporarily_unavailable", "The signing keys are not available yet.").into_reply()
             }
@@ -44,6 +64,9 @@ impl Discovery {
                 ] {
                     doc.insert(key.to_string(), Value::String(format!("{base}{path}")));
                 }
+            }
+            if let Some(own) = &self.id_tokens {
+                doc.insert("issuer".to_string(), Value::String(own.issuer().to_string()));
             }
             Ok::<_, crate::tenant::TenantError>(Bytes::from(serde_json::to_vec(&doc).expect("JSON")))
         };

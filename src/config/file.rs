@@ -23,6 +23,7 @@ pub struct FileConfig {
     pub session: FileSession,
     #[serde(default)]
     pub store: FileStore,
+    pub id_token: Option<FileIdToken>,
     #[serde(default)]
     pub guard: FileGuard,
     #[serde(default)]
@@ -126,6 +127,17 @@ pub struct FileSession {
     pub refresh_expired_grace_seconds: Option<u64>,
     pub encryption_key: Option<String>,
     pub cookie: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileIdToken {
+    #[serde(default)]
+    pub reissue: bool,
+    pub signing_key_file: Option<String>,
+    pub signing_key: Option<String>,
+    pub previous_key_file: Option<String>,
+    pub previous_key: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

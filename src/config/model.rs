@@ -40,6 +40,8 @@ pub struct Config {
     pub session: Session,
     /// Where shared state lives: `None`, in this process (one replica).
     pub store: Option<RedisStore>,
+    /// Re-sign the tenant's id_tokens with the gateway's own key (`iss` = `public_url/`).
+    pub id_token: Option<IdTokenKeys>,
     pub guard: Guard,
     pub routes: Routes,
     pub limits: crate::limits::LimitsConfig,
@@ -140,6 +142,14 @@ pub struct Session {
     pub encryption_key: Option<Secret>,
     /// What the cookie carries.
     pub cookie: CookieMode,
+}
+
+/// The gateway's id_token keys (RSA, PEM): the current one signs; the previous one, during a
+/// rotation, is only published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdTokenKeys {
+    pub current: Secret,
+    pub previous: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

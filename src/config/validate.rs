@@ -58,6 +58,7 @@ pub fn validate(file: FileConfig, env_session_duration: Option<String>) -> Resul
     let backend = backend(&mut p, file.backend);
     let tenant = tenant(&mut p, file.tenant);
     let store = store(&mut p, file.store);
+    let id_token = file.id_token.and_then(|t| id_token(&mut p, t, public_url.is_some()));
     let session = session(&mut p, file.session, env_session_duration);
     if store.is_some() && session.encryption_key.is_none() {
         p.push("session.encryption_key", "is required with a store (32 bytes, base64)");
@@ -88,6 +89,7 @@ pub fn validate(file: FileConfig, env_session_duration: Option<String>) -> Resul
         dev_tenant,
         session,
         store,
+        id_token,
         guard,
         routes,
         limits,
@@ -440,6 +442,46 @@ fn session(p: &mut Problems, s: FileSession, env_duration: Option<String>) -> Se
         cookie_name,
         refresh_expired_grace_seconds: s.refresh_expired_grace_seconds.unwrap_or(DEFAULT_REFRESH_EXPIRED_GRACE_SECONDS),
     }
+}
+
+/// A PEM given inline or as a file, checked to be an RSA private key.
+fn rsa_key(p: &mut Problems, key: &str, file: Option<String>, inline: Option<String>) -> Option<Secret> {
+    let pem = match (file, inline.filter(|k| !k.is_empty())) {
+        (Some(path), None) => std::fs::read_to_string(&path)
+            .map_err(|e| p.push(&format!("{key}_file"), format!("cannot read {path:?}: {e}")))
+            .ok()?,
+        (None, Some(pem)) => pem,
+        (None, None) => return None,
+        (Some(_), Some(_)) => {
+            p.push(key, "give the key as a file or inline, not both");
+            return None;
+        }
+    };
+    match crate::signing::Signer::from_pem(&pem) {
+        Ok(_) => Some(Secret(pem)),
+        Err(e) => {
+            p.push(key, e);
+            None
+        }
+    }
+}
+
+fn id_token(p: &mut Problems, t: FileIdToken, has_public_url: bool) -> Option<IdTokenKeys> {
+    let current = rsa_key(p, "id_token.signing_key", t.signing_key_file, t.signing_key);
+    let previous = rsa_key(p, "id_token.previous_key", t.previous_key_file, t.previous_key);
+    if !t.reissue {
+        return None;
+    }
+    if !has_public_url {
+        p.push("id_token.reissue", "needs public_url: the re-issued id_tokens name it as their issuer");
+    }
+    if current.is_none() {
+        p.push(
+            "id_token.signing_key",
+            "is required with reissue: true (signing_key_file or signing_key, an RSA key in PEM)",
+        );
+    }
+    Some(IdTokenKeys { current: current?, previous })
 }
 
 fn store(p: &mut Problems, s: FileStore) -> Option<RedisStore> {

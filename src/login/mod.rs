@@ -38,17 +38,23 @@ pub struct LoginService {
     pub jwks: Arc<Jwks>,
     pub limits: Arc<Limits>,
     pub sessions: Arc<crate::session::SessionService>,
+    /// Re-signs id_tokens as the gateway's, when configured.
+    pub id_tokens: Option<Arc<crate::idtoken::IdTokens>>,
 }
 
 impl LoginService {
     /// Record the session of a successful login (see `SessionService::record`); a store that
     /// cannot be reached fails the login only when the cookie must name the session.
+    /// With `id_token.reissue`, the id_token is replaced by the gateway's first.
     async fn issued(
         &self,
         client: &Client,
-        tokens: &crate::tenant::Tokens,
+        tokens: &mut crate::tenant::Tokens,
         previous: Option<&crate::store::SessionRecord>,
     ) -> Result<Option<crate::store::SessionRecord>, ApiError> {
+        if let (Some(signer), Some(id_token)) = (&self.id_tokens, &tokens.id_token) {
+            tokens.id_token = Some(signer.reissue(id_token, client, &self.jwks, &self.config).await?);
+        }
         self.sessions.record(client, tokens, previous).await.map_err(|e| {
             crate::store::report_error("record session", &e);
             ApiError::new(503, "temporarily_unavailable", "The session store cannot be reached; try again shortly.")

@@ -57,12 +57,12 @@ pub async fn handle(
     form.extend(params.get_json("claims").map(|c| ("claims", c)));
     form.extend(params.get("org_id").map(|o| ("organization", o)));
     let result = attempt(svc, username, req, svc.tenant.token(client, &form, req.client_ip)).await;
-    let tokens = result.map_err(|e| match ApiError::from(e) {
+    let mut tokens = result.map_err(|e| match ApiError::from(e) {
         // Bad credentials are 401 here, as on the Passwords API's sibling login endpoint.
         e if e.error == "invalid_grant" => ApiError::new(401, "invalid_grant", e.description),
         e => e,
     })?;
-    let session = svc.issued(client, &tokens, None).await?;
+    let session = svc.issued(client, &mut tokens, None).await?;
     if client.website {
         return Ok(cookie_reply(
             client,

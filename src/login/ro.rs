@@ -38,14 +38,14 @@ pub async fn handle(
         return Err(ApiError::missing_parameter("device"));
     }
     let scope = upstream_scope(params.get("scope"), client);
-    let tokens = match params.require("grant_type")? {
+    let mut tokens = match params.require("grant_type")? {
         "password" => password(svc, client, &params, &scope, req, applied).await?,
         JWT_BEARER => jwt_bearer(svc, client, &params, &scope, req).await?,
         other => {
             return Err(ApiError::new(400, "unsupported_grant_type", format!("Grant type {other:?} is not supported.")))
         }
     };
-    let session = svc.issued(client, &tokens, None).await.map_err(ro_error)?;
+    let session = svc.issued(client, &mut tokens, None).await.map_err(ro_error)?;
     if client.website {
         return Ok(cookie_reply(
             client,

@@ -92,8 +92,8 @@ async fn password(
     if let Some(aud) = &client.audience {
         form.push(("audience", aud));
     }
-    let tokens = attempt(svc, username, req, svc.tenant.token(client, &form, req.client_ip)).await?;
-    let session = svc.issued(client, &tokens, None).await?;
+    let mut tokens = attempt(svc, username, req, svc.tenant.token(client, &form, req.client_ip)).await?;
+    let session = svc.issued(client, &mut tokens, None).await?;
     let asked = Asked {
         caller_scope: params.get("scope"),
         sent_scope: &scope,
@@ -145,7 +145,7 @@ pub async fn refresh_with(
     if let Some(s) = &scope {
         form.push(("scope", s));
     }
-    let tokens = svc.tenant.token(client, &form, req.client_ip).await?;
+    let mut tokens = svc.tenant.token(client, &form, req.client_ip).await?;
     if let Some(expected) = r.subject {
         let claims = crate::guard::jwt::unverified_claims(&tokens.access_token);
         if claims.as_ref().and_then(|c| c.get("sub")).and_then(|s| s.as_str()) != Some(expected) {
@@ -155,7 +155,7 @@ pub async fn refresh_with(
             return Err(ApiError::new(401, "invalid_grant", "The refresh token belongs to another user."));
         }
     }
-    let session = svc.issued(client, &tokens, previous).await?;
+    let session = svc.issued(client, &mut tokens, previous).await?;
     let sent_scope = scope.as_deref().or(tokens.scope.as_deref()).unwrap_or("");
     let asked = Asked {
         caller_scope,

@@ -1,0 +1,68 @@
+//! Re-issued id_tokens: Auth0 SDKs accept an id_token only when its `iss` is
+//! `https://<the domain they were given>/` and its signature verifies against that domain's
+//! `/.well-known/jwks.json`. Behind the gateway that domain is the gateway's, so with
+//! `id_token.reissue` the gateway verifies the tenant's id_token (signature, `iss`, `aud`),
+//! then signs the same claims with its own RS256 key, `iss` = `public_url/` and `aud` = the
+//! client's `client_id`, and publishes its keys beside the tenant's. Access tokens are not
+//! touched: the guard keeps verifying them against the tenant.
+
+use crate::config::{Client, Config};
+use crate::error::ApiError;
+use crate::guard::jwt::{verify, Policy};
+use crate::signing::Signer;
+use crate::tenant::Jwks;
+use serde_json::Value;
+
+pub struct IdTokens {
+    /// Signs; published.
+    current: Signer,
+    /// A rotation's old key: published, no longer signs.
+    previous: Option<Signer>,
+    issuer: String,
+}
+
+impl IdTokens {
+    /// `None` unless the configuration asks for re-issued id_tokens.
+    pub fn from_config(config: &Config) -> Option<Self> {
+        let keys = config.id_token.as_ref()?;
+        let signer = |pem: &crate::config::Secret| Signer::from_pem(pem.expose()).expect("validated at load");
+        Some(IdTokens {
+            current: signer(&keys.current),
+            previous: keys.previous.as_ref().map(signer),
+            issuer: format!("{}/", config.public_url.as_deref().unwrap_or_default().trim_end_matches('/')),
+        })
+    }
+
+    /// The gateway's own public keys, for its JWKS.
+    pub fn jwks(&self) -> impl Iterator<Item = &Value> {
+        std::iter::once(self.current.jwk()).chain(self.previous.as_ref().map(Signer::jwk))
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The tenant's id_token for `client`, verified, signed again as the gateway's.
+    pub async fn reissue(
+        &self,
+        id_token: &str,
+        client: &Client,
+        jwks: &Jwks,
+        config: &Config,
+    ) -> Result<String, ApiError> {
+        let policy = Policy {
+            algorithms: config.guard.algorithms.clone(),
+            issuer: config.tenant.issuer.clone(),
+            audiences: Some(vec![client.client_id.clone()]),
+            leeway_seconds: config.guard.leeway_seconds,
+            expired_grace_seconds: None,
+        };
+        let mut claims = verify(id_token, jwks, &policy).await.map_err(|e| {
+            tracing::warn!(reason = %e, "the tenant's id_token did not verify; not re-issued");
+            ApiError::bad_gateway("The identity provider's id_token could not be verified.")
+        })?;
+        claims.insert("iss".into(), Value::String(self.issuer.clone()));
+        claims.insert("aud".into(), Value::String(client.client_id.clone()));
+        Ok(self.current.sign(&Value::Object(claims)))
+    }
+}
