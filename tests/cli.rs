@@ -71,8 +71,18 @@ fn a_missing_environment_variable_is_named() {
 async fn dev_tenant_runs_alone_and_serves_a_gateway_in_another_process() {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
+    // The demo names the gateway as the issuer (for SDKs); here the tenant is its own issuer.
+    let demo: String = std::fs::read_to_string(repo_file("gateway.yaml"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("issuer:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gateway.yaml");
+    std::fs::write(&config, &demo).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_authgate"))
-        .args(["dev-tenant", "--listen", &listen, "--config", &repo_file("gateway.yaml")])
+        .args(["dev-tenant", "--listen", &listen, "--config", config.to_str().unwrap()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -105,8 +115,7 @@ async fn dev_tenant_runs_alone_and_serves_a_gateway_in_another_process() {
     // The demo gateway.yaml's clients, pointed at this tenant from another process.
     let (bl, baddr) = listener().await;
     tokio::spawn(authgate::dev::echo::serve(bl));
-    let yaml = std::fs::read_to_string(repo_file("gateway.yaml"))
-        .unwrap()
+    let yaml = demo
         .replace("127.0.0.1:8080", "127.0.0.1:{LISTEN}")
         .replace("127.0.0.1:9090", "127.0.0.1:{ADMIN}")
         .replace("http://127.0.0.1:8081", &tenant)

@@ -296,3 +296,25 @@ async fn a_sentinel_setup_serves_the_fleet() {
     login_and_logout_through("sentinel", &[sentinel.sentinel_url()], "    sentinel_master: mymaster\n").await;
     drop(sentinel);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leased_backend_limits_never_let_the_fleet_past_the_limit() {
+    let redis = RedisServer::start();
+    let limits = "limits:\n  backend_per_ip: { rate: 1/min, burst: 64 }\n";
+    let b = Backends::start(
+        |y| with_store("standalone", &[redis.url()], "")(y).replace("guard:\n", &format!("{limits}guard:\n")),
+        authgate::dev::echo::router(),
+    )
+    .await;
+    let (a, z) = (Gateway::start(&b.yaml).await, Gateway::start(&b.yaml).await);
+    let mut admitted = 0;
+    for i in 0..100 {
+        let g = if i % 2 == 0 { &a } else { &z };
+        if http().get(format!("{}/public/x", g.url)).send().await.unwrap().status() == 200 {
+            admitted += 1;
+        }
+    }
+    // Leases of 4 are counted in Redis when taken: never more than 64 in all, and at most
+    // the two replicas' unspent leases fewer.
+    assert!((58..=64).contains(&admitted), "{admitted} admitted");
+}

@@ -144,6 +144,30 @@ struct Local {
 struct Shared {
     store: Arc<dyn SharedLimits>,
     on_error: OnStoreError,
+    /// Requests taken from the store ahead, per key, and spent here (see `lease_size`).
+    leases: moka::sync::Cache<String, Arc<Mutex<Lease>>>,
+}
+
+/// Requests taken from the shared count ahead of time by this replica.
+struct Lease {
+    left: u32,
+    /// The shared count's remaining when the lease was taken (not counting the lease).
+    remaining: u32,
+    reset: u64,
+    until: Instant,
+}
+
+/// How long a lease may be spent: past it, what is left of it is given up (the shared count
+/// refills it with time), so a replica never sits on requests others could use.
+const LEASE_LIFETIME: Duration = Duration::from_millis(250);
+
+/// How many requests a replica takes at once for a high-rate limit on the guarded path: one
+/// store round trip per lease, not per request. Small limits (a burst under 32) are counted
+/// one by one, exactly. Leased requests are counted in the store when they are taken, so the
+/// fleet never lets more through than the limit; at worst a replica's unspent lease is
+/// refused to others for `LEASE_LIFETIME`.
+fn lease_size(rate: &Rate) -> u32 {
+    (rate.burst / 16).clamp(1, 64)
 }
 
 /// Every limit of the gateway.
@@ -180,7 +204,8 @@ impl Limits {
     /// The same limits, counted in the shared store.
     pub fn shared(config: LimitsConfig, store: Arc<dyn SharedLimits>, on_error: OnStoreError) -> Self {
         let mut limits = Self::new(config);
-        limits.shared = Some(Shared { store, on_error });
+        let leases = moka::sync::Cache::builder().max_capacity(100_000).time_to_live(LEASE_LIFETIME).build();
+        limits.shared = Some(Shared { store, on_error, leases });
         limits
     }
 
@@ -201,14 +226,47 @@ impl Limits {
         client_ip::resolve(peer, headers, &self.config.trusted_proxies)
     }
 
-    /// A check in the shared store; while the store is unreachable, `on_error` decides.
-    async fn shared_check(&self, shared: &Shared, check: Check<'_>) -> Result<RateInfo, ApiError> {
+    /// A guarded-path check in the shared store, spending a lease when this replica holds one.
+    async fn leased_check(&self, shared: &Shared, check: Check<'_>) -> Result<RateInfo, ApiError> {
+        let size = lease_size(&check.rate);
+        if size == 1 {
+            return self.shared_check(shared, check, 1).await;
+        }
+        let lease = shared.leases.get(check.key);
+        if let Some(lease) = &lease {
+            let mut l = lease.lock().expect("not poisoned");
+            if l.left > 0 && l.until > Instant::now() {
+                l.left -= 1;
+                return Ok(RateInfo { limit: check.rate.burst, remaining: l.remaining + l.left, reset: l.reset });
+            }
+        }
+        let key = check.key.to_string();
+        match self.shared_check(shared, Check { key: &key, ..check }, size).await {
+            Ok(info) => {
+                let lease = Lease {
+                    left: size - 1,
+                    remaining: info.remaining,
+                    reset: info.reset,
+                    until: Instant::now() + LEASE_LIFETIME,
+                };
+                shared.leases.insert(key, Arc::new(Mutex::new(lease)));
+                Ok(RateInfo { remaining: info.remaining + size - 1, ..info })
+            }
+            // Not a whole lease left: take requests one by one.
+            Err(e) if e.status == 429 => self.shared_check(shared, Check { key: &key, ..check }, 1).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `cost` requests in the shared store; while the store is unreachable, `on_error` decides.
+    async fn shared_check(&self, shared: &Shared, check: Check<'_>, cost: u32) -> Result<RateInfo, ApiError> {
         let per = check.rate.quota().replenish_interval();
-        match shared.store.gcra(check.key, per, check.rate.burst).await {
+        match shared.store.gcra(check.key, per, check.rate.burst, cost).await {
             Ok(g) if g.allowed => {
                 let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
                 Ok(RateInfo { limit: check.rate.burst, remaining: g.remaining, reset: ceil_secs(now + g.reset_after) })
             }
+            Ok(_) if cost > 1 => Err(ApiError::new(429, "lease_refused", "")),
             Ok(g) => Err(too_many(check.name, &check.rate, g.retry_after)),
             Err(e) => {
                 crate::store::report_error("rate limit", &e);
@@ -228,7 +286,7 @@ impl Limits {
         match &self.shared {
             Some(s) => {
                 let key = format!("login:{client}:{ip}");
-                self.shared_check(s, Check { name: "login", rate: self.config.login, key: &key }).await
+                self.shared_check(s, Check { name: "login", rate: self.config.login, key: &key }, 1).await
             }
             None => self.local.login.check(&(self.hasher.hash_one(client), ip)),
         }
@@ -264,7 +322,7 @@ impl Limits {
             }
             let key = format!("attempts:{key}");
             return self
-                .shared_check(s, Check { name: "login_attempts", rate: self.config.login_attempts, key: &key })
+                .shared_check(s, Check { name: "login_attempts", rate: self.config.login_attempts, key: &key }, 1)
                 .await;
         }
         let key = (self.user_key(username), ip);
@@ -342,7 +400,7 @@ impl Limits {
                     let key: String = std::iter::once("user:".to_string())
                         .chain(d[..16].iter().map(|b| format!("{b:02x}")))
                         .collect();
-                    self.shared_check(s, Check { name: "backend_per_user", rate, key: &key }).await.map(Some)
+                    self.leased_check(s, Check { name: "backend_per_user", rate, key: &key }).await.map(Some)
                 }
                 None => local.check(&self.hasher.hash_one(subject)).map(Some),
             }
@@ -351,7 +409,7 @@ impl Limits {
             match (&self.shared, self.config.backend_per_ip) {
                 (Some(s), Some(rate)) => {
                     let key = format!("ip:{ip}");
-                    self.shared_check(s, Check { name: "backend_per_ip", rate, key: &key }).await.map(Some)
+                    self.leased_check(s, Check { name: "backend_per_ip", rate, key: &key }).await.map(Some)
                 }
                 _ => Ok(None),
             }

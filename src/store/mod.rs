@@ -82,8 +82,8 @@ pub trait Sessions: Send + Sync {
 /// Rate-limit and brute-force state shared by every replica.
 #[async_trait]
 pub trait SharedLimits: Send + Sync {
-    /// One request against `key` under a GCRA of `per` per request and `burst`.
-    async fn gcra(&self, key: &str, per: Duration, burst: u32) -> StoreResult<Gcra>;
+    /// `cost` requests at once against `key` under a GCRA of `per` per request and `burst`.
+    async fn gcra(&self, key: &str, per: Duration, burst: u32, cost: u32) -> StoreResult<Gcra>;
     /// How long `key` stays blocked, if it is.
     async fn blocked_for(&self, key: &str) -> StoreResult<Option<Duration>>;
     /// Count a failure for `key`; at `max` consecutive ones it is blocked for `block`.

@@ -24,11 +24,12 @@ enum Conn {
 const GCRA: &str = r#"
 local burst = tonumber(ARGV[1])
 local emission = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = (tonumber(t[1]) - 1483228800) + tonumber(t[2]) / 1000000
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
-local new_tat = tat + emission
+local new_tat = tat + emission * cost
 local diff = now - (new_tat - emission * burst)
 if diff < 0 then
   return {0, 0, string.format('%.6f', tat - now), string.format('%.6f', -diff)}
@@ -336,12 +337,12 @@ impl Sessions for RedisStore {
 
 #[async_trait]
 impl SharedLimits for RedisStore {
-    async fn gcra(&self, key: &str, per: Duration, burst: u32) -> StoreResult<Gcra> {
+    async fn gcra(&self, key: &str, per: Duration, burst: u32, cost: u32) -> StoreResult<Gcra> {
         let key = self.key(&format!("rate:{key}"));
         let script = &self.gcra;
         let (allowed, remaining, reset, retry): (u8, u32, String, String) = self
             .run(|conn| async move {
-                on!(conn, |c| script.key(&key).arg(burst).arg(per.as_secs_f64()).invoke_async(&mut c).await)
+                on!(conn, |c| script.key(&key).arg(burst).arg(per.as_secs_f64()).arg(cost).invoke_async(&mut c).await)
             })
             .await?;
         let secs = |s: &str| Duration::from_secs_f64(s.parse::<f64>().unwrap_or(0.0).max(0.0));

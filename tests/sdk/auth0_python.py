@@ -33,7 +33,11 @@ from urllib.parse import urlsplit
 
 from auth0.authentication import GetToken, Users
 from auth0.authentication.token_verifier import AsymmetricSignatureVerifier, TokenVerifier
-from auth0.exceptions import Auth0Error, TokenValidationError
+
+try:  # auth0-python 4.x
+    from auth0.exceptions import Auth0Error, TokenValidationError
+except ImportError:  # 5.x and later moved them under auth0.authentication
+    from auth0.authentication.exceptions import Auth0Error, TokenValidationError
 
 
 def main() -> int:
