@@ -32,7 +32,19 @@ async fn main() {
     let binary = args.get(1).cloned().unwrap_or_else(|| "target/release/authgate".into());
     let n: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(100_000);
 
-    let demo = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/gateway.yaml")).unwrap();
+    // The demo, with the tenant as its own issuer and not embedded (it runs in this process).
+    let demo: String = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/gateway.yaml"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("issuer:") && !l.starts_with("public_url:"))
+        .map(|l| {
+            if l.trim_start().starts_with("embedded: true") {
+                "  embedded: false\n".to_string()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
     let tenant_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let tenant_url = format!("http://{}", tenant_listener.local_addr().unwrap());
     let config = authgate::config::parse(&demo, "gateway.yaml", &|_| None).unwrap();
@@ -67,7 +79,6 @@ async fn main() {
             .replace("127.0.0.1:8080", &format!("127.0.0.1:{listen}"))
             .replace("127.0.0.1:9090", &format!("127.0.0.1:{admin}"))
             .replace("http://127.0.0.1:8081", &tenant_url)
-            .replace("embedded: true                # demo: start the embedded dev tenant", "embedded: false #")
             .replace("127.0.0.1:8082", &format!("127.0.0.1:{echo}"))
             .replace("guard:\n", &format!("guard:\n{cache}"));
         let dir = tempfile::tempdir().unwrap();

@@ -1,4 +1,4 @@
-//! The serde mirror of `gateway.yaml`: loose types, every key documented in the README.
+//! The serde mirror of `gateway.yaml`: loose types, every key documented in docs/configuration.md.
 //! Unknown keys are refused; `model.rs` turns this into the validated model.
 
 use serde::Deserialize;

@@ -1,0 +1,107 @@
+//! The documented configuration against the code: every `docs/examples/*.yaml` and the
+//! ConfigMap's `gateway.yaml` go through the gateway's own parser, which refuses unknown keys,
+//! so the reference cannot drift. The examples' key files are relative to the repository root,
+//! the working directory of `cargo test`. Also: every relative link in the README and `docs/`
+//! points at a file that exists.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn repo_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// The files in `dir` (relative to the repository root) whose name ends with `.{ext}`, sorted.
+fn files(dir: &str, ext: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo_file(dir))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == ext))
+        .collect();
+    files.sort();
+    files
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+#[test]
+fn every_configuration_example_in_the_docs_is_valid() {
+    let examples = files("docs/examples", "yaml");
+    assert!(!examples.is_empty(), "no docs/examples/*.yaml");
+    let mut problems = Vec::new();
+    for path in &examples {
+        let origin = format!("docs/examples/{}", file_name(path));
+        if let Err(e) = authgate::config::parse(&read(path), &origin, &|v| std::env::var(v).ok()) {
+            problems.push(e.to_string());
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_configuration_example_is_shown_in_the_docs() {
+    let mut docs = String::new();
+    for page in files("docs", "md") {
+        docs += &read(&page);
+    }
+    for path in files("docs/examples", "yaml") {
+        let name = file_name(&path);
+        let line = format!("[docs/examples/{name}](examples/{name})");
+        assert!(docs.contains(&line), "no page in docs/ names {line}");
+    }
+}
+
+#[test]
+fn the_configmap_gateway_yaml_is_valid_with_the_secret_variables() {
+    let configmap = read(&repo_file("deploy/kubernetes/base/configmap.yaml"));
+    let configmap: serde_json::Value = serde_saphyr::from_str(&configmap).unwrap();
+    let text = configmap["data"]["gateway.yaml"].as_str().expect("the ConfigMap has data.\"gateway.yaml\"");
+
+    // The Deployment gives the sidecar the Secret's keys as environment variables; the values
+    // here are dummies, distinct and long enough to be client secrets.
+    let secret = read(&repo_file("deploy/kubernetes/base/secret.yaml"));
+    let secret: serde_json::Value = serde_saphyr::from_str(&secret).unwrap();
+    let variables: BTreeMap<String, String> = secret["stringData"]
+        .as_object()
+        .expect("the Secret has stringData")
+        .keys()
+        .map(|name| (name.clone(), format!("dummy-value-of-{name}")))
+        .collect();
+    assert!(!variables.is_empty(), "the Secret defines no variable");
+
+    let config = authgate::config::parse(text, "deploy/kubernetes/base/configmap.yaml: gateway.yaml", &|v| {
+        variables.get(v).cloned()
+    });
+    if let Err(e) = config {
+        panic!("{e}");
+    }
+}
+
+#[test]
+fn every_relative_link_in_the_docs_points_at_a_file() {
+    let mut pages = vec![repo_file("README.md")];
+    pages.extend(files("docs", "md"));
+    let mut broken = Vec::new();
+    for page in &pages {
+        let text = read(page);
+        let dir = page.parent().unwrap();
+        for (at, _) in text.match_indices("](") {
+            let rest = &text[at + 2..];
+            let Some(end) = rest.find(')') else { continue };
+            let target = rest[..end].split('#').next().unwrap_or_default();
+            if target.is_empty() || target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            if !dir.join(target).exists() {
+                broken.push(format!("{}: {target}", file_name(page)));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "links to nothing:\n{}", broken.join("\n"));
+}
