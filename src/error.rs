@@ -1,5 +1,6 @@
 //! The one place where a refusal becomes a status, headers and an
-//! `{"error","error_description"}` body. Nothing internal leaks into the description.
+//! `{"error","error_description"}` body, and where every internal failure (a tenant call, a
+//! token that did not verify) is mapped to one. Nothing internal leaks into the description.
 
 use crate::reply::Reply;
 use serde::Serialize;
@@ -90,6 +91,20 @@ impl ApiError {
         let mut reply = Reply::json(self.status, &body);
         reply.headers.extend(self.headers);
         reply
+    }
+}
+
+/// A tenant call that failed: its OAuth refusal passed on as it is (only 400/401/403/429 get
+/// here), `502` when it could not be reached or answered something else, `504` on a timeout.
+impl From<crate::tenant::TenantError> for ApiError {
+    fn from(e: crate::tenant::TenantError) -> Self {
+        use crate::tenant::TenantError;
+        match e {
+            TenantError::Rejected(api) => api,
+            TenantError::Unreachable => ApiError::bad_gateway("The identity provider could not be reached."),
+            TenantError::Timeout => ApiError::gateway_timeout(),
+            TenantError::BadAnswer(_) => ApiError::bad_gateway("The identity provider answered with an error."),
+        }
     }
 }
 

@@ -47,17 +47,6 @@ pub enum TenantError {
     BadAnswer(&'static str),
 }
 
-impl From<TenantError> for ApiError {
-    fn from(e: TenantError) -> Self {
-        match e {
-            TenantError::Rejected(api) => api,
-            TenantError::Unreachable => ApiError::bad_gateway("The identity provider could not be reached."),
-            TenantError::Timeout => ApiError::gateway_timeout(),
-            TenantError::BadAnswer(_) => ApiError::bad_gateway("The identity provider answered with an error."),
-        }
-    }
-}
-
 /// The reqwest client that talks to the tenant.
 #[derive(Clone)]
 pub struct TenantClient {
