@@ -43,25 +43,8 @@ PY="$VENV/bin/python"
 
 # --- (b) the gateway on free loopback ports ----------------------------------------------
 work=$(mktemp -d)
-gateway_pid=""
-# Whether process $1 runs (a child that exited stays a zombie until waited for).
-alive() {
-  local state
-  state=$(sed -E 's/.*\) ([A-Za-z]).*/\1/' "/proc/$1/stat" 2>/dev/null) && [ "$state" != Z ]
-}
-stop_gateway() {
-  if [ -n "$gateway_pid" ]; then
-    kill -TERM "$gateway_pid" 2>/dev/null || true
-    # SIGTERM drains: idle, it exits at once; past 12 s (its grace period is 10 s), end it.
-    for _ in $(seq 1 60); do
-      alive "$gateway_pid" || break
-      sleep 0.2
-    done
-    kill -KILL "$gateway_pid" 2>/dev/null || true
-    wait "$gateway_pid" 2>/dev/null || true
-  fi
-  gateway_pid=""
-}
+# shellcheck source=demo-gateway.sh
+. "$(dirname "$0")/demo-gateway.sh"
 schemathesis_pid=""
 cleanup() {
   if [ -n "$schemathesis_pid" ]; then
@@ -75,56 +58,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Four distinct free ports on 127.0.0.1 (held together while chosen, so they differ).
-read -r PROXY ADMIN TENANT ECHO < <("$PY" - <<'EOF'
-import socket
-socks = []
-for _ in range(4):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(*(s.getsockname()[1] for s in socks))
-for s in socks:
-    s.close()
-EOF
-)
-sed -E \
-  -e "s/127\.0\.0\.1:8080\b/127.0.0.1:$PROXY/g" \
-  -e "s/127\.0\.0\.1:9090\b/127.0.0.1:$ADMIN/g" \
-  -e "s/127\.0\.0\.1:8081\b/127.0.0.1:$TENANT/g" \
-  -e "s/127\.0\.0\.1:8082\b/127.0.0.1:$ECHO/g" \
-  gateway.yaml >"$work/gateway.yaml"
-for port in "$PROXY" "$ADMIN" "$TENANT" "$ECHO"; do
-  grep -q "127.0.0.1:$port\b" "$work/gateway.yaml" || { echo "schemathesis.sh: port $port not set in the config copy" >&2; exit 2; }
-done
-if grep -Eq '127\.0\.0\.1:(8080|9090|8081|8082)\b' "$work/gateway.yaml"; then
-  echo "schemathesis.sh: a default port is left in the config copy" >&2
-  exit 2
-fi
-
-echo "starting $BIN: proxy 127.0.0.1:$PROXY, admin 127.0.0.1:$ADMIN, tenant 127.0.0.1:$TENANT, echo 127.0.0.1:$ECHO"
-# The demo's secrets are gateway.yaml's defaults (the hooks use them), whatever this shell has.
-env -u MOBILE_SECRET -u WEBSITE_SECRET -u SERVICE_SECRET \
-  LOGIN_RATE=1000/s LOGIN_BURST=1000 LOGIN_ATTEMPTS_RATE=1000/s LOGIN_ATTEMPTS_BURST=1000 \
-  RUST_LOG=warn "$BIN" --config "$work/gateway.yaml" >"$work/gateway.log" 2>&1 &
-gateway_pid=$!
-
-# Ready: /readyz is 200 once the tenant's signing keys are loaded.
-ready=""
-for _ in $(seq 1 100); do
-  if ! alive "$gateway_pid"; then
-    echo "schemathesis.sh: the gateway exited at start:" >&2
-    tail -n 30 "$work/gateway.log" >&2
-    exit 1
-  fi
-  if "$PY" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)" \
-    "http://127.0.0.1:$ADMIN/readyz" 2>/dev/null; then
-    ready=yes
-    break
-  fi
-  sleep 0.2
-done
-[ -n "$ready" ] || { echo "schemathesis.sh: the gateway was not ready within 20 s" >&2; tail -n 30 "$work/gateway.log" >&2; exit 1; }
+demo_config schemathesis.sh
+start_gateway schemathesis.sh LOGIN_RATE=1000/s LOGIN_BURST=1000 LOGIN_ATTEMPTS_RATE=1000/s LOGIN_ATTEMPTS_BURST=1000
 
 # --- (c) schemathesis --------------------------------------------------------------------
 # not_a_server_error fails on every 5xx by default; 502 and 504 are answers the gateway gives

@@ -1,0 +1,83 @@
+# Sourced by .ci/schemathesis.sh and .ci/sdk.sh: the demo gateway on free loopback ports.
+# Needs $BIN (the binary), $PY (a python3) and $work (a scratch directory); defines
+#   alive PID              whether a process runs (a child that exited stays a zombie)
+#   stop_gateway           SIGTERM (it drains), SIGKILL past 12 s
+#   demo_config NAME       PROXY ADMIN TENANT ECHO and $work/gateway.yaml: the repository's
+#                          gateway.yaml with every 127.0.0.1:8080/9090/8081/8082 moved (listen,
+#                          public_url and the issuers follow the proxy port)
+#   start_gateway NAME [VAR=VALUE…]   start it with the demo's default secrets and wait for /readyz
+gateway_pid=""
+
+alive() {
+  local state
+  state=$(sed -E 's/.*\) ([A-Za-z]).*/\1/' "/proc/$1/stat" 2>/dev/null) && [ "$state" != Z ]
+}
+
+stop_gateway() {
+  if [ -n "$gateway_pid" ]; then
+    kill -TERM "$gateway_pid" 2>/dev/null || true
+    for _ in $(seq 1 60); do
+      alive "$gateway_pid" || break
+      sleep 0.2
+    done
+    kill -KILL "$gateway_pid" 2>/dev/null || true
+    wait "$gateway_pid" 2>/dev/null || true
+  fi
+  gateway_pid=""
+}
+
+demo_config() {
+  local name=$1
+  # Four distinct free ports on 127.0.0.1 (held together while chosen, so they differ).
+  read -r PROXY ADMIN TENANT ECHO < <("$PY" - <<'PYEOF'
+import socket
+socks = []
+for _ in range(4):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(*(s.getsockname()[1] for s in socks))
+for s in socks:
+    s.close()
+PYEOF
+)
+  sed -E \
+    -e "s/127\.0\.0\.1:8080\b/127.0.0.1:$PROXY/g" \
+    -e "s/127\.0\.0\.1:9090\b/127.0.0.1:$ADMIN/g" \
+    -e "s/127\.0\.0\.1:8081\b/127.0.0.1:$TENANT/g" \
+    -e "s/127\.0\.0\.1:8082\b/127.0.0.1:$ECHO/g" \
+    gateway.yaml >"$work/gateway.yaml"
+  for port in "$PROXY" "$ADMIN" "$TENANT" "$ECHO"; do
+    grep -q "127.0.0.1:$port\b" "$work/gateway.yaml" || { echo "$name: port $port not set in the config copy" >&2; exit 2; }
+  done
+  if grep -Eq '127\.0\.0\.1:(8080|9090|8081|8082)\b' "$work/gateway.yaml"; then
+    echo "$name: a default port is left in the config copy" >&2
+    exit 2
+  fi
+}
+
+start_gateway() {
+  local name=$1
+  shift
+  echo "starting $BIN: proxy 127.0.0.1:$PROXY, admin 127.0.0.1:$ADMIN, tenant 127.0.0.1:$TENANT, echo 127.0.0.1:$ECHO"
+  # The demo's secrets are gateway.yaml's defaults (the checks use them), whatever this shell has.
+  env -u MOBILE_SECRET -u WEBSITE_SECRET -u SERVICE_SECRET -u SERVICE_CLIENT_SECRET -u ADMIN_SECRET \
+    "$@" RUST_LOG=warn "$BIN" --config "$work/gateway.yaml" >"$work/gateway.log" 2>&1 &
+  gateway_pid=$!
+  # Ready: /readyz is 200 once the tenant's signing keys are loaded.
+  for _ in $(seq 1 100); do
+    if ! alive "$gateway_pid"; then
+      echo "$name: the gateway exited at start:" >&2
+      tail -n 30 "$work/gateway.log" >&2
+      exit 1
+    fi
+    if "$PY" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)" \
+      "http://127.0.0.1:$ADMIN/readyz" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "$name: the gateway was not ready within 20 s" >&2
+  tail -n 30 "$work/gateway.log" >&2
+  exit 1
+}
