@@ -30,9 +30,12 @@ impl Shared {
         self.draining.store(true, Ordering::SeqCst);
     }
 
-    /// Ready for traffic: not draining, and holding the tenant's signing keys.
+    /// Ready for traffic: not draining, holding the tenant's signing keys, and having read the
+    /// revocation feed once (a replica started while the store is unreachable would otherwise
+    /// take tokens logged out elsewhere).
     pub fn is_ready(&self) -> bool {
-        !self.draining.load(Ordering::SeqCst) && self.app.load().jwks.has_keys()
+        let app = self.app.load();
+        !self.draining.load(Ordering::SeqCst) && app.jwks.has_keys() && app.sessions.revocations.caught_up()
     }
 
     pub fn in_flight(&self) -> usize {

@@ -43,8 +43,12 @@ async fn refresh_returns_new_tokens_in_the_client_shape() {
     assert_ne!(body["accessToken"], first["accessToken"]);
     assert_eq!(body["refreshToken"], rt, "the tenant does not rotate: the sent one comes back");
     assert!(body["idToken"].is_string() && body["expireAt"].is_string());
-    // The camelCase field name seen in the wild works too.
-    let (status, _) = json(refresh(&s, "mobile-secret", Some(at), json!({"refreshToken": rt})).await).await;
+    // The refresh ended the access token it replaced: it cannot be shown again.
+    let (status, _) = json(refresh(&s, "mobile-secret", Some(at), json!({"refresh_token": rt})).await).await;
+    assert_eq!(status, 401, "the replaced access token is revoked");
+    // The camelCase field name seen in the wild works too, with the new access token.
+    let new_at = body["accessToken"].as_str().unwrap();
+    let (status, _) = json(refresh(&s, "mobile-secret", Some(new_at), json!({"refreshToken": rt})).await).await;
     assert_eq!(status, 200);
     let call = s.calls().pop().unwrap();
     assert_eq!(param(&call, "grant_type"), Some("refresh_token"));
@@ -104,7 +108,8 @@ async fn rotating_tenants_hand_out_a_new_refresh_token() {
     let (status, body) = json(refresh(&s, "service-secret", Some(at), json!({"refresh_token": rt})).await).await;
     assert_eq!(status, 200, "{body}");
     assert_ne!(body["refresh_token"], rt);
-    let resp = refresh(&s, "service-secret", Some(at), json!({"refresh_token": rt})).await;
+    let new_at = body["access_token"].as_str().unwrap();
+    let resp = refresh(&s, "service-secret", Some(new_at), json!({"refresh_token": rt})).await;
     assert_oauth_error(resp, 403, "invalid_grant").await;
 }
 

@@ -318,3 +318,76 @@ async fn leased_backend_limits_never_let_the_fleet_past_the_limit() {
     // the two replicas' unspent leases fewer.
     assert!((58..=64).contains(&admitted), "{admitted} admitted");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_third_review_is_closed() {
+    let redis = RedisServer::start();
+    let b = Backends::start(with_store("standalone", &[redis.url()], ""), authgate::dev::echo::router()).await;
+    let (a, z) = (Gateway::start(&b.yaml).await, Gateway::start(&b.yaml).await);
+    // A refresh ends the access token it replaces: an older cookie does not outlive it.
+    let old = website_login(&a).await;
+    let resp = http()
+        .post(format!("{}/oauth/refreshtoken", a.url))
+        .header("secret", "website-secret")
+        .header("cookie", &old)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let new = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    assert_eq!(get(&format!("{}/api/me", a.url), &[("cookie", &old)]).await.0, 401, "the refreshed-away cookie");
+    let gone =
+        until(Duration::from_secs(5), async || get(&format!("{}/api/me", z.url), &[("cookie", &old)]).await.0 == 401)
+            .await;
+    assert!(gone.is_some(), "the other replica still takes the refreshed-away cookie");
+    assert_eq!(get(&format!("{}/api/me", z.url), &[("cookie", &new)]).await.0, 200);
+
+    // Ending a user's sessions revokes their refresh tokens at the tenant, and a revoked
+    // Bearer cannot refresh.
+    let (status, body) = Stack::login_at(&a.url, "mobile-secret").await;
+    assert_eq!(status, 200);
+    let (at, rt) =
+        (body["accessToken"].as_str().unwrap().to_string(), body["refreshToken"].as_str().unwrap().to_string());
+    let subject = common::claims(&at)["sub"].as_str().unwrap().replace('|', "%7C");
+    let resp =
+        http().delete(format!("{}/sessions/{subject}", z.url)).header("secret", "admin-secret").send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let revoked = b.recorder.lock().unwrap().iter().filter(|c| c.path == "/oauth/revoke").count();
+    assert!(revoked >= 2, "{revoked} refresh tokens revoked at the tenant");
+    let refresh = http()
+        .post(format!("{}/oauth/refreshtoken", z.url))
+        .header("secret", "mobile-secret")
+        .bearer_auth(&at)
+        .json(&serde_json::json!({"refresh_token": rt}))
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(refresh, 401, "invalid_token").await;
+
+    // One secret header per request; other spellings of the management paths are not proxied.
+    let resp = http()
+        .get(format!("{}/users/active", a.url))
+        .header("secret", "admin-secret")
+        .header("secret", "website-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let resp = http().delete(format!("{}/SESSIONS/x", a.url)).header("secret", "admin-secret").send().await.unwrap();
+    assert_oauth_error(resp, 404, "not_found").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_is_ready_only_once_it_has_read_the_revocations() {
+    let mut redis = RedisServer::start();
+    let b = Backends::start(with_store("standalone", &[redis.url()], ""), authgate::dev::echo::router()).await;
+    redis.kill();
+    let g = Gateway::start(&b.yaml).await;
+    let readyz = format!("{}/readyz", g.admin_url);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(http().get(&readyz).send().await.unwrap().status(), 503, "not ready before the feed was read");
+    redis.restart();
+    let ready =
+        until(Duration::from_secs(10), async || http().get(&readyz).send().await.unwrap().status() == 200).await;
+    assert!(ready.is_some(), "never ready:\n{}", g.logs());
+}

@@ -55,11 +55,25 @@ impl LoginService {
         if let (Some(signer), Some(id_token)) = (&self.id_tokens, &tokens.id_token) {
             tokens.id_token = Some(signer.reissue(id_token, client, &self.jwks, &self.config).await?);
         }
-        self.sessions.record(client, tokens, previous).await.map_err(|e| {
-            crate::store::report_error("record session", &e);
-            ApiError::new(503, "temporarily_unavailable", "The session store cannot be reached; try again shortly.")
-                .with_header("retry-after", "1")
-        })
+        match self.sessions.record(client, tokens, previous).await {
+            Ok(session) => Ok(session),
+            Err(crate::store::StoreError::Ended) => {
+                // A logout won the race: the new tokens are not handed out.
+                if let Some(rt) = &tokens.refresh_token {
+                    let _ = self.tenant.revoke(client, rt, std::net::Ipv4Addr::LOCALHOST.into()).await;
+                }
+                Err(ApiError::new(401, "invalid_grant", "The session has ended."))
+            }
+            Err(e) => {
+                crate::store::report_error("record session", &e);
+                Err(ApiError::new(
+                    503,
+                    "temporarily_unavailable",
+                    "The session store cannot be reached; try again shortly.",
+                )
+                .with_header("retry-after", "1"))
+            }
+        }
     }
 }
 

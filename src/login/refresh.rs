@@ -19,6 +19,9 @@ pub async fn handle(svc: &LoginService, client: &Client, req: &Request) -> Resul
     let token = credential(&req.headers, &svc.config.session)?
         .ok_or_else(|| ApiError::invalid_token("An access token is required: Authorization: Bearer <token>."))?
         .token;
+    if svc.sessions.is_revoked(token) {
+        return Err(ApiError::invalid_token("The access token was revoked."));
+    }
     let mut audiences = svc.config.guard.audiences.clone();
     audiences.extend(client.audience.iter().filter(|a| !audiences.contains(a)).cloned().collect::<Vec<_>>());
     if audiences.is_empty() {

@@ -151,6 +151,11 @@ impl ProxyHttp for Gateway {
         let forwarding = app.limits.forwarding(peer_ip(session), &req.headers);
         let ip = forwarding.client;
         ctx.forwarding = Some(forwarding);
+        if req.headers.get_all("secret").iter().nth(1).is_some() {
+            session.set_keepalive(None);
+            return self.refuse(session, ctx, ApiError::invalid_request("more than one secret header")).await;
+        }
+        let req = session.req_header();
         let http11 = req.version == http::Version::HTTP_11;
         if let Err(refusal) = router::check_host(req.headers.get(http::header::HOST).map(|h| h.as_bytes()), http11) {
             session.set_keepalive(None);

@@ -95,6 +95,15 @@ pub fn route(method: &str, path: &str) -> Route {
             return Route::Reserved;
         }
     }
+    let below_prefix_in_another_case = |(p, _, allow): &&(&str, Route, &str)| {
+        *allow == method
+            && path.len() > p.len()
+            && !path.starts_with(p)
+            && path.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+    };
+    if OWN_PREFIXES.iter().any(|p| below_prefix_in_another_case(&p)) {
+        return Route::Reserved;
+    }
     Route::Backend
 }
 
@@ -204,6 +213,8 @@ mod tests {
         for p in ["/oauth/token/", "/OAUTH/TOKEN", "/OAuth/Token/", "/Userinfo", "/LOGOUT/"] {
             assert_eq!(route("POST", p), Route::Reserved, "{p}");
         }
+        assert_eq!(route("DELETE", "/SESSIONS/x"), Route::Reserved);
+        assert_eq!(route("DELETE", "/Sessions/x/y"), Route::Reserved);
         assert_eq!(decided("POST", "//oauth/token").unwrap().1, Route::Login(Endpoint::Token));
         assert_eq!(decided("POST", "/oauth/./token").unwrap().1, Route::Login(Endpoint::Token));
         assert_eq!(decided("POST", "/x/../oauth/token").unwrap().1, Route::Login(Endpoint::Token));

@@ -74,9 +74,11 @@ impl SessionEndpoints {
         if let Some(c) = credential.filter(|c| c.source == TokenSource::Cookie) {
             // A cross-site page must not end the session, whatever the method: the origin must
             // be one the client allows (the client named, else the one the cookie was issued to).
-            let cookie_client = match client {
+            // The client the cookie was issued to decides (a request cannot name another
+            // client to borrow its allowed origins); without one, the client named.
+            let cookie_client = match self.cookie_client(&c).await {
                 Some(c) => Some(c),
-                None => self.cookie_client(&c).await,
+                None => client,
             };
             csrf::check_same_site(&req.headers, cookie_client, self.config.public_url.as_deref())?;
         }

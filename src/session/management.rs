@@ -26,7 +26,8 @@ impl SessionEndpoints {
     /// `GET /users/active`: `[{"userId": …}, …]`.
     pub async fn active_users(&self, req: &Request) -> Reply {
         let answer = async {
-            let (_, rate) = self.management_client(req).await?;
+            let (client, rate) = self.management_client(req).await?;
+            tracing::info!(client = client.name.as_str(), "active users listed");
             let subjects = self.sessions.active_subjects().await.map_err(store_unavailable)?;
             let users: Vec<serde_json::Value> =
                 subjects.into_iter().map(|s| serde_json::json!({"userId": s})).collect();
@@ -44,7 +45,16 @@ impl SessionEndpoints {
             if user_id.is_empty() {
                 return Err(ApiError::invalid_request("a user id is required: DELETE /sessions/{userId}"));
             }
-            let ended = self.sessions.end_all(user_id).await.map_err(store_unavailable)?;
+            let sessions = self.sessions.end_all(user_id).await.map_err(store_unavailable)?;
+            // Their refresh tokens too: ending the sessions must also stop new tokens.
+            for s in &sessions {
+                if let (Some(c), Some(rt)) = (self.config.client_by_name(&s.client), self.sessions.refresh_token(s)) {
+                    if let Err(e) = self.tenant.revoke(c, &rt, req.client_ip).await {
+                        tracing::warn!(error = %e, "the tenant did not revoke an ended session's refresh token");
+                    }
+                }
+            }
+            let ended = sessions.len();
             tracing::info!(client = client.name.as_str(), ended, "sessions of a user ended");
             let mut reply = Reply::json(200, &serde_json::json!({"userId": user_id, "sessionsEnded": ended}));
             reply.headers.extend(rate.headers());

@@ -14,12 +14,23 @@ pub const FEED_INTERVAL: Duration = Duration::from_millis(200);
 
 pub struct Revocations {
     revoked: Cache<[u8; 32], ()>,
+    /// The feed was read once: until then a replica could take tokens logged out elsewhere,
+    /// so it is not ready.
+    caught_up: std::sync::atomic::AtomicBool,
 }
 
 impl Revocations {
     /// Entries are kept `retention` (the longest a session lives).
     pub fn new(retention: Duration) -> Self {
-        Revocations { revoked: Cache::builder().max_capacity(1_000_000).time_to_live(retention).build() }
+        Revocations {
+            revoked: Cache::builder().max_capacity(1_000_000).time_to_live(retention).build(),
+            caught_up: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// The feed has been read at least once (readiness).
+    pub fn caught_up(&self) -> bool {
+        self.caught_up.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn revoke(&self, hash: [u8; 32]) {
@@ -62,6 +73,7 @@ pub async fn poll(store: &Arc<dyn Sessions>, revocations: &Revocations, cursor: 
     match store.revocations_since(cursor).await {
         Ok((entries, next)) => {
             revocations.apply(&entries);
+            revocations.caught_up.store(true, std::sync::atomic::Ordering::Relaxed);
             next
         }
         Err(e) => {

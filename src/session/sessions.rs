@@ -109,9 +109,22 @@ impl SessionService {
             id,
             cookie_id,
         };
+        if previous.is_some_and(|p| from_hex(&p.id).is_some_and(|h| self.revocations.is_revoked(&h))) {
+            return Err(StoreError::Ended);
+        }
         match self.store.put_session(&record, previous.map(|p| p.token_hash.as_str())).await {
-            Ok(()) => Ok(Some(record)),
-            Err(e) if !self.opaque() => {
+            Ok(true) => {
+                // The access token this refresh replaces is ended with it: a stolen older
+                // token or cookie does not outlive the refresh (nor a later logout).
+                if let Some(old) = previous.filter(|p| p.token_hash != record.token_hash) {
+                    if let Err(e) = self.revoke(&from_hex(&old.token_hash).into_iter().collect::<Vec<_>>()).await {
+                        report_error("revoke the refreshed token", &e);
+                    }
+                }
+                Ok(Some(record))
+            }
+            Ok(false) => Err(StoreError::Ended),
+            Err(e) if !self.opaque() && previous.is_none() => {
                 report_error("record session", &e);
                 Ok(None)
             }
@@ -161,7 +174,11 @@ impl SessionService {
         is_session_id: bool,
         verified: bool,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        self.revocations.revoke(digest(credential));
+        // Only what verified (or names a session) is remembered as revoked: random Bearers
+        // sent to /logout must not fill the list.
+        if verified {
+            self.revocations.revoke(digest(credential));
+        }
         let found = self.find_unrevoked(credential, is_session_id).await?;
         match &found {
             Some(s) => self.end(s).await?,
@@ -169,6 +186,11 @@ impl SessionService {
             None => {}
         }
         Ok(found)
+    }
+
+    /// Whether a token or session id was revoked (a logout, on any replica).
+    pub fn is_revoked(&self, credential: &str) -> bool {
+        self.revocations.is_revoked(&digest(credential))
     }
 
     async fn find_unrevoked(&self, credential: &str, is_session_id: bool) -> Result<Option<SessionRecord>, StoreError> {
@@ -180,13 +202,14 @@ impl SessionService {
         Ok(found.map(|s| SessionRecord { cookie_id: Some(credential.to_string()), ..s }))
     }
 
-    /// End every session of `subject`; how many there were.
-    pub async fn end_all(&self, subject: &str) -> Result<usize, StoreError> {
+    /// End every session of `subject`; the sessions ended (their refresh tokens are the
+    /// caller's to revoke at the tenant).
+    pub async fn end_all(&self, subject: &str) -> Result<Vec<SessionRecord>, StoreError> {
         let sessions = self.store.sessions_of(subject).await?;
         for s in &sessions {
             self.end(s).await?;
         }
-        Ok(sessions.len())
+        Ok(sessions)
     }
 
     pub async fn active_subjects(&self) -> Result<Vec<String>, StoreError> {

@@ -13,6 +13,8 @@ struct State {
     by_user: HashMap<String, HashSet<String>>,
     /// Revocations by sequence number.
     revoked: BTreeMap<u64, String>,
+    /// Ended sessions (id → when it would have expired): never written again.
+    ended: HashMap<String, u64>,
     next: u64,
 }
 
@@ -39,6 +41,7 @@ impl State {
         for id in expired {
             self.remove(&id);
         }
+        self.ended.retain(|_, until| *until > now);
     }
 }
 
@@ -59,17 +62,21 @@ impl MemoryStore {
 
 #[async_trait]
 impl Sessions for MemoryStore {
-    async fn put_session(&self, s: &SessionRecord, previous_token_hash: Option<&str>) -> StoreResult<()> {
-        self.with(|st| {
-            st.sweep(unix_now());
+    async fn put_session(&self, s: &SessionRecord, previous_token_hash: Option<&str>) -> StoreResult<bool> {
+        Ok(self.with(|st| {
+            let now = unix_now();
+            st.sweep(now);
+            if st.ended.contains_key(&s.id) || (previous_token_hash.is_some() && st.live(&s.id, now).is_none()) {
+                return false;
+            }
             if let Some(prev) = previous_token_hash {
                 st.by_token.remove(prev);
             }
             st.by_token.insert(s.token_hash.clone(), s.id.clone());
             st.by_user.entry(s.subject.clone()).or_default().insert(s.id.clone());
             st.sessions.insert(s.id.clone(), s.clone());
-        });
-        Ok(())
+            true
+        }))
     }
 
     async fn session_by_token(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
@@ -84,7 +91,10 @@ impl Sessions for MemoryStore {
     }
 
     async fn delete_session(&self, s: &SessionRecord) -> StoreResult<()> {
-        self.with(|st| st.remove(&s.id));
+        self.with(|st| {
+            st.remove(&s.id);
+            st.ended.insert(s.id.clone(), s.expires.max(unix_now() + 1));
+        });
         Ok(())
     }
 
@@ -130,5 +140,36 @@ impl Sessions for MemoryStore {
             let items: Vec<String> = st.revoked.range(cursor + 1..).map(|(_, v)| v.clone()).collect();
             (items, st.next)
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, token: &str) -> SessionRecord {
+        SessionRecord {
+            id: id.into(),
+            cookie_id: None,
+            subject: "auth0|u".into(),
+            client: "website".into(),
+            created: 1,
+            expires: unix_now() + 60,
+            token_hash: token.into(),
+            refresh_token: None,
+            access_token: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_ended_session_is_never_written_again() {
+        let store = MemoryStore::new();
+        assert!(store.put_session(&record("s1", "t1"), None).await.unwrap());
+        assert!(store.put_session(&record("s1", "t2"), Some("t1")).await.unwrap(), "a refresh continues it");
+        store.delete_session(&record("s1", "t2")).await.unwrap();
+        assert!(!store.put_session(&record("s1", "t3"), Some("t2")).await.unwrap(), "a refresh racing the logout");
+        assert!(!store.put_session(&record("s1", "t4"), None).await.unwrap(), "nor as new");
+        assert!(!store.put_session(&record("s2", "t5"), Some("t0")).await.unwrap(), "no session to continue");
+        assert_eq!(store.session_by_id("s1").await.unwrap(), None);
     }
 }

@@ -55,6 +55,9 @@ pub enum StoreError {
     Timeout,
     #[error("the store is unreachable or failed: {0}")]
     Failed(String),
+    /// A refresh of a session that was ended meanwhile (logout, management).
+    #[error("the session has ended")]
+    Ended,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -62,12 +65,15 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Sessions and their revocations.
 #[async_trait]
 pub trait Sessions: Send + Sync {
-    /// Save `s` (replacing the session of the same id), indexed by its token hash and its
-    /// user; it expires at `s.expires`. `previous_token_hash`: the index entry it replaces.
-    async fn put_session(&self, s: &SessionRecord, previous_token_hash: Option<&str>) -> StoreResult<()>;
+    /// Save `s`, indexed by its token hash and its user; it expires at `s.expires`.
+    /// `previous_token_hash`: `s` continues a session (a refresh) whose index entry it replaces;
+    /// then it is written only while that session still exists. A session that was ended is
+    /// never written again (a refresh racing a logout cannot bring it back). `false`: not
+    /// written for either reason.
+    async fn put_session(&self, s: &SessionRecord, previous_token_hash: Option<&str>) -> StoreResult<bool>;
     async fn session_by_token(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
     async fn session_by_id(&self, id: &str) -> StoreResult<Option<SessionRecord>>;
-    /// Delete `s` and its indexes.
+    /// Delete `s` and its indexes, and remember that it ended (until it would have expired).
     async fn delete_session(&self, s: &SessionRecord) -> StoreResult<()>;
     /// Publish revoked hashes (hex SHA-256 of tokens and session ids) to every replica.
     async fn publish_revocations(&self, revoked: &[String]) -> StoreResult<()>;

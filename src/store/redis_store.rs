@@ -35,7 +35,7 @@ if diff < 0 then
   return {0, 0, string.format('%.6f', tat - now), string.format('%.6f', -diff)}
 end
 local reset_after = new_tat - now
-redis.call('SET', KEYS[1], string.format('%.6f', new_tat), 'PX', math.ceil(reset_after * 1000))
+redis.call('SET', KEYS[1], string.format('%.6f', new_tat), 'PX', math.max(1, math.ceil(reset_after * 1000)))
 return {1, math.floor(diff / emission + 0.000001), string.format('%.6f', reset_after), '0'}
 "#;
 
@@ -50,6 +50,22 @@ if n >= tonumber(ARGV[1]) then
   return 1
 end
 return 0
+"#;
+
+/// Write a session (KEYS[1]) unless it ended (KEYS[2], same hash tag) or, when it continues
+/// one (ARGV[3] = 1), unless that one is gone.
+const PUT_SESSION: &str = r#"
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if ARGV[3] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"#;
+
+/// End a session: its tombstone (KEYS[2]) outlives it, so it is never written again.
+const END_SESSION: &str = r#"
+redis.call('SET', KEYS[2], '1', 'EX', ARGV[1])
+redis.call('DEL', KEYS[1])
+return 1
 "#;
 
 /// Publish revocations at Redis' time (milliseconds), and forget those older than the
@@ -71,6 +87,8 @@ pub struct RedisStore {
     gcra: Script,
     failure: Script,
     revoke: Script,
+    put_session: Script,
+    end_session: Script,
 }
 
 fn failed(e: redis::RedisError) -> StoreError {
@@ -87,11 +105,18 @@ impl RedisStore {
             gcra: Script::new(GCRA),
             failure: Script::new(FAILURE),
             revoke: Script::new(REVOKE),
+            put_session: Script::new(PUT_SESSION),
+            end_session: Script::new(END_SESSION),
         }
     }
 
     fn key(&self, name: &str) -> String {
         format!("{}{name}", self.config.key_prefix)
+    }
+
+    /// A session's record and its tombstone: one hash tag, so one script sees both.
+    fn session_keys(&self, id: &str) -> (String, String) {
+        (self.key(&format!("session:{{{id}}}")), self.key(&format!("ended:{{{id}}}")))
     }
 
     fn connection_info(&self, url: &str) -> RedisResult<redis::ConnectionInfo> {
@@ -213,17 +238,29 @@ impl RedisStore {
 
 #[async_trait]
 impl Sessions for RedisStore {
-    async fn put_session(&self, s: &SessionRecord, previous_token_hash: Option<&str>) -> StoreResult<()> {
+    async fn put_session(&self, s: &SessionRecord, previous_token_hash: Option<&str>) -> StoreResult<bool> {
         let ttl = s.expires.saturating_sub(unix_now()).max(1);
         let json = serde_json::to_string(s).map_err(|e| StoreError::Failed(e.to_string()))?;
-        let (session_key, token_key) =
-            (self.key(&format!("session:{}", s.id)), self.key(&format!("token:{}", s.token_hash)));
+        let (session_key, ended_key) = self.session_keys(&s.id);
+        let token_key = self.key(&format!("token:{}", s.token_hash));
         let (user_key, active_key) = (self.key(&format!("user:{}", s.subject)), self.key("active"));
         let previous = previous_token_hash.map(|h| self.key(&format!("token:{h}")));
         let (id, subject, expires) = (s.id.clone(), s.subject.clone(), s.expires);
+        let continuing = u8::from(previous.is_some());
+        let put = &self.put_session;
         self.run(|conn| async move {
             on!(conn, |c| {
-                let _: () = c.set_ex(&session_key, &json, ttl).await?;
+                let written: u8 = put
+                    .key(&session_key)
+                    .key(&ended_key)
+                    .arg(&json)
+                    .arg(ttl)
+                    .arg(continuing)
+                    .invoke_async(&mut c)
+                    .await?;
+                if written == 0 {
+                    return Ok(false);
+                }
                 let _: () = c.set_ex(&token_key, &id, ttl).await?;
                 if let Some(p) = &previous {
                     let _: () = c.del(p).await?;
@@ -238,7 +275,7 @@ impl Sessions for RedisStore {
                     .query_async(&mut c)
                     .await?;
                 let _: () = c.zrembyscore(&active_key, "-inf", unix_now()).await?;
-                Ok(())
+                Ok(true)
             })
         })
         .await
@@ -252,8 +289,11 @@ impl Sessions for RedisStore {
     }
 
     async fn session_by_id(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
-        let json = self.get_string(self.key(&format!("session:{id}"))).await?;
-        Ok(json.and_then(|j| serde_json::from_str(&j).ok()).filter(|s: &SessionRecord| s.expires > unix_now()))
+        let json = self.get_string(self.session_keys(id).0).await?;
+        // The record must be the one asked for: a record copied under another key is refused.
+        Ok(json
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .filter(|s: &SessionRecord| s.expires > unix_now() && s.id == id))
     }
 
     async fn publish_revocations(&self, revoked: &[String]) -> StoreResult<()> {
@@ -275,14 +315,16 @@ impl Sessions for RedisStore {
     }
 
     async fn delete_session(&self, s: &SessionRecord) -> StoreResult<()> {
-        let keys = [self.key(&format!("session:{}", s.id)), self.key(&format!("token:{}", s.token_hash))];
+        let (session_key, ended_key) = self.session_keys(&s.id);
+        let token_key = self.key(&format!("token:{}", s.token_hash));
         let user_key = self.key(&format!("user:{}", s.subject));
         let id = s.id.clone();
+        let ttl = s.expires.saturating_sub(unix_now()).max(1);
+        let end = &self.end_session;
         self.run(|conn| async move {
             on!(conn, |c| {
-                for k in &keys {
-                    let _: () = c.del(k).await?;
-                }
+                let _: u8 = end.key(&session_key).key(&ended_key).arg(ttl).invoke_async(&mut c).await?;
+                let _: () = c.del(&token_key).await?;
                 c.srem::<_, _, ()>(&user_key, &id).await
             })
         })
