@@ -52,7 +52,7 @@ async fn tenant_too_slow_is_504() {
     let slow = axum::Router::new().route(
         "/oauth/token",
         post(|| async {
-            tokio::time::sleep(Duration::from_secs(5)).await;
+            tokio::time::sleep(Duration::from_secs(8)).await;
             "late"
         }),
     );

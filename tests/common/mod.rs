@@ -37,7 +37,7 @@ backend: {{ url: "{backend_url}" }}
 tenant:
   url: "{tenant_url}"
   connect_timeout_ms: 500
-  request_timeout_ms: 1500
+  request_timeout_ms: 5000
 {extra_tenant}
 dev_tenant:
   audience: https://api.test
