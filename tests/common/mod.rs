@@ -36,7 +36,7 @@ threads: 1
 backend: {{ url: "{backend_url}" }}
 tenant:
   url: "{tenant_url}"
-  connect_timeout_ms: 500
+  connect_timeout_ms: 2000
   request_timeout_ms: 5000
 {extra_tenant}
 dev_tenant:
