@@ -236,6 +236,16 @@ async fn passwords_api_answers_in_its_shape() {
     assert_eq!(param(&upstream, "organization"), Some("org_7"));
     assert_eq!(param(&upstream, "claims"), Some(r#"{"id_token":{"email":null}}"#));
 
+    // A phone number logs in on the passwordless connection with its one-time code.
+    let (status, body) = json(
+        call(json!({"username": "+15555550100", "password": "123456", "username_type": "phone_number"})).await.unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let upstream = s.calls().pop().unwrap();
+    assert_eq!(param(&upstream, "grant_type"), Some("http://auth0.com/oauth/grant-type/passwordless/otp"));
+    assert_eq!((param(&upstream, "realm"), param(&upstream, "otp")), (Some("sms"), Some("123456")));
+
     let calls = s.calls().len();
     let bad_type = call(json!({"username": "u", "password": "p", "username_type": "nickname"})).await.unwrap();
     assert_oauth_error(bad_type, 400, "invalid_request").await;

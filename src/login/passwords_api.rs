@@ -2,6 +2,7 @@
 //! pipeline. `username_type` picks the connection, `resource` the audience, `org_id` the
 //! organization; `claims` go to the tenant; `session_id` is echoed or generated.
 
+use super::ro::PASSWORDLESS_OTP;
 use super::shape::cookie_reply;
 use super::token::PASSWORD_REALM;
 use super::{attempt, check_client_id, read_params, upstream_scope, Applied, LoginService};
@@ -46,11 +47,15 @@ pub async fn handle(
     let session_id = params.get("session_id").map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     applied.add(svc.limits.check_attempt(username, req.client_ip).await?);
     let scope = upstream_scope(params.get("scope"), client);
+    // A passwordless connection (`username_type: phone_number` → `sms`) takes the one-time
+    // code with the passwordless OTP grant, as `/oauth/ro` does.
+    let (grant, secret_field) =
+        if matches!(realm, "sms" | "email") { (PASSWORDLESS_OTP, "otp") } else { (PASSWORD_REALM, "password") };
     let mut form = vec![
-        ("grant_type", PASSWORD_REALM),
+        ("grant_type", grant),
         ("realm", realm),
         ("username", username),
-        ("password", password),
+        (secret_field, password),
         ("scope", scope.as_str()),
     ];
     form.extend(audience.map(|a| ("audience", a)));
