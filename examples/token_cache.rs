@@ -22,6 +22,16 @@ fn rss_mib(pid: u32) -> f64 {
     kib / 1024.0
 }
 
+/// A child process killed and reaped when dropped.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -84,14 +94,16 @@ async fn main() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gateway.yaml");
         std::fs::File::create(&path).unwrap().write_all(yaml.as_bytes()).unwrap();
-        let mut child = Command::new(&binary)
+        let child = Command::new(&binary)
             .arg("--config")
             .arg(&path)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("the gateway binary");
-        let pid = child.id();
+        // Stopped by its PID when this iteration ends, a panic included.
+        let child = Stopped(child);
+        let pid = child.0.id();
         let http = reqwest::Client::new();
         let readyz = format!("http://127.0.0.1:{admin}/readyz");
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -135,7 +147,6 @@ async fn main() {
             n as f64 / secs,
             (after - idle) * 1024.0 * 1024.0 / n as f64
         );
-        let _ = child.kill();
-        let _ = child.wait();
+        drop(child);
     }
 }
