@@ -290,7 +290,8 @@ fn folds_to_ascii(c: char) -> bool {
     one_ascii(c.to_lowercase().collect()) || one_ascii(c.to_uppercase().collect())
 }
 
-fn percent_decode(b: &[u8]) -> Vec<u8> {
+/// Every `%XX` escape of `b` decoded (invalid ones kept as they are); no `+` rule.
+pub fn percent_decode(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {

@@ -177,10 +177,5 @@ fn bearer_of(value: &str) -> Result<Option<&str>, ApiError> {
     }
 }
 
-/// The token of the request's single `Authorization: Bearer …` header.
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    header(headers, "authorization").and_then(|v| bearer_of(v).ok().flatten())
-}
-
 #[cfg(test)]
 mod tests;

@@ -300,10 +300,7 @@ impl Limits {
 
     /// The shared store's key for a username and IP: a digest, so no username is stored.
     fn shared_user_key(username: &str, ip: IpAddr) -> String {
-        use sha2::Digest;
-        let d = sha2::Sha256::digest(username_key(username).as_bytes());
-        let hex: String = d[..16].iter().map(|b| format!("{b:02x}")).collect();
-        format!("{hex}:{ip}")
+        format!("{}:{ip}", short_digest(&username_key(username)))
     }
 
     /// A login attempt for `username` from `ip`: brute-force block first, then the rate.
@@ -395,11 +392,7 @@ impl Limits {
             };
             match &self.shared {
                 Some(s) => {
-                    use sha2::Digest;
-                    let d = sha2::Sha256::digest(subject.as_bytes());
-                    let key: String = std::iter::once("user:".to_string())
-                        .chain(d[..16].iter().map(|b| format!("{b:02x}")))
-                        .collect();
+                    let key = format!("user:{}", short_digest(subject));
                     self.leased_check(s, Check { name: "backend_per_user", rate, key: &key }).await.map(Some)
                 }
                 None => local.check(&self.hasher.hash_one(subject)).map(Some),
@@ -440,6 +433,12 @@ impl Limits {
             + l.backend_user.as_ref().map_or(0, Limiter::len)
             + l.failures.entry_count() as usize
     }
+}
+
+/// The first 128 bits of a value's SHA-256, in hex: how the shared store names users.
+fn short_digest(value: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(value.as_bytes())[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn blocked(wait: Duration) -> ApiError {

@@ -45,6 +45,19 @@ pub struct LoginService {
 impl LoginService {
     /// Record the session of a successful login (see `SessionService::record`); a store that
     /// cannot be reached fails the login only when the cookie must name the session.
+    /// A web client's answer to a login whose own shape is not the cookie (`/oauth/ro`, the
+    /// Passwords API): the session cookie, never the tokens. `None` for other clients.
+    fn web_answer(
+        &self,
+        client: &Client,
+        tokens: &crate::tenant::Tokens,
+        session: Option<&crate::store::SessionRecord>,
+    ) -> Option<Reply> {
+        client.website.then(|| {
+            shape::cookie_reply(client, &self.config.session, tokens, session.and_then(|s| s.cookie_id.as_deref()))
+        })
+    }
+
     /// With `id_token.reissue`, the id_token is replaced by the gateway's first.
     async fn issued(
         &self,

@@ -3,7 +3,6 @@
 //! organization; `claims` go to the tenant; `session_id` is echoed or generated.
 
 use super::ro::PASSWORDLESS_OTP;
-use super::shape::cookie_reply;
 use super::token::PASSWORD_REALM;
 use super::{attempt, check_client_id, read_params, upstream_scope, Applied, LoginService};
 use crate::config::Client;
@@ -68,13 +67,8 @@ pub async fn handle(
         e => e,
     })?;
     let session = svc.issued(client, &mut tokens, None).await?;
-    if client.website {
-        return Ok(cookie_reply(
-            client,
-            &svc.config.session,
-            &tokens,
-            session.as_ref().and_then(|s| s.cookie_id.as_deref()),
-        ));
+    if let Some(reply) = svc.web_answer(client, &tokens, session.as_ref()) {
+        return Ok(reply);
     }
     Ok(Reply::json(
         200,

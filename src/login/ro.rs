@@ -3,7 +3,6 @@
 //! `sms`/`email` logins the passwordless OTP grant, and the jwt-bearer grant goes to the
 //! tenant's `/oauth/ro` once the id_token checks out. Answers and errors in /oauth/ro's shape.
 
-use super::shape::cookie_reply;
 use super::token::{credentials, Credentials, PASSWORD_REALM};
 use super::{attempt, check_client_id, read_params, upstream_scope, Applied, LoginService, Params};
 use crate::config::{Client, LegacyRo};
@@ -46,13 +45,8 @@ pub async fn handle(
         }
     };
     let session = svc.issued(client, &mut tokens, None).await.map_err(ro_error)?;
-    if client.website {
-        return Ok(cookie_reply(
-            client,
-            &svc.config.session,
-            &tokens,
-            session.as_ref().and_then(|s| s.cookie_id.as_deref()),
-        ));
+    if let Some(reply) = svc.web_answer(client, &tokens, session.as_ref()) {
+        return Ok(reply);
     }
     let body = LegacyTokens {
         id_token: tokens.id_token.as_deref(),

@@ -362,15 +362,7 @@ fn user_of_sessions_path(raw_target: &[u8]) -> String {
     let path = crate::path::split_target(raw_target).map(|t| t.path).unwrap_or_default();
     let normal = crate::path::normalize(path, Default::default()).unwrap_or_default();
     let segment = normal.rsplit('/').next().unwrap_or_default();
-    percent_decode(segment)
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes: Vec<u8> = form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned().into_bytes())
-        .unwrap_or_default();
-    String::from_utf8(bytes).unwrap_or_default()
+    String::from_utf8(crate::path::percent_decode(segment.as_bytes())).unwrap_or_default()
 }
 
 /// The socket peer's IP.
