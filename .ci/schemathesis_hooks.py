@@ -6,7 +6,10 @@
    them at random (seeded), or no credential, or a wrong one. /oauth/refreshtoken and
    /userinfo (and half of the /logout calls) get that client's access token (Bearer, or the
    `sid` cookie for the web client); half of the refresh calls also get the client's real
-   refresh token in their body.
+   refresh token in their body; /users/me gets the access token the same way. The management
+   operations (`/users…` but /users/me, `DELETE /sessions/{userId}`) get the demo's management
+   client's secret (`admin`) most of the time, else another client's (403), none or a wrong
+   one (401).
 
 2. Two checks that wrap schemathesis' own `content_type_conformance` and
    `response_schema_conformance`: a web client's successful login is an empty `200` with no
@@ -39,12 +42,17 @@ SECRETS = {
     "service": os.environ.get("AUTHGATE_DEMO_SERVICE_SECRET", "service-secret"),
     "website": os.environ.get("AUTHGATE_DEMO_WEBSITE_SECRET", "website-secret"),
 }
+ADMIN_SECRET = os.environ.get("AUTHGATE_DEMO_ADMIN_SECRET", "admin-secret")
 COOKIE = "sid"
 LOGIN_PATHS = {"/oauth/token", "/oauth/ro", "/v1/auth/password/authenticate"}
 TOKEN_PATHS = {"/oauth/token", "/oauth/refreshtoken"}
+# Paths that take an access token (Bearer, or the web client's cookie).
+CREDENTIAL_PATHS = {"/oauth/refreshtoken", "/userinfo", "/users/me"}
 
 # Choices per test case: a client's credentials, none, or a wrong secret/token.
 CHOICES = ["mobile", "service", "website", "mobile", "service", "website", None, "wrong"]
+# Choices per management test case: mostly the management client, so the calls reach the tenant.
+MANAGEMENT_CHOICES = ["admin", "admin", "admin", "admin", "admin", "mobile", None, "wrong"]
 RNG = random.Random(int(os.environ.get("AUTHGATE_HOOKS_SEED", "1")))
 
 
@@ -73,7 +81,14 @@ def _login(secret: str) -> dict:
     return {"bearer": access, "refresh": refresh}
 
 
-@schemathesis.auth(refresh_interval=3600, retry_on=[]).apply_to(path_regex=r"^/(oauth/|v1/|userinfo$|logout$)")
+def _is_management(path: str) -> bool:
+    """A management operation: the `secret` of a client marked `management` decides."""
+    return (path.startswith("/users") and path != "/users/me") or path.startswith("/sessions/")
+
+
+@schemathesis.auth(refresh_interval=3600, retry_on=[]).apply_to(
+    path_regex=r"^/(oauth/|v1/|userinfo$|logout$|users(/|$)|sessions/)"
+)
 class DemoClients:
     """Logs the demo user in with every demo client once; picks one per test case."""
 
@@ -82,17 +97,27 @@ class DemoClients:
 
     def set(self, case, data, ctx):
         path = case.operation.path
-        choice = RNG.choice(CHOICES)
         headers = dict(case.headers or {})
         cookies = dict(case.cookies or {})
         headers.pop("secret", None)
+        if _is_management(path):
+            choice = RNG.choice(MANAGEMENT_CHOICES)
+            if choice == "admin":
+                headers["secret"] = ADMIN_SECRET
+            elif choice == "wrong":
+                headers["secret"] = "not-a-configured-secret"
+            elif choice is not None:
+                headers["secret"] = SECRETS[choice]
+            case.headers = headers
+            return
+        choice = RNG.choice(CHOICES)
         if choice == "wrong":
             headers["secret"] = "not-a-configured-secret"
         elif choice is not None:
             headers["secret"] = SECRETS[choice]
         # /logout gets a credential half of the time: with the web client's cookie and no
         # Origin it exercises the cross-site refusal, with a Bearer the plain logout.
-        with_credential = path in ("/oauth/refreshtoken", "/userinfo") or (path == "/logout" and RNG.random() < 0.5)
+        with_credential = path in CREDENTIAL_PATHS or (path == "/logout" and RNG.random() < 0.5)
         if with_credential:
             headers.pop("Authorization", None)
             headers.pop("authorization", None)

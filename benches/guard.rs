@@ -20,7 +20,7 @@ fn bench(c: &mut Criterion) {
         .replace("http://127.0.0.1:8081", &tenant_url)
         .replace("embedded: true", "embedded: false");
     let config = parse(&text, "gateway.yaml", &|_| None).unwrap();
-    let dev = DevTenant::new(config.dev_tenant.as_ref().unwrap(), &config.clients, &tenant_url).unwrap();
+    let dev = DevTenant::new(&config, &tenant_url).unwrap();
     rt.spawn(dev.clone().serve(listener));
     let app = App::new(config).unwrap();
 

@@ -58,7 +58,7 @@ async fn main() {
     let tenant_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let tenant_url = format!("http://{}", tenant_listener.local_addr().unwrap());
     let config = authgate::config::parse(&demo, "gateway.yaml", &|_| None).unwrap();
-    let tenant = DevTenant::new(config.dev_tenant.as_ref().unwrap(), &config.clients, &tenant_url).unwrap();
+    let tenant = DevTenant::new(&config, &tenant_url).unwrap();
     tokio::spawn(tenant.clone().serve(tenant_listener));
 
     let started = Instant::now();

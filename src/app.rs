@@ -9,6 +9,7 @@ use crate::login::LoginService;
 use crate::session::{Revocations, SessionEndpoints, SessionService};
 use crate::store::{MemoryStore, RedisStore, Sessions, SharedLimits};
 use crate::tenant::{Jwks, TenantClient};
+use crate::users::{ManagementApi, UserEndpoints};
 use http::HeaderName;
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ pub struct App {
     pub login: LoginService,
     pub guard: Guard,
     pub session: SessionEndpoints,
+    pub users: UserEndpoints,
     pub discovery: Discovery,
     pub limits: Arc<Limits>,
     pub sessions: Arc<SessionService>,
@@ -104,11 +106,23 @@ impl App {
                 limits: limits.clone(),
                 sessions: sessions.clone(),
                 id_tokens: id_tokens.clone(),
+                sealer: match previous.filter(|p| p.config.session.encryption_key == config.session.encryption_key) {
+                    Some(p) => p.login.sealer.clone(),
+                    None => Arc::new(crate::session::Sealer::from_config(
+                        config.session.encryption_key.as_ref().map(|k| k.expose()),
+                    )),
+                },
             },
             session: SessionEndpoints {
                 config: config.clone(),
                 tenant: tenant.clone(),
                 verifier: verifier.clone(),
+                limits: limits.clone(),
+                sessions: sessions.clone(),
+            },
+            users: UserEndpoints {
+                config: config.clone(),
+                api: config.management.clone().map(|m| ManagementApi::new(tenant.clone(), m)),
                 limits: limits.clone(),
                 sessions: sessions.clone(),
             },

@@ -25,3 +25,4 @@ pub mod signing;
 pub mod store;
 pub mod telemetry;
 pub mod tenant;
+pub mod users;

@@ -39,8 +39,7 @@ fn main() -> ExitCode {
 }
 
 fn run_dev_tenant(config: config::Config, listen: std::net::SocketAddr) -> Result<(), String> {
-    let dev_config = config.dev_tenant.as_ref().ok_or("the configuration has no dev_tenant section")?;
-    let tenant = dev::tenant::DevTenant::new(dev_config, &config.clients, &format!("http://{listen}"))?;
+    let tenant = dev::tenant::DevTenant::new(&config, &format!("http://{listen}"))?;
     let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     rt.block_on(async move {
         let listener =

@@ -49,9 +49,9 @@ fn socket_addr_of(url: &url::Url) -> Result<SocketAddr, StartError> {
 
 /// The demo's embedded dev tenant and echo backend, when the configuration asks for them.
 fn start_embedded(rt: &tokio::runtime::Runtime, config: &Config) -> Result<(), StartError> {
-    if let (true, Some(dev_config)) = (config.tenant.embedded, &config.dev_tenant) {
+    if config.tenant.embedded && config.dev_tenant.is_some() {
         let base = config.tenant.base_url.as_str().trim_end_matches('/').to_string();
-        let tenant = dev::tenant::DevTenant::new(dev_config, &config.clients, &base).map_err(StartError::Other)?;
+        let tenant = dev::tenant::DevTenant::new(config, &base).map_err(StartError::Other)?;
         serve(rt, socket_addr_of(&config.tenant.base_url)?, tenant.router())?;
     }
     if config.backend.embedded_echo {

@@ -9,18 +9,6 @@ async fn metrics_text(g: &Gateway) -> String {
     http().get(format!("{}/metrics", g.admin_url)).send().await.unwrap().text().await.unwrap()
 }
 
-/// Poll `check` every 50 ms for up to `limit`.
-async fn eventually(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_requests_tenant_calls_keys_and_refusals() {
     let s = Stack::start().await;
@@ -33,7 +21,10 @@ async fn metrics_count_requests_tenant_calls_keys_and_refusals() {
     )
     .await;
     http().get(format!("{}/public/x", s.gateway.url)).send().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let backend_counted = r#"authgate_requests_total{client="-",route="backend",status="200"} 1"#;
+    assert!(
+        eventually(Duration::from_secs(5), async || metrics_text(&s.gateway).await.contains(backend_counted)).await
+    );
     let m = metrics_text(&s.gateway).await;
     for needle in [
         r#"authgate_requests_total{client="mobile",route="token",status="200"} 1"#,
@@ -67,7 +58,7 @@ async fn request_ids_reach_the_tenant_the_backend_and_the_access_line() {
     assert_eq!(generated.len(), 36, "a UUID when the client sent none");
     let (_, echo) = json(resp).await;
     assert_eq!(echo["headers"]["x-request-id"], generated.as_str());
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(eventually(Duration::from_secs(5), async || s.gateway.logs().contains("req-from-client-1")).await);
     let logs = s.gateway.logs();
     let line = logs.lines().find(|l| l.contains("req-from-client-1")).expect("an access line with the id");
     for field in ["route=\"token\"", "client=\"mobile\"", "status=200", "latency_ms=", "tenant_ms="] {
@@ -194,7 +185,7 @@ async fn json_logs_on_request() {
     let b = Backends::start(|y| y, authgate::dev::echo::router()).await;
     let g = Gateway::start_with_env(&b.yaml, &[("AUTHGATE_LOG_FORMAT", "json")]).await;
     http().get(format!("{}/public/x", g.url)).header("x-request-id", "json-1").send().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(eventually(Duration::from_secs(5), async || g.logs().contains("json-1")).await);
     let logs = g.logs();
     let line = logs.lines().find(|l| l.contains("json-1")).expect("the access line");
     let v: serde_json::Value = serde_json::from_str(line).unwrap();

@@ -19,6 +19,7 @@ pub struct FileConfig {
     pub backend: FileBackend,
     pub tenant: FileTenant,
     pub dev_tenant: Option<FileDevTenant>,
+    pub management: Option<FileManagement>,
     #[serde(default)]
     pub session: FileSession,
     #[serde(default)]
@@ -68,6 +69,11 @@ pub struct FileRoutes {
     pub reject_path_parameters: bool,
     #[serde(default)]
     pub rules: Vec<FileRouteRule>,
+    /// Browsers without a session are sent to `/authorize` instead of getting a `401`.
+    #[serde(default)]
+    pub login_redirect: bool,
+    /// The client `/authorize` is asked for by those redirects.
+    pub login_client: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +84,7 @@ pub struct FileRouteRule {
     pub policy: String,
     #[serde(default)]
     pub websocket: bool,
+    pub login_redirect: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -117,6 +124,9 @@ pub struct FileTenantPaths {
     pub userinfo: Option<String>,
     pub revoke: Option<String>,
     pub jwks: Option<String>,
+    pub authorize: Option<String>,
+    pub logout: Option<String>,
+    pub end_session: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -185,6 +195,12 @@ pub struct FileClient {
     pub username_types: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub management: bool,
+    /// Browser login: the gateway's callback as the tenant knows it.
+    pub redirect_url: Option<String>,
+    #[serde(default)]
+    pub authorize_state_required: bool,
+    /// End the tenant's session on logout: `v2` or `oidc`.
+    pub tenant_logout: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -214,8 +230,23 @@ pub struct FileDevTenant {
     pub password_hash: Option<String>,
     pub default_directory: Option<String>,
     pub groups_claim: Option<String>,
+    pub management_scopes: Option<Vec<String>>,
+    pub management_requests_per_minute: Option<u32>,
     #[serde(default)]
     pub users: Vec<FileDevUser>,
+}
+
+/// The tenant's Management API, for the user-management endpoints (seed 003).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileManagement {
+    pub url: Option<String>,
+    pub audience: Option<String>,
+    pub client_id: String,
+    pub client_secret: String,
+    pub default_connection: Option<String>,
+    #[serde(default)]
+    pub connections: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -37,6 +37,8 @@ pub struct Config {
     pub backend: Backend,
     pub tenant: Tenant,
     pub dev_tenant: Option<DevTenant>,
+    /// The tenant's Management API: the `/users` endpoints exist only with it.
+    pub management: Option<Management>,
     pub session: Session,
     /// Where shared state lives: `None`, in this process (one replica).
     pub store: Option<RedisStore>,
@@ -87,6 +89,9 @@ pub struct RouteRule {
     pub policy: Policy,
     /// Connection upgrades (WebSocket) are allowed on this route.
     pub websocket: bool,
+    /// Browsers without a session are redirected to `/authorize` (this rule's or the global
+    /// `routes.login_redirect`).
+    pub login_redirect: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -95,6 +100,14 @@ pub struct Routes {
     /// Refusals on top of the path normaliser's fixed ones.
     pub strictness: crate::path::Strictness,
     pub rules: Vec<RouteRule>,
+    /// The `/users` management endpoints are the gateway's (a `management` block is set).
+    pub user_management: bool,
+    /// The client browsers are sent to `/authorize` for (with `login_redirect`).
+    pub login_client: Option<String>,
+    /// The callback paths the gateway serves: (path, client name).
+    pub callbacks: Vec<(String, String)>,
+    /// `routes.login_redirect`, for the default policy (no rule matched).
+    pub default_login_redirect: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -124,6 +137,11 @@ pub struct Tenant {
     pub userinfo_url: Url,
     pub revoke_url: Url,
     pub jwks_url: Url,
+    pub authorize_url: Url,
+    /// Auth0's `/v2/logout`.
+    pub logout_url: Url,
+    /// The OIDC `end_session_endpoint`.
+    pub end_session_url: Url,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,8 +248,22 @@ pub struct Client {
     pub resources: Vec<String>,
     /// Passwords API `username_type` → connection.
     pub username_types: Vec<(String, String)>,
-    /// May call the management endpoints (`/users/active`, `/sessions/…`).
+    /// May call the management endpoints (`/users…`, `/sessions/…`).
     pub management: bool,
+    /// Browser login: the gateway's callback URL as the tenant knows it (its path is served).
+    pub redirect_url: Option<Url>,
+    /// `/authorize` takes the caller's `state` (required) instead of making one.
+    pub authorize_state_required: bool,
+    /// Logout also ends the tenant's session.
+    pub tenant_logout: Option<TenantLogout>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantLogout {
+    /// Auth0's `/v2/logout?client_id=…&returnTo=…`.
+    V2,
+    /// OIDC `end_session_endpoint?client_id=…&post_logout_redirect_uri=…`.
+    Oidc,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,8 +307,37 @@ pub struct DevTenant {
     pub default_directory: String,
     /// Claim carrying the user's groups in the tokens it issues.
     pub groups_claim: String,
+    /// The scopes the dev tenant grants the Management API client.
+    pub management_scopes: Vec<String>,
+    /// Management API calls allowed per minute per token (then `429`, as Auth0 limits them).
+    pub management_requests_per_minute: u32,
     pub users: Vec<DevUser>,
 }
+
+/// The tenant's Management API v2 and the machine-to-machine application the gateway uses.
+#[derive(Debug, Clone)]
+pub struct Management {
+    /// `https://<tenant>/api/v2`, no trailing slash.
+    pub url: Url,
+    /// The Management API identifier the token is asked for (`https://<tenant>/api/v2/`).
+    pub audience: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub default_connection: Option<String>,
+    /// Connection name → the tenant's connection id (imports need the id).
+    pub connections: Vec<(String, String)>,
+}
+
+impl Management {
+    /// The connection id of a connection name the management block lists.
+    pub fn connection_id(&self, name: &str) -> Option<&str> {
+        self.connections.iter().find(|(n, _)| n == name).map(|(_, id)| id.as_str())
+    }
+}
+
+/// The Management API scopes the dev tenant grants by default, one per kind of call.
+pub const MANAGEMENT_SCOPES: &[&str] =
+    &["read:users", "create:users", "update:users", "delete:users", "create:users_imports", "read:users_imports"];
 
 #[derive(Debug, Clone)]
 pub enum DevPassword {

@@ -9,6 +9,8 @@ pub struct Matched {
     pub policy: Policy,
     /// The route may upgrade the connection (WebSocket), once the guard let it through.
     pub websocket: bool,
+    /// A browser without a session is sent to `/authorize` rather than refused.
+    pub login_redirect: bool,
 }
 
 /// `prefix` (stored without a trailing slash; the root is `""`) covers `path` when `path` is
@@ -41,9 +43,11 @@ pub fn rule_for_any_case(routes: &Routes, method: &str, path: &str) -> Matched {
 }
 
 fn first_rule(routes: &Routes, applies: impl Fn(&RouteRule) -> bool) -> Matched {
-    routes.rules.iter().find(|r| applies(r)).map_or(Matched { policy: routes.default, websocket: false }, |r| Matched {
+    let default = Matched { policy: routes.default, websocket: false, login_redirect: routes.default_login_redirect };
+    routes.rules.iter().find(|r| applies(r)).map_or(default, |r| Matched {
         policy: r.policy,
         websocket: r.websocket,
+        login_redirect: r.login_redirect,
     })
 }
 

@@ -30,6 +30,7 @@ fn first_matching_rule_decides_else_the_default() {
             methods: vec!["POST".into()],
             policy: Policy::Secret,
             websocket: false,
+            login_redirect: false,
         },
     );
     assert_eq!(policy_for(&c.routes, "POST", "/public/x"), Policy::Secret);

@@ -1,6 +1,7 @@
 //! The login endpoints the gateway answers itself: `/oauth/token` and `/oauth/refreshtoken`.
 //! Plain values in, a `Reply` out: no pingora type here.
 
+mod authorize;
 mod body;
 mod passwords_api;
 mod refresh;
@@ -9,6 +10,7 @@ mod scope;
 mod shape;
 mod token;
 
+pub use authorize::{challenge, login_redirect, safe_redirect, LOGIN_SECONDS};
 pub use body::{body_kind, parse as parse_body, BodyKind, Params};
 pub use scope::upstream_scope;
 pub use shape::MAX_EXPIRES_IN;
@@ -40,6 +42,9 @@ pub struct LoginService {
     pub sessions: Arc<crate::session::SessionService>,
     /// Re-signs id_tokens as the gateway's, when configured.
     pub id_tokens: Option<Arc<crate::idtoken::IdTokens>>,
+    /// Seals the browser login's transaction cookie (`session.encryption_key`, else a key of
+    /// this process).
+    pub sealer: Arc<crate::session::Sealer>,
 }
 
 impl LoginService {

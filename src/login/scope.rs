@@ -53,6 +53,9 @@ mod tests {
             resources: vec![],
             username_types: vec![],
             management: false,
+            redirect_url: None,
+            authorize_state_required: false,
+            tenant_logout: None,
         }
     }
 

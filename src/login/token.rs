@@ -26,6 +26,7 @@ pub async fn handle(
     match params.require("grant_type")? {
         "password" | PASSWORD_REALM => password(svc, client, &params, req, applied).await,
         "refresh_token" => refresh_grant(svc, client, &params, req, None, None).await,
+        "authorization_code" => super::authorize::code_grant(svc, client, &params, req).await,
         other => Err(ApiError::new(
             400,
             "unsupported_grant_type",

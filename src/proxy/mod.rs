@@ -6,7 +6,7 @@ mod listener;
 mod router;
 
 pub use listener::{ConnectionLimits, Edge};
-pub use router::{decide, decide_target, route, Decision, Own, Route, OWN_PATHS};
+pub use router::{decide, decide_target, route, Decision, Own, Route, AUTHORIZE_PATH, OWN_PATHS, USER_PATHS};
 
 use crate::app::App;
 use crate::error::ApiError;
@@ -87,7 +87,11 @@ async fn answer(app: &App, route: Route, ip: IpAddr, session: &mut Session) -> (
         let e = ApiError::new(404, "not_found", "No such endpoint: the gateway's own paths are spelled exactly.");
         return (e.into_reply(), None);
     }
-    let request = match read_request(session, app.config.max_body_bytes, ip).await {
+    let limit = match route {
+        Route::Own(Own::Users(crate::users::UserOp::Import)) => crate::users::MAX_IMPORT_BYTES,
+        _ => app.config.max_body_bytes,
+    };
+    let request = match read_request(session, limit, ip).await {
         Ok(r) => r,
         Err(reply) => {
             session.set_keepalive(None);
@@ -111,6 +115,19 @@ async fn answer(app: &App, route: Route, ip: IpAddr, session: &mut Session) -> (
             (app.session.end_user_sessions(&user, &request).await, None)
         }
         Route::Own(Own::OpenidConfiguration) => (app.discovery.openid_configuration().await, None),
+        Route::Own(Own::Authorize) => {
+            let (_, query) = normalised_target(session.req_header().raw_path());
+            (app.login.authorize(query.as_deref(), &request).await, None)
+        }
+        Route::Own(Own::Callback) => {
+            let (path, query) = normalised_target(session.req_header().raw_path());
+            (app.login.callback(&path, query.as_deref(), &request).await, None)
+        }
+        Route::Own(Own::Users(crate::users::UserOp::Me)) => (app.users.me(&app.guard, &request).await, None),
+        Route::Own(Own::Users(op)) => {
+            let (path, query) = normalised_target(session.req_header().raw_path());
+            (app.users.handle(op, &path, query.as_deref(), &request).await, None)
+        }
         Route::WrongMethod(allow) => (ApiError::method_not_allowed(allow).into_reply(), None),
         Route::Reserved | Route::Backend => unreachable!("answered above, or proxied"),
     }
@@ -200,6 +217,26 @@ impl ProxyHttp for Gateway {
                 ctx.pass = pass;
                 ctx.rate = rate;
                 Ok(false)
+            }
+            // Only a missing or invalid session sends a browser to the login: a `secret` route
+            // would loop (a login gives no secret).
+            Err(refusal)
+                if refusal.error == "invalid_token"
+                    && rule.login_redirect
+                    && rule.policy == crate::config::Policy::Authenticated =>
+            {
+                let req = session.req_header();
+                let original = req.uri.path_and_query().map_or("/", |p| p.as_str());
+                let original = ctx.rewritten_uri.as_deref().unwrap_or(original).to_string();
+                let accept = req.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok());
+                let to_login = crate::login::login_redirect(&app.config.routes, req.method.as_str(), accept, &original);
+                match to_login {
+                    Some(reply) => {
+                        write_reply(session, reply.with_header("x-request-id", ctx.request_id.clone())).await?;
+                        Ok(true)
+                    }
+                    None => self.refuse(session, ctx, refusal).await,
+                }
             }
             Err(refusal) => self.refuse(session, ctx, refusal).await,
         }
@@ -355,6 +392,13 @@ async fn read_request(session: &mut Session, limit: usize, client_ip: IpAddr) ->
         }
     }
     Ok(Request { headers, body: Bytes::from(body), client_ip })
+}
+
+/// The normalised path and the query of a request the router already accepted.
+fn normalised_target(raw_target: &[u8]) -> (String, Option<String>) {
+    let Ok(target) = crate::path::split_target(raw_target) else { return Default::default() };
+    let path = crate::path::normalize(target.path, Default::default()).unwrap_or_default().into_owned();
+    (path, target.query.map(str::to_string))
 }
 
 /// The user id of a `DELETE /sessions/{userId}` request, percent-decoded (`auth0%7Cabc`).

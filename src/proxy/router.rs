@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use crate::guard::{rule_for, rule_for_any_case, Matched};
 use crate::login::Endpoint;
 use crate::path::{normalize, without_parameters, Strictness};
+use crate::users::UserOp;
 use std::borrow::Cow;
 
 /// Endpoints the gateway answers itself besides the login calls.
@@ -22,6 +23,12 @@ pub enum Own {
     ActiveUsers,
     /// `DELETE /sessions/{userId}` (management clients).
     UserSessions,
+    /// The user-management endpoints (with a `management` block).
+    Users(UserOp),
+    /// `GET /authorize`: start a browser login (when a client has a `redirect_url`).
+    Authorize,
+    /// `GET <a client's redirect_url path>`: the browser login's callback.
+    Callback,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +58,10 @@ impl Route {
             Route::Own(Own::Logout) => "logout",
             Route::Own(Own::Jwks | Own::OpenidConfiguration) => "discovery",
             Route::Own(Own::ActiveUsers | Own::UserSessions) => "management",
+            Route::Own(Own::Users(UserOp::Me)) => "users_me",
+            Route::Own(Own::Users(_)) => "management",
+            Route::Own(Own::Authorize) => "authorize",
+            Route::Own(Own::Callback) => "callback",
             Route::WrongMethod(_) => "wrong_method",
             Route::Reserved => "reserved",
             Route::Backend => "backend",
@@ -73,6 +84,75 @@ pub const OWN_PATHS: &[(&str, Route, &str)] = &[
 
 /// Paths the gateway answers below a prefix: `/sessions/{userId}`.
 pub const OWN_PREFIXES: &[(&str, Route, &str)] = &[("/sessions/", Route::Own(Own::UserSessions), "DELETE")];
+
+/// The user-management endpoints (seed 003), the gateway's only when a `management` block
+/// is configured: path pattern (`{…}` is one non-empty segment), the `Allow` text, and the
+/// operation of each method in it. The first pattern that matches decides.
+pub const USER_PATHS: &[(&str, &str, &[UserOp])] = &[
+    ("/users", "GET, POST", &[UserOp::List, UserOp::Create]),
+    ("/users/me", "GET", &[UserOp::Me]),
+    ("/users/import", "POST", &[UserOp::Import]),
+    ("/users/import/status/{jobId}", "GET", &[UserOp::ImportStatus]),
+    ("/users/import/status/{jobId}/errors", "GET", &[UserOp::ImportErrors]),
+    ("/users/{userId}", "GET, PATCH, DELETE", &[UserOp::Get, UserOp::Update, UserOp::Delete]),
+];
+
+fn matches_pattern(pattern: &str, path: &str, same: impl Fn(&str, &str) -> bool) -> bool {
+    let (mut p, mut s) = (pattern.split('/'), path.split('/'));
+    loop {
+        match (p.next(), s.next()) {
+            (None, None) => return true,
+            (Some(want), Some(got)) if want.starts_with('{') && !got.is_empty() => {}
+            (Some(want), Some(got)) if same(want, got) => {}
+            _ => return false,
+        }
+    }
+}
+
+/// The route of a `/users…` path when user management is on: an operation, a wrong method,
+/// or `Reserved` for another spelling (letter case, a trailing slash) of one of its paths.
+fn user_route(method: &str, path: &str) -> Option<Route> {
+    if let Some((_, allow, ops)) = USER_PATHS.iter().find(|(p, _, _)| matches_pattern(p, path, |a, b| a == b)) {
+        return Some(match allow.split(", ").position(|m| m == method) {
+            Some(i) => Route::Own(Own::Users(ops[i])),
+            None => Route::WrongMethod(allow),
+        });
+    }
+    let folded = path.strip_suffix('/').unwrap_or(path);
+    let similar = |(p, _, _): &&(&str, &str, &[UserOp])| matches_pattern(p, folded, |a, b| a.eq_ignore_ascii_case(b));
+    USER_PATHS.iter().any(|p| similar(&p)).then_some(Route::Reserved)
+}
+
+/// The route of a normalised path under this configuration.
+fn route_in(routes: &Routes, method: &str, path: &str) -> Route {
+    match route(method, path) {
+        Route::Backend => {
+            let browser = || (!routes.callbacks.is_empty()).then(|| browser_route(routes, method, path)).flatten();
+            let users = || routes.user_management.then(|| user_route(method, path)).flatten();
+            browser().or_else(users).unwrap_or(Route::Backend)
+        }
+        decided => decided,
+    }
+}
+
+/// `GET /authorize` and the callback paths, when some client logs in through a browser; other
+/// spellings of them are `Reserved`.
+fn browser_route(routes: &Routes, method: &str, path: &str) -> Option<Route> {
+    let own = std::iter::once((AUTHORIZE_PATH, Own::Authorize))
+        .chain(routes.callbacks.iter().map(|(p, _)| (p.as_str(), Own::Callback)));
+    let folded = path.strip_suffix('/').unwrap_or(path);
+    let mut reserved = false;
+    for (p, target) in own {
+        if p == path {
+            return Some(if method == "GET" { Route::Own(target) } else { Route::WrongMethod("GET") });
+        }
+        reserved |= p.eq_ignore_ascii_case(folded);
+    }
+    reserved.then_some(Route::Reserved)
+}
+
+/// Where browser logins start.
+pub const AUTHORIZE_PATH: &str = "/authorize";
 
 /// The longest own path, to skip the reserved-spelling check on longer paths.
 const LONGEST_OWN_PATH: usize = 34;
@@ -152,11 +232,11 @@ pub fn decide<'a>(
     raw_path: &'a str,
 ) -> Result<Decision<'a>, ApiError> {
     let path = normalize(raw_path, strict).map_err(refusal)?;
-    let target = route(method, &path);
+    let target = route_in(routes, method, &path);
     let rule = rule_for(routes, method, &path);
     if path.contains(';') {
         let plain = without_parameters(&path);
-        if route(method, &plain) != target || rule_for(routes, method, &plain) != rule {
+        if route_in(routes, method, &plain) != target || rule_for(routes, method, &plain) != rule {
             return Err(ApiError::invalid_request("a path parameter (;) would change how this path is routed"));
         }
     }
@@ -172,11 +252,20 @@ mod tests {
     use crate::config::{Policy, RouteRule};
 
     fn routes() -> Routes {
-        let rule =
-            |prefix: &str, policy| RouteRule { prefix: prefix.into(), methods: vec![], policy, websocket: false };
+        let rule = |prefix: &str, policy| RouteRule {
+            prefix: prefix.into(),
+            methods: vec![],
+            policy,
+            websocket: false,
+            login_redirect: false,
+        };
         Routes {
             default: Policy::Authenticated,
             strictness: Strictness::default(),
+            user_management: true,
+            login_client: None,
+            callbacks: vec![("/callback".into(), "website".into())],
+            default_login_redirect: false,
             rules: vec![
                 rule("/public", Policy::Public),
                 rule("/health", Policy::Public),
@@ -206,6 +295,33 @@ mod tests {
         assert_eq!(route("GET", "/sessions/auth0%7Cabc"), Route::Backend, "only DELETE is the gateway's");
         assert_eq!(route("DELETE", "/sessions/a/b"), Route::Backend);
         assert_eq!(route("DELETE", "/sessions/"), Route::Backend);
+    }
+
+    #[test]
+    fn user_management_paths_are_the_gateways_only_when_configured() {
+        let users = |m: &str, p: &str| decided(m, p).map(|d| d.1);
+        assert_eq!(users("GET", "/users"), Ok(Route::Own(Own::Users(UserOp::List))));
+        assert_eq!(users("POST", "/users"), Ok(Route::Own(Own::Users(UserOp::Create))));
+        assert_eq!(users("GET", "/users/me"), Ok(Route::Own(Own::Users(UserOp::Me))));
+        assert_eq!(users("GET", "/users/active"), Ok(Route::Own(Own::ActiveUsers)));
+        assert_eq!(users("PATCH", "/users/auth0%7Cabc"), Ok(Route::Own(Own::Users(UserOp::Update))));
+        assert_eq!(users("DELETE", "/users/auth0%7Cabc"), Ok(Route::Own(Own::Users(UserOp::Delete))));
+        assert_eq!(users("POST", "/users/import"), Ok(Route::Own(Own::Users(UserOp::Import))));
+        assert_eq!(users("GET", "/users/import/status/job_1"), Ok(Route::Own(Own::Users(UserOp::ImportStatus))));
+        let errors = users("GET", "/users/import/status/job_1/errors");
+        assert_eq!(errors, Ok(Route::Own(Own::Users(UserOp::ImportErrors))));
+        assert_eq!(users("PUT", "/users/x"), Ok(Route::WrongMethod("GET, PATCH, DELETE")));
+        assert_eq!(users("GET", "/users/import"), Ok(Route::WrongMethod("POST")));
+        for other in ["/USERS", "/users/", "/Users/x", "/users/x/", "/users/IMPORT/status/j", "/users/ME/"] {
+            assert_eq!(users("GET", other), Ok(Route::Reserved), "{other}");
+        }
+        assert_eq!(users("GET", "/users/x/orders"), Ok(Route::Backend), "deeper paths stay the backend's");
+        assert_eq!(users("GET", "/users;x=1"), Err(400));
+        let off = Routes { user_management: false, ..routes() };
+        let route_off = |m: &str, p: &str| decide(&off, Strictness::default(), m, p).map(|d| d.route).ok();
+        assert_eq!(route_off("GET", "/users"), Some(Route::Backend));
+        assert_eq!(route_off("PATCH", "/users/x"), Some(Route::Backend));
+        assert_eq!(route_off("GET", "/users/active"), Some(Route::Own(Own::ActiveUsers)));
     }
 
     #[test]
@@ -245,14 +361,21 @@ mod tests {
                 let path = if p.ends_with('/') { format!("{p}{{userId}}") } else { p.to_string() };
                 allow.split(", ").map(move |m| format!("{m} {path}")).collect::<Vec<_>>()
             })
+            .chain(
+                USER_PATHS
+                    .iter()
+                    .flat_map(|(p, allow, _)| allow.split(", ").map(move |m| format!("{m} {p}")).collect::<Vec<_>>()),
+            )
+            .chain([format!("GET {AUTHORIZE_PATH}"), "GET /callback".to_string()])
             .collect();
         documented.sort();
         routed.sort();
         assert_eq!(documented, routed);
         for line in &routed {
             let (method, path) = line.split_once(' ').unwrap();
-            let concrete = path.replace("{userId}", "auth0%7Cabc");
-            assert!(!matches!(route(method, &concrete), Route::Backend | Route::WrongMethod(_)), "{line}");
+            let concrete = path.replace("{userId}", "auth0%7Cabc").replace("{jobId}", "job_1");
+            let routed = route_in(&routes(), method, &concrete);
+            assert!(!matches!(routed, Route::Backend | Route::WrongMethod(_) | Route::Reserved), "{line}");
         }
     }
 

@@ -5,7 +5,7 @@
 //! the tenant.
 
 use super::cleared_cookie;
-use crate::config::{Client, Config};
+use crate::config::{Client, Config, TenantLogout};
 use crate::error::ApiError;
 use crate::guard::{credential, csrf, Credential, TokenSource, Verifier};
 use crate::limits::Limits;
@@ -71,6 +71,7 @@ impl SessionEndpoints {
         if from_a_page && credential.is_none_or(|c| c.source != TokenSource::Cookie) {
             csrf::check_same_site(&req.headers, client, self.config.public_url.as_deref())?;
         }
+        let mut logout_client = client;
         if let Some(c) = credential.filter(|c| c.source == TokenSource::Cookie) {
             // A cross-site page must not end the session, whatever the method: the origin must
             // be one the client allows (the client named, else the one the cookie was issued to).
@@ -81,11 +82,12 @@ impl SessionEndpoints {
                 None => client,
             };
             csrf::check_same_site(&req.headers, cookie_client, self.config.public_url.as_deref())?;
+            logout_client = cookie_client;
         }
         if let Some(c) = credential {
             self.end_session(&c, req).await;
         }
-        match self.end(client, by_secret, &params, req).await {
+        match self.end(logout_client, by_secret, &params, req).await {
             Ok(reply) => Ok(reply.with_header("set-cookie", clear)),
             Err(e) => Err(e.with_header("set-cookie", clear)),
         }
@@ -109,10 +111,31 @@ impl SessionEndpoints {
             let client = by_secret.ok_or_else(ApiError::invalid_client)?;
             self.tenant.revoke(client, refresh_token, req.client_ip).await?;
         }
-        Ok(match return_to {
-            Some(url) => Reply::empty(302).with_header("location", url),
-            None => Reply::empty(204),
+        let at_tenant = client.and_then(|c| Some((c, c.tenant_logout?)));
+        Ok(match (at_tenant, return_to) {
+            (Some((c, kind)), return_to) => {
+                Reply::empty(302).with_header("location", self.tenant_logout_url(c, kind, return_to))
+            }
+            (None, Some(url)) => Reply::empty(302).with_header("location", url),
+            (None, None) => Reply::empty(204),
         })
+    }
+
+    /// Where the browser ends the tenant's session too: Auth0's `/v2/logout` or the OIDC
+    /// `end_session_endpoint`, coming back to `return_to` (already checked against the
+    /// client's `logout_urls`); without one the tenant picks (Auth0: the application's first
+    /// Allowed Logout URL).
+    fn tenant_logout_url(&self, client: &Client, kind: TenantLogout, return_to: Option<&str>) -> String {
+        let tenant = &self.config.tenant;
+        let (mut url, back_name) = match kind {
+            TenantLogout::V2 => (tenant.logout_url.clone(), "returnTo"),
+            TenantLogout::Oidc => (tenant.end_session_url.clone(), "post_logout_redirect_uri"),
+        };
+        url.query_pairs_mut().append_pair("client_id", &client.client_id);
+        if let Some(back) = return_to {
+            url.query_pairs_mut().append_pair(back_name, back);
+        }
+        url.to_string()
     }
 
     /// The client a session cookie was issued to: its token's `azp` (read, not verified: only

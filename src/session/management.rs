@@ -12,15 +12,7 @@ use crate::reply::{Reply, Request};
 impl SessionEndpoints {
     /// The calling management client, under its rate limit.
     async fn management_client(&self, req: &Request) -> Result<(&Client, crate::limits::RateInfo), ApiError> {
-        let client = req
-            .header("secret")
-            .and_then(|s| self.config.client_by_secret(s.as_bytes()))
-            .ok_or_else(ApiError::invalid_client)?;
-        let rate = self.limits.check_login(&client.name, req.client_ip).await?;
-        if !client.management {
-            return Err(ApiError::new(403, "access_denied", "This client may not call the management endpoints."));
-        }
-        Ok((client, rate))
+        crate::users::management_client(&self.config, &self.limits, req).await
     }
 
     /// `GET /users/active`: `[{"userId": …}, …]`.

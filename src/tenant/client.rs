@@ -138,18 +138,18 @@ const PASSED_ON: [u16; 4] = [400, 401, 403, 429];
 async fn call(request: reqwest::RequestBuilder) -> Result<(reqwest::StatusCode, bytes::Bytes), TenantError> {
     let response = with_request_id(request).send().await.map_err(classify)?;
     let status = response.status();
-    Ok((status, read_capped(response).await?))
+    Ok((status, read_capped(response, MAX_TENANT_BODY).await?))
 }
 
-async fn read_capped(mut response: reqwest::Response) -> Result<bytes::Bytes, TenantError> {
-    if response.content_length().is_some_and(|n| n > MAX_TENANT_BODY as u64) {
-        tracing::warn!("tenant answer is larger than {MAX_TENANT_BODY} bytes");
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<bytes::Bytes, TenantError> {
+    if response.content_length().is_some_and(|n| n > cap as u64) {
+        tracing::warn!("tenant answer is larger than {cap} bytes");
         return Err(TenantError::BadAnswer("too large"));
     }
     let mut body = bytes::BytesMut::new();
     while let Some(chunk) = response.chunk().await.map_err(classify)? {
-        if body.len() + chunk.len() > MAX_TENANT_BODY {
-            tracing::warn!("tenant answer is larger than {MAX_TENANT_BODY} bytes");
+        if body.len() + chunk.len() > cap {
+            tracing::warn!("tenant answer is larger than {cap} bytes");
             return Err(TenantError::BadAnswer("too large"));
         }
         body.extend_from_slice(&chunk);
@@ -222,6 +222,41 @@ impl TenantClient {
             return Err(TenantError::BadAnswer("discovery"));
         }
         serde_json::from_slice(&body).map_err(|_| TenantError::BadAnswer("discovery"))
+    }
+}
+
+/// The most the gateway reads of a Management API answer (a page of 100 users with metadata).
+pub const MAX_MANAGEMENT_BODY: usize = 1024 * 1024;
+
+/// A Management API answer, whatever its status: the caller decides what it means.
+#[derive(Debug)]
+pub struct ManagementAnswer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+impl TenantClient {
+    /// A Management API token: `client_credentials` for the management block's application.
+    pub async fn management_token(&self, m: &crate::config::Management) -> Result<Tokens, TenantError> {
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", m.client_id.as_str()),
+            ("client_secret", m.client_secret.expose()),
+            ("audience", m.audience.as_str()),
+        ];
+        let request = self.http.post(self.tenant.token_url.clone()).form(&form);
+        observe("management_token", self.tokens(request)).await
+    }
+
+    /// Send a Management API call; any status comes back, a transport failure is an error.
+    pub async fn management(&self, request: reqwest::RequestBuilder) -> Result<ManagementAnswer, TenantError> {
+        observe("management", async {
+            let response = with_request_id(request).send().await.map_err(classify)?;
+            let (status, headers) = (response.status().as_u16(), response.headers().clone());
+            Ok(ManagementAnswer { status, headers, body: read_capped(response, MAX_MANAGEMENT_BODY).await? })
+        })
+        .await
     }
 }
 

@@ -4,5 +4,5 @@ mod client;
 pub mod client_auth;
 mod jwks;
 
-pub use client::{TenantClient, TenantError, Tokens};
+pub use client::{ManagementAnswer, TenantClient, TenantError, Tokens};
 pub use jwks::{Jwks, JwksError};

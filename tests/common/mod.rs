@@ -48,6 +48,11 @@ dev_tenant:
     - {{ email: blocked@example.com, password: blocked-password, blocked: true }}
     - {{ email: mfa@example.com, password: mfa-password, mfa: true }}
     - {{ phone_number: "+15555550100", otp: "123456" }}
+management:
+  client_id: test-management
+  client_secret: test-management-secret
+  default_connection: Username-Password-Authentication
+  connections: {{ Username-Password-Authentication: con_test_db, partners-db: con_test_partners }}
 session: {{ duration_seconds: 3600 }}
 routes:
   rules:
@@ -77,6 +82,7 @@ clients:
     same_site: Lax
     allowed_origins: [https://app.example.com]
     logout_urls: [https://app.example.com/bye]
+    redirect_url: http://127.0.0.1:{{LISTEN}}/callback
   service:
     secret: service-secret
     client_id: service-app
@@ -96,6 +102,19 @@ clients:
         listen = "{LISTEN}",
         admin = "{ADMIN}",
     )
+}
+
+/// Poll `check` every 50 ms for up to `limit`: for what happens in the background (no blind
+/// sleeps).
+pub async fn eventually(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
 }
 
 /// The dev tenant, the echo backend and a gateway in front of them.
@@ -158,7 +177,7 @@ impl Backends {
         let yaml = edit(config_yaml(&tenant_url, &format!("http://{baddr}"), ""));
         let config = authgate::config::parse(&yaml.replace("{LISTEN}", "1").replace("{ADMIN}", "2"), "test", &|_| None)
             .expect("test config is valid");
-        let dev = DevTenant::new(config.dev_tenant.as_ref().unwrap(), &config.clients, &tenant_url).unwrap();
+        let dev = DevTenant::new(&config, &tenant_url).unwrap();
         let (dev, recorder) = dev.recording();
         tokio::spawn(dev.clone().serve(tl));
         tokio::spawn(async move { axum::serve(bl, backend).await });

@@ -1,6 +1,7 @@
 //! The dev tenant's side of client authentication: each client must use its configured
 //! method. `private_key_jwt` assertions are checked (RS256, `iss` = `sub` = client id, `aud` =
-//! the token endpoint, `exp` at most 60 s ahead) and a reused `jti` is refused.
+//! the token endpoint, `exp` at most 60 s ahead) and a reused `jti` is refused. The Management
+//! API's machine-to-machine client may use either secret method.
 
 use crate::config::{Client, ClientAuth, Secret};
 use crate::login::Params;
@@ -14,6 +15,8 @@ use std::time::Duration;
 pub enum Method {
     Post,
     Basic,
+    /// The Management API's machine-to-machine client: `client_secret_post` or `_basic`.
+    PostOrBasic,
     PrivateKeyJwt(DecodingKey),
 }
 
@@ -21,6 +24,12 @@ pub struct DevClient {
     pub id: String,
     pub secret: Secret,
     pub method: Method,
+    /// The configured browser-login callback (`redirect_url`), accepted as a `redirect_uri`.
+    pub redirect_url: Option<url::Url>,
+    /// Where `/v2/logout` and `/oidc/logout` may send the browser back to.
+    pub logout_urls: Vec<String>,
+    /// The connections the client may log in with (empty: any).
+    pub connections: Vec<String>,
 }
 
 pub struct Clients {
@@ -40,11 +49,30 @@ impl Clients {
                     ClientAuth::SecretBasic => Method::Basic,
                     ClientAuth::PrivateKeyJwt { pem, .. } => Method::PrivateKeyJwt(public_key(pem.expose())?),
                 };
-                Ok(DevClient { id: c.client_id.clone(), secret: c.client_secret.clone(), method })
+                Ok(DevClient {
+                    id: c.client_id.clone(),
+                    secret: c.client_secret.clone(),
+                    method,
+                    redirect_url: c.redirect_url.clone(),
+                    logout_urls: c.logout_urls.clone(),
+                    connections: c.connections.clone(),
+                })
             })
             .collect::<Result<_, String>>()?;
         let seen_jtis = moka::sync::Cache::builder().time_to_live(Duration::from_secs(120)).build();
         Ok(Clients { clients, token_url, seen_jtis })
+    }
+
+    /// Register the Management API client (both secret methods allowed).
+    pub fn add_management(&mut self, id: String, secret: Secret) {
+        self.clients.push(DevClient {
+            id,
+            secret,
+            method: Method::PostOrBasic,
+            redirect_url: None,
+            logout_urls: vec![],
+            connections: vec![],
+        });
     }
 
     pub fn by_id(&self, id: &str) -> Option<&DevClient> {
@@ -57,7 +85,7 @@ impl Clients {
             let (id, secret) = decode_basic(header).ok_or("malformed Basic credentials")?;
             let c = self.by_id(&id).ok_or("Unauthorized")?;
             return match c.method {
-                Method::Basic if c.secret.expose() == secret => Ok(c),
+                Method::Basic | Method::PostOrBasic if c.secret.expose() == secret => Ok(c),
                 _ => Err("Unauthorized"),
             };
         }
@@ -67,7 +95,7 @@ impl Clients {
         }
         let c = self.by_id(params.get("client_id").unwrap_or_default()).ok_or("Unauthorized")?;
         match c.method {
-            Method::Post if Some(c.secret.expose()) == params.get("client_secret") => Ok(c),
+            Method::Post | Method::PostOrBasic if Some(c.secret.expose()) == params.get("client_secret") => Ok(c),
             _ => Err("Unauthorized"),
         }
     }

@@ -1,6 +1,7 @@
 //! The dev tenant's HTTP endpoints.
 
-use super::{Recorded, RefreshGrant, State};
+use super::users::{self, User};
+use super::{header_pairs, management, Recorded, RefreshGrant, State};
 use crate::login::{body_kind, parse_body, Params};
 use axum::body::Bytes;
 use axum::extract::State as AxState;
@@ -27,22 +28,24 @@ pub fn router(state: Arc<State>) -> axum::Router {
         .route("/userinfo", get(userinfo))
         .route("/oauth/revoke", post(revoke))
         .route("/oauth/ro", post(ro))
+        .merge(super::authorize::router())
+        .merge(management::router(state.clone()))
         .with_state(state)
 }
 
-fn oauth_error(status: u16, error: &str, description: &str) -> Response {
+pub(super) fn oauth_error(status: u16, error: &str, description: &str) -> Response {
     let status = StatusCode::from_u16(status).expect("valid status");
     (status, Json(json!({"error": error, "error_description": description}))).into_response()
 }
 
-fn random_token() -> String {
+pub(super) fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn now() -> u64 {
+pub(super) fn now() -> u64 {
     jsonwebtoken::get_current_timestamp()
 }
 
@@ -77,13 +80,11 @@ async fn revoke(AxState(s): St, headers: HeaderMap, body: Bytes) -> Response {
 }
 
 fn record(s: &State, path: &str, headers: &HeaderMap, body: &[u8], params: &Params) {
-    if let Some(rec) = &s.recorder {
-        rec.lock().expect("not poisoned").push(Recorded {
+    if s.recorder.is_some() {
+        s.record(Recorded {
             path: path.into(),
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-                .collect(),
+            query: String::new(),
+            headers: header_pairs(headers),
             params: form_pairs(body, params),
         });
     }
@@ -98,7 +99,11 @@ async fn openid_configuration(AxState(s): St) -> Json<Value> {
         "userinfo_endpoint": format!("{b}/userinfo"),
         "jwks_uri": format!("{b}/.well-known/jwks.json"),
         "revocation_endpoint": format!("{b}/oauth/revoke"),
-        "grant_types_supported": ["password", PASSWORD_REALM, PASSWORDLESS_OTP, "refresh_token"],
+        "end_session_endpoint": format!("{b}/oidc/logout"),
+        "grant_types_supported": [
+            "authorization_code", "password", PASSWORD_REALM, PASSWORDLESS_OTP, "refresh_token", "client_credentials"
+        ],
+        "code_challenge_methods_supported": ["S256"],
         "response_types_supported": ["code", "token", "id_token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
@@ -121,7 +126,8 @@ async fn userinfo(AxState(s): St, headers: HeaderMap) -> Response {
         return (StatusCode::UNAUTHORIZED, "Unauthorized").into_response();
     };
     let sub = data.claims["sub"].as_str().unwrap_or_default();
-    match s.users.iter().find(|u| format!("auth0|{}", u.id) == sub) {
+    let found = sub.strip_prefix("auth0|").and_then(|id| s.user(id));
+    match found {
         Some(u) => Json(json!({"sub": sub, "email": u.email, "email_verified": u.email_verified, "name": u.name}))
             .into_response(),
         None => (StatusCode::UNAUTHORIZED, "Unauthorized").into_response(),
@@ -135,7 +141,7 @@ fn basic(headers: &HeaderMap) -> Option<&str> {
         .filter(|v| v.len() > 6 && v[..6].eq_ignore_ascii_case("basic "))
 }
 
-fn params_of(headers: &HeaderMap, body: &[u8]) -> Result<Params, crate::error::ApiError> {
+pub(super) fn params_of(headers: &HeaderMap, body: &[u8]) -> Result<Params, crate::error::ApiError> {
     body_kind(headers.get("content-type").and_then(|v| v.to_str().ok())).and_then(|kind| parse_body(kind, body))
 }
 
@@ -156,6 +162,8 @@ async fn token(AxState(s): St, headers: HeaderMap, body: Bytes) -> Response {
             None => return oauth_error(400, "invalid_request", "Missing required parameter: realm"),
         },
         "refresh_token" => return refresh(&s, &params, &client_id),
+        "authorization_code" => return super::authorize::code_grant(&s, &params, &client_id),
+        "client_credentials" => return management::client_credentials(&s, &params, &client_id),
         "" => return oauth_error(400, "invalid_request", "Missing required parameter: grant_type"),
         _ => return oauth_error(400, "unsupported_grant_type", "Unsupported grant type"),
     };
@@ -166,7 +174,7 @@ async fn token(AxState(s): St, headers: HeaderMap, body: Bytes) -> Response {
         return oauth_error(400, "invalid_request", &format!("Missing required parameter: {missing}"));
     };
     match check_user(&s, realm, username, secret, otp).await {
-        Ok(user) => Json(grant(&s, user, &client_id, &params)).into_response(),
+        Ok(user) => Json(grant(&s, &user, &client_id, &params)).into_response(),
         Err(UserRefusal::UnknownConnection) => {
             oauth_error(400, "invalid_request", "connection is disabled or does not exist")
         }
@@ -228,7 +236,7 @@ async fn ro(AxState(s): St, headers: HeaderMap, body: Bytes) -> Response {
         "" => return oauth_error(400, "invalid_request", "missing grant_type parameter"),
         _ => return oauth_error(400, "unsupported_grant_type", "Unsupported grant type"),
     };
-    let mut answer = grant(&s, user, &client.id, &params);
+    let mut answer = grant(&s, &user, &client.id, &params);
     if let Some(map) = answer.as_object_mut() {
         map.remove("expires_in");
     }
@@ -237,7 +245,7 @@ async fn ro(AxState(s): St, headers: HeaderMap, body: Bytes) -> Response {
 
 /// The user an id_token from this tenant names: RS256 with our keys, or HS256 with the client
 /// secret (as legacy Auth0 signed them); `aud` must be the client.
-fn user_of_id_token(s: &State, id_token: &str, client: &super::clients::DevClient) -> Option<usize> {
+fn user_of_id_token(s: &State, id_token: &str, client: &super::clients::DevClient) -> Option<User> {
     let header = jsonwebtoken::decode_header(id_token).ok()?;
     let mut v = Validation::new(header.alg);
     v.set_issuer(&[&s.issuer]);
@@ -253,11 +261,10 @@ fn user_of_id_token(s: &State, id_token: &str, client: &super::clients::DevClien
         }
         _ => return None,
     };
-    let sub = claims["sub"].as_str()?;
-    s.users.iter().position(|u| format!("auth0|{}", u.id) == sub)
+    s.user(claims["sub"].as_str()?.strip_prefix("auth0|")?)
 }
 
-enum UserRefusal {
+pub(super) enum UserRefusal {
     UnknownConnection,
     Wrong,
     Blocked,
@@ -265,31 +272,36 @@ enum UserRefusal {
 }
 
 /// The user of `connection` named `username` whose password (or one-time code) is `secret`.
-async fn check_user(
+pub(super) async fn check_user(
     s: &Arc<State>,
     connection: &str,
     username: &str,
     secret: &str,
     otp: bool,
-) -> Result<usize, UserRefusal> {
-    if !s.users.iter().any(|u| u.connection == connection) && connection != s.default_directory {
+) -> Result<User, UserRefusal> {
+    if !s.connections.knows(connection) {
         return Err(UserRefusal::UnknownConnection);
     }
     let username = username.to_lowercase();
-    let found = s.users.iter().position(|u| u.connection == connection && u.email.to_lowercase() == username);
-    let ok = match found {
+    let found = s
+        .users
+        .read()
+        .expect("not poisoned")
+        .iter()
+        .find(|u| u.connection == connection && u.is_named(&username))
+        .cloned();
+    let ok = match &found {
         None => false,
-        Some(i) if otp => s.users[i].otp_matches(secret),
-        Some(i) => {
-            let (state, secret) = (s.clone(), secret.to_string());
-            tokio::task::spawn_blocking(move || state.users[i].password_matches(&secret)).await.unwrap_or(false)
+        Some(u) if otp => u.otp_matches(secret),
+        Some(u) => {
+            let (hash, secret) = (u.hash.clone(), secret.to_string());
+            tokio::task::spawn_blocking(move || users::password_matches(&hash, &secret)).await.unwrap_or(false)
         }
     };
-    let user = found.filter(|_| ok).ok_or(UserRefusal::Wrong)?;
-    match &s.users[user] {
+    match found.filter(|_| ok).ok_or(UserRefusal::Wrong)? {
         u if u.blocked => Err(UserRefusal::Blocked),
         u if u.mfa => Err(UserRefusal::Mfa),
-        _ => Ok(user),
+        u => Ok(u),
     }
 }
 
@@ -299,17 +311,34 @@ fn mfa_required() -> Response {
 }
 
 /// Tokens for `user`: scope and audience as asked, a refresh token with `offline_access`.
-fn grant(s: &Arc<State>, user: usize, client_id: &str, params: &Params) -> Value {
-    let scope = params.get("scope").unwrap_or("openid").to_string();
-    let audience = params.get("audience").unwrap_or(&s.audience).to_string();
+fn grant(s: &State, user: &User, client_id: &str, params: &Params) -> Value {
+    let scope = params.get("scope").unwrap_or("openid");
+    let audience = params.get("audience").unwrap_or(&s.audience);
+    grant_scoped(s, user, client_id, scope, audience, None)
+}
+
+/// Tokens for `user` with this scope and audience, a refresh token with `offline_access`; the
+/// id_token carries `nonce` when there is one (the authorization-code grant).
+pub(super) fn grant_scoped(
+    s: &State,
+    user: &User,
+    client_id: &str,
+    scope: &str,
+    audience: &str,
+    nonce: Option<&str>,
+) -> Value {
     let refresh = scope.split_whitespace().any(|x| x == "offline_access").then(|| {
         let t = random_token();
-        let grant =
-            RefreshGrant { user, client_id: client_id.to_string(), scope: scope.clone(), audience: audience.clone() };
+        let grant = RefreshGrant {
+            user: user.id.clone(),
+            client_id: client_id.to_string(),
+            scope: scope.to_string(),
+            audience: audience.to_string(),
+        };
         s.refresh.lock().expect("not poisoned").insert(t.clone(), grant);
         t
     });
-    issue(s, user, client_id, &scope, &audience, refresh)
+    issue(s, user, client_id, scope, audience, refresh, nonce)
 }
 
 /// The parameters as the tenant saw them, in a stable order, for the recorder.
@@ -327,7 +356,7 @@ fn refresh(s: &Arc<State>, params: &Params, client_id: &str) -> Response {
     };
     let mut grants = s.refresh.lock().expect("not poisoned");
     let (user, scope, audience) = match grants.get(token) {
-        Some(g) if g.client_id == client_id => (g.user, g.scope.clone(), g.audience.clone()),
+        Some(g) if g.client_id == client_id => (g.user.clone(), g.scope.clone(), g.audience.clone()),
         _ => return oauth_error(403, "invalid_grant", "Unknown or invalid refresh token."),
     };
     let new_refresh = s.rotate.then(|| {
@@ -337,14 +366,25 @@ fn refresh(s: &Arc<State>, params: &Params, client_id: &str) -> Response {
         t
     });
     drop(grants);
+    // The user may have been deleted through the Management API since.
+    let Some(u) = s.user(&user) else {
+        return oauth_error(403, "invalid_grant", "Unknown or invalid refresh token.");
+    };
     let scope = params.get("scope").unwrap_or(&scope).to_string();
-    Json(issue(s, user, client_id, &scope, &audience, new_refresh)).into_response()
+    Json(issue(s, &u, client_id, &scope, &audience, new_refresh, None)).into_response()
 }
 
-fn issue(s: &State, user: usize, client_id: &str, scope: &str, audience: &str, refresh: Option<String>) -> Value {
-    let u = &s.users[user];
+fn issue(
+    s: &State,
+    u: &User,
+    client_id: &str,
+    scope: &str,
+    audience: &str,
+    refresh: Option<String>,
+    nonce: Option<&str>,
+) -> Value {
     let (iat, exp) = (now(), now() + s.ttl);
-    let sub = format!("auth0|{}", u.id);
+    let sub = u.user_id();
     let openid = scope.split_whitespace().any(|x| x == "openid");
     let aud = if openid { json!([audience, format!("{}userinfo", s.issuer)]) } else { json!(audience) };
     let mut access = json!({
@@ -352,7 +392,7 @@ fn issue(s: &State, user: usize, client_id: &str, scope: &str, audience: &str, r
         "azp": client_id, "scope": scope, "gty": "password", "jti": random_token(),
         "email": u.email, "email_verified": u.email_verified,
     });
-    access[s.groups_claim.as_str()] = json!(u.groups);
+    access[s.groups_claim.as_str()] = json!(u.groups());
     let signer = s.signer();
     let mut out = json!({
         "access_token": signer.sign(&access),
@@ -360,10 +400,13 @@ fn issue(s: &State, user: usize, client_id: &str, scope: &str, audience: &str, r
         "expires_in": s.ttl,
     });
     if openid {
-        let id = json!({
+        let mut id = json!({
             "iss": s.issuer, "sub": sub, "aud": client_id, "iat": iat, "exp": exp,
             "email": u.email, "email_verified": u.email_verified, "name": u.name,
         });
+        if let Some(nonce) = nonce {
+            id["nonce"] = json!(nonce);
+        }
         out["id_token"] = json!(signer.sign(&id));
     }
     if let Some(r) = refresh {

@@ -1,13 +1,25 @@
-//! The embedded Auth0-style dev tenant: `/oauth/token` (password, password-realm and
-//! refresh_token grants), `/.well-known/jwks.json`, `/.well-known/openid-configuration` and
-//! `/userinfo`, speaking Auth0's wire format. For the demo, tests and benchmarks only.
+//! The embedded Auth0-style dev tenant, speaking Auth0's wire format: `/oauth/token`
+//! (password, password-realm, passwordless OTP, refresh_token, client_credentials and
+//! authorization_code grants), `/oauth/ro`, `/oauth/revoke`, `/.well-known/jwks.json`,
+//! `/.well-known/openid-configuration`, `/userinfo`, the browser login (`GET /authorize`: a
+//! login page; `POST /authorize`: the form, answered with a redirect carrying a single-use code,
+//! PKCE S256 required), the logouts `/v2/logout` and `/oidc/logout` (back to a client's
+//! `logout_urls` only), and a subset of the Management API v2 under `/api/v2` (users: search
+//! with `q`, create, read, update, delete; user import jobs), whose changes later logins see.
+//! For the demo, tests and benchmarks only.
 
+mod authorize;
 mod clients;
+mod connections;
 mod handlers;
+mod jobs;
 mod keys;
+mod lucene;
+mod management;
 mod users;
+mod users_api;
 
-use crate::config::{Client, DevTenant as DevTenantConfig};
+use crate::config::Config;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -17,15 +29,21 @@ pub use keys::Signer;
 /// One call the dev tenant received (kept only when recording is on, for tests).
 #[derive(Debug, Clone)]
 pub struct Recorded {
+    /// The path, without the query string.
     pub path: String,
+    /// The raw query string (empty when there is none).
+    pub query: String,
     pub headers: Vec<(String, String)>,
+    /// Form or JSON body parameters; for Management API calls the query parameters too, and
+    /// an import's form fields (the `users` file as text).
     pub params: Vec<(String, String)>,
 }
 
 pub type Recorder = Arc<Mutex<Vec<Recorded>>>;
 
 struct RefreshGrant {
-    user: usize,
+    /// The hex id of the user (`auth0|<id>`).
+    user: String,
     client_id: String,
     scope: String,
     audience: String,
@@ -45,9 +63,17 @@ struct State {
     jwks_failing: AtomicBool,
     /// How many times the JWKS was asked for.
     jwks_requests: std::sync::atomic::AtomicU64,
-    users: Vec<users::User>,
+    /// In creation order. Never held across an await.
+    users: RwLock<Vec<users::User>>,
+    /// Hashes the passwords of users created through the Management API.
+    argon: argon2::Argon2<'static>,
+    connections: connections::Connections,
     clients: clients::Clients,
     refresh: Mutex<HashMap<String, RefreshGrant>>,
+    /// Authorization codes not yet exchanged, by code.
+    codes: Mutex<HashMap<String, authorize::CodeGrant>>,
+    api: management::Api,
+    jobs: jobs::Jobs,
     recorder: Option<Recorder>,
 }
 
@@ -55,6 +81,22 @@ impl State {
     fn signer(&self) -> Arc<Signer> {
         self.keys.read().expect("not poisoned").last().expect("one key at least").clone()
     }
+
+    fn record(&self, call: Recorded) {
+        if let Some(rec) = &self.recorder {
+            rec.lock().expect("not poisoned").push(call);
+        }
+    }
+
+    /// A copy of the user with this hex id.
+    fn user(&self, id: &str) -> Option<users::User> {
+        self.users.read().expect("not poisoned").iter().find(|u| u.id == id).cloned()
+    }
+}
+
+/// Headers as (name, value) text pairs, for the recorder.
+fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers.iter().map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect()
 }
 
 /// A dev tenant ready to serve.
@@ -64,27 +106,47 @@ pub struct DevTenant {
 }
 
 impl DevTenant {
-    /// Build the tenant reachable at `base_url` (e.g. `http://127.0.0.1:8081`), for `clients`.
-    pub fn new(config: &DevTenantConfig, clients: &[Client], base_url: &str) -> Result<Self, String> {
-        let argon = users::hasher(config.fast_password_hash);
-        let users = config.users.iter().map(|u| users::User::from_config(u, &argon)).collect::<Result<_, _>>()?;
+    /// Build the tenant of `config.dev_tenant` reachable at `base_url` (e.g.
+    /// `http://127.0.0.1:8081`), for `config.clients` and the `config.management` client.
+    pub fn new(config: &Config, base_url: &str) -> Result<Self, String> {
+        let dev = config.dev_tenant.as_ref().ok_or("the configuration has no dev_tenant section")?;
+        let argon = users::hasher(dev.fast_password_hash);
+        let users: Vec<users::User> =
+            dev.users.iter().map(|u| users::User::from_config(u, &argon)).collect::<Result<_, _>>()?;
         let base_url = base_url.trim_end_matches('/').to_string();
-        let registered = clients::Clients::new(clients, format!("{base_url}/oauth/token"))?;
+        let mut registered = clients::Clients::new(&config.clients, format!("{base_url}/oauth/token"))?;
+        if let Some(m) = &config.management {
+            registered.add_management(m.client_id.clone(), m.client_secret.clone());
+        }
+        let listed = config.management.as_ref().map(|m| m.connections.as_slice()).unwrap_or_default();
+        let names = users.iter().map(|u| u.connection.as_str()).chain([dev.default_directory.as_str()]);
+        let connections = connections::Connections::new(names, listed);
+        let api = management::Api::new(
+            format!("{base_url}/api/v2/"),
+            config.management.as_ref().map(|m| m.client_id.clone()),
+            dev.management_scopes.clone(),
+            dev.management_requests_per_minute,
+        );
         Ok(DevTenant {
             state: Arc::new(State {
-                issuer: config.issuer.clone().unwrap_or_else(|| format!("{base_url}/")),
+                issuer: dev.issuer.clone().unwrap_or_else(|| format!("{base_url}/")),
                 base_url,
-                audience: config.audience.clone(),
-                ttl: config.access_token_ttl_seconds,
-                rotate: config.rotate_refresh_tokens,
-                default_directory: config.default_directory.clone(),
-                groups_claim: config.groups_claim.clone(),
+                audience: dev.audience.clone(),
+                ttl: dev.access_token_ttl_seconds,
+                rotate: dev.rotate_refresh_tokens,
+                default_directory: dev.default_directory.clone(),
+                groups_claim: dev.groups_claim.clone(),
                 keys: RwLock::new(vec![Arc::new(Signer::generate())]),
                 jwks_failing: AtomicBool::new(false),
                 jwks_requests: Default::default(),
-                users,
+                users: RwLock::new(users),
+                argon,
+                connections,
                 clients: registered,
                 refresh: Mutex::new(HashMap::new()),
+                codes: Mutex::new(HashMap::new()),
+                api,
+                jobs: Default::default(),
                 recorder: None,
             }),
         })
@@ -101,10 +163,31 @@ impl DevTenant {
         &self.state.issuer
     }
 
+    /// The base URL the tenant is reached at, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.state.base_url
+    }
+
     /// The `sub` of the user with this email (any connection), for tests that mint tokens.
     pub fn subject_of(&self, email: &str) -> String {
-        let user = self.state.users.iter().find(|u| u.email == email).expect("a configured user");
-        format!("auth0|{}", user.id)
+        let all = self.state.users.read().expect("not poisoned");
+        all.iter().find(|u| u.email == email).expect("a configured user").user_id()
+    }
+
+    /// The user with this id (`auth0|…`) as the Management API shows it, if it exists.
+    pub fn user_json(&self, user_id: &str) -> Option<serde_json::Value> {
+        let all = self.state.users.read().expect("not poisoned");
+        all.iter().find(|u| u.user_id() == user_id).map(users::User::to_json)
+    }
+
+    /// How many Management API tokens (`client_credentials` grants) were issued.
+    pub fn management_grants(&self) -> u64 {
+        self.state.api.grants.load(Ordering::SeqCst)
+    }
+
+    /// The Management API identifier (`{base_url}/api/v2/`), the audience of its tokens.
+    pub fn management_audience(&self) -> &str {
+        &self.state.api.audience
     }
 
     /// The current signing key, so tests can forge and check tokens.

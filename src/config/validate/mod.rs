@@ -8,19 +8,24 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use url::Url;
 
+mod browser_login;
+mod management;
+
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 /// About 40,000 verified tokens: fits a 64 MiB sidecar with room to spare.
 pub const DEFAULT_TOKEN_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// How long after its `exp` an access token may still be shown to `/oauth/refreshtoken`.
 pub const DEFAULT_REFRESH_EXPIRED_GRACE_SECONDS: u64 = 86_400;
+/// Auth0's own limit for a free tenant's Management API is lower; this one only stops a runaway loop.
+const DEFAULT_MANAGEMENT_REQUESTS_PER_MINUTE: u32 = 6_000;
 const DEFAULT_DIRECTORY: &str = "Username-Password-Authentication";
 
 /// Errors collected while validating: all are reported, not only the first.
 #[derive(Default)]
-struct Problems(Vec<String>);
+pub(super) struct Problems(Vec<String>);
 
 impl Problems {
-    fn push(&mut self, key: &str, msg: impl std::fmt::Display) {
+    pub(super) fn push(&mut self, key: &str, msg: impl std::fmt::Display) {
         self.0.push(format!("{key}: {msg}"));
     }
 }
@@ -68,6 +73,9 @@ pub fn validate(file: FileConfig, env_session_duration: Option<String>) -> Resul
     let limits = limits(&mut p, file.limits);
     let guard = guard(&mut p, file.guard, &clients, &routes);
     let dev_tenant = file.dev_tenant.map(|d| dev_tenant(&mut p, d, &guard.groups_claim));
+    let management = file.management.and_then(|m| management::management(&mut p, m, tenant.as_ref()));
+    let routes = Routes { user_management: management.is_some(), ..routes };
+    let routes = browser_login::routes(&mut p, routes, &clients);
     if tenant.as_ref().is_some_and(|t| t.embedded) && dev_tenant.is_none() {
         p.push("tenant.embedded", "true needs a dev_tenant section");
     }
@@ -87,6 +95,7 @@ pub fn validate(file: FileConfig, env_session_duration: Option<String>) -> Resul
         backend: backend.expect("checked"),
         tenant: tenant.expect("checked"),
         dev_tenant,
+        management,
         session,
         store,
         id_token,
@@ -198,9 +207,18 @@ fn routes(p: &mut Problems, r: FileRoutes) -> Routes {
         }
         let policy = policy(p, &format!("{key}.policy"), &rule.policy);
         let prefix = rule.prefix.trim_end_matches('/').to_string();
-        rules.push(RouteRule { prefix, methods, policy, websocket: rule.websocket });
+        let login_redirect = rule.login_redirect.unwrap_or(r.login_redirect);
+        rules.push(RouteRule { prefix, methods, policy, websocket: rule.websocket, login_redirect });
     }
-    Routes { default, strictness, rules }
+    Routes {
+        default,
+        strictness,
+        rules,
+        user_management: false,
+        login_client: r.login_client,
+        callbacks: Vec::new(),
+        default_login_redirect: r.login_redirect,
+    }
 }
 
 const ASYMMETRIC: [jsonwebtoken::Algorithm; 8] = {
@@ -301,7 +319,7 @@ fn addr(p: &mut Problems, key: &str, value: &str) -> Option<SocketAddr> {
     }
 }
 
-fn http_url(p: &mut Problems, key: &str, value: &str) -> Option<Url> {
+pub(super) fn http_url(p: &mut Problems, key: &str, value: &str) -> Option<Url> {
     match Url::parse(value) {
         Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host_str().is_some() => Some(u),
         Ok(_) => {
@@ -369,6 +387,9 @@ fn tenant(p: &mut Problems, t: FileTenant) -> Option<Tenant> {
     let userinfo_url = join(p, "tenant.paths.userinfo", paths.userinfo, "/userinfo");
     let revoke_url = join(p, "tenant.paths.revoke", paths.revoke, "/oauth/revoke");
     let jwks_url = join(p, "tenant.paths.jwks", paths.jwks, "/.well-known/jwks.json");
+    let authorize_url = join(p, "tenant.paths.authorize", paths.authorize, "/authorize");
+    let logout_url = join(p, "tenant.paths.logout", paths.logout, "/v2/logout");
+    let end_session_url = join(p, "tenant.paths.end_session", paths.end_session, "/oidc/logout");
     let timeout = |p: &mut Problems, key: &str, v: Option<u64>, default: u64| {
         let ms = v.unwrap_or(default);
         if ms == 0 {
@@ -401,6 +422,9 @@ fn tenant(p: &mut Problems, t: FileTenant) -> Option<Tenant> {
         userinfo_url: userinfo_url?,
         revoke_url: revoke_url?,
         jwks_url: jwks_url?,
+        authorize_url: authorize_url?,
+        logout_url: logout_url?,
+        end_session_url: end_session_url?,
     })
 }
 
@@ -665,6 +689,17 @@ fn clients(p: &mut Problems, clients: BTreeMap<String, FileClient>) -> Vec<Clien
             resources: c.resources,
             username_types,
             management: c.management,
+            redirect_url: c.redirect_url.and_then(|u| http_url(p, &format!("{key}.redirect_url"), &u)),
+            authorize_state_required: c.authorize_state_required,
+            tenant_logout: match c.tenant_logout.as_deref() {
+                None => None,
+                Some("v2") => Some(TenantLogout::V2),
+                Some("oidc") => Some(TenantLogout::Oidc),
+                Some(other) => {
+                    p.push(&format!("{key}.tenant_logout"), format!("{other:?} is not v2 or oidc"));
+                    None
+                }
+            },
         });
     }
     out
@@ -770,6 +805,12 @@ fn dev_tenant(p: &mut Problems, d: FileDevTenant, guard_groups_claim: &str) -> D
         fast_password_hash,
         default_directory,
         groups_claim: d.groups_claim.unwrap_or_else(|| guard_groups_claim.to_string()),
+        management_scopes: d
+            .management_scopes
+            .unwrap_or_else(|| MANAGEMENT_SCOPES.iter().map(|s| s.to_string()).collect()),
+        management_requests_per_minute: d
+            .management_requests_per_minute
+            .unwrap_or(DEFAULT_MANAGEMENT_REQUESTS_PER_MINUTE),
         users,
     }
 }
