@@ -2,8 +2,7 @@
 //! never reach the tenant or the backend, blocks and their expiry, isolation between users and
 //! IPs, and trusted versus untrusted forwarding.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const LIMITS: &str = "
 limits:

@@ -1,7 +1,6 @@
 //! No secret, password, token or cookie value in any log line, at debug level, for every flow.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,6 @@
 //! Everything that is not a login call goes to the backend unchanged, minus the `secret` header.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_reach_the_backend_unchanged_without_the_secret() {

@@ -1,7 +1,6 @@
 //! The command line: `check`, a bad configuration, and `dev-tenant` on its own.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::process::{Command, Stdio};
 
 fn authgate(args: &[&str]) -> std::process::Output {

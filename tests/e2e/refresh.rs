@@ -1,8 +1,7 @@
 //! `/oauth/refreshtoken` end to end: the bearer is checked against the tenant's JWKS.
 
-mod common;
+use crate::common::*;
 use authgate::dev::tenant::Signer;
-use common::*;
 use serde_json::json;
 
 async fn login(s: &Stack, secret: &str) -> serde_json::Value {

@@ -1,8 +1,7 @@
 //! Re-issued id_tokens: SDKs that insist on `iss` = `https://<their domain>/` and the
 //! domain's JWKS accept the gateway's id_tokens, while access tokens stay the tenant's.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn rsa_pem() -> String {
@@ -40,9 +39,9 @@ async fn id_tokens_name_the_gateway_and_verify_against_its_jwks() {
     assert_eq!(claims["iss"], "https://gateway.test/");
     assert_eq!(claims["aud"], "mobile-app");
     assert_eq!(claims["email"], "demo@example.com", "the tenant's claims are kept");
-    assert_eq!(claims["sub"], common::claims(body["accessToken"].as_str().unwrap())["sub"]);
+    assert_eq!(claims["sub"], crate::common::claims(body["accessToken"].as_str().unwrap())["sub"]);
     assert_eq!(
-        common::claims(body["accessToken"].as_str().unwrap())["iss"],
+        crate::common::claims(body["accessToken"].as_str().unwrap())["iss"],
         s.tenant.issuer(),
         "access tokens untouched"
     );

@@ -3,8 +3,7 @@
 //! forwarding headers, CSRF, upgrades, the refresh endpoint's token checks, and the reload that
 //! left the pod unready. Requests go over raw sockets where a client library would tidy them.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 

@@ -1,8 +1,7 @@
 //! Legacy `/oauth/ro` (translated and forwarded, passwordless, jwt-bearer), the Passwords API,
 //! and every way the gateway authenticates to the tenant, end to end.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 async fn ro(s: &Stack, secret: &str, body: Value) -> reqwest::Response {

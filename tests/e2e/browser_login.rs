@@ -4,8 +4,7 @@
 //! mismatch, a replayed code, a wrong PKCE verifier, a nonce mismatch, open redirects).
 //! The same flow in a real browser: `.ci/browser.sh`.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn location(resp: &reqwest::Response) -> String {

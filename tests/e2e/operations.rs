@@ -1,8 +1,7 @@
 //! Running it in production: metrics, request ids in the access line, draining on SIGTERM,
 //! hot reload (file change, SIGHUP, an invalid file), TLS, JSON logs.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::time::{Duration, Instant};
 
 async fn metrics_text(g: &Gateway) -> String {

@@ -1,7 +1,6 @@
 //! `/oauth/token` end to end: every answer shape, what reaches the tenant, tenant errors.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn camel_case_answer_for_a_mobile_client() {

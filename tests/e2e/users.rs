@@ -2,8 +2,7 @@
 //! every endpoint and filter, the secret and management checks, a bulk import from submission
 //! to its errors, the tenant's refusals and faults, and the gateway's token fetched once.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
 

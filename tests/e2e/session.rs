@@ -1,8 +1,7 @@
 //! Session and discovery endpoints the gateway answers itself: `/userinfo`, `/logout`,
 //! `/.well-known/jwks.json` and `/.well-known/openid-configuration`.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

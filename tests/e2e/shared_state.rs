@@ -2,9 +2,8 @@
 //! dev tenant. Sessions, logout, brute-force counts and rate limits hold across them; the
 //! store's outage degrades, never breaks; Cluster and Sentinel work as standalone does.
 
-mod common;
-use common::redis::{with_store, RedisCluster, RedisSentinel, RedisServer};
-use common::*;
+use crate::common::redis::{with_store, RedisCluster, RedisSentinel, RedisServer};
+use crate::common::*;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -202,7 +201,7 @@ async fn opaque_cookies_name_a_session_and_the_backend_gets_the_token() {
     assert_eq!(cookie.matches('.').count(), 0, "not a JWT: {cookie}");
     // The session id is a credential: the store keeps only its hash.
     let id = cookie.trim_start_matches("sid=");
-    let keys = common::redis::redis_command(redis.port, "KEYS *").unwrap();
+    let keys = crate::common::redis::redis_command(redis.port, "KEYS *").unwrap();
     assert!(keys.contains("authgate:session:") && !keys.contains(id), "{keys}");
     let (status, echo) = get(&format!("{}/api/me", z.url), &[("cookie", &cookie)]).await;
     assert_eq!(status, 200, "{echo}");
@@ -348,7 +347,7 @@ async fn the_third_review_is_closed() {
     assert_eq!(status, 200);
     let (at, rt) =
         (body["accessToken"].as_str().unwrap().to_string(), body["refreshToken"].as_str().unwrap().to_string());
-    let subject = common::claims(&at)["sub"].as_str().unwrap().replace('|', "%7C");
+    let subject = crate::common::claims(&at)["sub"].as_str().unwrap().replace('|', "%7C");
     let resp =
         http().delete(format!("{}/sessions/{subject}", z.url)).header("secret", "admin-secret").send().await.unwrap();
     assert_eq!(resp.status(), 200);

@@ -1,11 +1,10 @@
 //! A tenant that is down, slow, or answers HTML: the caller gets 502/504 with an OAuth error
 //! body (never the tenant's raw body), and the gateway keeps serving.
 
-mod common;
+use crate::common::*;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::post;
-use common::*;
 use std::time::Duration;
 
 const HTML: &str = "<html><body>Internal tenant stack trace: db=prod-7</body></html>";

@@ -1,8 +1,7 @@
 //! Hostile and malformed input: each gets its status and an OAuth error body, nothing reaches
 //! the tenant, and the gateway keeps serving.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bad_input_gets_its_status_and_the_gateway_keeps_serving() {

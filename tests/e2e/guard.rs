@@ -2,9 +2,8 @@
 //! that goes down), forged tokens refused, identity headers nobody can forge, route policies,
 //! the cookie path and its cross-site check.
 
-mod common;
+use crate::common::*;
 use authgate::dev::tenant::Signer;
-use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
 
