@@ -9,9 +9,10 @@
 #   (j) HAProxy with its native jwt_verify: the checks authgate makes (bench/haproxy/jwt.cfg.in)
 #   (g) authgate, Bearer, backend limits per IP and per user, in memory
 #   (h) the same with the shared store (a local redis-server): the cost of counting in Redis
-# authgate runs as users run it: the default log level (info), JSON lines (as the Deployment),
-# the access line on, written to a file in the work directory as a log collector would read
-# it, and /metrics scraped every 15 s. Every target is checked for a correct answer first. wrk:
+# authgate runs as users run it: the default log level (info), JSON lines as the Deployment
+# writes them (AUTHGATE_LOG_FORMAT=text for text), the access line on, stdout and stderr
+# appended to a file in the work directory as a log collector would read them, and /metrics
+# scraped every 15 s. Every target is checked for a correct answer first. wrk:
 # same threads, connections and duration for every target, a warm-up, ROUNDS rounds
 # interleaved, the median reported; every ratio against HAProxy plain (and nginx).
 # SCALE=1 adds the scale run (after the report): authgate's memory with SCALE_CONNECTIONS
@@ -31,7 +32,7 @@ hold=${SCALE_CONNECTIONS:-10000}
 if [ "$scale" = 1 ]; then
   # One descriptor per held connection in authgate, HAProxy and the client (each its own process).
   hard=$(ulimit -Hn); [ "$hard" = unlimited ] && hard=1048576
-  ulimit -n "$hard"
+  ulimit -n "$hard" 2>/dev/null || true
   [ "$(ulimit -n)" -ge $((hold + 1000)) ] \
     || { echo "SCALE=1: the open-files limit ($hard) is below $((hold + 1000)): raise ulimit -Hn or set SCALE_CONNECTIONS" >&2; exit 1; }
 fi
@@ -44,6 +45,7 @@ command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+command -v ss >/dev/null || need+=(iproute2)
 if [ "${#need[@]}" -gt 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
@@ -66,7 +68,7 @@ backend=$(free_port); proxy=$(free_port); tenant=$(free_port); gw=$(free_port); 
 gwm=$(free_port); adminm=$(free_port); gwr=$(free_port); adminr=$(free_port); redis=$(free_port)
 hap=$(free_port); hapj=$(free_port); gws=$(free_port); admins=$(free_port)
 
-# --- nginx: the backend and the reference reverse proxy, one worker each ---------------------
+# --- nginx: the backend and a plain reverse proxy to it, one worker each ----------------------
 chmod 755 "$work"
 mkdir -p "$work/www"
 echo '{"id":42,"name":"widget","price":9.5,"tags":["a","b"]}' > "$work/www/item.json"
@@ -105,14 +107,15 @@ haproxy_conf() { # name port: bench/haproxy/<name>.cfg.in with this run's values
   sed -e "s|@PORT@|$2|g; s|@BACKEND@|$backend|g; s|@MAXCONN@|$((hold + 2000))|g; s|@PIDFILE@|$work/haproxy-$1.pid|g" \
       -e "s|@PEM@|$work/tenant-key.pem|g; s|@ISSUER@|$issuer|g; s|@AUDIENCE@|$audience|g" \
       "bench/haproxy/$1.cfg.in" > "$work/haproxy-$1.cfg"
-  ! grep -n '@[A-Z]*@' "$work/haproxy-$1.cfg" || { echo "haproxy-$1.cfg: a value is missing" >&2; exit 1; }
-  "$HAPROXY" -c -q -f "$work/haproxy-$1.cfg" 2>>"$work/haproxy-$1.err" \
+  ! grep -n '^[^#]*@[A-Z]*@' "$work/haproxy-$1.cfg" || { echo "haproxy-$1.cfg: a value is missing" >&2; exit 1; }
+  "$HAPROXY" -c -f "$work/haproxy-$1.cfg" >/dev/null 2>>"$work/haproxy-$1.err" \
     && "$HAPROXY" -f "$work/haproxy-$1.cfg" 2>>"$work/haproxy-$1.err" \
     || { cat "$work/haproxy-$1.err" >&2; exit 1; }
 }
 haproxy_conf plain "$hap"
 
-# --- the dev tenant (its own process, fast password hashing) and authgate (one worker) -------
+# --- the dev tenant (its own process, fast password hashing, quiet: it stands for the identity
+# provider) and authgate (one worker, logging as users run it) ---------------------------------
 sed -e "s/127.0.0.1:8080/127.0.0.1:$gw/; s/127.0.0.1:9090/127.0.0.1:$admin/" \
     -e "s|http://127.0.0.1:8081|http://127.0.0.1:$tenant|; s|http://127.0.0.1:8082|http://127.0.0.1:$backend|" \
     -e "s/embedded: true/embedded: false/; s/embedded_echo: true/embedded_echo: false/" \
@@ -224,8 +227,9 @@ for bad in "signature:$(forge "$token" signature)" "alg none:$(forge "$token" no
   done
 done
 # The access line and the metrics are on.
-for _ in $(seq 40); do grep -q '"target":"access".*/whoami\|/whoami.*"target":"access"' "$work/authgate-main.log" && break; sleep 0.05; done
-grep -q '"target":"access"' "$work/authgate-main.log" || { echo "check failed: no access line in $work/authgate-main.log" >&2; exit 1; }
+access_line='"target":"access"| access: '   # JSON or text
+for _ in $(seq 40); do grep -E "$access_line" "$work/authgate-main.log" | grep -q /whoami && break; sleep 0.05; done
+grep -E "$access_line" "$work/authgate-main.log" | grep -q /whoami || { echo "check failed: no access line in $work/authgate-main.log" >&2; exit 1; }
 curl -s "http://127.0.0.1:$admin/metrics" | grep -q '^authgate_requests_total{' || { echo "check failed: no request metrics" >&2; exit 1; }
 for g in $gwm $gwr; do
   check "$(curl -s "http://127.0.0.1:$g/api/item" -H "authorization: Bearer $token")" "$(cat "$work/www/item.json")" "authgate with limits ($g)"
@@ -264,7 +268,7 @@ add f_login_tenant "http://127.0.0.1:$tenant/oauth/token" "" login-tenant.lua 1
 add f_login_gateway "http://127.0.0.1:$gw/oauth/token" "" login-gw.lua 1
 order=(a_backend i_haproxy b_nginx c_public d_bearer e_cookie j_haproxy_jwt g_limits_memory h_limits_redis f_login_tenant f_login_gateway)
 wrk_run() { # target duration [script args...] -> "rps p50_ms p99_ms non2xx requests"
-  local t=$1 d=$2 args=(-t1 -c"${conn[$1]}" -d"$2" --latency)
+  local t=$1 args=(-t1 -c"${conn[$1]}" -d"$2" --latency)
   shift 2
   [ -n "${hdr[$t]}" ] && args+=(-H "${hdr[$t]}")
   [ -n "${script[$t]}" ] && args+=(-s "$work/${script[$t]}")
@@ -298,7 +302,7 @@ echo "authgate vs HAProxy jwt, Bearer (d/j): $(ratio "$(col d_bearer 1)" "$(col 
 echo "limits counted in Redis vs in memory: $(ratio "$(col h_limits_redis 1)" "$(col g_limits_memory 1)")x the throughput"
 echo "login: authgate adds $(awk -v g="$(col f_login_gateway 2)" -v t="$(col f_login_tenant 2)" 'BEGIN {printf "%.3f", g - t}') ms to the median (1 connection)"
 echo "resident memory: authgate idle $idle_rss, after the load $loaded_rss; HAProxy plain idle $hap_idle_rss, after the load $hap_loaded_rss"
-echo "authgate's log (info, JSON, $work/authgate-main.log): $(grep -c '"target":"access"' "$work/authgate-main.log" || true) access lines, $(stat -c %s "$work/authgate-main.log" | awk '{printf "%.1f", $1 / 1048576}') MiB"
+echo "authgate's log (level info, $AUTHGATE_LOG_FORMAT, $work/authgate-main.log): $(grep -Ec "$access_line" "$work/authgate-main.log" || true) access lines, $(stat -c %s "$work/authgate-main.log" | awk '{printf "%.1f", $1 / 1048576}') MiB"
 [ "$scale" = 1 ] || exit 0
 
 # --- the scale run (SCALE=1) ------------------------------------------------------------------
@@ -309,7 +313,9 @@ sed -e "s/^listen: 127.0.0.1:$gw/listen: 127.0.0.1:$gws/; s/^admin_listen: 127.0
 printf 'connections:\n  max: %d\n' $((hold + 2000)) >> "$work/gateway-scale.yaml"
 if [ -n "${SCALE_CACHE_BYTES:-}" ]; then sed -i "s/^guard:$/guard:\n  token_cache_bytes: $SCALE_CACHE_BYTES/" "$work/gateway-scale.yaml"; fi
 ./target/release/authgate check --config "$work/gateway-scale.yaml" >/dev/null
-stop_gw() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+# A process stopped here leaves the cleanup list, so its PID is never signalled again.
+stopped() { local keep=() p; kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true
+  for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; pids=(${keep[@]+"${keep[@]}"}); }
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f MiB", k / 1024}'; }
 echo
 echo "scale run: $hold idle keep-alive connections; $ntok distinct valid tokens in rotation"
@@ -327,14 +333,15 @@ hold_connections() { # label pid port [curl/-H header]
   sleep 1
   open=$(ss -Htn state established "( sport = :$port )" | wc -l); after=$(rss_kib "$pid")
   out=$(cat "$work/hold-$label.out")
-  kill "$hp" 2>/dev/null || true; wait "$hp" 2>/dev/null || true
+  stopped "$hp"
   grep -q "^open=$hold ok=$hold failed=0 " <<<"$out" || { echo "scale: $label: not every connection answered 200 and stayed open: $out" >&2; exit 1; }
-  printf '%-14s RSS %s -> %s with %d connections established: %.1f KiB a connection (%s)\n' "$label" \
-    "$(mib "$before")" "$(mib "$after")" "$open" "$(awk -v a="$after" -v b="$before" -v n="$open" 'BEGIN {print (a - b) / (n > 0 ? n : 1)}')" "${out%% *}, ${out##* }"
+  printf '%-9s RSS %s -> %s with %d connections established: %.1f KiB a connection (opened in %s s)\n' "$label" \
+    "$(mib "$before")" "$(mib "$after")" "$open" "$(awk -v a="$after" -v b="$before" -v n="$open" 'BEGIN {print (a - b) / (n > 0 ? n : 1)}')" \
+    "$(sed -n 's/.* seconds=\([0-9.]*\).*/\1/p' <<<"$out")"
 }
 start_gw scale-connections "$work/gateway-scale.yaml" "$admins"
 hold_connections authgate "$gw_pid" "$gws" -H "authorization: Bearer $token"
-stop_gw "$gw_pid"
+stopped "$gw_pid"
 hold_connections haproxy "$hapid" "$hap"
 
 # (2) The verified-token cache under churn. The tokens: logins straight at the dev tenant
@@ -387,7 +394,7 @@ mp=$!; pids+=($mp)
 while kill -0 "$mp" 2>/dev/null && [ "$(wc -l < "$work/tokens.txt")" -lt "$ntok" ]; do sleep 1; done
 kill -INT "$mp" 2>/dev/null || true
 for _ in $(seq 50); do kill -0 "$mp" 2>/dev/null || break; sleep 0.1; done
-kill "$mp" 2>/dev/null || true; wait "$mp" 2>/dev/null || true
+stopped "$mp"
 minted=$(sort -u "$work/tokens.txt" | wc -l)
 [ "$minted" -ge "$ntok" ] || { echo "scale: $minted distinct tokens minted, $ntok wanted:"; cat "$work/mint.out"; exit 1; } >&2
 echo "minted $ntok distinct tokens in $(awk -v a="$minting" -v b="$(date +%s%N)" 'BEGIN {printf "%.1f", (b - a) / 1e9}') s (logins at the dev tenant)"
@@ -407,7 +414,7 @@ while [ "$chunks" -lt "$rounds" ] || [ "$sent" -lt "$ntok" ]; do
     out=$(wrk_run "$t" "${secs}s" "$work/tokens.txt" "$sent")
     [ "$(awk '{print $4}' <<<"$out")" = 0 ] || { echo "$t answered non-2xx under load: $out" >&2; exit 1; }
     results[$t]+="$out"$'\n'
-    [ "$t" = k_authgate_churn ] && n=$(awk '{print $5}' <<<"$out")
+    if [ "$t" = k_authgate_churn ]; then n=$(awk '{print $5}' <<<"$out"); fi
   done
   [ "$n" -gt 0 ] || { echo "k_authgate_churn: no request completed" >&2; exit 1; }
   sent=$((sent + n)); chunks=$((chunks + 1))
@@ -418,4 +425,4 @@ printf '%-34s %12s %10s %10s %11s %10s\n' target req/s p50_ms p99_ms vs_haproxy 
 for t in k_authgate_churn l_haproxy_jwt_churn; do row "$t"; done
 echo "authgate under churn vs one hot token (k/d): $(ratio "$(col k_authgate_churn 1)" "$(col d_bearer 1)")x; vs HAProxy jwt on the same tokens (k/l): $(ratio "$(col k_authgate_churn 1)" "$(col l_haproxy_jwt_churn 1)")x"
 echo "authgate RSS: idle $(mib "$churn_idle"), after $sent requests over $ntok distinct tokens $(mib "$churn_rss") (token cache: ${SCALE_CACHE_BYTES:-the default} bytes)"
-stop_gw "$spid"
+stopped "$spid"

@@ -52,11 +52,13 @@ fn transaction_cookie_name(config: &Config, state: &str) -> String {
     format!("{}_tx_{short}", config.session.cookie_name)
 }
 
-fn transaction_cookie(name: &str, value: &str, max_age: u64) -> String {
+/// Scoped to the callback's path: the backend never gets it, and abandoned logins' cookies go
+/// nowhere else.
+fn transaction_cookie(name: &str, value: &str, max_age: u64, path: &str) -> String {
     cookie::Cookie::build((name, value))
         .http_only(true)
         .secure(true)
-        .path("/")
+        .path(path.to_string())
         .same_site(cookie::SameSite::Lax)
         .max_age(cookie::time::Duration::seconds(max_age as i64))
         .build()
@@ -76,7 +78,13 @@ pub fn safe_redirect(client: &Client, asked: Option<&str>) -> String {
         return "/".into();
     }
     match url::Url::parse(asked) {
-        Ok(u) if clean && client.allowed_origins.contains(&u.origin().ascii_serialization()) => u.to_string(),
+        Ok(u)
+            if clean
+                && matches!(u.scheme(), "http" | "https")
+                && client.allowed_origins.contains(&u.origin().ascii_serialization()) =>
+        {
+            u.to_string()
+        }
         _ => "/".into(),
     }
 }
@@ -167,7 +175,8 @@ impl LoginService {
             }
         }
         let sealed = self.sealer.seal(&serde_json::to_string(&tx).expect("serializes"), "authorize");
-        let cookie = transaction_cookie(&transaction_cookie_name(config, &state), &sealed, LOGIN_SECONDS);
+        let cookie =
+            transaction_cookie(&transaction_cookie_name(config, &state), &sealed, LOGIN_SECONDS, redirect_uri.path());
         Ok(Reply::empty(302).with_header("location", location.to_string()).with_header("set-cookie", cookie))
     }
 
@@ -180,7 +189,7 @@ impl LoginService {
         let params = query_params(query);
         let state = params.get("state").unwrap_or_default();
         let cookie_name = transaction_cookie_name(&self.config, state);
-        let clear = transaction_cookie(&cookie_name, "", 0);
+        let clear = transaction_cookie(&cookie_name, "", 0, path);
         let mut reply = match self.callback_steps(path, &params, &cookie_name, req).await {
             Ok(reply) => reply,
             Err(e) => browser_refusal(e, req),
@@ -276,25 +285,37 @@ impl LoginService {
 }
 
 /// `POST /oauth/token` with `grant_type=authorization_code`, for clients that run the browser
-/// flow themselves: the code (with its `redirect_uri` and PKCE `code_verifier`) is exchanged
-/// at the tenant and answered in the client's shape.
+/// flow themselves: the code (with its PKCE `code_verifier`) is exchanged at the tenant and
+/// answered in the client's shape. Only for a client with a `redirect_url`, which is the only
+/// `redirect_uri` taken; the tokens must be for the client's audience and scopes, as a
+/// password login's are (the authorization request was the caller's, not the gateway's).
 pub async fn code_grant(
     svc: &LoginService,
     client: &Client,
     params: &Params,
     req: &Request,
 ) -> Result<Reply, ApiError> {
-    let code = params.require("code")?;
-    let redirect_uri = match (params.get("redirect_uri"), &client.redirect_url) {
-        (Some(r), _) => r.to_string(),
-        (None, Some(r)) => r.to_string(),
-        (None, None) => return Err(ApiError::missing_parameter("redirect_uri")),
-    };
-    let mut form = vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri.as_str())];
-    if let Some(v) = params.get("code_verifier") {
-        form.push(("code_verifier", v));
+    let redirect_uri = client.redirect_url.as_ref().map(url::Url::as_str).ok_or_else(|| {
+        ApiError::new(400, "unauthorized_client", "This client has no redirect_url: it cannot use authorization codes.")
+    })?;
+    if params.get("redirect_uri").is_some_and(|r| r != redirect_uri) {
+        return Err(ApiError::invalid_request("redirect_uri must be the client's redirect_url"));
     }
+    let code = params.require("code")?;
+    let verifier = params.require("code_verifier")?;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", verifier),
+    ];
     let mut tokens = svc.tenant.token(client, &form, req.client_ip).await?;
+    if let Err(refusal) = within_client(client, &tokens) {
+        if let Some(rt) = &tokens.refresh_token {
+            let _ = svc.tenant.revoke(client, rt, req.client_ip).await;
+        }
+        return Err(refusal);
+    }
     let session = svc.issued(client, &mut tokens, None).await?;
     let scope = tokens.scope.clone().unwrap_or_default();
     let asked = shape::Asked {
@@ -304,6 +325,32 @@ pub async fn code_grant(
         session_id: session.as_ref().and_then(|s| s.cookie_id.as_deref()),
     };
     Ok(shape::token_reply(client, &svc.config.session, &tokens, &asked, time::OffsetDateTime::now_utc()))
+}
+
+/// The tokens of a code the caller obtained: their audience must be the client's (when it has
+/// one) and their scopes among the client's (plus `openid`); never `website`.
+fn within_client(client: &Client, tokens: &crate::tenant::Tokens) -> Result<(), ApiError> {
+    let refused = |why: &'static str| {
+        tracing::warn!(client = client.name.as_str(), why, "code grant: tokens outside the client's configuration");
+        ApiError::new(403, "access_denied", "The authorization code was issued for more than this client may have.")
+    };
+    let claims = crate::guard::jwt::unverified_claims(&tokens.access_token).unwrap_or_default();
+    if let Some(audience) = &client.audience {
+        let matches = match claims.get("aud") {
+            Some(serde_json::Value::String(a)) => a == audience,
+            Some(serde_json::Value::Array(all)) => all.iter().any(|a| a.as_str() == Some(audience.as_str())),
+            _ => false,
+        };
+        if !matches {
+            return Err(refused("audience"));
+        }
+    }
+    let scope = tokens.scope.as_deref().or_else(|| claims.get("scope").and_then(|s| s.as_str())).unwrap_or_default();
+    let allowed = |s: &str| s == "openid" || client.scopes.iter().any(|c| c == s);
+    if !scope.split_whitespace().all(allowed) {
+        return Err(refused("scope"));
+    }
+    Ok(())
 }
 
 /// `routes.login_redirect`: a browser page load (GET, `Accept: text/html`) refused for want of
@@ -350,6 +397,7 @@ mod tests {
             "https://evil.example/",
             "https://app.example.com.evil.example/",
             "javascript:alert(1)",
+            "blob:https://app.example.com/1b4f",
             "/a/../../x",
             "/%2e%2e/x",
             "\t/x",

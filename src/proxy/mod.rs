@@ -87,8 +87,14 @@ async fn answer(app: &App, route: Route, ip: IpAddr, session: &mut Session) -> (
         let e = ApiError::new(404, "not_found", "No such endpoint: the gateway's own paths are spelled exactly.");
         return (e.into_reply(), None);
     }
+    // Only a management client may send an import's larger body: anyone else is held to the
+    // usual limit before the body is read.
+    let management_caller = || {
+        let secret = session.req_header().headers.get("secret").map(|s| s.as_bytes());
+        secret.and_then(|s| app.config.client_by_secret(s)).is_some_and(|c| c.management)
+    };
     let limit = match route {
-        Route::Own(Own::Users(crate::users::UserOp::Import)) => crate::users::MAX_IMPORT_BYTES,
+        Route::Own(Own::Users(crate::users::UserOp::Import)) if management_caller() => crate::users::MAX_IMPORT_BYTES,
         _ => app.config.max_body_bytes,
     };
     let request = match read_request(session, limit, ip).await {

@@ -120,7 +120,11 @@ fn user_route(method: &str, path: &str) -> Option<Route> {
     }
     let folded = path.strip_suffix('/').unwrap_or(path);
     let similar = |(p, _, _): &&(&str, &str, &[UserOp])| matches_pattern(p, folded, |a, b| a.eq_ignore_ascii_case(b));
-    USER_PATHS.iter().any(|p| similar(&p)).then_some(Route::Reserved)
+    // Below /users/import/ everything is the gateway's: no half-spelt job path reaches the backend.
+    let below_import = folded.len() >= 13
+        && folded.as_bytes()[..13].eq_ignore_ascii_case(b"/users/import")
+        && folded.as_bytes().get(13).is_none_or(|b| *b == b'/');
+    (USER_PATHS.iter().any(|p| similar(&p)) || below_import).then_some(Route::Reserved)
 }
 
 /// The route of a normalised path under this configuration.
@@ -316,6 +320,10 @@ mod tests {
             assert_eq!(users("GET", other), Ok(Route::Reserved), "{other}");
         }
         assert_eq!(users("GET", "/users/x/orders"), Ok(Route::Backend), "deeper paths stay the backend's");
+        for half in ["/users/import/status", "/users/import/status/", "/users/import/x/y/z", "/users/Import/status"] {
+            assert_eq!(users("GET", half), Ok(Route::Reserved), "{half}");
+        }
+        assert_eq!(users("GET", "/users/importer/orders"), Ok(Route::Backend));
         assert_eq!(users("GET", "/users;x=1"), Err(400));
         let off = Routes { user_management: false, ..routes() };
         let route_off = |m: &str, p: &str| decide(&off, Strictness::default(), m, p).map(|d| d.route).ok();

@@ -50,7 +50,9 @@ impl Import {
             let text = || String::from_utf8(value.to_vec()).map_err(|_| bad(format!("{name} is not UTF-8 text")));
             let slot = match name.as_str() {
                 "users" => {
-                    users = Some(value.clone());
+                    if users.replace(value.clone()).is_some() {
+                        return Err(bad("the users file is given more than once"));
+                    }
                     continue;
                 }
                 "connection_id" => return Err(bad("connection_id is not accepted: name the connection instead")),
@@ -150,6 +152,7 @@ mod tests {
         assert_eq!(parse(&[("users", "[]"), ("upsert", "yes")]).await.err(), Some(400));
         assert_eq!(parse(&[("users", "[]"), ("what", "x")]).await.err(), Some(400));
         assert_eq!(parse(&[("users", "[]"), ("connection", "db1"), ("connection", "db2")]).await.err(), Some(400));
+        assert_eq!(parse(&[("users", "[]"), ("users", "[]")]).await.err(), Some(400), "one users file");
         let e = Import::parse(Some("application/json"), Bytes::from("[]"), &management()).await.err().unwrap();
         assert_eq!(e.status, 415);
         let e =

@@ -122,6 +122,9 @@ impl UserEndpoints {
             let (client, rate) = management_client(&self.config, &self.limits, req).await?;
             let api = self.api.as_ref().ok_or_else(not_configured)?;
             let call = self.call_for(op, path, query, req, api).await?;
+            if let Some(refusal) = self.unmanaged_user(op, &call, api).await? {
+                return Ok(refusal);
+            }
             let answer = api.send(&call).await?;
             let ok = (200..300).contains(&answer.status);
             tracing::info!(client = client.name.as_str(), op = op.name(), status = answer.status, "user management");
@@ -135,6 +138,31 @@ impl UserEndpoints {
             Ok::<_, ApiError>(reply)
         };
         answer.await.unwrap_or_else(ApiError::into_reply)
+    }
+
+    /// `GET`/`PATCH`/`DELETE /users/{id}` touch only users of the managed connections (when
+    /// the management block names any): the user is looked up first; another connection's user
+    /// is `404`, as if it did not exist.
+    async fn unmanaged_user(&self, op: UserOp, call: &Call, api: &ManagementApi) -> Result<Option<Reply>, ApiError> {
+        let allowed = query::allowed_connections(api.config());
+        if allowed.is_empty() || !matches!(op, UserOp::Get | UserOp::Update | UserOp::Delete) {
+            return Ok(None);
+        }
+        let found = api.send(&Call::new(Method::GET, call.path.clone())).await?;
+        if found.status != 200 {
+            return reply_of(found).map(Some);
+        }
+        let user: serde_json::Value = serde_json::from_slice(&found.body).unwrap_or_default();
+        let identities = user["identities"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let managed = identities.iter().any(|i| i["connection"].as_str().is_some_and(|c| allowed.contains(&c)));
+        if managed {
+            return Ok(None);
+        }
+        let body = serde_json::json!({
+            "statusCode": 404, "error": "Not Found", "message": "The user does not exist.",
+            "errorCode": "inexistent_user", "error_description": "The user does not exist.",
+        });
+        Ok(Some(Reply::json(404, &body)))
     }
 
     async fn call_for(

@@ -33,7 +33,7 @@ fn field_key(key: &str) -> Option<&str> {
 }
 
 /// The connections `GET /users` may show: the management block's, and its default.
-fn allowed_connections(m: &Management) -> Vec<&str> {
+pub(crate) fn allowed_connections(m: &Management) -> Vec<&str> {
     let mut all: Vec<&str> = m.connections.iter().map(|(name, _)| name.as_str()).collect();
     if let Some(d) = m.default_connection.as_deref().filter(|d| !all.contains(d)) {
         all.push(d);

@@ -36,6 +36,7 @@ async fn start(s: &Stack, query: &str) -> (String, String) {
     let tx = set_cookie(&resp, "sid_tx_").expect("a transaction cookie");
     let raw = resp.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(raw.contains("HttpOnly") && raw.contains("Secure") && raw.contains("SameSite=Lax"), "{raw}");
+    assert!(raw.contains("Path=/callback"), "only the callback gets it, never the backend: {raw}");
     (location(&resp), tx)
 }
 
@@ -143,7 +144,7 @@ async fn the_tenants_errors_and_bad_starts_are_clear_refusals() {
     assert!(back.contains("error=access_denied"), "{back}");
     assert_oauth_error(callback(&back, &tx).await, 403, "access_denied").await;
 
-    for bad in ["client=nobody", "client=mobile", "client=website&connection=partners-db", ""] {
+    for bad in ["client=nobody", "client=service", "client=website&connection=partners-db", ""] {
         let resp = http().get(format!("{}/authorize?{bad}", s.gateway.url)).send().await.unwrap();
         assert_oauth_error(resp, 400, "invalid_request").await;
     }
@@ -171,12 +172,17 @@ async fn clients_may_run_the_code_exchange_themselves() {
     // The client talks to the tenant itself (its own PKCE pair), then hands the code over.
     let verifier = "a-verifier-of-the-client-that-is-long-enough-0123456789";
     let challenge = authgate::login::challenge(verifier);
-    let redirect = format!("{}/callback", s.gateway.url);
-    let login_url = format!(
-        "{}/authorize?response_type=code&client_id=mobile-app&redirect_uri={}&scope=openid%20offline_access&state=s1&nonce=n1&code_challenge={challenge}&code_challenge_method=S256",
-        s.tenant.base_url(),
-        urlencode(&redirect),
-    );
+    let redirect = format!("{}/mobile/callback", s.gateway.url);
+    let login_url_for = |scope: &str, audience: &str| {
+        format!(
+            "{}/authorize?response_type=code&client_id=mobile-app&redirect_uri={}&scope={}&audience={}&state=s1&nonce=n1&code_challenge={challenge}&code_challenge_method=S256",
+            s.tenant.base_url(),
+            urlencode(&redirect),
+            urlencode(scope),
+            urlencode(audience),
+        )
+    };
+    let login_url = login_url_for("openid offline_access", "https://api.test");
     let token_url = format!("{}/oauth/token", s.gateway.url);
     let exchange = |code: String, verifier: &'static str| {
         let form = vec![
@@ -202,6 +208,26 @@ async fn clients_may_run_the_code_exchange_themselves() {
     assert!(tokens["accessToken"].is_string() && tokens["refreshToken"].is_string(), "the client's shape: {tokens}");
     assert_eq!(claims(tokens["idToken"].as_str().unwrap())["nonce"], "n1");
     assert_oauth_error(exchange(code, verifier).await, 403, "invalid_grant").await;
+
+    // A code for more than the client may have: refused, its refresh token revoked.
+    for (scope, audience) in
+        [("openid offline_access read:everything", "https://api.test"), ("openid", "https://other.test")]
+    {
+        let back = sign_in(&login_url_for(scope, audience), "demo@example.com", DEMO_PASSWORD).await;
+        assert_oauth_error(exchange(code_of(back), verifier).await, 403, "access_denied").await;
+    }
+    // Only a client with a redirect_url, and only that redirect_uri.
+    let form = [("grant_type", "authorization_code"), ("code", "x"), ("code_verifier", verifier)];
+    let resp = http().post(&token_url).header("secret", "service-secret").form(&form).send().await.unwrap();
+    assert_oauth_error(resp, 400, "unauthorized_client").await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", "x"),
+        ("code_verifier", verifier),
+        ("redirect_uri", "https://evil.example/cb"),
+    ];
+    let resp = http().post(&token_url).header("secret", "mobile-secret").form(&form).send().await.unwrap();
+    assert_oauth_error(resp, 400, "invalid_request").await;
 }
 
 fn urlencode(s: &str) -> String {
@@ -210,7 +236,8 @@ fn urlencode(s: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn page_loads_without_a_session_go_to_the_login_and_api_calls_keep_their_401() {
-    let s = Stack::start_with(|y| y.replace("routes:\n", "routes:\n  login_redirect: true\n")).await;
+    let s = Stack::start_with(|y| y.replace("routes:\n", "routes:\n  login_redirect: true\n  login_client: website\n"))
+        .await;
     let page = format!("{}/app/page?x=1", s.gateway.url);
     let resp = http().get(&page).header("accept", "text/html,application/xhtml+xml").send().await.unwrap();
     assert_eq!(resp.status(), 302);

@@ -77,6 +77,17 @@ async fn users_are_listed_filtered_and_paginated_and_no_value_widens_the_search(
     let q = call.query.clone();
     assert!(q.contains("search_engine=v3"), "{q}");
 
+    // A user of a connection the gateway does not manage (the sms user) is not there for it.
+    let sms = s.tenant.subject_of("+15555550100");
+    let url = users_url(&s, &user_path(&sms));
+    let (status, body) = json(get_as(&url, Some(ADMIN)).await).await;
+    assert_eq!((status, body["errorCode"].as_str()), (404, Some("inexistent_user")), "{body}");
+    let resp = http().patch(&url).header("secret", ADMIN).json(&json!({"blocked": true})).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+    assert_eq!(http().delete(&url).header("secret", ADMIN).send().await.unwrap().status(), 404);
+    let fetched = s.tenant.user_json(&sms).expect("still there, unchanged");
+    assert_eq!(fetched["blocked"], false);
+
     for bad in ["?connection=sms", "?_l=10&_sk=5", "?_l=0", "?_l=101", "?_sk=x", "?q=email:*", "?email=a&email=b"] {
         let resp = get_as(&users_url(&s, bad), Some(ADMIN)).await;
         assert_oauth_error(resp, 400, "invalid_request").await;
@@ -107,6 +118,12 @@ async fn only_management_clients_reach_the_endpoints() {
         assert_oauth_error(mobile, 403, "access_denied").await;
     }
     assert!(s.calls().iter().all(|c| !c.path.starts_with("/api/v2")), "no refused call reached the tenant");
+    // An import's larger body is only for management clients: anyone else is held to the usual
+    // limit before the body is read.
+    let big = multipart(&[], Some(&"x".repeat(100 * 1024)));
+    let resp =
+        http().post(users_url(&s, "/import")).header("secret", "mobile-secret").multipart(big).send().await.unwrap();
+    assert_oauth_error(resp, 413, "payload_too_large").await;
     let resp = http().put(users_url(&s, "/auth0%7Cx")).header("secret", ADMIN).send().await.unwrap();
     assert_eq!(resp.headers()["allow"], "GET, PATCH, DELETE");
     assert_oauth_error(resp, 405, "method_not_allowed").await;

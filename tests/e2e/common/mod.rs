@@ -73,6 +73,7 @@ clients:
     default_connection: Username-Password-Authentication
     resources: [https://reports.test]
     username_types: {{ email: Username-Password-Authentication, username: Username-Password-Authentication, phone_number: sms }}
+    redirect_url: http://127.0.0.1:{{LISTEN}}/mobile/callback
   website:
     secret: website-secret
     client_id: website-app
