@@ -228,12 +228,13 @@ for bad in "signature:$(forge "$token" signature)" "alg none:$(forge "$token" no
 done
 # The access line and the metrics are on.
 access_line='"target":"access"| access: '   # JSON or text
-for _ in $(seq 40); do grep -E "$access_line" "$work/authgate-main.log" | grep -q /whoami && break; sleep 0.05; done
-grep -E "$access_line" "$work/authgate-main.log" | grep -q /whoami || { echo "check failed: no access line in $work/authgate-main.log" >&2; exit 1; }
-curl -s "http://127.0.0.1:$admin/metrics" | grep -q '^authgate_requests_total{' || { echo "check failed: no request metrics" >&2; exit 1; }
+for _ in $(seq 40); do grep -E "$access_line" "$work/authgate-main.log" | grep -c /whoami >/dev/null && break; sleep 0.05; done
+grep -E "$access_line" "$work/authgate-main.log" | grep -c /whoami >/dev/null || { echo "check failed: no access line in $work/authgate-main.log" >&2; exit 1; }
+metrics_text=$(curl -s "http://127.0.0.1:$admin/metrics")   # read whole: grep -q would cut curl off (SIGPIPE under pipefail)
+grep -q '^authgate_requests_total{' <<<"$metrics_text" || { echo "check failed: no request metrics" >&2; exit 1; }
 for g in $gwm $gwr; do
   check "$(curl -s "http://127.0.0.1:$g/api/item" -H "authorization: Bearer $token")" "$(cat "$work/www/item.json")" "authgate with limits ($g)"
-  curl -s -D - -o /dev/null "http://127.0.0.1:$g/api/item" -H "authorization: Bearer $token" | grep -qi '^x-ratelimit-remaining' \
+  curl -s -D - -o /dev/null "http://127.0.0.1:$g/api/item" -H "authorization: Bearer $token" | grep -ci '^x-ratelimit-remaining' >/dev/null \
     || { echo "check failed: no rate-limit headers from $g" >&2; exit 1; }
 done
 redis-cli -p "$redis" info commandstats | grep -Eq '^cmdstat_(evalsha|eval):calls=[1-9]' \
@@ -267,6 +268,12 @@ add h_limits_redis "http://127.0.0.1:$gwr/api/item" "authorization: Bearer $toke
 add f_login_tenant "http://127.0.0.1:$tenant/oauth/token" "" login-tenant.lua 1
 add f_login_gateway "http://127.0.0.1:$gw/oauth/token" "" login-gw.lua 1
 order=(a_backend i_haproxy b_nginx c_public d_bearer e_cookie j_haproxy_jwt g_limits_memory h_limits_redis f_login_tenant f_login_gateway)
+# ONLY="i_haproxy d_bearer" runs those targets alone (i_haproxy is always kept: the reference).
+if [ -n "${ONLY:-}" ]; then
+  kept=(i_haproxy)
+  for t in "${order[@]}"; do [[ " $ONLY " == *" $t "* && $t != i_haproxy ]] && kept+=("$t"); done
+  order=("${kept[@]}")
+fi
 wrk_run() { # target duration [script args...] -> "rps p50_ms p99_ms non2xx requests"
   local t=$1 args=(-t1 -c"${conn[$1]}" -d"$2" --latency)
   shift 2
@@ -287,9 +294,26 @@ for r in $(seq "$rounds"); do
   done
 done
 loaded_rss=$(rss); hap_loaded_rss=$(rss "$hapid")
+# PROFILE=1: where authgate's time goes under the Bearer load (perf, software clock sampling),
+# by shared object and by symbol, written to $PROFILE_OUT (default $work/profile.txt).
+if [ "${PROFILE:-0}" = 1 ]; then
+  command -v perf >/dev/null || { apt-get install -y -qq linux-perf >/dev/null; }
+  perf record -q -e cpu-clock -F 999 -g -p "$gwpid" -o "$work/perf.data" -- sleep "$secs" >/dev/null 2>&1 &
+  perfpid=$!
+  wrk_run d_bearer "${secs}s" >/dev/null
+  wait "$perfpid" || true
+  out=${PROFILE_OUT:-$work/profile.txt}
+  {
+    echo "== authgate under wrk -c$conns, Bearer, ${secs}s: by shared object"
+    perf report -i "$work/perf.data" --stdio --no-children --sort dso --percent-limit 0.5 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | grep '%' | head -15
+    echo "== by symbol (self time, >= 0.7 %)"
+    perf report -i "$work/perf.data" --stdio --no-children --sort sym --percent-limit 0.7 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | grep '%' | head -45
+  } > "$out"
+  echo "profile written to $out"
+fi
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-col() { awk -v c="$2" '{print $c}' <<<"${results[$1]}" | grep . | median; }
-ratio() { awk -v x="$1" -v r="$2" 'BEGIN {printf "%.2f", x / r}'; }
+col() { awk -v c="$2" '{print $c}' <<<"${results[$1]:-}" | grep . | median; }
+ratio() { awk -v x="$1" -v r="$2" 'BEGIN {if (r + 0 == 0) printf "n/a"; else printf "%.2f", x / r}'; }
 ref=$(col i_haproxy 1); nginx_ref=$(col b_nginx 1)
 row() { # target: the medians and the ratios to HAProxy plain and to nginx
   printf '%-34s %12s %10s %10s %10sx %9sx\n' "$1" "$(col "$1" 1)" "$(col "$1" 2)" "$(col "$1" 3)" \
