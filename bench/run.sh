@@ -51,7 +51,8 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
 haproxy_version=$("$HAPROXY" -v | awk 'NR == 1 {print $3}')
 case $haproxy_version in 1.* | 2.[0-4] | 2.[0-4].* | 2.[0-4]-*) echo "HAProxy $haproxy_version: jwt_verify needs 2.5 or later" >&2; exit 1 ;; esac
-cargo build --release --quiet
+# AUTHGATE_BIN=path runs that binary instead of building this tree (to compare two builds).
+if [ -n "${AUTHGATE_BIN:-}" ]; then AUTHGATE=$AUTHGATE_BIN; else cargo build --release --quiet; AUTHGATE=./target/release/authgate; fi
 
 work=$(mktemp -d)
 pids=()
@@ -122,11 +123,11 @@ sed -e "s/127.0.0.1:8080/127.0.0.1:$gw/; s/127.0.0.1:9090/127.0.0.1:$admin/" \
     -e "s/^  audience: https:\/\/api.authgate.local/  audience: https:\/\/api.authgate.local\n  password_hash: fast/" \
     gateway.yaml > "$work/gateway.yaml"
 export LOGIN_RATE=1000000/s LOGIN_BURST=1000000 LOGIN_ATTEMPTS_RATE=1000000/s LOGIN_ATTEMPTS_BURST=1000000
-RUST_LOG=warn ./target/release/authgate dev-tenant --listen "127.0.0.1:$tenant" --config "$work/gateway.yaml" >/dev/null 2>&1 &
+RUST_LOG=warn "$AUTHGATE" dev-tenant --listen "127.0.0.1:$tenant" --config "$work/gateway.yaml" >/dev/null 2>&1 &
 pids+=($!)
 wait_port "$tenant"; wait_port "$backend"; wait_port "$proxy"; wait_port "$hap"
 start_gw() { # name config admin_port -> $gw_pid; stdout and stderr appended to $work/authgate-<name>.log
-  ./target/release/authgate --config "$2" >>"$work/authgate-$1.log" 2>&1 &
+  "$AUTHGATE" --config "$2" >>"$work/authgate-$1.log" 2>&1 &
   gw_pid=$!; pids+=($gw_pid)
   for _ in $(seq 200); do
     curl -sf "http://127.0.0.1:$3/readyz" >/dev/null && return 0
@@ -312,7 +313,7 @@ if [ "${PROFILE:-0}" = 1 ]; then
   echo "profile written to $out"
 fi
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-col() { awk -v c="$2" '{print $c}' <<<"${results[$1]:-}" | grep . | median; }
+col() { awk -v c="$2" '{print $c}' <<<"${results[$1]:-}" | { grep . || true; } | median; }
 ratio() { awk -v x="$1" -v r="$2" 'BEGIN {if (r + 0 == 0) printf "n/a"; else printf "%.2f", x / r}'; }
 ref=$(col i_haproxy 1); nginx_ref=$(col b_nginx 1)
 row() { # target: the medians and the ratios to HAProxy plain and to nginx
@@ -336,7 +337,7 @@ sed -e "s/^listen: 127.0.0.1:$gw/listen: 127.0.0.1:$gws/; s/^admin_listen: 127.0
     "$work/gateway.yaml" > "$work/gateway-scale.yaml"
 printf 'connections:\n  max: %d\n' $((hold + 2000)) >> "$work/gateway-scale.yaml"
 if [ -n "${SCALE_CACHE_BYTES:-}" ]; then sed -i "s/^guard:$/guard:\n  token_cache_bytes: $SCALE_CACHE_BYTES/" "$work/gateway-scale.yaml"; fi
-./target/release/authgate check --config "$work/gateway-scale.yaml" >/dev/null
+"$AUTHGATE" check --config "$work/gateway-scale.yaml" >/dev/null
 # A process stopped here leaves the cleanup list, so its PID is never signalled again.
 stopped() { local keep=() p; kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true
   for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; pids=(${keep[@]+"${keep[@]}"}); }

@@ -3,6 +3,7 @@
 
 mod authorize;
 mod body;
+pub mod grant;
 mod passwords_api;
 mod refresh;
 mod ro;
@@ -165,3 +166,6 @@ fn check_client_id(params: &Params, client: &Client) -> Result<(), ApiError> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests;

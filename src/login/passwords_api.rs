@@ -2,8 +2,7 @@
 //! pipeline. `username_type` picks the connection, `resource` the audience, `org_id` the
 //! organization; `claims` go to the tenant; `session_id` is echoed or generated.
 
-use super::ro::PASSWORDLESS_OTP;
-use super::token::PASSWORD_REALM;
+use super::grant::{PASSWORDLESS_OTP, PASSWORD_REALM};
 use super::{attempt, check_client_id, read_params, upstream_scope, Applied, LoginService};
 use crate::config::Client;
 use crate::error::ApiError;

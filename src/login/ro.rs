@@ -3,7 +3,8 @@
 //! `sms`/`email` logins the passwordless OTP grant, and the jwt-bearer grant goes to the
 //! tenant's `/oauth/ro` once the id_token checks out. Answers and errors in /oauth/ro's shape.
 
-use super::token::{credentials, Credentials, PASSWORD_REALM};
+use super::grant::{JWT_BEARER, PASSWORDLESS_OTP, PASSWORD_REALM};
+use super::token::{credentials, Credentials};
 use super::{attempt, check_client_id, read_params, upstream_scope, Applied, LoginService, Params};
 use crate::config::{Client, LegacyRo};
 use crate::error::ApiError;
@@ -11,9 +12,6 @@ use crate::guard::jwt;
 use crate::reply::{Reply, Request};
 use crate::tenant::Tokens;
 use serde::Serialize;
-
-pub const PASSWORDLESS_OTP: &str = "http://auth0.com/oauth/grant-type/passwordless/otp";
-pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 #[derive(Serialize)]
 struct LegacyTokens<'a> {

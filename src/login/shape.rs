@@ -100,3 +100,169 @@ pub fn token_reply(client: &Client, session: &Session, tokens: &Tokens, asked: &
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{parse, Config};
+    use serde_json::{json, Value};
+
+    /// One client per answer shape.
+    const CONFIG: &str = r#"
+backend: { url: "http://127.0.0.1:1" }
+tenant: { url: "http://127.0.0.1:2" }
+session: { duration_seconds: 3600 }
+clients:
+  mobile:
+    secret: mobile-secret
+    client_id: mobile-app
+    client_secret: mobile-client-secret
+    audience: https://api.test
+    scopes: [openid, email, offline_access]
+    connections: [db]
+  service:
+    secret: service-secret
+    client_id: service-app
+    client_secret: service-client-secret
+    audience: https://api.test
+    scopes: [openid, email, offline_access]
+    connections: [db]
+    token_response: oauth2
+  website:
+    secret: website-secret
+    client_id: website-app
+    client_secret: website-client-secret
+    scopes: [openid, website]
+    connections: [db]
+    same_site: Strict
+"#;
+
+    fn config() -> Config {
+        parse(CONFIG, "shape tests", &|_| None).unwrap()
+    }
+
+    fn client<'a>(config: &'a Config, name: &str) -> &'a Client {
+        config.clients.iter().find(|c| c.name == name).expect("a configured client")
+    }
+
+    fn tokens() -> Tokens {
+        Tokens {
+            access_token: "at".into(),
+            token_type: "Bearer".into(),
+            expires_in: Some(3600),
+            refresh_token: Some("rt".into()),
+            id_token: Some("it".into()),
+            scope: None,
+        }
+    }
+
+    fn asked<'a>(caller_scope: Option<&'a str>, sent_scope: &'a str) -> Asked<'a> {
+        Asked { caller_scope, sent_scope, sent_refresh_token: None, session_id: None }
+    }
+
+    /// 2023-11-14T22:13:20Z.
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap()
+    }
+
+    fn body(reply: &Reply) -> Value {
+        assert_eq!(reply.status, 200);
+        serde_json::from_slice(&reply.body).unwrap()
+    }
+
+    fn set_cookie(reply: &Reply) -> &str {
+        reply.headers.iter().find(|(n, _)| *n == "set-cookie").map(|(_, v)| v.as_str()).expect("a set-cookie")
+    }
+
+    #[test]
+    fn camel_case_has_the_tokens_and_expire_at_counted_from_now() {
+        let c = config();
+        let reply = token_reply(client(&c, "mobile"), &c.session, &tokens(), &asked(None, "openid"), now());
+        assert_eq!(
+            body(&reply),
+            json!({"accessToken": "at", "refreshToken": "rt", "idToken": "it", "expireAt": "2023-11-14T23:13:20Z"})
+        );
+        assert!(reply.headers.contains(&("cache-control", "no-store".to_string())));
+    }
+
+    #[test]
+    fn camel_case_expire_at_is_capped_at_ten_years_and_absent_without_expires_in() {
+        let c = config();
+        let mobile = client(&c, "mobile");
+        let mut t = tokens();
+        t.expires_in = Some(u64::MAX);
+        let capped = body(&token_reply(mobile, &c.session, &t, &asked(None, "openid"), now()));
+        assert_eq!(capped["expireAt"], "2033-11-11T22:13:20Z");
+        t.expires_in = None;
+        let none = body(&token_reply(mobile, &c.session, &t, &asked(None, "openid"), now()));
+        assert!(none.get("expireAt").is_none(), "{none}");
+    }
+
+    #[test]
+    fn a_refresh_token_not_rotated_is_handed_back() {
+        let c = config();
+        let mut t = tokens();
+        t.refresh_token = None;
+        let a = Asked { sent_refresh_token: Some("sent"), ..asked(None, "openid") };
+        let reply = token_reply(client(&c, "mobile"), &c.session, &t, &a, now());
+        assert_eq!(body(&reply)["refreshToken"], "sent");
+    }
+
+    #[test]
+    fn oauth2_is_the_standard_response_with_the_scope_when_none_was_asked() {
+        let c = config();
+        let reply = token_reply(client(&c, "service"), &c.session, &tokens(), &asked(None, "openid email"), now());
+        assert_eq!(
+            body(&reply),
+            json!({
+                "access_token": "at", "token_type": "Bearer", "expires_in": 3600,
+                "refresh_token": "rt", "id_token": "it", "scope": "openid email",
+            })
+        );
+    }
+
+    #[test]
+    fn oauth2_names_the_scope_only_when_it_differs_from_the_callers() {
+        let c = config();
+        let service = client(&c, "service");
+        let same =
+            body(&token_reply(service, &c.session, &tokens(), &asked(Some("email openid"), "openid email"), now()));
+        assert!(same.get("scope").is_none(), "the same scopes in another order: {same}");
+        let mut t = tokens();
+        t.scope = Some("openid".into());
+        let narrowed = body(&token_reply(service, &c.session, &t, &asked(Some("openid email"), "openid email"), now()));
+        assert_eq!(narrowed["scope"], "openid", "the tenant granted less: its scope");
+    }
+
+    #[test]
+    fn oauth2_expires_in_is_capped_at_ten_years() {
+        let c = config();
+        let mut t = tokens();
+        t.expires_in = Some(u64::MAX);
+        let reply = token_reply(client(&c, "service"), &c.session, &t, &asked(None, "openid"), now());
+        assert_eq!(body(&reply)["expires_in"], MAX_EXPIRES_IN);
+    }
+
+    #[test]
+    fn a_website_gets_an_empty_200_and_the_access_token_in_the_session_cookie() {
+        let c = config();
+        let reply = token_reply(client(&c, "website"), &c.session, &tokens(), &asked(None, "openid"), now());
+        assert_eq!(reply.status, 200);
+        assert!(reply.body.is_empty());
+        let cookie = set_cookie(&reply);
+        assert!(cookie.starts_with("sid=at;"), "{cookie}");
+        for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/", "Max-Age=3600"] {
+            assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+        }
+    }
+
+    #[test]
+    fn with_opaque_cookies_the_website_cookie_carries_the_session_id() {
+        let c = config();
+        let mut session = c.session.clone();
+        session.cookie = CookieMode::Opaque;
+        let a = Asked { session_id: Some("session-id"), ..asked(None, "openid") };
+        let reply = token_reply(client(&c, "website"), &session, &tokens(), &a, now());
+        assert!(set_cookie(&reply).starts_with("sid=session-id;"), "{}", set_cookie(&reply));
+    }
+}

@@ -8,7 +8,7 @@ use crate::reply::{Reply, Request};
 use crate::store::SessionRecord;
 use crate::tenant::TenantError;
 
-pub const PASSWORD_REALM: &str = "http://auth0.com/oauth/grant-type/password-realm";
+use super::grant::PASSWORD_REALM;
 
 pub async fn handle(
     svc: &LoginService,

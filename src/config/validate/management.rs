@@ -1,6 +1,8 @@
 //! The `management` block: the tenant's Management API v2 and its machine-to-machine client.
 
-use super::{http_url, Problems};
+use super::defaults::DEFAULT_MANAGEMENT_API_PATH;
+use super::scalars::http_url;
+use super::Problems;
 use crate::config::file::FileManagement;
 use crate::config::model::{Management, Secret, Tenant};
 
@@ -9,7 +11,7 @@ pub(super) fn management(p: &mut Problems, m: FileManagement, tenant: Option<&Te
         Some(u) => http_url(p, "management.url", &u)?,
         None => {
             let base = tenant?.base_url.as_str().trim_end_matches('/').to_string();
-            url::Url::parse(&format!("{base}/api/v2")).ok()?
+            url::Url::parse(&format!("{base}{DEFAULT_MANAGEMENT_API_PATH}")).ok()?
         }
     };
     let trimmed = url.as_str().trim_end_matches('/').to_string();

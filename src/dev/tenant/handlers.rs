@@ -16,9 +16,7 @@ use std::sync::Arc;
 
 type St = AxState<Arc<State>>;
 
-const PASSWORD_REALM: &str = "http://auth0.com/oauth/grant-type/password-realm";
-const PASSWORDLESS_OTP: &str = "http://auth0.com/oauth/grant-type/passwordless/otp";
-const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+use crate::login::grant::{JWT_BEARER, PASSWORDLESS_OTP, PASSWORD_REALM};
 
 pub fn router(state: Arc<State>) -> axum::Router {
     axum::Router::new()

@@ -1,0 +1,25 @@
+//! The `connections` block: how many downstream connections are served, and for how long.
+
+use super::defaults::{DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS};
+use super::Problems;
+use crate::config::file::FileConnections;
+use std::time::Duration;
+
+pub(super) fn connections(p: &mut Problems, c: &FileConnections) -> crate::proxy::ConnectionLimits {
+    let max = c.max.unwrap_or(DEFAULT_MAX_CONNECTIONS);
+    if max == 0 {
+        p.push("connections.max", "must be at least 1");
+    }
+    let ms = |p: &mut Problems, key: &str, v: Option<u64>, default: u64| {
+        let ms = v.unwrap_or(default);
+        if ms < 100 {
+            p.push(key, "must be at least 100 (milliseconds)");
+        }
+        Duration::from_millis(ms)
+    };
+    crate::proxy::ConnectionLimits {
+        max,
+        header_timeout: ms(p, "connections.header_timeout_ms", c.header_timeout_ms, DEFAULT_HEADER_TIMEOUT_MS),
+        idle_timeout: ms(p, "connections.idle_timeout_ms", c.idle_timeout_ms, DEFAULT_IDLE_TIMEOUT_MS),
+    }
+}
