@@ -1,5 +1,6 @@
 //! What a request carries while the gateway works on it: its id (sent to the tenant and the
-//! backend as `x-request-id`) and the time spent waiting on the tenant (for the access line).
+//! backend as `x-request-id`, and on every log line of the request through the `request`
+//! span) and the time spent waiting on the tenant (for the access line).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -13,8 +14,13 @@ tokio::task_local! {
     static SCOPE: RequestScope;
 }
 
-/// Run `work` as the request `id`; returns its output and the time it spent on tenant calls.
+/// Run `work` as the request `id`, inside a `request` span carrying the id (so a guard, tenant or
+/// JWKS log line can be joined with the access line); returns its output and the time it spent
+/// on tenant calls.
 pub async fn run<F: std::future::Future>(id: String, work: F) -> (F::Output, Duration) {
+    use tracing::Instrument;
+    let span = tracing::info_span!("request", request_id = %id);
+    let work = work.instrument(span);
     let scope = RequestScope { id, tenant_micros: AtomicU64::new(0) };
     SCOPE
         .scope(scope, async {

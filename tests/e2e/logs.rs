@@ -95,3 +95,20 @@ async fn logs_never_contain_credentials() {
         assert!(!logs.contains(leak.as_str()), "{leak} appears in the logs:\n{logs}");
     }
 }
+
+/// Every log line of a request carries its id (the `request` span), so a guard or tenant line
+/// can be joined with the access line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requests_log_lines_carry_its_id() {
+    let s = Stack::start().await;
+    let resp = http()
+        .get(format!("{}/api/x", s.gateway.url))
+        .header("x-request-id", "joined-1")
+        .bearer_auth("not.a.token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let joined = async || s.gateway.logs().lines().any(|l| l.contains("token refused") && l.contains("joined-1"));
+    assert!(eventually(std::time::Duration::from_secs(5), joined).await, "{}", s.gateway.logs());
+}
