@@ -21,7 +21,7 @@ mod users_api;
 
 use crate::config::Config;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
 
 pub use keys::Signer;
@@ -153,6 +153,7 @@ impl DevTenant {
     }
 
     /// Keep every call received, for tests to inspect. Call before serving.
+    #[cfg(any(test, feature = "test-support"))]
     pub fn recording(mut self) -> (Self, Recorder) {
         let recorder = Recorder::default();
         Arc::get_mut(&mut self.state).expect("recording is set before serving").recorder = Some(recorder.clone());
@@ -169,33 +170,39 @@ impl DevTenant {
     }
 
     /// The `sub` of the user with this email (any connection), for tests that mint tokens.
+    #[cfg(any(test, feature = "test-support"))]
     pub fn subject_of(&self, email: &str) -> String {
         let all = self.state.users.read().expect("not poisoned");
         all.iter().find(|u| u.email == email).expect("a configured user").user_id()
     }
 
     /// The user with this id (`auth0|…`) as the Management API shows it, if it exists.
+    #[cfg(any(test, feature = "test-support"))]
     pub fn user_json(&self, user_id: &str) -> Option<serde_json::Value> {
         let all = self.state.users.read().expect("not poisoned");
         all.iter().find(|u| u.user_id() == user_id).map(users::User::to_json)
     }
 
     /// How many Management API tokens (`client_credentials` grants) were issued.
+    #[cfg(any(test, feature = "test-support"))]
     pub fn management_grants(&self) -> u64 {
-        self.state.api.grants.load(Ordering::SeqCst)
+        self.state.api.grants.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The Management API identifier (`{base_url}/api/v2/`), the audience of its tokens.
+    #[cfg(any(test, feature = "test-support"))]
     pub fn management_audience(&self) -> &str {
         &self.state.api.audience
     }
 
     /// The current signing key, so tests can forge and check tokens.
+    #[cfg(any(test, feature = "test-support"))]
     pub fn signer(&self) -> Arc<Signer> {
         self.state.signer()
     }
 
     /// Sign with a new key from now on; the old keys stay in the JWKS (as Auth0 rotates).
+    #[cfg(any(test, feature = "test-support"))]
     pub fn rotate_key(&self) -> Arc<Signer> {
         let key = Arc::new(Signer::generate());
         self.state.keys.write().expect("not poisoned").push(key.clone());
@@ -203,13 +210,15 @@ impl DevTenant {
     }
 
     /// How many times the JWKS endpoint was asked for.
+    #[cfg(any(test, feature = "test-support"))]
     pub fn jwks_requests(&self) -> u64 {
-        self.state.jwks_requests.load(Ordering::SeqCst)
+        self.state.jwks_requests.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Make the JWKS endpoint fail (503) or work again: the tenant "down" for key fetches.
+    #[cfg(any(test, feature = "test-support"))]
     pub fn set_jwks_failing(&self, failing: bool) {
-        self.state.jwks_failing.store(failing, Ordering::SeqCst);
+        self.state.jwks_failing.store(failing, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn router(&self) -> axum::Router {
