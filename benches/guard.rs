@@ -30,7 +30,7 @@ fn bench(c: &mut Criterion) {
         "exp": now + 3600, "azp": "mobile-app", "email": "bench@example.com",
         "https://authgate.local/groups": ["admins", "staff"],
     }));
-    let policy = jwt::Policy {
+    let policy = jwt::TokenChecks {
         algorithms: vec![jsonwebtoken::Algorithm::RS256],
         issuer: dev.issuer().to_string(),
         audiences: Some(vec!["https://api.authgate.local".into()]),

@@ -62,7 +62,7 @@ impl App {
                 g.jwks_min_refetch,
             )),
         };
-        let policy = jwt::Policy {
+        let policy = jwt::TokenChecks {
             algorithms: g.algorithms.clone(),
             issuer: config.tenant.issuer.clone(),
             audiences: Some(g.audiences.clone()),

@@ -8,7 +8,7 @@
 
 use crate::config::{Client, Config};
 use crate::error::ApiError;
-use crate::guard::jwt::{verify, Policy};
+use crate::guard::jwt::{verify, TokenChecks};
 use crate::signing::Signer;
 use crate::tenant::Jwks;
 use serde_json::Value;
@@ -50,7 +50,7 @@ impl IdTokens {
         jwks: &Jwks,
         config: &Config,
     ) -> Result<String, ApiError> {
-        let policy = Policy {
+        let policy = TokenChecks {
             algorithms: config.guard.algorithms.clone(),
             issuer: config.tenant.issuer.clone(),
             audiences: Some(vec![client.client_id.clone()]),

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 /// What a token must satisfy.
 #[derive(Debug, Clone)]
-pub struct Policy {
+pub struct TokenChecks {
     /// Allowed algorithms: never `none`, never HMAC (the keys are public).
     pub algorithms: Vec<Algorithm>,
     pub issuer: String,
@@ -44,7 +44,7 @@ pub fn unverified_claims(token: &str) -> Option<Claims> {
     serde_json::from_slice(&bytes).ok()
 }
 
-pub async fn verify(token: &str, jwks: &Jwks, policy: &Policy) -> Result<Claims, VerifyError> {
+pub async fn verify(token: &str, jwks: &Jwks, policy: &TokenChecks) -> Result<Claims, VerifyError> {
     let header = decode_header(token).map_err(|_| VerifyError::Malformed)?;
     if !policy.algorithms.contains(&header.alg) {
         return Err(VerifyError::Algorithm);

@@ -155,7 +155,7 @@ async fn guard_over(signer: &Signer) -> Guard {
     let set: JwkSet = serde_json::from_value(json!({ "keys": [signer.jwk().clone()] })).unwrap();
     let g = &config.guard;
     let jwks = Arc::new(Jwks::from_keys(&set, g.algorithms.clone()).await);
-    let policy = jwt::Policy {
+    let policy = jwt::TokenChecks {
         algorithms: g.algorithms.clone(),
         issuer: config.tenant.issuer.clone(),
         audiences: Some(g.audiences.clone()),

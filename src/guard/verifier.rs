@@ -5,7 +5,7 @@
 //! rendered), and the cache is bounded by bytes, not entries.
 
 use super::identity::identity_values;
-use super::jwt::{verify, Policy, VerifyError};
+use super::jwt::{verify, TokenChecks, VerifyError};
 use crate::config::Guard as GuardConfig;
 use crate::session::Revocations;
 use crate::tenant::Jwks;
@@ -84,7 +84,7 @@ impl Expiry<[u8; 32], Arc<Verified>> for UntilExp {
 pub struct Verifier {
     revocations: Arc<Revocations>,
     jwks: Arc<Jwks>,
-    policy: Policy,
+    policy: TokenChecks,
     guard: GuardConfig,
     cache: Cache<[u8; 32], Arc<Verified>>,
 }
@@ -93,7 +93,7 @@ impl Verifier {
     /// `cache_bytes` bounds the verified-token cache.
     pub fn new(
         jwks: Arc<Jwks>,
-        policy: Policy,
+        policy: TokenChecks,
         guard: GuardConfig,
         cache_bytes: u64,
         revocations: Arc<Revocations>,

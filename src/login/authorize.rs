@@ -261,7 +261,7 @@ impl LoginService {
     async fn check_id_token(&self, client: &Client, id_token: Option<&str>, nonce: &str) -> Result<(), ApiError> {
         let refused = || ApiError::bad_gateway("The identity provider's id_token did not verify.");
         let id_token = id_token.ok_or_else(refused)?;
-        let policy = crate::guard::jwt::Policy {
+        let policy = crate::guard::jwt::TokenChecks {
             algorithms: self.config.guard.algorithms.clone(),
             issuer: self.config.tenant.issuer.clone(),
             audiences: Some(vec![client.client_id.clone()]),

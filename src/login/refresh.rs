@@ -7,7 +7,7 @@ use super::token::{refresh_grant, refresh_with, Refresh};
 use super::{check_client_id, read_params, LoginService};
 use crate::config::Client;
 use crate::error::ApiError;
-use crate::guard::jwt::{verify, Policy};
+use crate::guard::jwt::{verify, TokenChecks};
 use crate::guard::{credential, TokenSource};
 use crate::reply::{Reply, Request};
 use crate::session::store_unavailable;
@@ -27,7 +27,7 @@ pub async fn handle(svc: &LoginService, client: &Client, req: &Request) -> Resul
     if audiences.is_empty() {
         return Err(ApiError::invalid_token("No access token audience is configured to check this token against."));
     }
-    let policy = Policy {
+    let policy = TokenChecks {
         algorithms: svc.config.guard.algorithms.clone(),
         issuer: svc.config.tenant.issuer.clone(),
         audiences: Some(audiences),

@@ -133,7 +133,7 @@ async fn id_token_is_for(svc: &LoginService, client: &Client, id_token: &str) ->
         let key = jsonwebtoken::DecodingKey::from_secret(secret.as_bytes());
         return jsonwebtoken::decode::<serde_json::Value>(id_token, &key, &v).is_ok();
     }
-    let policy = jwt::Policy {
+    let policy = jwt::TokenChecks {
         algorithms: svc.config.guard.algorithms.clone(),
         issuer,
         audiences: Some(vec![client.client_id.clone()]),
