@@ -236,7 +236,7 @@ fn urlencode(s: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn page_loads_without_a_session_go_to_the_login_and_api_calls_keep_their_401() {
-    let s = Stack::start_with(|y| y.replace("routes:\n", "routes:\n  login_redirect: true\n  login_client: website\n"))
+    let s = Stack::start_with(|y| edit(&y, "routes:\n", "routes:\n  login_redirect: true\n  login_client: website\n"))
         .await;
     let page = format!("{}/app/page?x=1", s.gateway.url);
     let resp = http().get(&page).header("accept", "text/html,application/xhtml+xml").send().await.unwrap();
@@ -254,7 +254,8 @@ async fn page_loads_without_a_session_go_to_the_login_and_api_calls_keep_their_4
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_also_ends_the_tenants_session_when_configured() {
     let s = Stack::start_with(|y| {
-        y.replace(
+        edit(
+            &y,
             "    logout_urls: [https://app.example.com/bye]\n",
             "    logout_urls: [https://app.example.com/bye]\n    tenant_logout: v2\n",
         )

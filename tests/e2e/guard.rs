@@ -249,9 +249,8 @@ async fn the_cookie_works_and_cross_site_writes_need_an_allowed_origin() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cookie_can_become_a_bearer_for_the_backend() {
-    let s =
-        Stack::start_with(|y| y.replace("  leeway_seconds: 0\n", "  leeway_seconds: 0\n  cookie_to_bearer: true\n"))
-            .await;
+    let s = Stack::start_with(|y| edit(&y, "  leeway_seconds: 0\n", "  leeway_seconds: 0\n  cookie_to_bearer: true\n"))
+        .await;
     let cookie = s.website_cookie().await;
     let (status, echo) = get(&s, "/api/me", &[("cookie", &cookie)]).await;
     assert_eq!(status, 200);

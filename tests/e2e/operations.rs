@@ -72,7 +72,7 @@ async fn sigterm_drains_in_flight_requests_refuses_new_ones_and_exits_0() {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         "slow answer"
     });
-    let b = Backends::start(|y| y.replace("threads: 1\n", "threads: 1\ngrace_period_seconds: 30\n"), slow).await;
+    let b = Backends::start(|y| edit(&y, "threads: 1\n", "threads: 1\ngrace_period_seconds: 30\n"), slow).await;
     let mut g = Gateway::start(&b.yaml).await;
     let ready = format!("{}/readyz", g.admin_url);
     assert!(
@@ -159,7 +159,7 @@ async fn tls_on_the_proxy_listener() {
         cert_path.display(),
         key_path.display()
     );
-    let s = Stack::start_with(|y| y.replace("threads: 1\n", &tls)).await;
+    let s = Stack::start_with(|y| edit(&y, "threads: 1\n", &tls)).await;
     let port = s.gateway.url.rsplit(':').next().unwrap();
     let client = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap()])

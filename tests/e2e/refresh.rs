@@ -100,7 +100,7 @@ async fn unknown_or_missing_refresh_tokens() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotating_tenants_hand_out_a_new_refresh_token() {
     let s =
-        Stack::start_with(|y| y.replace("password_hash: fast", "password_hash: fast\n  rotate_refresh_tokens: true"))
+        Stack::start_with(|y| edit(&y, "password_hash: fast", "password_hash: fast\n  rotate_refresh_tokens: true"))
             .await;
     let first = login(&s, "service-secret").await;
     let (at, rt) = (first["access_token"].as_str().unwrap(), first["refresh_token"].as_str().unwrap());

@@ -153,7 +153,7 @@ async fn a_protected_route_gets_the_normalised_path_with_a_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prefixes_match_whole_segments() {
     let s = Stack::start_with(|y| {
-        y.replace("    - { prefix: /public/, policy: public }", "    - { prefix: /health, policy: public }")
+        edit(&y, "    - { prefix: /public/, policy: public }", "    - { prefix: /health, policy: public }")
     })
     .await;
     assert_eq!(raw_get(&s.gateway.url, "GET", "/health", &[]).await.status, Some(200));
@@ -232,13 +232,14 @@ async fn one_credential_per_request_and_only_the_verified_one_is_forwarded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_email_header_needs_a_verified_email() {
-    let edit = |y: String| {
-        y.replace(
+    let unverified = |y: String| {
+        edit(
+            &y,
             "- { email: demo@example.com, password: demo-password, name: Demo, groups: [admins, staff] }",
             "- { email: demo@example.com, password: demo-password, name: Demo, groups: [admins, staff], email_verified: false }",
         )
     };
-    let s = Stack::start_with(edit).await;
+    let s = Stack::start_with(unverified).await;
     let (_, body) = s.login("mobile-secret").await;
     let bearer = format!("Authorization: Bearer {}", body["accessToken"].as_str().unwrap());
     let seen = raw_get(&s.gateway.url, "GET", "/api/me", &[&bearer]).await.json()["headers"].clone();
@@ -246,7 +247,7 @@ async fn the_email_header_needs_a_verified_email() {
     assert!(seen.get("x-user-id").is_some());
 
     let s = Stack::start_with(|y| {
-        edit(y).replace("  leeway_seconds: 0\n", "  leeway_seconds: 0\n  require_email_verified: false\n")
+        edit(&unverified(y), "  leeway_seconds: 0\n", "  leeway_seconds: 0\n  require_email_verified: false\n")
     })
     .await;
     let (_, body) = s.login("mobile-secret").await;
@@ -258,7 +259,8 @@ async fn the_email_header_needs_a_verified_email() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn userinfo_and_logout_cost_the_tenant_nothing_for_bad_calls_and_are_limited() {
     let s = Stack::start_with(|y| {
-        y.replace("limits:\n", "").replace("routes:\n", "limits:\n  login: { rate: 1/min, burst: 3 }\nroutes:\n")
+        // (The test configuration has no limits block: the login limit is added.)
+        edit(&y, "routes:\n", "limits:\n  login: { rate: 1/min, burst: 3 }\nroutes:\n")
     })
     .await;
     let before = s.calls().len();
@@ -293,7 +295,7 @@ async fn forwarding_headers_are_the_gateways_own() {
     assert_eq!(seen["x-real-ip"], "127.0.0.1");
     assert!(seen.get("forwarded").is_none());
 
-    let s = Stack::start_with(|y| y.replace("guard:\n", "limits: { trusted_proxies: [127.0.0.1/32] }\nguard:\n")).await;
+    let s = Stack::start_with(|y| edit(&y, "guard:\n", "limits: { trusted_proxies: [127.0.0.1/32] }\nguard:\n")).await;
     let seen = raw_get(&s.gateway.url, "GET", "/public/x", &["X-Forwarded-For: 6.6.6.6, 198.51.100.9"]).await.json()
         ["headers"]
         .clone();
@@ -344,7 +346,8 @@ async fn cookie_requests_with_other_methods_and_opaque_origins_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upgrades_only_where_configured_and_after_the_guard() {
     let s = Stack::start_with(|y| {
-        y.replace(
+        edit(
+            &y,
             "    - { prefix: /public/, policy: public }",
             "    - { prefix: /public/, policy: public }\n    - { prefix: /ws, policy: authenticated, websocket: true }",
         )
@@ -399,7 +402,7 @@ async fn refresh_takes_only_an_access_token_issued_to_the_client() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cookies_default_to_samesite_lax() {
-    let s = Stack::start_with(|y| y.replace("    same_site: Lax\n", "")).await;
+    let s = Stack::start_with(|y| edit(&y, "    same_site: Lax\n", "")).await;
     let resp = post_form(
         &format!("{}/oauth/token", s.gateway.url),
         Some("website-secret"),
@@ -412,7 +415,7 @@ async fn cookies_default_to_samesite_lax() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn brute_force_counts_every_spelling_of_a_username_as_one() {
     let s = Stack::start_with(|y| {
-        y.replace("guard:\n", "limits: { brute_force: { max_failures: 3, block_seconds: 60 } }\nguard:\n")
+        edit(&y, "guard:\n", "limits: { brute_force: { max_failures: 3, block_seconds: 60 } }\nguard:\n")
     })
     .await;
     let url = format!("{}/oauth/token", s.gateway.url);
@@ -483,7 +486,8 @@ fn the_embedded_servers_listen_on_loopback_only() {
 async fn check_warns_about_rules_that_never_decide() {
     let b = Backends::start(
         |y| {
-            y.replace(
+            edit(
+                &y,
                 "    - { prefix: /internal/, policy: secret }",
                 "    - { prefix: /internal/, policy: secret }\n    - { prefix: /public/admin, policy: authenticated }",
             )
@@ -509,7 +513,8 @@ async fn check_warns_about_rules_that_never_decide() {
 async fn slow_headers_are_cut_off_and_connections_are_capped() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let s = Stack::start_with(|y| {
-        y.replace(
+        edit(
+            &y,
             "threads: 1\n",
             "threads: 1\nconnections: { max: 3, header_timeout_ms: 500, idle_timeout_ms: 30000 }\n",
         )
@@ -584,7 +589,9 @@ async fn the_raw_socket_suite_passes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_the_outside_reviewers_second_pass_found_is_closed() {
     let s = Stack::start_with(|y| {
-        y.replace("threads: 1\n", "threads: 1\nconnections: { header_timeout_ms: 800 }\n").replace(
+        let y = edit(&y, "threads: 1\n", "threads: 1\nconnections: { header_timeout_ms: 800 }\n");
+        edit(
+            &y,
             "    - { prefix: /internal/, policy: secret }",
             "    - { prefix: /internal/, policy: secret }\n    - { prefix: /api/items, methods: [DELETE], policy: secret }",
         )
@@ -648,7 +655,7 @@ async fn what_the_outside_reviewers_second_pass_found_is_closed() {
 async fn blank_lines_or_a_bad_request_line_do_not_stop_the_header_deadline() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let s =
-        Stack::start_with(|y| y.replace("threads: 1\n", "threads: 1\nconnections: { header_timeout_ms: 500 }\n")).await;
+        Stack::start_with(|y| edit(&y, "threads: 1\n", "threads: 1\nconnections: { header_timeout_ms: 500 }\n")).await;
     let addr = s.gateway.url.trim_start_matches("http://").to_string();
     for start in [
         &b"\r\n\r\nGET /public/x HTTP/1.1\r\nHost: a\r\n"[..],

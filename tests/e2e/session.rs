@@ -63,7 +63,7 @@ async fn logout_clears_the_cookie_revokes_and_redirects_only_where_allowed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_serves_the_tenants_keys_and_points_sdks_at_the_gateway() {
     let s =
-        Stack::start_with(|y| y.replace("threads: 1\n", "threads: 1\npublic_url: https://auth.example.com/\n")).await;
+        Stack::start_with(|y| edit(&y, "threads: 1\n", "threads: 1\npublic_url: https://auth.example.com/\n")).await;
     let (status, keys) =
         json(http().get(format!("{}/.well-known/jwks.json", s.gateway.url)).send().await.unwrap()).await;
     assert_eq!(status, 200);

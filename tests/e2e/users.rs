@@ -318,7 +318,7 @@ async fn users_me_is_the_callers_own_profile() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tenants_refusals_and_limits_are_passed_on() {
     let s = Stack::start_with(|y| {
-        y.replace("  audience: https://api.test\n  password_hash: fast", "  audience: https://api.test\n  password_hash: fast\n  management_requests_per_minute: 4\n  management_scopes: [read:users]")
+        edit(&y, "  audience: https://api.test\n  password_hash: fast", "  audience: https://api.test\n  password_hash: fast\n  management_requests_per_minute: 4\n  management_scopes: [read:users]")
     })
     .await;
     // The scope the tenant did not grant: its 403 passed on.

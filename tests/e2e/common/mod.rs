@@ -105,6 +105,13 @@ clients:
     )
 }
 
+/// `text` with `from` replaced by `to`. Panics when `from` is not in `text`: a configuration
+/// edit that silently changes nothing would test nothing.
+pub fn edit(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "the configuration has no {from:?} to replace");
+    text.replace(from, to)
+}
+
 /// Poll `check` every 50 ms for up to `limit`: for what happens in the background (no blind
 /// sleeps).
 pub async fn eventually(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
