@@ -167,14 +167,18 @@ impl ShutdownSignalWatch for Signals {
     }
 }
 
-/// Exit 0 once no request is in flight, or when the grace period ends.
+/// Exit 0 once no request is in flight (woken by the last one to end), or when the grace
+/// period ends. Pingora itself would sleep the whole grace period, hence the exit.
 fn exit_when_drained(shared: Arc<Shared>, grace: Duration) {
     std::thread::spawn(move || {
-        let deadline = std::time::Instant::now() + grace;
-        // Give pingora a moment to close its listeners first.
-        std::thread::sleep(Duration::from_millis(100));
-        while shared.in_flight() > 0 && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
+        let wait = async {
+            // Give pingora a moment to close its listeners first.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let _ = tokio::time::timeout(grace, shared.idle()).await;
+        };
+        match tokio::runtime::Builder::new_current_thread().enable_time().build() {
+            Ok(rt) => rt.block_on(wait),
+            Err(_) => std::thread::sleep(grace),
         }
         tracing::info!(in_flight = shared.in_flight(), "drained; exiting");
         std::process::exit(0);

@@ -1,10 +1,11 @@
 //! What the proxy, the admin listener and the background tasks share: the current `App`
-//! (swapped whole on reload), whether we are draining, and how many requests are in flight.
+//! (swapped whole on reload), whether we are draining, and the requests in flight (counted
+//! once, in the `authgate_requests_in_flight` gauge; the last one to end wakes the drain).
 
 use crate::app::App;
 use arc_swap::ArcSwap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub struct Shared {
@@ -12,7 +13,8 @@ pub struct Shared {
     /// The file the configuration came from, for reloads.
     pub config_path: Option<PathBuf>,
     draining: AtomicBool,
-    in_flight: AtomicUsize,
+    /// Woken when the last request in flight ends.
+    idle: tokio::sync::Notify,
 }
 
 impl Shared {
@@ -21,7 +23,7 @@ impl Shared {
             app: ArcSwap::from_pointee(app),
             config_path,
             draining: AtomicBool::new(false),
-            in_flight: AtomicUsize::new(0),
+            idle: tokio::sync::Notify::new(),
         })
     }
 
@@ -39,14 +41,27 @@ impl Shared {
     }
 
     pub fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::SeqCst)
+        usize::try_from(crate::metrics::metrics().in_flight.get()).unwrap_or(0)
     }
 
     /// Count a request as in flight until the guard is dropped.
     pub fn enter(self: &Arc<Self>) -> InFlight {
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
         crate::metrics::metrics().in_flight.inc();
         InFlight(self.clone())
+    }
+
+    /// Until no request is in flight.
+    pub async fn idle(&self) {
+        loop {
+            let woken = self.idle.notified();
+            tokio::pin!(woken);
+            // Registered before the count is read: an end in between still wakes us.
+            woken.as_mut().enable();
+            if self.in_flight() == 0 {
+                return;
+            }
+            woken.await;
+        }
     }
 }
 
@@ -54,7 +69,10 @@ pub struct InFlight(Arc<Shared>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
-        crate::metrics::metrics().in_flight.dec();
+        let gauge = &crate::metrics::metrics().in_flight;
+        gauge.dec();
+        if gauge.get() <= 0 {
+            self.0.idle.notify_waiters();
+        }
     }
 }
