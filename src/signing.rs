@@ -17,6 +17,14 @@ pub struct Signer {
     jwk: Value,
 }
 
+/// An RSA public key's JWK components `n` and `e` (base64url, no padding): the one place an
+/// RSA key becomes a JWK.
+pub fn rsa_components(public: &aws_lc_rs::rsa::PublicKey) -> (String, String) {
+    let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
+    let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
+    (n, e)
+}
+
 impl Signer {
     pub fn generate() -> Self {
         Self::from_pair(KeyPair::generate(KeySize::Rsa2048).expect("RSA key generation"))
@@ -41,9 +49,7 @@ impl Signer {
         let der = pair.as_der().expect("PKCS#8 export");
         let pem = pem::encode(&pem::Pem::new("PRIVATE KEY", der.as_ref().to_vec()));
         let encoding = EncodingKey::from_rsa_pem(pem.as_bytes()).expect("a valid key");
-        let public = pair.public_key();
-        let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
-        let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
+        let (n, e) = rsa_components(pair.public_key());
         let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(n.as_bytes())[..12]);
         let decoding = DecodingKey::from_rsa_components(&n, &e).expect("a valid key");
         let jwk = json!({"alg": "RS256", "kty": "RSA", "use": "sig", "n": n, "e": e, "kid": kid});

@@ -7,7 +7,7 @@ use crate::config::{Client, ClientAuth, Secret};
 use crate::login::Params;
 use crate::tenant::client_auth::ASSERTION_TYPE;
 use aws_lc_rs::rsa::KeyPair;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use std::time::Duration;
@@ -148,8 +148,6 @@ fn public_key(pem_text: &str) -> Result<DecodingKey, String> {
     let pair = KeyPair::from_pkcs8(pem.contents())
         .or_else(|_| KeyPair::from_der(pem.contents()))
         .map_err(|_| "private key: not an RSA key".to_string())?;
-    let public = aws_lc_rs::signature::KeyPair::public_key(&pair);
-    let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
-    let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
+    let (n, e) = crate::signing::rsa_components(aws_lc_rs::signature::KeyPair::public_key(&pair));
     DecodingKey::from_rsa_components(&n, &e).map_err(|e| e.to_string())
 }

@@ -13,7 +13,6 @@ mod clients;
 mod connections;
 mod handlers;
 mod jobs;
-mod keys;
 mod lucene;
 mod management;
 mod users;
@@ -24,7 +23,7 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
 
-pub use keys::Signer;
+pub use crate::signing::Signer;
 
 /// One call the dev tenant received (kept only when recording is on, for tests).
 #[derive(Debug, Clone)]
