@@ -62,13 +62,7 @@ impl App {
                 g.jwks_min_refetch,
             )),
         };
-        let policy = jwt::TokenChecks {
-            algorithms: g.algorithms.clone(),
-            issuer: config.tenant.issuer.clone(),
-            audiences: Some(g.audiences.clone()),
-            leeway_seconds: g.leeway_seconds,
-            expired_grace_seconds: None,
-        };
+        let policy = jwt::TokenChecks::access_tokens(&config);
         let revocations = match previous {
             Some(p) => p.sessions.revocations.clone(),
             None => Arc::new(Revocations::new(std::time::Duration::from_secs(config.session.duration_seconds))),

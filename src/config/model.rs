@@ -314,6 +314,31 @@ pub struct DevTenant {
     pub users: Vec<DevUser>,
 }
 
+#[cfg(test)]
+impl Routes {
+    /// Routes for tests: `authenticated` by default, user management on, a `/callback` for the
+    /// `website` client, and a plain rule (any method, no websocket, no login redirect) per
+    /// `(prefix, policy)`.
+    pub(crate) fn for_tests(rules: &[(&str, Policy)]) -> Routes {
+        let rule = |(prefix, policy): &(&str, Policy)| RouteRule {
+            prefix: prefix.to_string(),
+            methods: vec![],
+            policy: *policy,
+            websocket: false,
+            login_redirect: false,
+        };
+        Routes {
+            default: Policy::Authenticated,
+            strictness: crate::path::Strictness::default(),
+            user_management: true,
+            login_client: None,
+            callbacks: vec![("/callback".into(), "website".into())],
+            default_login_redirect: false,
+            rules: rules.iter().map(rule).collect(),
+        }
+    }
+}
+
 /// The tenant's Management API v2 and the machine-to-machine application the gateway uses.
 #[derive(Debug, Clone)]
 pub struct Management {

@@ -17,6 +17,20 @@ pub struct TokenChecks {
     pub expired_grace_seconds: Option<u64>,
 }
 
+impl TokenChecks {
+    /// What the guard checks of an access token under `config`.
+    pub fn access_tokens(config: &crate::config::Config) -> Self {
+        let g = &config.guard;
+        TokenChecks {
+            algorithms: g.algorithms.clone(),
+            issuer: config.tenant.issuer.clone(),
+            audiences: Some(g.audiences.clone()),
+            leeway_seconds: g.leeway_seconds,
+            expired_grace_seconds: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
     #[error("the token is malformed")]

@@ -104,41 +104,13 @@ pub fn token_reply(client: &Client, session: &Session, tokens: &Tokens, asked: &
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{parse, Config};
+    use crate::config::Config;
     use serde_json::{json, Value};
 
-    /// One client per answer shape.
-    const CONFIG: &str = r#"
-backend: { url: "http://127.0.0.1:1" }
-tenant: { url: "http://127.0.0.1:2" }
-session: { duration_seconds: 3600 }
-clients:
-  mobile:
-    secret: mobile-secret
-    client_id: mobile-app
-    client_secret: mobile-client-secret
-    audience: https://api.test
-    scopes: [openid, email, offline_access]
-    connections: [db]
-  service:
-    secret: service-secret
-    client_id: service-app
-    client_secret: service-client-secret
-    audience: https://api.test
-    scopes: [openid, email, offline_access]
-    connections: [db]
-    token_response: oauth2
-  website:
-    secret: website-secret
-    client_id: website-app
-    client_secret: website-client-secret
-    scopes: [openid, website]
-    connections: [db]
-    same_site: Strict
-"#;
-
+    /// The shared test configuration: one client per answer shape (mobile camelCase, service
+    /// oauth2, website the cookie).
     fn config() -> Config {
-        parse(CONFIG, "shape tests", &|_| None).unwrap()
+        crate::login::tests::test_config("http://127.0.0.1:2")
     }
 
     fn client<'a>(config: &'a Config, name: &str) -> &'a Client {
@@ -245,13 +217,13 @@ clients:
 
     #[test]
     fn a_website_gets_an_empty_200_and_the_access_token_in_the_session_cookie() {
-        let c = config();
+        let c = config(); // the website client: same_site Lax
         let reply = token_reply(client(&c, "website"), &c.session, &tokens(), &asked(None, "openid"), now());
         assert_eq!(reply.status, 200);
         assert!(reply.body.is_empty());
         let cookie = set_cookie(&reply);
         assert!(cookie.starts_with("sid=at;"), "{cookie}");
-        for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/", "Max-Age=3600"] {
+        for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/", "Max-Age=3600"] {
             assert!(cookie.contains(attribute), "{attribute} in {cookie}");
         }
     }

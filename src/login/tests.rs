@@ -13,50 +13,16 @@ use std::net::Ipv4Addr;
 pub(crate) const DEMO_EMAIL: &str = "demo@example.com";
 pub(crate) const DEMO_PASSWORD: &str = "demo-password";
 
-/// A trimmed copy of the end-to-end configuration (tests/e2e/common): one client per answer
-/// shape and the demo user. `TENANT_URL` becomes the dev tenant's address; nothing is proxied,
-/// so the backend is an address nothing listens on.
-const CONFIG: &str = r#"
-backend:
-  url: http://127.0.0.1:1
-tenant:
-  url: "TENANT_URL"
-dev_tenant:
-  audience: https://api.test
-  password_hash: fast
-  users:
-    - { email: demo@example.com, password: demo-password, name: Demo, groups: [admins, staff] }
-session:
-  duration_seconds: 3600
-routes:
-  rules:
-    - { prefix: /public/, policy: public }
-    - { prefix: /internal/, policy: secret }
-clients:
-  mobile:
-    secret: mobile-secret
-    client_id: mobile-app
-    client_secret: mobile-client-secret
-    audience: https://api.test
-    scopes: [openid, profile, email, offline_access]
-    connections: [Username-Password-Authentication]
-  website:
-    secret: website-secret
-    client_id: website-app
-    client_secret: website-client-secret
-    scopes: [openid, profile, offline_access, website]
-    connections: [Username-Password-Authentication]
-    same_site: Lax
-    allowed_origins: [https://app.example.com]
-  service:
-    secret: service-secret
-    client_id: service-app
-    client_secret: service-client-secret
-    audience: https://api.test
-    scopes: [openid, email, offline_access]
-    connections: [Username-Password-Authentication]
-    token_response: oauth2
-"#;
+/// The test configuration the end-to-end tests use too (tests/fixtures/gateway.yaml), pointed
+/// at `tenant_url`; nothing is proxied, so the backend is an address nothing listens on.
+pub(crate) fn test_config(tenant_url: &str) -> crate::config::Config {
+    let text = include_str!("../../tests/fixtures/gateway.yaml")
+        .replace("{LISTEN}", "1")
+        .replace("{ADMIN}", "2")
+        .replace("@TENANT_URL@", tenant_url)
+        .replace("@BACKEND_URL@", "http://127.0.0.1:1");
+    crate::config::parse(&text, "tests/fixtures/gateway.yaml", &|_| None).expect("the test configuration is valid")
+}
 
 /// The dev tenant serving on a free loopback port, and the app configured against it.
 pub(crate) struct Harness {
@@ -68,8 +34,7 @@ impl Harness {
     pub(crate) async fn start() -> Harness {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let tenant_url = format!("http://{}", listener.local_addr().unwrap());
-        let text = CONFIG.replace("TENANT_URL", &tenant_url);
-        let config = crate::config::parse(&text, "login tests", &|_| None).expect("the test configuration is valid");
+        let config = test_config(&tenant_url);
         let dev = DevTenant::new(&config, &tenant_url).unwrap();
         tokio::spawn(dev.clone().serve(listener));
         Harness { app: App::new(config).unwrap(), dev }

@@ -154,23 +154,8 @@ proptest! {
 }
 
 fn routes() -> crate::config::Routes {
-    use crate::config::{Policy, RouteRule};
-    let rule = |prefix: &str, policy| RouteRule {
-        prefix: prefix.into(),
-        methods: vec![],
-        policy,
-        websocket: false,
-        login_redirect: false,
-    };
-    crate::config::Routes {
-        default: Policy::Authenticated,
-        strictness: Strictness::default(),
-        user_management: true,
-        login_client: None,
-        callbacks: vec![],
-        default_login_redirect: false,
-        rules: vec![rule("/public", Policy::Public), rule("/a", Policy::Secret), rule("/a/b", Policy::Public)],
-    }
+    use crate::config::Policy;
+    crate::config::Routes::for_tests(&[("/public", Policy::Public), ("/a", Policy::Secret), ("/a/b", Policy::Public)])
 }
 
 proptest! {

@@ -253,29 +253,10 @@ pub fn decide<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Policy, RouteRule};
+    use crate::config::Policy;
 
     fn routes() -> Routes {
-        let rule = |prefix: &str, policy| RouteRule {
-            prefix: prefix.into(),
-            methods: vec![],
-            policy,
-            websocket: false,
-            login_redirect: false,
-        };
-        Routes {
-            default: Policy::Authenticated,
-            strictness: Strictness::default(),
-            user_management: true,
-            login_client: None,
-            callbacks: vec![("/callback".into(), "website".into())],
-            default_login_redirect: false,
-            rules: vec![
-                rule("/public", Policy::Public),
-                rule("/health", Policy::Public),
-                rule("/internal", Policy::Secret),
-            ],
-        }
+        Routes::for_tests(&[("/public", Policy::Public), ("/health", Policy::Public), ("/internal", Policy::Secret)])
     }
 
     fn decided(method: &str, raw: &str) -> Result<(String, Route, Policy), u16> {

@@ -21,7 +21,7 @@ async fn gateway_for(router: Option<axum::Router>) -> Gateway {
     };
     let (bl, baddr) = listener().await;
     tokio::spawn(authgate::dev::echo::serve(bl));
-    Gateway::start(&config_yaml(&tenant_url, &format!("http://{baddr}"), "")).await
+    Gateway::start(&config_yaml(&tenant_url, &format!("http://{baddr}"))).await
 }
 
 async fn login(g: &Gateway) -> reqwest::Response {

@@ -26,83 +26,12 @@ pub async fn listener() -> (tokio::net::TcpListener, SocketAddr) {
     (l, addr)
 }
 
-/// The test configuration: the demo's clients and users, pointed at `tenant_url`.
-pub fn config_yaml(tenant_url: &str, backend_url: &str, extra_tenant: &str) -> String {
-    format!(
-        r#"
-listen: 127.0.0.1:{listen}
-admin_listen: 127.0.0.1:{admin}
-threads: 1
-backend: {{ url: "{backend_url}" }}
-tenant:
-  url: "{tenant_url}"
-  connect_timeout_ms: 2000
-  request_timeout_ms: 5000
-{extra_tenant}
-dev_tenant:
-  audience: https://api.test
-  password_hash: fast
-  users:
-    - {{ email: demo@example.com, password: demo-password, name: Demo, groups: [admins, staff] }}
-    - {{ email: partner@example.com, password: partner-password, connection: partners-db }}
-    - {{ email: blocked@example.com, password: blocked-password, blocked: true }}
-    - {{ email: mfa@example.com, password: mfa-password, mfa: true }}
-    - {{ phone_number: "+15555550100", otp: "123456" }}
-management:
-  client_id: test-management
-  client_secret: test-management-secret
-  default_connection: Username-Password-Authentication
-  connections: {{ Username-Password-Authentication: con_test_db, partners-db: con_test_partners }}
-session: {{ duration_seconds: 3600 }}
-routes:
-  rules:
-    - {{ prefix: /public/, policy: public }}
-    - {{ prefix: /internal/, policy: secret }}
-guard:
-  leeway_seconds: 0
-  jwks_min_refetch_seconds: 1
-
-clients:
-  mobile:
-    secret: [mobile-secret, mobile-secret-next]
-    client_id: mobile-app
-    client_secret: mobile-client-secret
-    audience: https://api.test
-    scopes: [openid, profile, email, offline_access]
-    connections: [Username-Password-Authentication, partners-db, sms]
-    default_connection: Username-Password-Authentication
-    resources: [https://reports.test]
-    username_types: {{ email: Username-Password-Authentication, username: Username-Password-Authentication, phone_number: sms }}
-    redirect_url: http://127.0.0.1:{{LISTEN}}/mobile/callback
-  website:
-    secret: website-secret
-    client_id: website-app
-    client_secret: website-client-secret
-    scopes: [openid, profile, offline_access, website]
-    connections: [Username-Password-Authentication]
-    same_site: Lax
-    allowed_origins: [https://app.example.com]
-    logout_urls: [https://app.example.com/bye]
-    redirect_url: http://127.0.0.1:{{LISTEN}}/callback
-  service:
-    secret: service-secret
-    client_id: service-app
-    client_secret: service-client-secret
-    audience: https://api.test
-    scopes: [openid, email, offline_access]
-    connections: [Username-Password-Authentication]
-    token_response: oauth2
-  admin:
-    secret: admin-secret
-    client_id: admin-app
-    client_secret: admin-client-secret
-    connections: [Username-Password-Authentication]
-    management: true
-{extra_clients}"#,
-        extra_clients = "",
-        listen = "{LISTEN}",
-        admin = "{ADMIN}",
-    )
+/// The test configuration (tests/fixtures/gateway.yaml): the demo's clients and users, pointed
+/// at `tenant_url` and `backend_url`; `{LISTEN}` and `{ADMIN}` are left for `Gateway::start`.
+pub fn config_yaml(tenant_url: &str, backend_url: &str) -> String {
+    include_str!("../../fixtures/gateway.yaml")
+        .replace("@TENANT_URL@", tenant_url)
+        .replace("@BACKEND_URL@", backend_url)
 }
 
 /// `text` with `from` replaced by `to`. Panics when `from` is not in `text`: a configuration
@@ -182,7 +111,7 @@ impl Backends {
         let (tl, taddr) = listener().await;
         let (bl, baddr) = listener().await;
         let tenant_url = format!("http://{taddr}");
-        let yaml = edit(config_yaml(&tenant_url, &format!("http://{baddr}"), ""));
+        let yaml = edit(config_yaml(&tenant_url, &format!("http://{baddr}")));
         let config = authgate::config::parse(&yaml.replace("{LISTEN}", "1").replace("{ADMIN}", "2"), "test", &|_| None)
             .expect("test config is valid");
         let dev = DevTenant::new(&config, &tenant_url).unwrap();
