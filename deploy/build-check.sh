@@ -286,7 +286,9 @@ def cargo_build(n, tokens, workdir):
 
     includes = 0
     for base, _, files in os.walk(manifest_dir):
-        for file in (f for f in files if f.endswith(".rs")):
+        # Test modules (`tests.rs`, each declared `#[cfg(test)] mod tests;`) are not compiled by
+        # the image's release build: what they include need not be in the image.
+        for file in (f for f in files if f.endswith(".rs") and f != "tests.rs"):
             path = os.path.join(base, file)
             text = open(path, encoding="utf-8", errors="replace").read()
             for m in re.finditer(r'include_(?:str|bytes)!\(\s*(concat!\(\s*env!\("CARGO_MANIFEST_DIR"\)\s*,\s*)?"([^"]+)"', text):

@@ -142,6 +142,19 @@ impl Gateway {
     }
 
     pub async fn start_with_env(yaml: &str, env: &[(&str, &str)]) -> Gateway {
+        // A free port is found by binding and dropping it, so another process may take it before
+        // the gateway binds it: then the gateway exits ("in use") and starts again on new ports.
+        for _ in 0..3 {
+            match Self::try_start(yaml, env).await {
+                Ok(g) => return g,
+                Err(logs) if logs.contains("in use") => continue,
+                Err(logs) => panic!("the gateway exited at start:\n{logs}"),
+            }
+        }
+        panic!("the gateway could not bind free ports three times over");
+    }
+
+    async fn try_start(yaml: &str, env: &[(&str, &str)]) -> Result<Gateway, String> {
         let (listen, admin) = (free_port(), free_port());
         let yaml = yaml.replace("{LISTEN}", &listen.to_string()).replace("{ADMIN}", &admin.to_string());
         let dir = tempfile::tempdir().unwrap();
@@ -167,18 +180,19 @@ impl Gateway {
             log_path,
             _dir: dir,
         };
-        g.wait_until_listening(listen).await;
-        g
+        g.wait_until_listening(listen).await?;
+        Ok(g)
     }
 
-    async fn wait_until_listening(&mut self, port: u16) {
+    /// Until the proxy port answers; the logs when the gateway exited first.
+    async fn wait_until_listening(&mut self, port: u16) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("gateway exited with {status}:\n{}", self.logs());
+                return Err(format!("exit status {status}\n{}", self.logs()));
             }
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return;
+                return Ok(());
             }
             assert!(Instant::now() < deadline, "gateway did not listen:\n{}", self.logs());
             tokio::time::sleep(Duration::from_millis(20)).await;
