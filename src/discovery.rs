@@ -4,8 +4,8 @@
 //! re-issued id_tokens, the JWKS carries the gateway's keys too and the issuer is the gateway.
 
 use crate::error::ApiError;
+use crate::exchange::Reply;
 use crate::idtoken::IdTokens;
-use crate::reply::Reply;
 use crate::tenant::{Jwks, TenantClient};
 use bytes::Bytes;
 use moka::future::Cache;

@@ -2,7 +2,7 @@
 //! `{"error","error_description"}` body, and where every internal failure (a tenant call, a
 //! token that did not verify) is mapped to one. Nothing internal leaks into the description.
 
-use crate::reply::Reply;
+use crate::exchange::Reply;
 use serde::Serialize;
 use std::borrow::Cow;
 

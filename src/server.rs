@@ -5,7 +5,7 @@
 
 use crate::app::App;
 use crate::config::Config;
-use crate::shared::Shared;
+use crate::shared::ProcessState;
 use crate::{admin, dev, reload};
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
@@ -61,7 +61,7 @@ fn start_embedded(rt: &tokio::runtime::Runtime, config: &Config) -> Result<(), S
 }
 
 /// The background tasks: keys refreshed ahead of expiry, idle limit keys swept, reloads.
-fn start_background(rt: &tokio::runtime::Runtime, shared: &Arc<Shared>) {
+fn start_background(rt: &tokio::runtime::Runtime, shared: &Arc<ProcessState>) {
     let s = shared.clone();
     rt.spawn(async move {
         loop {
@@ -108,7 +108,7 @@ pub fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), StartErro
         .build()
         .map_err(|e| StartError::Other(e.to_string()))?;
     start_embedded(&aux, &config)?;
-    let shared = Shared::new(App::new(config)?, config_path);
+    let shared = ProcessState::new(App::new(config)?, config_path);
     let config = shared.app.load().config.clone();
     serve(&aux, config.admin_listen, admin::router(shared.clone()))?;
     start_background(&aux, &shared);
@@ -144,7 +144,7 @@ pub fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), StartErro
 /// SIGTERM: stop being ready, let pingora close the listeners, and exit as soon as nothing is
 /// in flight (pingora itself would sleep the whole grace period). SIGINT: stop at once.
 struct Signals {
-    shared: Arc<Shared>,
+    shared: Arc<ProcessState>,
     grace: Duration,
 }
 
@@ -169,7 +169,7 @@ impl ShutdownSignalWatch for Signals {
 
 /// Exit 0 once no request is in flight (woken by the last one to end), or when the grace
 /// period ends. Pingora itself would sleep the whole grace period, hence the exit.
-fn exit_when_drained(shared: Arc<Shared>, grace: Duration) {
+fn exit_when_drained(shared: Arc<ProcessState>, grace: Duration) {
     std::thread::spawn(move || {
         let wait = async {
             // Give pingora a moment to close its listeners first.

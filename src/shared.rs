@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-pub struct Shared {
+pub struct ProcessState {
     pub app: ArcSwap<App>,
     /// The file the configuration came from, for reloads.
     pub config_path: Option<PathBuf>,
@@ -17,9 +17,9 @@ pub struct Shared {
     idle: tokio::sync::Notify,
 }
 
-impl Shared {
+impl ProcessState {
     pub fn new(app: App, config_path: Option<PathBuf>) -> Arc<Self> {
-        Arc::new(Shared {
+        Arc::new(ProcessState {
             app: ArcSwap::from_pointee(app),
             config_path,
             draining: AtomicBool::new(false),
@@ -65,7 +65,7 @@ impl Shared {
     }
 }
 
-pub struct InFlight(Arc<Shared>);
+pub struct InFlight(Arc<ProcessState>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {

@@ -3,13 +3,13 @@
 //! `503` on `/readyz` while the proxy drains.
 
 use crate::metrics::metrics;
-use crate::shared::Shared;
+use crate::shared::ProcessState;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use std::sync::Arc;
 
-pub fn router(shared: Arc<Shared>) -> axum::Router {
+pub fn router(shared: Arc<ProcessState>) -> axum::Router {
     let json = |status: StatusCode, body: &'static str| (status, [(header::CONTENT_TYPE, "application/json")], body);
     axum::Router::new()
         .route("/healthz", get(move || async move { json(StatusCode::OK, r#"{"status":"ok"}"#) }))

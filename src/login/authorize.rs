@@ -9,7 +9,7 @@
 use super::{scope::upstream_scope, shape, LoginService, Params};
 use crate::config::{Client, Config, Routes};
 use crate::error::ApiError;
-use crate::reply::{Reply, Request};
+use crate::exchange::{Reply, Request};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use serde::{Deserialize, Serialize};

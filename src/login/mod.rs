@@ -18,8 +18,8 @@ pub use shape::MAX_EXPIRES_IN;
 
 use crate::config::{Client, Config};
 use crate::error::ApiError;
+use crate::exchange::{Reply, Request};
 use crate::limits::{Limits, RateInfo};
-use crate::reply::{Reply, Request};
 use crate::tenant::{Jwks, TenantClient};
 use std::sync::Arc;
 
@@ -104,9 +104,9 @@ pub struct Outcome {
 
 /// The tightest rate limit that applied to a login call so far.
 #[derive(Default)]
-pub struct Applied(Option<RateInfo>);
+pub struct AppliedLimits(Option<RateInfo>);
 
-impl Applied {
+impl AppliedLimits {
     fn add(&mut self, info: RateInfo) {
         self.0 = RateInfo::tightest(self.0, Some(info));
     }
@@ -115,7 +115,7 @@ impl Applied {
 impl LoginService {
     pub async fn handle(&self, endpoint: Endpoint, req: &Request) -> Outcome {
         let client = req.header("secret").and_then(|s| self.config.client_by_secret(s.as_bytes()));
-        let mut applied = Applied::default();
+        let mut applied = AppliedLimits::default();
         let result = match self.limits.check_login(client.map_or("", |c| c.name.as_str()), req.client_ip).await {
             Err(refusal) => Err(refusal),
             Ok(info) => {

@@ -3,10 +3,10 @@
 //! organization; `claims` go to the tenant; `session_id` is echoed or generated.
 
 use super::grant::{PASSWORDLESS_OTP, PASSWORD_REALM};
-use super::{attempt, check_client_id, read_params, upstream_scope, Applied, LoginService};
+use super::{attempt, check_client_id, read_params, upstream_scope, AppliedLimits, LoginService};
 use crate::config::Client;
 use crate::error::ApiError;
-use crate::reply::{Reply, Request};
+use crate::exchange::{Reply, Request};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -26,7 +26,7 @@ pub async fn handle(
     svc: &LoginService,
     client: &Client,
     req: &Request,
-    applied: &mut Applied,
+    applied: &mut AppliedLimits,
 ) -> Result<Reply, ApiError> {
     let params = read_params(req)?;
     check_client_id(&params, client)?;

@@ -5,11 +5,11 @@
 
 use super::grant::{JWT_BEARER, PASSWORDLESS_OTP, PASSWORD_REALM};
 use super::token::{credentials, Credentials};
-use super::{attempt, check_client_id, read_params, upstream_scope, Applied, LoginService, Params};
+use super::{attempt, check_client_id, read_params, upstream_scope, AppliedLimits, LoginService, Params};
 use crate::config::{Client, LegacyRo};
 use crate::error::ApiError;
+use crate::exchange::{Reply, Request};
 use crate::guard::jwt;
-use crate::reply::{Reply, Request};
 use crate::tenant::Tokens;
 use serde::Serialize;
 
@@ -26,7 +26,7 @@ pub async fn handle(
     svc: &LoginService,
     client: &Client,
     req: &Request,
-    applied: &mut Applied,
+    applied: &mut AppliedLimits,
 ) -> Result<Reply, ApiError> {
     let params = read_params(req)?;
     check_client_id(&params, client)?;
@@ -61,7 +61,7 @@ async fn password(
     params: &Params,
     scope: &str,
     req: &Request,
-    applied: &mut Applied,
+    applied: &mut AppliedLimits,
 ) -> Result<Tokens, ApiError> {
     let Credentials { username, password, realm } = credentials(svc, client, params, req, applied).await?;
     let passwordless = matches!(realm, "sms" | "email");

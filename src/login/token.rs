@@ -1,10 +1,10 @@
 //! `POST /oauth/token`: the password (and password-realm) grant, and the refresh_token grant.
 
 use super::shape::{token_reply, Asked};
-use super::{attempt, check_client_id, read_params, upstream_scope, Applied, LoginService, Params};
+use super::{attempt, check_client_id, read_params, upstream_scope, AppliedLimits, LoginService, Params};
 use crate::config::Client;
 use crate::error::ApiError;
-use crate::reply::{Reply, Request};
+use crate::exchange::{Reply, Request};
 use crate::store::SessionRecord;
 use crate::tenant::TenantError;
 
@@ -14,7 +14,7 @@ pub async fn handle(
     svc: &LoginService,
     client: &Client,
     req: &Request,
-    applied: &mut Applied,
+    applied: &mut AppliedLimits,
 ) -> Result<Reply, ApiError> {
     let params = read_params(req)?;
     check_client_id(&params, client)?;
@@ -65,7 +65,7 @@ pub async fn credentials<'a>(
     client: &'a Client,
     params: &'a Params,
     req: &Request,
-    applied: &mut Applied,
+    applied: &mut AppliedLimits,
 ) -> Result<Credentials<'a>, ApiError> {
     let username = params.require("username")?;
     let password = params.require("password")?;
@@ -79,7 +79,7 @@ async fn password(
     client: &Client,
     params: &Params,
     req: &Request,
-    applied: &mut Applied,
+    applied: &mut AppliedLimits,
 ) -> Result<Reply, ApiError> {
     let Credentials { username, password, realm } = credentials(svc, client, params, req, applied).await?;
     let scope = upstream_scope(params.get("scope"), client);

@@ -6,17 +6,17 @@ mod listener;
 mod router;
 
 pub use listener::{ConnectionLimits, Edge};
-pub use router::{decide, decide_target, route, Decision, Own, Route, AUTHORIZE_PATH, OWN_PATHS, USER_PATHS};
+pub use router::{decide, decide_target, route, Decision, OwnEndpoint, Route, AUTHORIZE_PATH, OWN_PATHS, USER_PATHS};
 
 use crate::app::App;
 use crate::error::ApiError;
+use crate::exchange::{Reply, Request};
 use crate::guard::{is_protected_spelling, Pass};
 use crate::limits::client_ip::Resolved;
 use crate::limits::RateInfo;
 use crate::metrics::metrics;
-use crate::reply::{Reply, Request};
 use crate::request_scope;
-use crate::shared::{InFlight, Shared};
+use crate::shared::{InFlight, ProcessState};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use http::HeaderName;
@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub struct Gateway {
-    shared: Arc<Shared>,
+    shared: Arc<ProcessState>,
 }
 
 /// Per-request state.
@@ -53,7 +53,7 @@ pub struct Ctx {
 }
 
 impl Gateway {
-    pub fn new(shared: Arc<Shared>) -> Self {
+    pub fn new(shared: Arc<ProcessState>) -> Self {
         Gateway { shared }
     }
 }
@@ -94,7 +94,9 @@ async fn answer(app: &App, route: Route, ip: IpAddr, session: &mut Session) -> (
         secret.and_then(|s| app.config.client_by_secret(s)).is_some_and(|c| c.management)
     };
     let limit = match route {
-        Route::Own(Own::Users(crate::users::UserOp::Import)) if management_caller() => crate::users::MAX_IMPORT_BYTES,
+        Route::Own(OwnEndpoint::Users(crate::users::UserOp::Import)) if management_caller() => {
+            crate::users::MAX_IMPORT_BYTES
+        }
         _ => app.config.max_body_bytes,
     };
     let request = match read_request(session, limit, ip).await {
@@ -109,28 +111,28 @@ async fn answer(app: &App, route: Route, ip: IpAddr, session: &mut Session) -> (
             let outcome = app.login.handle(endpoint, &request).await;
             (outcome.reply, outcome.client)
         }
-        Route::Own(Own::Userinfo) => (app.session.userinfo(&request).await, None),
-        Route::Own(Own::Logout) => {
+        Route::Own(OwnEndpoint::Userinfo) => (app.session.userinfo(&request).await, None),
+        Route::Own(OwnEndpoint::Logout) => {
             let query = session.req_header().uri.query().map(str::to_string);
             (app.session.logout(query.as_deref(), &request).await, None)
         }
-        Route::Own(Own::Jwks) => (app.discovery.jwks().await, None),
-        Route::Own(Own::ActiveUsers) => (app.session.active_users(&request).await, None),
-        Route::Own(Own::UserSessions) => {
+        Route::Own(OwnEndpoint::Jwks) => (app.discovery.jwks().await, None),
+        Route::Own(OwnEndpoint::ActiveUsers) => (app.session.active_users(&request).await, None),
+        Route::Own(OwnEndpoint::UserSessions) => {
             let user = user_of_sessions_path(session.req_header().raw_path());
             (app.session.end_user_sessions(&user, &request).await, None)
         }
-        Route::Own(Own::OpenidConfiguration) => (app.discovery.openid_configuration().await, None),
-        Route::Own(Own::Authorize) => {
+        Route::Own(OwnEndpoint::OpenidConfiguration) => (app.discovery.openid_configuration().await, None),
+        Route::Own(OwnEndpoint::Authorize) => {
             let (_, query) = normalised_target(session.req_header().raw_path());
             (app.login.authorize(query.as_deref(), &request).await, None)
         }
-        Route::Own(Own::Callback) => {
+        Route::Own(OwnEndpoint::Callback) => {
             let (path, query) = normalised_target(session.req_header().raw_path());
             (app.login.callback(&path, query.as_deref(), &request).await, None)
         }
-        Route::Own(Own::Users(crate::users::UserOp::Me)) => (app.users.me(&app.guard, &request).await, None),
-        Route::Own(Own::Users(op)) => {
+        Route::Own(OwnEndpoint::Users(crate::users::UserOp::Me)) => (app.users.me(&app.guard, &request).await, None),
+        Route::Own(OwnEndpoint::Users(op)) => {
             let (path, query) = normalised_target(session.req_header().raw_path());
             (app.users.handle(op, &path, query.as_deref(), &request).await, None)
         }

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 /// Endpoints the gateway answers itself besides the login calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Own {
+pub enum OwnEndpoint {
     Userinfo,
     Logout,
     Jwks,
@@ -36,7 +36,7 @@ pub enum Route {
     /// A login call the gateway answers itself.
     Login(Endpoint),
     /// A session or discovery endpoint the gateway answers itself.
-    Own(Own),
+    Own(OwnEndpoint),
     /// A known path with the wrong method: `405` with this `Allow`.
     WrongMethod(&'static str),
     /// Another spelling (case, trailing slash) of a path the gateway answers itself: `404`,
@@ -54,14 +54,14 @@ impl Route {
             Route::Login(Endpoint::RefreshToken) => "refreshtoken",
             Route::Login(Endpoint::Ro) => "ro",
             Route::Login(Endpoint::PasswordsApi) => "passwords_api",
-            Route::Own(Own::Userinfo) => "userinfo",
-            Route::Own(Own::Logout) => "logout",
-            Route::Own(Own::Jwks | Own::OpenidConfiguration) => "discovery",
-            Route::Own(Own::ActiveUsers | Own::UserSessions) => "management",
-            Route::Own(Own::Users(UserOp::Me)) => "users_me",
-            Route::Own(Own::Users(_)) => "management",
-            Route::Own(Own::Authorize) => "authorize",
-            Route::Own(Own::Callback) => "callback",
+            Route::Own(OwnEndpoint::Userinfo) => "userinfo",
+            Route::Own(OwnEndpoint::Logout) => "logout",
+            Route::Own(OwnEndpoint::Jwks | OwnEndpoint::OpenidConfiguration) => "discovery",
+            Route::Own(OwnEndpoint::ActiveUsers | OwnEndpoint::UserSessions) => "management",
+            Route::Own(OwnEndpoint::Users(UserOp::Me)) => "users_me",
+            Route::Own(OwnEndpoint::Users(_)) => "management",
+            Route::Own(OwnEndpoint::Authorize) => "authorize",
+            Route::Own(OwnEndpoint::Callback) => "callback",
             Route::WrongMethod(_) => "wrong_method",
             Route::Reserved => "reserved",
             Route::Backend => "backend",
@@ -75,15 +75,15 @@ pub const OWN_PATHS: &[(&str, Route, &str)] = &[
     ("/oauth/refreshtoken", Route::Login(Endpoint::RefreshToken), "POST"),
     ("/oauth/ro", Route::Login(Endpoint::Ro), "POST"),
     ("/v1/auth/password/authenticate", Route::Login(Endpoint::PasswordsApi), "POST"),
-    ("/userinfo", Route::Own(Own::Userinfo), "GET"),
-    ("/logout", Route::Own(Own::Logout), "GET, POST"),
-    ("/.well-known/jwks.json", Route::Own(Own::Jwks), "GET"),
-    ("/.well-known/openid-configuration", Route::Own(Own::OpenidConfiguration), "GET"),
-    ("/users/active", Route::Own(Own::ActiveUsers), "GET"),
+    ("/userinfo", Route::Own(OwnEndpoint::Userinfo), "GET"),
+    ("/logout", Route::Own(OwnEndpoint::Logout), "GET, POST"),
+    ("/.well-known/jwks.json", Route::Own(OwnEndpoint::Jwks), "GET"),
+    ("/.well-known/openid-configuration", Route::Own(OwnEndpoint::OpenidConfiguration), "GET"),
+    ("/users/active", Route::Own(OwnEndpoint::ActiveUsers), "GET"),
 ];
 
 /// Paths the gateway answers below a prefix: `/sessions/{userId}`.
-pub const OWN_PREFIXES: &[(&str, Route, &str)] = &[("/sessions/", Route::Own(Own::UserSessions), "DELETE")];
+pub const OWN_PREFIXES: &[(&str, Route, &str)] = &[("/sessions/", Route::Own(OwnEndpoint::UserSessions), "DELETE")];
 
 /// The user-management endpoints (seed 003), the gateway's only when a `management` block
 /// is configured: path pattern (`{…}` is one non-empty segment), the `Allow` text, and the
@@ -114,7 +114,7 @@ fn matches_pattern(pattern: &str, path: &str, same: impl Fn(&str, &str) -> bool)
 fn user_route(method: &str, path: &str) -> Option<Route> {
     if let Some((_, allow, ops)) = USER_PATHS.iter().find(|(p, _, _)| matches_pattern(p, path, |a, b| a == b)) {
         return Some(match allow.split(", ").position(|m| m == method) {
-            Some(i) => Route::Own(Own::Users(ops[i])),
+            Some(i) => Route::Own(OwnEndpoint::Users(ops[i])),
             None => Route::WrongMethod(allow),
         });
     }
@@ -142,8 +142,8 @@ fn route_in(routes: &Routes, method: &str, path: &str) -> Route {
 /// `GET /authorize` and the callback paths, when some client logs in through a browser; other
 /// spellings of them are `Reserved`.
 fn browser_route(routes: &Routes, method: &str, path: &str) -> Option<Route> {
-    let own = std::iter::once((AUTHORIZE_PATH, Own::Authorize))
-        .chain(routes.callbacks.iter().map(|(p, _)| (p.as_str(), Own::Callback)));
+    let own = std::iter::once((AUTHORIZE_PATH, OwnEndpoint::Authorize))
+        .chain(routes.callbacks.iter().map(|(p, _)| (p.as_str(), OwnEndpoint::Callback)));
     let folded = path.strip_suffix('/').unwrap_or(path);
     let mut reserved = false;
     for (p, target) in own {
@@ -270,13 +270,13 @@ mod tests {
         assert_eq!(route("POST", "/oauth/token"), Route::Login(Endpoint::Token));
         assert_eq!(route("POST", "/oauth/refreshtoken"), Route::Login(Endpoint::RefreshToken));
         assert_eq!(route("GET", "/oauth/token"), Route::WrongMethod("POST"));
-        assert_eq!(route("GET", "/userinfo"), Route::Own(Own::Userinfo));
-        assert_eq!(route("POST", "/logout"), Route::Own(Own::Logout));
+        assert_eq!(route("GET", "/userinfo"), Route::Own(OwnEndpoint::Userinfo));
+        assert_eq!(route("POST", "/logout"), Route::Own(OwnEndpoint::Logout));
         assert_eq!(route("DELETE", "/logout"), Route::WrongMethod("GET, POST"));
-        assert_eq!(route("GET", "/.well-known/jwks.json"), Route::Own(Own::Jwks));
+        assert_eq!(route("GET", "/.well-known/jwks.json"), Route::Own(OwnEndpoint::Jwks));
         assert_eq!(route("GET", "/api/things"), Route::Backend);
-        assert_eq!(route("GET", "/users/active"), Route::Own(Own::ActiveUsers));
-        assert_eq!(route("DELETE", "/sessions/auth0%7Cabc"), Route::Own(Own::UserSessions));
+        assert_eq!(route("GET", "/users/active"), Route::Own(OwnEndpoint::ActiveUsers));
+        assert_eq!(route("DELETE", "/sessions/auth0%7Cabc"), Route::Own(OwnEndpoint::UserSessions));
         assert_eq!(route("GET", "/sessions/auth0%7Cabc"), Route::Backend, "only DELETE is the gateway's");
         assert_eq!(route("DELETE", "/sessions/a/b"), Route::Backend);
         assert_eq!(route("DELETE", "/sessions/"), Route::Backend);
@@ -285,16 +285,19 @@ mod tests {
     #[test]
     fn user_management_paths_are_the_gateways_only_when_configured() {
         let users = |m: &str, p: &str| decided(m, p).map(|d| d.1);
-        assert_eq!(users("GET", "/users"), Ok(Route::Own(Own::Users(UserOp::List))));
-        assert_eq!(users("POST", "/users"), Ok(Route::Own(Own::Users(UserOp::Create))));
-        assert_eq!(users("GET", "/users/me"), Ok(Route::Own(Own::Users(UserOp::Me))));
-        assert_eq!(users("GET", "/users/active"), Ok(Route::Own(Own::ActiveUsers)));
-        assert_eq!(users("PATCH", "/users/auth0%7Cabc"), Ok(Route::Own(Own::Users(UserOp::Update))));
-        assert_eq!(users("DELETE", "/users/auth0%7Cabc"), Ok(Route::Own(Own::Users(UserOp::Delete))));
-        assert_eq!(users("POST", "/users/import"), Ok(Route::Own(Own::Users(UserOp::Import))));
-        assert_eq!(users("GET", "/users/import/status/job_1"), Ok(Route::Own(Own::Users(UserOp::ImportStatus))));
+        assert_eq!(users("GET", "/users"), Ok(Route::Own(OwnEndpoint::Users(UserOp::List))));
+        assert_eq!(users("POST", "/users"), Ok(Route::Own(OwnEndpoint::Users(UserOp::Create))));
+        assert_eq!(users("GET", "/users/me"), Ok(Route::Own(OwnEndpoint::Users(UserOp::Me))));
+        assert_eq!(users("GET", "/users/active"), Ok(Route::Own(OwnEndpoint::ActiveUsers)));
+        assert_eq!(users("PATCH", "/users/auth0%7Cabc"), Ok(Route::Own(OwnEndpoint::Users(UserOp::Update))));
+        assert_eq!(users("DELETE", "/users/auth0%7Cabc"), Ok(Route::Own(OwnEndpoint::Users(UserOp::Delete))));
+        assert_eq!(users("POST", "/users/import"), Ok(Route::Own(OwnEndpoint::Users(UserOp::Import))));
+        assert_eq!(
+            users("GET", "/users/import/status/job_1"),
+            Ok(Route::Own(OwnEndpoint::Users(UserOp::ImportStatus)))
+        );
         let errors = users("GET", "/users/import/status/job_1/errors");
-        assert_eq!(errors, Ok(Route::Own(Own::Users(UserOp::ImportErrors))));
+        assert_eq!(errors, Ok(Route::Own(OwnEndpoint::Users(UserOp::ImportErrors))));
         assert_eq!(users("PUT", "/users/x"), Ok(Route::WrongMethod("GET, PATCH, DELETE")));
         assert_eq!(users("GET", "/users/import"), Ok(Route::WrongMethod("POST")));
         for other in ["/USERS", "/users/", "/Users/x", "/users/x/", "/users/IMPORT/status/j", "/users/ME/"] {
@@ -310,7 +313,7 @@ mod tests {
         let route_off = |m: &str, p: &str| decide(&off, Strictness::default(), m, p).map(|d| d.route).ok();
         assert_eq!(route_off("GET", "/users"), Some(Route::Backend));
         assert_eq!(route_off("PATCH", "/users/x"), Some(Route::Backend));
-        assert_eq!(route_off("GET", "/users/active"), Some(Route::Own(Own::ActiveUsers)));
+        assert_eq!(route_off("GET", "/users/active"), Some(Route::Own(OwnEndpoint::ActiveUsers)));
     }
 
     #[test]

@@ -7,10 +7,10 @@
 use super::cleared_cookie;
 use crate::config::{Client, Config, TenantLogout};
 use crate::error::ApiError;
+use crate::exchange::{Reply, Request};
 use crate::guard::{credential, csrf, Credential, TokenSource, Verifier};
 use crate::limits::Limits;
 use crate::login::{body_kind, parse_body, Params};
-use crate::reply::{Reply, Request};
 use crate::session::SessionService;
 use crate::tenant::TenantClient;
 use std::sync::Arc;

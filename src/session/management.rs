@@ -7,7 +7,7 @@ use super::endpoints::store_unavailable;
 use super::SessionEndpoints;
 use crate::config::Client;
 use crate::error::ApiError;
-use crate::reply::{Reply, Request};
+use crate::exchange::{Reply, Request};
 
 impl SessionEndpoints {
     /// The calling management client, under its rate limit.

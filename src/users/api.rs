@@ -4,7 +4,7 @@
 
 use crate::config::Management;
 use crate::error::ApiError;
-use crate::reply::Reply;
+use crate::exchange::Reply;
 use crate::tenant::{ManagementAnswer, TenantClient};
 use bytes::Bytes;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};

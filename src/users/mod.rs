@@ -11,9 +11,9 @@ pub use import::MAX_IMPORT_BYTES;
 
 use crate::config::{Client, Config, Policy};
 use crate::error::ApiError;
+use crate::exchange::{Reply, Request};
 use crate::guard::Guard;
 use crate::limits::{Limits, RateInfo};
-use crate::reply::{Reply, Request};
 use crate::session::SessionService;
 use api::{reply_of, segment, Call, CallBody};
 use reqwest::Method;
