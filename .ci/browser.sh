@@ -34,13 +34,7 @@ shots=${SCREENSHOTS:-$(mktemp -d -t authgate-browser-XXXXXX)}
 mkdir -p "$shots"
 # shellcheck source=demo-gateway.sh
 . "$(dirname "$0")/demo-gateway.sh"
-cleanup() {
-  stop_gateway
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+stop_on_exit
 
 demo_config browser.sh
 start_gateway browser.sh

@@ -1,5 +1,8 @@
-# Sourced by .ci/schemathesis.sh and .ci/sdk.sh: the demo gateway on free loopback ports.
-# Needs $BIN (the binary), $PY (a python3) and $work (a scratch directory); defines
+# Sourced by .ci/schemathesis.sh, .ci/sdk.sh and .ci/browser.sh: the demo gateway on free
+# loopback ports. Needs $BIN (the binary), $PY (a python3) and $work (a scratch directory); defines
+#   pinned_venv DIR PACKAGE VERSION SECONDS   DIR holds PACKAGE==VERSION (installed only when not)
+#   stop_on_exit           on exit or a signal: stop $child_pid (a test run in the background, so
+#                          a signal stops it at once) and the gateway, remove $work
 #   alive PID              whether a process runs (a child that exited stays a zombie)
 #   stop_gateway           SIGTERM (it drains), SIGKILL past 12 s
 #   demo_config NAME       PROXY ADMIN TENANT ECHO and $work/gateway.yaml: the repository's
@@ -7,6 +10,33 @@
 #                          public_url and the issuers follow the proxy port)
 #   start_gateway NAME [VAR=VALUE…]   start it with the demo's default secrets and wait for /readyz
 gateway_pid=""
+child_pid=""
+
+pinned_venv() {
+  local dir=$1 package=$2 version=$3 seconds=$4 installed
+  installed=$("$dir/bin/python" -c 'import sys; from importlib.metadata import version; print(version(sys.argv[1]))' \
+    "$package" 2>/dev/null || true)
+  [ "$installed" = "$version" ] && return 0
+  echo "installing $package $version into $dir"
+  rm -rf "$dir"
+  python3 -m venv "$dir"
+  timeout "$seconds" "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --timeout 30 "$package==$version"
+}
+
+stop_on_exit() {
+  trap 'stop_all' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+stop_all() {
+  if [ -n "$child_pid" ]; then
+    kill -TERM "$child_pid" 2>/dev/null || true
+    wait "$child_pid" 2>/dev/null || true
+  fi
+  stop_gateway
+  rm -rf "$work"
+}
 
 alive() {
   local state

@@ -31,32 +31,14 @@ HOOKS=$PWD/.ci/schemathesis_hooks.py
 [ -x "$BIN" ] || { echo "schemathesis.sh: no executable gateway at $BIN (build it first)" >&2; exit 2; }
 
 # --- (a) the pinned schemathesis, in a virtual environment of its own ---------------------
-installed=$("$VENV/bin/schemathesis" --version 2>/dev/null || true)
-if [ "$installed" != "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
-  echo "installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  timeout 150 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --timeout 30 \
-    "schemathesis==$SCHEMATHESIS_VERSION"
-fi
+# shellcheck source=demo-gateway.sh
+. "$(dirname "$0")/demo-gateway.sh"
+pinned_venv "$VENV" schemathesis "$SCHEMATHESIS_VERSION" 150
 PY="$VENV/bin/python"
 
 # --- (b) the gateway on free loopback ports ----------------------------------------------
 work=$(mktemp -d)
-# shellcheck source=demo-gateway.sh
-. "$(dirname "$0")/demo-gateway.sh"
-schemathesis_pid=""
-cleanup() {
-  if [ -n "$schemathesis_pid" ]; then
-    kill -TERM "$schemathesis_pid" 2>/dev/null || true
-    wait "$schemathesis_pid" 2>/dev/null || true
-  fi
-  stop_gateway
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+stop_on_exit
 
 demo_config schemathesis.sh
 start_gateway schemathesis.sh LOGIN_RATE=1000/s LOGIN_BURST=1000 LOGIN_ATTEMPTS_RATE=1000/s LOGIN_ATTEMPTS_BURST=1000
@@ -96,10 +78,10 @@ run_schemathesis() { # LABEL BASE_URL BUDGET ARGS...
       --workers 1 --request-timeout 15 --generation-database none \
       --report ndjson --report-ndjson-path "$work/$label.ndjson" "$@"
   ) &
-  # In the background, so that a signal to this script stops it at once (see cleanup).
-  schemathesis_pid=$!
-  wait "$schemathesis_pid" || status=$?
-  schemathesis_pid=""
+  # In the background, so that a signal to this script stops it at once (see stop_all in demo-gateway.sh).
+  child_pid=$!
+  wait "$child_pid" || status=$?
+  child_pid=""
   if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
     echo "schemathesis.sh: the $label run did not finish within ${budget}s" >&2
   fi

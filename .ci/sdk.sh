@@ -22,32 +22,14 @@ TEST=$PWD/tests/sdk/auth0_python.py
 [ -x "$BIN" ] || { echo "sdk.sh: no executable gateway at $BIN (build it first)" >&2; exit 2; }
 
 # --- (a) the pinned SDK, in a virtual environment of its own ------------------------------
-installed=$("$VENV/bin/python" -c 'from importlib.metadata import version; print(version("auth0-python"))' 2>/dev/null || true)
-if [ "$installed" != "$AUTH0_PYTHON_VERSION" ]; then
-  echo "installing auth0-python $AUTH0_PYTHON_VERSION into $VENV"
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  timeout 60 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --timeout 20 \
-    "auth0-python==$AUTH0_PYTHON_VERSION"
-fi
+# shellcheck source=demo-gateway.sh
+. "$(dirname "$0")/demo-gateway.sh"
+pinned_venv "$VENV" auth0-python "$AUTH0_PYTHON_VERSION" 60
 PY="$VENV/bin/python"
 
 # --- (b) the gateway on free loopback ports ----------------------------------------------
 work=$(mktemp -d)
-# shellcheck source=demo-gateway.sh
-. "$(dirname "$0")/demo-gateway.sh"
-test_pid=""
-cleanup() {
-  if [ -n "$test_pid" ]; then
-    kill -TERM "$test_pid" 2>/dev/null || true
-    wait "$test_pid" 2>/dev/null || true
-  fi
-  stop_gateway
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+stop_on_exit
 
 demo_config sdk.sh
 # The issuer the SDK must find in the id_token: the demo's dev_tenant.issuer, on the new port.
@@ -59,11 +41,11 @@ start_gateway sdk.sh
 # --- (c) the SDK test --------------------------------------------------------------------
 echo
 status=0
-# In the background, so that a signal to this script stops it at once (see cleanup).
+# In the background, so that a signal to this script stops it at once (see stop_all in demo-gateway.sh).
 timeout --kill-after=2 25 "$PY" "$TEST" --url "http://127.0.0.1:$PROXY" --issuer "$ISSUER" &
-test_pid=$!
-wait "$test_pid" || status=$?
-test_pid=""
+child_pid=$!
+wait "$child_pid" || status=$?
+child_pid=""
 if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
   echo "sdk.sh: the SDK test did not finish within 25 s" >&2
 fi

@@ -71,7 +71,8 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         let gauge = &crate::metrics::metrics().in_flight;
         gauge.dec();
-        if gauge.get() <= 0 {
+        // Only a drain waits: the Notify's lock is not taken on every quiet moment.
+        if gauge.get() <= 0 && self.0.draining.load(Ordering::SeqCst) {
             self.0.idle.notify_waiters();
         }
     }

@@ -354,6 +354,15 @@ pub struct Management {
 }
 
 impl Management {
+    /// Whether the endpoints may touch `connection`: one the block lists or its default; with
+    /// neither, every connection.
+    pub fn manages(&self, connection: &str) -> bool {
+        let restricted = !self.connections.is_empty() || self.default_connection.is_some();
+        !restricted
+            || self.connection_id(connection).is_some()
+            || self.default_connection.as_deref() == Some(connection)
+    }
+
     /// The connection id of a connection name the management block lists.
     pub fn connection_id(&self, name: &str) -> Option<&str> {
         self.connections.iter().find(|(n, _)| n == name).map(|(_, id)| id.as_str())

@@ -438,7 +438,7 @@ impl Limits {
 /// The first 128 bits of a value's SHA-256, in hex: how the shared store names users.
 fn short_digest(value: &str) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(value.as_bytes())[..16].iter().map(|b| format!("{b:02x}")).collect()
+    crate::session::revocations::hex(&sha2::Sha256::digest(value.as_bytes())[..16])
 }
 
 fn blocked(wait: Duration) -> ApiError {

@@ -48,7 +48,7 @@ pub fn challenge(verifier: &str) -> String {
 /// name carries a digest of the state.
 fn transaction_cookie_name(config: &Config, state: &str) -> String {
     let digest = Sha256::digest(state.as_bytes());
-    let short: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    let short = crate::session::revocations::hex(&digest[..6]);
     format!("{}_tx_{short}", config.session.cookie_name)
 }
 

@@ -11,7 +11,7 @@ mod scope;
 mod shape;
 mod token;
 
-pub use authorize::{challenge, login_redirect, safe_redirect, LOGIN_SECONDS};
+pub use authorize::{challenge, login_redirect};
 pub use body::{body_kind, parse as parse_body, BodyKind, Params};
 pub use scope::upstream_scope;
 pub use shape::MAX_EXPIRES_IN;

@@ -6,7 +6,7 @@ mod listener;
 mod router;
 
 pub use listener::{ConnectionLimits, Edge};
-pub use router::{decide, decide_target, route, Decision, OwnEndpoint, Route, AUTHORIZE_PATH, OWN_PATHS, USER_PATHS};
+pub use router::{decide, decide_target, route, Decision, OwnEndpoint, Route, AUTHORIZE_PATH};
 
 use crate::app::App;
 use crate::error::ApiError;
@@ -82,7 +82,20 @@ async fn guard_backend(
 }
 
 /// Answer a request the gateway handles itself; also returns the client it named, if any.
-async fn answer(app: &App, route: Route, ip: IpAddr, session: &mut Session) -> (Reply, Option<String>) {
+/// The normalised path and the query the router decided on, for the gateway's own endpoints.
+#[derive(Default)]
+struct OwnTarget {
+    path: String,
+    query: Option<String>,
+}
+
+async fn answer(
+    app: &App,
+    route: Route,
+    target: OwnTarget,
+    ip: IpAddr,
+    session: &mut Session,
+) -> (Reply, Option<String>) {
     if route == Route::Reserved {
         let e = ApiError::new(404, "not_found", "No such endpoint: the gateway's own paths are spelled exactly.");
         return (e.into_reply(), None);
@@ -112,29 +125,23 @@ async fn answer(app: &App, route: Route, ip: IpAddr, session: &mut Session) -> (
             (outcome.reply, outcome.client)
         }
         Route::Own(OwnEndpoint::Userinfo) => (app.session.userinfo(&request).await, None),
-        Route::Own(OwnEndpoint::Logout) => {
-            let query = session.req_header().uri.query().map(str::to_string);
-            (app.session.logout(query.as_deref(), &request).await, None)
-        }
+        Route::Own(OwnEndpoint::Logout) => (app.session.logout(target.query.as_deref(), &request).await, None),
         Route::Own(OwnEndpoint::Jwks) => (app.discovery.jwks().await, None),
         Route::Own(OwnEndpoint::ActiveUsers) => (app.session.active_users(&request).await, None),
         Route::Own(OwnEndpoint::UserSessions) => {
-            let user = user_of_sessions_path(session.req_header().raw_path());
+            // The user id: the last segment, percent-decoded (`auth0%7Cabc`).
+            let segment = target.path.rsplit('/').next().unwrap_or_default();
+            let user = String::from_utf8(crate::path::percent_decode(segment.as_bytes())).unwrap_or_default();
             (app.session.end_user_sessions(&user, &request).await, None)
         }
         Route::Own(OwnEndpoint::OpenidConfiguration) => (app.discovery.openid_configuration().await, None),
-        Route::Own(OwnEndpoint::Authorize) => {
-            let (_, query) = normalised_target(session.req_header().raw_path());
-            (app.login.authorize(query.as_deref(), &request).await, None)
-        }
+        Route::Own(OwnEndpoint::Authorize) => (app.login.authorize(target.query.as_deref(), &request).await, None),
         Route::Own(OwnEndpoint::Callback) => {
-            let (path, query) = normalised_target(session.req_header().raw_path());
-            (app.login.callback(&path, query.as_deref(), &request).await, None)
+            (app.login.callback(&target.path, target.query.as_deref(), &request).await, None)
         }
         Route::Own(OwnEndpoint::Users(crate::users::UserOp::Me)) => (app.users.me(&app.guard, &request).await, None),
         Route::Own(OwnEndpoint::Users(op)) => {
-            let (path, query) = normalised_target(session.req_header().raw_path());
-            (app.users.handle(op, &path, query.as_deref(), &request).await, None)
+            (app.users.handle(op, &target.path, target.query.as_deref(), &request).await, None)
         }
         Route::WrongMethod(allow) => (ApiError::method_not_allowed(allow).into_reply(), None),
         Route::Reserved | Route::Backend => unreachable!("answered above, or proxied"),
@@ -188,16 +195,20 @@ impl ProxyHttp for Gateway {
         }
         let req = session.req_header();
         let routes = &app.config.routes;
-        let rule = match decide_target(routes, req.method.as_str(), req.raw_path()) {
+        let (rule, own_target) = match decide_target(routes, req.method.as_str(), req.raw_path()) {
             Ok((d, query, rewrite)) => {
                 ctx.route = d.route;
+                // The gateway's own endpoints get what was decided on (not on the proxied path:
+                // nothing to copy there).
+                let own = (d.route != Route::Backend)
+                    .then(|| OwnTarget { path: d.path.to_string(), query: query.map(str::to_string) });
                 if rewrite {
                     ctx.rewritten_uri = Some(match query {
                         Some(q) => format!("{}?{q}", d.path),
                         None => d.path.into_owned(),
                     });
                 }
-                d.rule
+                (d.rule, own)
             }
             Err(refusal) => {
                 session.set_keepalive(None);
@@ -205,8 +216,11 @@ impl ProxyHttp for Gateway {
             }
         };
         if ctx.route != Route::Backend {
-            let ((reply, client), tenant_time) =
-                request_scope::run(ctx.request_id.clone(), answer(&app, ctx.route, ip, session)).await;
+            let ((reply, client), tenant_time) = request_scope::run(
+                ctx.request_id.clone(),
+                answer(&app, ctx.route, own_target.unwrap_or_default(), ip, session),
+            )
+            .await;
             ctx.client = client;
             ctx.tenant_time = tenant_time;
             write_reply(session, reply.with_header("x-request-id", ctx.request_id.clone())).await?;
@@ -235,9 +249,9 @@ impl ProxyHttp for Gateway {
             {
                 let req = session.req_header();
                 let original = req.uri.path_and_query().map_or("/", |p| p.as_str());
-                let original = ctx.rewritten_uri.as_deref().unwrap_or(original).to_string();
+                let original = ctx.rewritten_uri.as_deref().unwrap_or(original);
                 let accept = req.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok());
-                let to_login = crate::login::login_redirect(&app.config.routes, req.method.as_str(), accept, &original);
+                let to_login = crate::login::login_redirect(&app.config.routes, req.method.as_str(), accept, original);
                 match to_login {
                     Some(reply) => {
                         write_reply(session, reply.with_header("x-request-id", ctx.request_id.clone())).await?;
@@ -400,21 +414,6 @@ async fn read_request(session: &mut Session, limit: usize, client_ip: IpAddr) ->
         }
     }
     Ok(Request { headers, body: Bytes::from(body), client_ip })
-}
-
-/// The normalised path and the query of a request the router already accepted.
-fn normalised_target(raw_target: &[u8]) -> (String, Option<String>) {
-    let Ok(target) = crate::path::split_target(raw_target) else { return Default::default() };
-    let path = crate::path::normalize(target.path, Default::default()).unwrap_or_default().into_owned();
-    (path, target.query.map(str::to_string))
-}
-
-/// The user id of a `DELETE /sessions/{userId}` request, percent-decoded (`auth0%7Cabc`).
-fn user_of_sessions_path(raw_target: &[u8]) -> String {
-    let path = crate::path::split_target(raw_target).map(|t| t.path).unwrap_or_default();
-    let normal = crate::path::normalize(path, Default::default()).unwrap_or_default();
-    let segment = normal.rsplit('/').next().unwrap_or_default();
-    String::from_utf8(crate::path::percent_decode(segment.as_bytes())).unwrap_or_default()
 }
 
 /// The socket peer's IP.

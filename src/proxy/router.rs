@@ -112,6 +112,11 @@ fn matches_pattern(pattern: &str, path: &str, same: impl Fn(&str, &str) -> bool)
 /// The route of a `/users…` path when user management is on: an operation, a wrong method,
 /// or `Reserved` for another spelling (letter case, a trailing slash) of one of its paths.
 fn user_route(method: &str, path: &str) -> Option<Route> {
+    // Every user path starts with /users in some letter case: the rest of the backend's paths
+    // pay one comparison, not a pattern match per entry.
+    if !path.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("/users")) {
+        return None;
+    }
     if let Some((_, allow, ops)) = USER_PATHS.iter().find(|(p, _, _)| matches_pattern(p, path, |a, b| a == b)) {
         return Some(match allow.split(", ").position(|m| m == method) {
             Some(i) => Route::Own(OwnEndpoint::Users(ops[i])),

@@ -89,7 +89,7 @@ impl SessionService {
         let (id, cookie_id) = match previous {
             Some(p) => (p.id.clone(), p.cookie_id.clone()),
             None => {
-                let raw = hex(&rand::random());
+                let raw = hex(&rand::random::<[u8; 32]>());
                 (hex(&digest(&raw)), Some(raw))
             }
         };
@@ -154,7 +154,7 @@ impl SessionService {
         for h in hashes {
             self.revocations.revoke(*h);
         }
-        self.store.publish_revocations(&hashes.iter().map(hex).collect::<Vec<_>>()).await
+        self.store.publish_revocations(&hashes.iter().map(|h| hex(h)).collect::<Vec<_>>()).await
     }
 
     /// End `s` on every replica: its token and id are revoked, the session deleted.

@@ -119,6 +119,7 @@ impl Jwks {
     /// A fixed key set that is never fetched (tests, tools): `set`'s signing keys of the
     /// `allowed` algorithms, kept for good. A token with another `kid` is refused at once,
     /// without a refetch; `refresh` has nothing to fetch from (it fails and keeps the keys).
+    #[cfg(test)]
     pub async fn from_keys(set: &JwkSet, allowed: Vec<Algorithm>) -> Self {
         // Nothing is served from here: the client below is never used to fetch.
         let nowhere = url::Url::parse("http://127.0.0.1:1/.well-known/jwks.json").expect("a valid URL");

@@ -150,7 +150,7 @@ fn refusal(answer: ManagementAnswer) -> Reply {
         let header = |name: &str| answer.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         for name in ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"] {
             if let Some(v) = header(name) {
-                reply.headers.push((name_static(name), v));
+                reply.headers.push((name, v));
             }
         }
         let now = jsonwebtoken::get_current_timestamp();
@@ -159,14 +159,6 @@ fn refusal(answer: ManagementAnswer) -> Reply {
         reply.headers.push(("retry-after", wait.unwrap_or_else(|| "1".into())));
     }
     reply
-}
-
-fn name_static(name: &str) -> &'static str {
-    match name {
-        "x-ratelimit-limit" => "x-ratelimit-limit",
-        "x-ratelimit-remaining" => "x-ratelimit-remaining",
-        _ => "x-ratelimit-reset",
-    }
 }
 
 #[cfg(test)]

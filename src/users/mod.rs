@@ -63,7 +63,9 @@ pub async fn management_client<'c>(
     let rate = limits.check_login(&client.name, req.client_ip).await?;
     if !client.management {
         let refusal = ApiError::new(403, "access_denied", "This client may not call the management endpoints.");
-        return Err(rate.headers().into_iter().fold(refusal, |e, (n, v)| e.with_header(n, v)));
+        let mut refusal = refusal;
+        refusal.headers.extend(rate.headers());
+        return Err(refusal);
     }
     Ok((client, rate))
 }
@@ -88,21 +90,16 @@ fn path_segment(path: &str, n: usize) -> Result<String, ApiError> {
 
 /// A JSON object body, with a managed `connection` (the default filled in when `fill`).
 fn user_body(req: &Request, m: &crate::config::Management, fill: bool) -> Result<CallBody, ApiError> {
-    let json = req
-        .header("content-type")
-        .is_some_and(|ct| ct.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")));
-    if !json {
+    if crate::login::body_kind(req.header("content-type")) != Ok(crate::login::BodyKind::Json) {
         return Err(ApiError::new(415, "unsupported_media_type", "Send the user as application/json."));
     }
     let mut body: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(&req.body).map_err(|_| ApiError::invalid_request("the body must be a JSON object"))?;
     match body.get("connection") {
-        Some(serde_json::Value::String(c)) => {
-            let managed = m.connection_id(c).is_some() || m.default_connection.as_deref() == Some(c.as_str());
-            if !managed && (!m.connections.is_empty() || m.default_connection.is_some()) {
-                return Err(ApiError::invalid_request(format!("connection {c:?} is not one the gateway manages")));
-            }
+        Some(serde_json::Value::String(c)) if !m.manages(c) => {
+            return Err(ApiError::invalid_request(format!("connection {c:?} is not one the gateway manages")));
         }
+        Some(serde_json::Value::String(_)) => {}
         Some(_) => return Err(ApiError::invalid_request("connection must be a string")),
         None if fill => {
             let default = m.default_connection.clone().ok_or_else(|| {
@@ -122,8 +119,8 @@ impl UserEndpoints {
             let (client, rate) = management_client(&self.config, &self.limits, req).await?;
             let api = self.api.as_ref().ok_or_else(not_configured)?;
             let call = self.call_for(op, path, query, req, api).await?;
-            if let Some(refusal) = self.unmanaged_user(op, &call, api).await? {
-                return Ok(refusal);
+            if let Some(answered) = self.managed_user_only(op, &call, api).await? {
+                return Ok(answered);
             }
             let answer = api.send(&call).await?;
             let ok = (200..300).contains(&answer.status);
@@ -142,10 +139,11 @@ impl UserEndpoints {
 
     /// `GET`/`PATCH`/`DELETE /users/{id}` touch only users of the managed connections (when
     /// the management block names any): the user is looked up first; another connection's user
-    /// is `404`, as if it did not exist.
-    async fn unmanaged_user(&self, op: UserOp, call: &Call, api: &ManagementApi) -> Result<Option<Reply>, ApiError> {
-        let allowed = query::allowed_connections(api.config());
-        if allowed.is_empty() || !matches!(op, UserOp::Get | UserOp::Update | UserOp::Delete) {
+    /// is `404`, as if it did not exist. `Some`: the answer (for a `GET`, the lookup is it).
+    async fn managed_user_only(&self, op: UserOp, call: &Call, api: &ManagementApi) -> Result<Option<Reply>, ApiError> {
+        let m = api.config();
+        let restricted = !m.connections.is_empty() || m.default_connection.is_some();
+        if !restricted || !matches!(op, UserOp::Get | UserOp::Update | UserOp::Delete) {
             return Ok(None);
         }
         let found = api.send(&Call::new(Method::GET, call.path.clone())).await?;
@@ -154,9 +152,8 @@ impl UserEndpoints {
         }
         let user: serde_json::Value = serde_json::from_slice(&found.body).unwrap_or_default();
         let identities = user["identities"].as_array().map(Vec::as_slice).unwrap_or_default();
-        let managed = identities.iter().any(|i| i["connection"].as_str().is_some_and(|c| allowed.contains(&c)));
-        if managed {
-            return Ok(None);
+        if identities.iter().any(|i| i["connection"].as_str().is_some_and(|c| m.manages(c))) {
+            return if op == UserOp::Get { reply_of(found).map(Some) } else { Ok(None) };
         }
         let body = serde_json::json!({
             "statusCode": 404, "error": "Not Found", "message": "The user does not exist.",

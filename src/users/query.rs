@@ -80,12 +80,11 @@ pub(crate) fn search(query: Option<&str>, m: &Management) -> Result<Vec<(&'stati
         return Err(ApiError::invalid_request(format!("_sk must be a multiple of _l ({per_page})")));
     }
     let page = skip / per_page;
-    let allowed = allowed_connections(m);
-    if let Some(c) = connections.iter().find(|c| !allowed.is_empty() && !allowed.contains(&c.as_str())) {
+    if let Some(c) = connections.iter().find(|c| !m.manages(c)) {
         return Err(ApiError::invalid_request(format!("connection {c:?} is not one the gateway manages")));
     }
     if connections.is_empty() {
-        connections = allowed.iter().map(|c| c.to_string()).collect();
+        connections = allowed_connections(m).iter().map(|c| c.to_string()).collect();
     }
     if !connections.is_empty() {
         let any: Vec<String> = connections.iter().map(|c| format!("identities.connection:{}", quoted(c))).collect();

@@ -54,7 +54,7 @@ pub(super) fn http_url(p: &mut Problems, key: &str, value: &str) -> Option<Url> 
 }
 
 /// The demo's embedded servers may only listen on loopback addresses.
-pub(super) fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),

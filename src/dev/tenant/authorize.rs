@@ -127,13 +127,7 @@ fn acceptable_redirect(client: &DevClient, redirect_uri: &str) -> Option<Url> {
 }
 
 fn is_loopback_http(url: &Url) -> bool {
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    url.scheme() == "http" && loopback
+    url.scheme() == "http" && crate::config::is_loopback(url)
 }
 
 /// What an S256 challenge looks like: BASE64URL (no padding) of 32 bytes.
@@ -141,12 +135,8 @@ fn is_s256_challenge(challenge: &str) -> bool {
     challenge.len() == 43 && challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// BASE64URL(SHA-256(verifier)), no padding (RFC 7636 S256).
-fn s256(verifier: &str) -> String {
-    use base64::Engine;
-    use sha2::{Digest, Sha256};
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-}
+/// BASE64URL(SHA-256(verifier)), no padding (RFC 7636 S256): the gateway's own.
+use crate::login::challenge as s256;
 
 /// A well-formed verifier (43 to 128 unreserved characters) whose S256 is the challenge.
 fn verifier_matches(verifier: &str, challenge: &str) -> bool {

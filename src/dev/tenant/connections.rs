@@ -42,6 +42,6 @@ pub fn provider(name: &str) -> &'static str {
 fn derived_id(name: &str) -> String {
     use sha2::{Digest, Sha256};
     let d = Sha256::digest(name.as_bytes());
-    let hex: String = d[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::session::revocations::hex(&d[..8]);
     format!("con_{hex}")
 }

@@ -188,12 +188,6 @@ impl DevTenant {
         self.state.api.grants.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// The Management API identifier (`{base_url}/api/v2/`), the audience of its tokens.
-    #[cfg(any(test, feature = "test-support"))]
-    pub fn management_audience(&self) -> &str {
-        &self.state.api.audience
-    }
-
     /// The current signing key, so tests can forge and check tokens.
     #[cfg(any(test, feature = "test-support"))]
     pub fn signer(&self) -> Arc<Signer> {

@@ -245,5 +245,5 @@ pub fn check_type(field: &str, value: &Value) -> Option<Result<(), String>> {
 pub fn hex_id(connection: &str, email: &str) -> String {
     use sha2::{Digest, Sha256};
     let d = Sha256::digest(format!("{connection}\0{email}").as_bytes());
-    d[..12].iter().map(|b| format!("{b:02x}")).collect()
+    crate::session::revocations::hex(&d[..12])
 }
