@@ -135,17 +135,35 @@ pub fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), StartErro
     server.add_service(proxy);
 
     println!("{}", banner(&config));
-    let signals = Signals { shared: shared.clone(), grace: Duration::from_secs(config.grace_period_seconds) };
-    server.run(RunArgs { shutdown_signal: Box::new(signals) });
+    // Pingora runs on a thread of its own; this one waits for it to stop (SIGINT) or for the
+    // drain to end (SIGTERM: pingora itself would sleep the whole grace period after it).
+    let (stopped, stop) = std::sync::mpsc::channel();
+    let signals = Signals {
+        shared: shared.clone(),
+        grace: Duration::from_secs(config.grace_period_seconds),
+        aux: aux.handle().clone(),
+        drained: stopped.clone(),
+    };
+    std::thread::Builder::new()
+        .name("pingora".to_string())
+        .spawn(move || {
+            server.run(RunArgs { shutdown_signal: Box::new(signals) });
+            let _ = stopped.send(());
+        })
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    let _ = stop.recv();
     aux.shutdown_timeout(Duration::from_secs(1));
     Ok(())
 }
 
-/// SIGTERM: stop being ready, let pingora close the listeners, and exit as soon as nothing is
-/// in flight (pingora itself would sleep the whole grace period). SIGINT: stop at once.
+/// SIGTERM: stop being ready, let pingora close the listeners, and end the run as soon as
+/// nothing is in flight (or the grace period is over). SIGINT: stop at once.
 struct Signals {
     shared: Arc<ProcessState>,
     grace: Duration,
+    /// Where the drain waits (pingora's own runtimes stop taking work when it shuts down).
+    aux: tokio::runtime::Handle,
+    drained: std::sync::mpsc::Sender<()>,
 }
 
 #[async_trait::async_trait]
@@ -159,30 +177,20 @@ impl ShutdownSignalWatch for Signals {
             _ = term.recv() => {
                 tracing::info!(in_flight = self.shared.in_flight(), "SIGTERM: draining");
                 self.shared.start_draining();
-                exit_when_drained(self.shared.clone(), self.grace);
+                let (shared, grace, drained) = (self.shared.clone(), self.grace, self.drained.clone());
+                self.aux.spawn(async move {
+                    // Pingora closes its listeners once this returns; then wait for the last
+                    // request in flight to end (it wakes `idle`), for at most the grace period.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    let _ = tokio::time::timeout(grace, shared.idle()).await;
+                    tracing::info!(in_flight = shared.in_flight(), "drained; exiting");
+                    let _ = drained.send(());
+                });
                 ShutdownSignal::GracefulTerminate
             }
             _ = int.recv() => ShutdownSignal::FastShutdown,
         }
     }
-}
-
-/// Exit 0 once no request is in flight (woken by the last one to end), or when the grace
-/// period ends. Pingora itself would sleep the whole grace period, hence the exit.
-fn exit_when_drained(shared: Arc<ProcessState>, grace: Duration) {
-    std::thread::spawn(move || {
-        let wait = async {
-            // Give pingora a moment to close its listeners first.
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            let _ = tokio::time::timeout(grace, shared.idle()).await;
-        };
-        match tokio::runtime::Builder::new_current_thread().enable_time().build() {
-            Ok(rt) => rt.block_on(wait),
-            Err(_) => std::thread::sleep(grace),
-        }
-        tracing::info!(in_flight = shared.in_flight(), "drained; exiting");
-        std::process::exit(0);
-    });
 }
 
 fn banner(config: &Config) -> String {

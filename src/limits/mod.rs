@@ -9,16 +9,23 @@ pub use quota::Rate;
 use crate::config::OnStoreError;
 use crate::error::ApiError;
 use crate::store::SharedLimits;
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::{Clock, DefaultClock, Reference};
 use governor::middleware::StateInformationMiddleware;
+use governor::nanos::Nanos;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::RateLimiter;
 use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
+/// The clock the in-memory limits count time with: governor's own in the gateway, a
+/// `governor::clock::FakeRelativeClock` in tests (so no test waits for a limit to refill).
+pub trait LimitClock: Clock + Clone + Send + Sync + 'static {}
+impl<C: Clock + Clone + Send + Sync + 'static> LimitClock for C {}
+
+type Keyed<K, C> = RateLimiter<K, DefaultKeyedStateStore<K>, C, StateInformationMiddleware>;
 
 /// What a limit said about a request, for the `X-RateLimit-*` headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,11 +83,11 @@ pub struct LimitsConfig {
     pub block: Duration,
 }
 
-struct Limiter<K: Hash + Eq + Clone> {
+struct Limiter<K: Hash + Eq + Clone, C: LimitClock> {
     /// The limit's name in metrics.
     name: &'static str,
     rate: Rate,
-    inner: Keyed<K>,
+    inner: Keyed<K, C>,
 }
 
 fn too_many(name: &'static str, rate: &Rate, wait: Duration) -> ApiError {
@@ -93,9 +100,10 @@ fn too_many(name: &'static str, rate: &Rate, wait: Duration) -> ApiError {
     e
 }
 
-impl<K: Hash + Eq + Clone> Limiter<K> {
-    fn new(name: &'static str, rate: Rate) -> Self {
-        Limiter { name, rate, inner: RateLimiter::keyed(rate.quota()).with_middleware::<StateInformationMiddleware>() }
+impl<K: Hash + Eq + Clone, C: LimitClock> Limiter<K, C> {
+    fn new(name: &'static str, rate: Rate, clock: &C) -> Self {
+        let inner = RateLimiter::dashmap_with_clock(rate.quota(), clock.clone());
+        Limiter { name, rate, inner: inner.with_middleware::<StateInformationMiddleware>() }
     }
 
     fn check(&self, key: &K) -> Result<RateInfo, ApiError> {
@@ -125,40 +133,61 @@ fn ceil_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
-#[derive(Default)]
-struct Failures {
+/// Consecutive failed logins of one username from one IP, and the block they led to.
+struct Failures<I> {
     count: u32,
-    blocked_until: Option<Instant>,
+    blocked_until: Option<I>,
+}
+
+impl<I> Default for Failures<I> {
+    fn default() -> Self {
+        Failures { count: 0, blocked_until: None }
+    }
 }
 
 /// The limits' state in this process (governor), for one replica.
-struct Local {
-    login: Limiter<(u64, IpAddr)>,
-    attempts: Limiter<(u64, IpAddr)>,
-    backend_ip: Option<Limiter<IpAddr>>,
-    backend_user: Option<Limiter<u64>>,
-    failures: moka::sync::Cache<(u64, IpAddr), Arc<Mutex<Failures>>>,
+struct Local<C: LimitClock> {
+    clock: C,
+    login: Limiter<(u64, IpAddr), C>,
+    attempts: Limiter<(u64, IpAddr), C>,
+    backend_ip: Option<Limiter<IpAddr, C>>,
+    backend_user: Option<Limiter<u64, C>>,
+    failures: moka::sync::Cache<(u64, IpAddr), Arc<Mutex<Failures<C::Instant>>>>,
+}
+
+impl<C: LimitClock> Local<C> {
+    /// How long until `until`, when it lies ahead.
+    fn time_until(&self, until: C::Instant) -> Option<Duration> {
+        let left = Duration::from(until.duration_since(self.clock.now()));
+        (!left.is_zero()).then_some(left)
+    }
 }
 
 /// The limits' state in the shared store: every replica counts the same requests.
 struct Shared {
     store: Arc<dyn SharedLimits>,
     on_error: OnStoreError,
-    /// Requests taken from the store ahead, per key, and spent here (see `lease_size`).
-    leases: moka::sync::Cache<String, Arc<Mutex<Lease>>>,
+    /// Requests taken from the store ahead, per key, and spent here (see `lease_size`); an
+    /// entry lives `LEASE_LIFETIME`.
+    leases: moka::sync::Cache<String, Arc<Lease>>,
 }
 
 /// Requests taken from the shared count ahead of time by this replica.
 struct Lease {
-    left: u32,
+    left: AtomicU32,
     /// The shared count's remaining when the lease was taken (not counting the lease).
     remaining: u32,
     reset: u64,
-    until: Instant,
 }
 
-/// How long a lease may be spent: past it, what is left of it is given up (the shared count
-/// refills it with time), so a replica never sits on requests others could use.
+/// What the shared store said of `cost` requests.
+enum Counted {
+    Allowed(RateInfo),
+    Refused { retry_after: Duration },
+}
+
+/// How long a lease may be spent (moka drops it then): what is left of it is given up (the
+/// shared count refills it with time), so a replica never sits on requests others could use.
 const LEASE_LIFETIME: Duration = Duration::from_millis(250);
 
 /// How many requests a replica takes at once for a high-rate limit on the guarded path: one
@@ -170,11 +199,11 @@ fn lease_size(rate: &Rate) -> u32 {
     (rate.burst / 16).clamp(1, 64)
 }
 
-/// Every limit of the gateway.
-pub struct Limits {
+/// Every limit of the gateway; `C` is the in-memory limits' clock.
+pub struct Limits<C: LimitClock = DefaultClock> {
     pub config: LimitsConfig,
     hasher: std::collections::hash_map::RandomState,
-    local: Local,
+    local: Local<C>,
     shared: Option<Shared>,
 }
 
@@ -187,18 +216,7 @@ struct Check<'a> {
 
 impl Limits {
     pub fn new(config: LimitsConfig) -> Self {
-        Limits {
-            hasher: Default::default(),
-            local: Local {
-                login: Limiter::new("login", config.login),
-                attempts: Limiter::new("login_attempts", config.login_attempts),
-                backend_ip: config.backend_per_ip.map(|r| Limiter::new("backend_per_ip", r)),
-                backend_user: config.backend_per_user.map(|r| Limiter::new("backend_per_user", r)),
-                failures: moka::sync::Cache::builder().max_capacity(1_000_000).time_to_idle(config.block).build(),
-            },
-            shared: None,
-            config,
-        }
+        Self::with_clock(config, DefaultClock::default())
     }
 
     /// The same limits, counted in the shared store.
@@ -207,6 +225,21 @@ impl Limits {
         let leases = moka::sync::Cache::builder().max_capacity(100_000).time_to_live(LEASE_LIFETIME).build();
         limits.shared = Some(Shared { store, on_error, leases });
         limits
+    }
+}
+
+impl<C: LimitClock> Limits<C> {
+    /// The limits in this process, counting time with `clock`.
+    pub(crate) fn with_clock(config: LimitsConfig, clock: C) -> Self {
+        let local = Local {
+            login: Limiter::new("login", config.login, &clock),
+            attempts: Limiter::new("login_attempts", config.login_attempts, &clock),
+            backend_ip: config.backend_per_ip.map(|r| Limiter::new("backend_per_ip", r, &clock)),
+            backend_user: config.backend_per_user.map(|r| Limiter::new("backend_per_user", r, &clock)),
+            failures: moka::sync::Cache::builder().max_capacity(1_000_000).time_to_idle(config.block).build(),
+            clock: clock.clone(),
+        };
+        Limits { hasher: Default::default(), local, shared: None, config }
     }
 
     /// Usernames compare trimmed, NFKC-normalised and case-insensitively (so `Ｄemo@example.com`
@@ -230,50 +263,52 @@ impl Limits {
     async fn leased_check(&self, shared: &Shared, check: Check<'_>) -> Result<RateInfo, ApiError> {
         let size = lease_size(&check.rate);
         if size == 1 {
-            return self.shared_check(shared, check, 1).await;
+            return self.shared_check(shared, check).await;
         }
-        let lease = shared.leases.get(check.key);
-        if let Some(lease) = &lease {
-            let mut l = lease.lock().expect("not poisoned");
-            if l.left > 0 && l.until > Instant::now() {
-                l.left -= 1;
-                return Ok(RateInfo { limit: check.rate.burst, remaining: l.remaining + l.left, reset: l.reset });
+        if let Some(lease) = shared.leases.get(check.key) {
+            if let Ok(left) = lease.left.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1)) {
+                let remaining = lease.remaining + left - 1;
+                return Ok(RateInfo { limit: check.rate.burst, remaining, reset: lease.reset });
             }
         }
-        let key = check.key.to_string();
-        match self.shared_check(shared, Check { key: &key, ..check }, size).await {
-            Ok(info) => {
-                let lease = Lease {
-                    left: size - 1,
-                    remaining: info.remaining,
-                    reset: info.reset,
-                    until: Instant::now() + LEASE_LIFETIME,
-                };
-                shared.leases.insert(key, Arc::new(Mutex::new(lease)));
+        match self.count_shared(shared, &check, size).await? {
+            Counted::Allowed(info) => {
+                let lease = Lease { left: AtomicU32::new(size - 1), remaining: info.remaining, reset: info.reset };
+                shared.leases.insert(check.key.to_string(), Arc::new(lease));
                 Ok(RateInfo { remaining: info.remaining + size - 1, ..info })
             }
             // Not a whole lease left: take requests one by one.
-            Err(e) if e.status == 429 => self.shared_check(shared, Check { key: &key, ..check }, 1).await,
-            Err(e) => Err(e),
+            Counted::Refused { .. } => self.shared_check(shared, check).await,
         }
     }
 
-    /// `cost` requests in the shared store; while the store is unreachable, `on_error` decides.
-    async fn shared_check(&self, shared: &Shared, check: Check<'_>, cost: u32) -> Result<RateInfo, ApiError> {
+    /// One request counted in the shared store: allowed, or refused with `429`.
+    async fn shared_check(&self, shared: &Shared, check: Check<'_>) -> Result<RateInfo, ApiError> {
+        match self.count_shared(shared, &check, 1).await? {
+            Counted::Allowed(info) => Ok(info),
+            Counted::Refused { retry_after } => Err(too_many(check.name, &check.rate, retry_after)),
+        }
+    }
+
+    /// `cost` requests in the shared store; while the store is unreachable, `on_error` decides
+    /// (an error only when it denies).
+    async fn count_shared(&self, shared: &Shared, check: &Check<'_>, cost: u32) -> Result<Counted, ApiError> {
         let per = check.rate.quota().replenish_interval();
         match shared.store.gcra(check.key, per, check.rate.burst, cost).await {
             Ok(g) if g.allowed => {
                 let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-                Ok(RateInfo { limit: check.rate.burst, remaining: g.remaining, reset: ceil_secs(now + g.reset_after) })
+                let reset = ceil_secs(now + g.reset_after);
+                Ok(Counted::Allowed(RateInfo { limit: check.rate.burst, remaining: g.remaining, reset }))
             }
-            Ok(_) if cost > 1 => Err(ApiError::new(429, "lease_refused", "")),
-            Ok(g) => Err(too_many(check.name, &check.rate, g.retry_after)),
+            Ok(g) => Ok(Counted::Refused { retry_after: g.retry_after }),
             Err(e) => {
                 crate::store::report_error("rate limit", &e);
                 match shared.on_error {
-                    OnStoreError::Allow => {
-                        Ok(RateInfo { limit: check.rate.burst, remaining: check.rate.burst, reset: 0 })
-                    }
+                    OnStoreError::Allow => Ok(Counted::Allowed(RateInfo {
+                        limit: check.rate.burst,
+                        remaining: check.rate.burst,
+                        reset: 0,
+                    })),
                     OnStoreError::Deny => Err(store_unavailable()),
                 }
             }
@@ -286,7 +321,7 @@ impl Limits {
         match &self.shared {
             Some(s) => {
                 let key = format!("login:{client}:{ip}");
-                self.shared_check(s, Check { name: "login", rate: self.config.login, key: &key }, 1).await
+                self.shared_check(s, Check { name: "login", rate: self.config.login, key: &key }).await
             }
             None => self.local.login.check(&(self.hasher.hash_one(client), ip)),
         }
@@ -319,14 +354,14 @@ impl Limits {
             }
             let key = format!("attempts:{key}");
             return self
-                .shared_check(s, Check { name: "login_attempts", rate: self.config.login_attempts, key: &key }, 1)
+                .shared_check(s, Check { name: "login_attempts", rate: self.config.login_attempts, key: &key })
                 .await;
         }
         let key = (self.user_key(username), ip);
         if let Some(f) = self.local.failures.get(&key) {
-            let f = f.lock().expect("not poisoned");
-            if let Some(until) = f.blocked_until.filter(|u| *u > Instant::now()) {
-                return Err(blocked(until - Instant::now()));
+            let blocked_until = f.lock().expect("not poisoned").blocked_until;
+            if let Some(wait) = blocked_until.and_then(|until| self.local.time_until(until)) {
+                return Err(blocked(wait));
             }
         }
         self.local.attempts.check(&key)
@@ -357,12 +392,12 @@ impl Limits {
         }
         let entry = self.local.failures.get_with(key, Default::default);
         let mut f = entry.lock().expect("not poisoned");
-        if f.blocked_until.is_some_and(|u| u <= Instant::now()) {
+        if f.blocked_until.is_some_and(|until| self.local.time_until(until).is_none()) {
             *f = Failures::default();
         }
         f.count += 1;
         if f.count >= self.config.max_failures {
-            f.blocked_until = Some(Instant::now() + self.config.block);
+            f.blocked_until = Some(self.local.clock.now() + Nanos::from(self.config.block));
             tracing::warn!(%ip, "login attempts blocked after {} consecutive failures", f.count);
         }
     }

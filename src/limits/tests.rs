@@ -1,11 +1,14 @@
 use super::*;
+use governor::clock::FakeRelativeClock;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-fn limits(login: &str, burst: u32) -> Limits {
-    Limits::new(LimitsConfig {
+/// Limits on a fake clock: tests move time on with `clock.advance`, never sleep.
+fn limits(login: &str, burst: u32) -> (Limits<FakeRelativeClock>, FakeRelativeClock) {
+    let clock = FakeRelativeClock::default();
+    let config = LimitsConfig {
         trusted_proxies: vec![],
         login: Rate::parse(login, Some(burst)).unwrap(),
         login_attempts: Rate::parse("20/min", None).unwrap(),
@@ -13,7 +16,8 @@ fn limits(login: &str, burst: u32) -> Limits {
         backend_per_user: Some(Rate::parse("1/h", Some(1)).unwrap()),
         max_failures: 3,
         block: Duration::from_secs(900),
-    })
+    };
+    (Limits::with_clock(config, clock.clone()), clock)
 }
 
 fn now() -> u64 {
@@ -22,7 +26,7 @@ fn now() -> u64 {
 
 #[tokio::test]
 async fn remaining_falls_and_reset_lies_ahead() {
-    let l = limits("1/min", 3);
+    let (l, _) = limits("1/min", 3);
     let a = l.check_login("a", ip("1.1.1.1")).await.unwrap();
     let b = l.check_login("a", ip("1.1.1.1")).await.unwrap();
     assert_eq!((a.limit, a.remaining, b.remaining), (3, 2, 1));
@@ -35,7 +39,7 @@ async fn remaining_falls_and_reset_lies_ahead() {
 
 #[tokio::test]
 async fn over_the_limit_is_429_with_retry_after_and_the_headers() {
-    let l = limits("1/min", 2);
+    let (l, _) = limits("1/min", 2);
     l.check_login("a", ip("1.1.1.1")).await.unwrap();
     l.check_login("a", ip("1.1.1.1")).await.unwrap();
     let e = l.check_login("a", ip("1.1.1.1")).await.unwrap_err();
@@ -51,8 +55,23 @@ async fn over_the_limit_is_429_with_retry_after_and_the_headers() {
 }
 
 #[tokio::test]
+async fn the_allowance_refills_with_time() {
+    let (l, clock) = limits("1/min", 2);
+    l.check_login("a", ip("1.1.1.1")).await.unwrap();
+    l.check_login("a", ip("1.1.1.1")).await.unwrap();
+    assert!(l.check_login("a", ip("1.1.1.1")).await.is_err());
+    clock.advance(Duration::from_secs(59));
+    assert!(l.check_login("a", ip("1.1.1.1")).await.is_err(), "one request a minute");
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(l.check_login("a", ip("1.1.1.1")).await.unwrap().remaining, 0);
+    assert!(l.check_login("a", ip("1.1.1.1")).await.is_err());
+    clock.advance(Duration::from_secs(120));
+    assert_eq!(l.check_login("a", ip("1.1.1.1")).await.unwrap().remaining, 1, "whole again, less this one");
+}
+
+#[tokio::test]
 async fn consecutive_failures_block_that_user_from_that_ip_only() {
-    let l = limits("100/s", 100);
+    let (l, _) = limits("100/s", 100);
     for _ in 0..3 {
         l.check_attempt("Demo@Example.com", ip("1.1.1.1")).await.unwrap();
         l.record_attempt("Demo@Example.com", ip("1.1.1.1"), false).await;
@@ -67,7 +86,7 @@ async fn consecutive_failures_block_that_user_from_that_ip_only() {
 
 #[tokio::test]
 async fn a_success_resets_the_count() {
-    let l = limits("100/s", 100);
+    let (l, _) = limits("100/s", 100);
     for _ in 0..2 {
         l.record_attempt("u", ip("1.1.1.1"), false).await;
     }
@@ -80,13 +99,15 @@ async fn a_success_resets_the_count() {
 
 #[tokio::test]
 async fn the_block_expires() {
-    let mut l = limits("100/s", 100);
-    l.config.block = Duration::from_millis(300);
+    let (l, clock) = limits("100/s", 100);
     for _ in 0..3 {
         l.record_attempt("u", ip("1.1.1.1"), false).await;
     }
     assert!(l.check_attempt("u", ip("1.1.1.1")).await.is_err());
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    clock.advance(Duration::from_secs(899));
+    let e = l.check_attempt("u", ip("1.1.1.1")).await.unwrap_err();
+    assert!(e.headers.contains(&("retry-after", "1".to_string())), "{:?}", e.headers);
+    clock.advance(Duration::from_secs(1));
     assert!(l.check_attempt("u", ip("1.1.1.1")).await.is_ok());
     l.record_attempt("u", ip("1.1.1.1"), false).await;
     assert!(l.check_attempt("u", ip("1.1.1.1")).await.is_ok(), "the count started again");
@@ -94,7 +115,7 @@ async fn the_block_expires() {
 
 #[tokio::test]
 async fn backend_limits_per_ip_and_per_user() {
-    let l = limits("100/s", 100);
+    let (l, _) = limits("100/s", 100);
     assert_eq!(l.precheck_backend_ip(ip("1.1.1.1")).await.unwrap().unwrap().remaining, 1);
     assert!(l.precheck_backend_ip(ip("1.1.1.1")).await.is_ok());
     assert!(l.precheck_backend_ip(ip("1.1.1.1")).await.is_err());
@@ -115,12 +136,14 @@ fn tightest_is_the_one_with_less_left() {
 
 #[tokio::test]
 async fn idle_keys_are_forgotten() {
-    let l = limits("1000/s", 1);
+    let (l, clock) = limits("1000/s", 1);
     for i in 0..1000u32 {
         l.check_login("a", IpAddr::from(i.to_be_bytes())).await.unwrap();
     }
     assert!(l.keys() >= 1000);
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    l.forget_idle();
+    assert!(l.keys() >= 1000, "not whole again yet");
+    clock.advance(Duration::from_millis(10));
     l.forget_idle();
     assert_eq!(l.keys(), 0, "keys whole again are dropped");
 }
