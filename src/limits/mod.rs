@@ -145,6 +145,9 @@ impl<I> Default for Failures<I> {
     }
 }
 
+/// One (username, IP)'s failures, updated in place.
+type SharedFailures<C> = Arc<Mutex<Failures<<C as Clock>::Instant>>>;
+
 /// The limits' state in this process (governor), for one replica.
 struct Local<C: LimitClock> {
     clock: C,
@@ -152,7 +155,7 @@ struct Local<C: LimitClock> {
     attempts: Limiter<(u64, IpAddr), C>,
     backend_ip: Option<Limiter<IpAddr, C>>,
     backend_user: Option<Limiter<u64, C>>,
-    failures: moka::sync::Cache<(u64, IpAddr), Arc<Mutex<Failures<C::Instant>>>>,
+    failures: moka::sync::Cache<(u64, IpAddr), SharedFailures<C>>,
 }
 
 impl<C: LimitClock> Local<C> {

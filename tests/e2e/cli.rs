@@ -68,7 +68,8 @@ fn a_missing_environment_variable_is_named() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dev_tenant_runs_alone_and_serves_a_gateway_in_another_process() {
-    let port = free_port();
+    let reserved = ReservedPort::free();
+    let port = reserved.port;
     let listen = format!("127.0.0.1:{port}");
     // The demo names the gateway as the issuer (for SDKs); here the tenant is its own issuer.
     let demo: String = std::fs::read_to_string(repo_file("gateway.yaml"))

@@ -105,6 +105,20 @@ async fn sigterm_drains_in_flight_requests_refuses_new_ones_and_exits_0() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_stops_at_once_even_with_a_long_grace_period() {
+    let b = Backends::start(
+        |y| edit(&y, "threads: 1\n", "threads: 1\ngrace_period_seconds: 30\n"),
+        authgate::dev::echo::router(),
+    )
+    .await;
+    let mut g = Gateway::start(&b.yaml).await;
+    assert_eq!(http().get(format!("{}/public/x", g.url)).send().await.unwrap().status(), 200);
+    g.signal("INT");
+    assert_eq!(g.wait_exit(Duration::from_secs(10)), Some(0), "exit 0, without the 30 s grace period");
+    assert!(!g.logs().contains("drained"), "no drain on SIGINT");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_changes_are_reloaded_and_invalid_ones_refused() {
     let s = Stack::start().await;
     let g = &s.gateway;

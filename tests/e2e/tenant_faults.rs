@@ -17,7 +17,7 @@ async fn gateway_for(router: Option<axum::Router>) -> Gateway {
             tokio::spawn(async move { axum::serve(l, r).await });
             format!("http://{addr}")
         }
-        None => format!("http://127.0.0.1:{}", free_port()),
+        None => NOTHING_LISTENS.to_string(),
     };
     let (bl, baddr) = listener().await;
     tokio::spawn(authgate::dev::echo::serve(bl));

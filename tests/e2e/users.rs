@@ -350,8 +350,7 @@ fn management_at(yaml: String, url: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_or_slow_management_api_is_a_bad_gateway_or_a_timeout() {
-    let dead = free_port();
-    let s = Stack::start_with(|y| management_at(y, &format!("http://127.0.0.1:{dead}/api/v2"))).await;
+    let s = Stack::start_with(|y| management_at(y, &format!("{NOTHING_LISTENS}/api/v2"))).await;
     let resp = get_as(&users_url(&s, ""), Some(ADMIN)).await;
     assert_oauth_error(resp, 502, "bad_gateway").await;
     // The token comes from the tenant: its calls to a dead Management API fail after it.

@@ -7,16 +7,41 @@ pub mod redis;
 
 use authgate::dev::tenant::{DevTenant, Recorded, Recorder};
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const DEMO_PASSWORD: &str = "demo-password";
 
-/// A port nothing listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// An address nothing listens on: port 1 (privileged, unused), for a dead tenant or backend.
+pub const NOTHING_LISTENS: &str = "http://127.0.0.1:1";
+
+/// A loopback port held for a process the test starts (the gateway, redis-server): a socket
+/// bound to it with `SO_REUSEADDR` that never listens. While it is held the kernel hands the
+/// port to nobody else (a port with a socket bound is never chosen for port 0), and the
+/// process binds it beside the reservation (the gateway, pingora and redis-server all set
+/// `SO_REUSEADDR`): no bind-drop-rebind race. Dropped with whatever runs on it.
+pub struct ReservedPort {
+    _socket: socket2::Socket,
+    pub port: u16,
+}
+
+impl ReservedPort {
+    /// A free port of the kernel's choosing.
+    pub fn free() -> ReservedPort {
+        Self::try_port(0).expect("a free loopback port")
+    }
+
+    /// `port` itself, when nobody holds it.
+    pub fn try_port(port: u16) -> Option<ReservedPort> {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).ok()?;
+        socket.set_reuse_address(true).ok()?;
+        socket.bind(&SocketAddr::from(([127, 0, 0, 1], port)).into()).ok()?;
+        let port = socket.local_addr().ok()?.as_socket()?.port();
+        Some(ReservedPort { _socket: socket, port })
+    }
 }
 
 /// A loopback listener on a free port, for in-process servers.
@@ -132,6 +157,8 @@ pub struct Gateway {
     /// The configuration text, ports filled in.
     pub config_text: String,
     log_path: PathBuf,
+    /// The proxy's and the admin listener's ports, held while the gateway runs.
+    _ports: [ReservedPort; 2],
     _dir: tempfile::TempDir,
 }
 
@@ -142,21 +169,8 @@ impl Gateway {
     }
 
     pub async fn start_with_env(yaml: &str, env: &[(&str, &str)]) -> Gateway {
-        // A free port is found by binding and dropping it, so another process may take it before
-        // the gateway binds it: then the gateway exits ("in use") and starts again on new ports.
-        for _ in 0..3 {
-            match Self::try_start(yaml, env).await {
-                Ok(g) => return g,
-                Err(logs) if logs.contains("in use") => continue,
-                Err(logs) => panic!("the gateway exited at start:\n{logs}"),
-            }
-        }
-        panic!("the gateway could not bind free ports three times over");
-    }
-
-    async fn try_start(yaml: &str, env: &[(&str, &str)]) -> Result<Gateway, String> {
-        let (listen, admin) = (free_port(), free_port());
-        let yaml = yaml.replace("{LISTEN}", &listen.to_string()).replace("{ADMIN}", &admin.to_string());
+        let (listen, admin) = (ReservedPort::free(), ReservedPort::free());
+        let yaml = yaml.replace("{LISTEN}", &listen.port.to_string()).replace("{ADMIN}", &admin.port.to_string());
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("gateway.yaml");
         std::fs::File::create(&config_path).unwrap().write_all(yaml.as_bytes()).unwrap();
@@ -173,26 +187,28 @@ impl Gateway {
             .unwrap();
         let mut g = Gateway {
             child,
-            url: format!("http://127.0.0.1:{listen}"),
-            admin_url: format!("http://127.0.0.1:{admin}"),
+            url: format!("http://127.0.0.1:{}", listen.port),
+            admin_url: format!("http://127.0.0.1:{}", admin.port),
             config_path,
             config_text: yaml,
             log_path,
+            _ports: [listen, admin],
             _dir: dir,
         };
-        g.wait_until_listening(listen).await?;
-        Ok(g)
+        g.wait_until_listening().await;
+        g
     }
 
     /// Until the proxy port answers; the logs when the gateway exited first.
-    async fn wait_until_listening(&mut self, port: u16) -> Result<(), String> {
+    async fn wait_until_listening(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
+        let addr = self.url.trim_start_matches("http://").to_string();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                return Err(format!("exit status {status}\n{}", self.logs()));
+                panic!("the gateway exited at start ({status}):\n{}", self.logs());
             }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(());
+            if TcpStream::connect(&addr).is_ok() {
+                return;
             }
             assert!(Instant::now() < deadline, "gateway did not listen:\n{}", self.logs());
             tokio::time::sleep(Duration::from_millis(20)).await;

@@ -2,7 +2,7 @@
 //! persisted, stopped by its PID when dropped. A three-node Cluster and a Sentinel setup
 //! are built from the same pieces.
 
-use super::free_port;
+use super::ReservedPort;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 pub struct RedisServer {
     child: Option<Child>,
     pub port: u16,
+    /// The port (and a cluster node's bus port), held while the server may run.
+    _ports: Vec<ReservedPort>,
     dir: tempfile::TempDir,
     extra: Vec<String>,
 }
@@ -40,13 +42,15 @@ impl RedisServer {
 
     /// Start with extra `redis-server` arguments.
     pub fn start_with(extra: &[&str]) -> Self {
-        Self::start_on(free_port(), extra)
+        Self::start_on(vec![ReservedPort::free()], extra)
     }
 
-    fn start_on(port: u16, extra: &[&str]) -> Self {
+    /// Start on the first of `ports`.
+    fn start_on(ports: Vec<ReservedPort>, extra: &[&str]) -> Self {
         let mut s = RedisServer {
             child: None,
-            port,
+            port: ports[0].port,
+            _ports: ports,
             dir: tempfile::tempdir().unwrap(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
         };
@@ -89,13 +93,12 @@ impl Drop for RedisServer {
     }
 }
 
-/// A free port whose cluster bus port (+10000) is free too.
-fn bus_port_pair() -> u16 {
-    use std::net::TcpListener;
+/// A free port and its cluster bus port (+10000), both held.
+fn bus_port_pair() -> Vec<ReservedPort> {
     loop {
         let port = 20_000 + rand::random::<u16>() % 30_000;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
-            return port;
+        if let (Some(p), Some(bus)) = (ReservedPort::try_port(port), ReservedPort::try_port(port + 10_000)) {
+            return vec![p, bus];
         }
     }
 }
@@ -138,6 +141,7 @@ pub struct RedisSentinel {
     pub master: RedisServer,
     sentinel: Child,
     pub sentinel_port: u16,
+    _sentinel_port: ReservedPort,
     _dir: tempfile::TempDir,
 }
 
@@ -145,7 +149,8 @@ impl RedisSentinel {
     pub fn start() -> Self {
         let master = RedisServer::start();
         let dir = tempfile::tempdir().unwrap();
-        let sentinel_port = free_port();
+        let reserved = ReservedPort::free();
+        let sentinel_port = reserved.port;
         let conf = dir.path().join("sentinel.conf");
         std::fs::write(
             &conf,
@@ -168,7 +173,7 @@ impl RedisSentinel {
         wait_for("the sentinel", || {
             redis_command(sentinel_port, "SENTINEL get-master-addr-by-name mymaster").is_some_and(|r| r.contains(&want))
         });
-        RedisSentinel { master, sentinel, sentinel_port, _dir: dir }
+        RedisSentinel { master, sentinel, sentinel_port, _sentinel_port: reserved, _dir: dir }
     }
 
     pub fn sentinel_url(&self) -> String {
