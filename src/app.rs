@@ -16,18 +16,18 @@ use std::sync::Arc;
 pub struct App {
     pub config: Arc<Config>,
     pub jwks: Arc<Jwks>,
-    pub login: LoginService,
+    pub(crate) login: LoginService,
     pub guard: Guard,
-    pub session: SessionEndpoints,
-    pub users: UserEndpoints,
-    pub discovery: Discovery,
-    pub limits: Arc<Limits>,
-    pub sessions: Arc<SessionService>,
+    pub(crate) session: SessionEndpoints,
+    pub(crate) users: UserEndpoints,
+    pub(crate) discovery: Discovery,
+    pub(crate) limits: Arc<Limits>,
+    pub(crate) sessions: Arc<SessionService>,
     /// The shared store, when one is configured (kept across reloads that do not change it).
     redis: Option<Arc<RedisStore>>,
     memory: Arc<MemoryStore>,
     /// Removed from every request before it reaches the backend, in any spelling.
-    pub protected_headers: Vec<HeaderName>,
+    pub(crate) protected_headers: Vec<HeaderName>,
 }
 
 impl App {
@@ -37,7 +37,7 @@ impl App {
 
     /// The app for a reloaded configuration, keeping the previous one's JWKS cache and
     /// rate-limit state when their settings did not change.
-    pub fn reloaded(config: Config, previous: &App) -> reqwest::Result<Self> {
+    pub(crate) fn reloaded(config: Config, previous: &App) -> reqwest::Result<Self> {
         Self::build(config, Some(previous))
     }
 

@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub struct Discovery {
+pub(crate) struct Discovery {
     tenant: TenantClient,
     jwks: Arc<Jwks>,
     public_url: Option<String>,
@@ -22,7 +22,7 @@ pub struct Discovery {
 }
 
 impl Discovery {
-    pub fn new(
+    pub(crate) fn new(
         tenant: TenantClient,
         jwks: Arc<Jwks>,
         public_url: Option<String>,
@@ -43,7 +43,7 @@ impl Discovery {
         Bytes::from(serde_json::to_vec(&doc).expect("JSON"))
     }
 
-    pub async fn jwks(&self) -> Reply {
+    pub(crate) async fn jwks(&self) -> Reply {
         match self.jwks.current().await {
             Ok(set) => Reply::json_bytes(200, self.merged_jwks(&set.document))
                 .with_header("cache-control", "public, max-age=60"),
@@ -53,7 +53,7 @@ impl Discovery {
         }
     }
 
-    pub async fn openid_configuration(&self) -> Reply {
+    pub(crate) async fn openid_configuration(&self) -> Reply {
         let fetch = async {
             let mut doc = self.tenant.openid_configuration().await?;
             if let Some(base) = &self.public_url {

@@ -8,12 +8,12 @@ use std::borrow::Cow;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
-    pub status: u16,
-    pub error: Cow<'static, str>,
-    pub description: Cow<'static, str>,
+    pub(crate) status: u16,
+    pub(crate) error: Cow<'static, str>,
+    pub(crate) description: Cow<'static, str>,
     /// Auth0's `mfa_token`, passed through unchanged with `mfa_required`.
-    pub mfa_token: Option<String>,
-    pub headers: Vec<(&'static str, String)>,
+    pub(crate) mfa_token: Option<String>,
+    pub(crate) headers: Vec<(&'static str, String)>,
 }
 
 #[derive(Serialize)]
@@ -25,41 +25,45 @@ struct Body<'a> {
 }
 
 impl ApiError {
-    pub fn new(status: u16, error: impl Into<Cow<'static, str>>, description: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn new(
+        status: u16,
+        error: impl Into<Cow<'static, str>>,
+        description: impl Into<Cow<'static, str>>,
+    ) -> Self {
         ApiError { status, error: error.into(), description: description.into(), mfa_token: None, headers: vec![] }
     }
 
-    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+    pub(crate) fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
         self
     }
 
-    pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(400, "invalid_request", description)
     }
 
-    pub fn missing_parameter(name: &str) -> Self {
+    pub(crate) fn missing_parameter(name: &str) -> Self {
         Self::invalid_request(format!("missing {name} parameter"))
     }
 
-    pub fn invalid_client() -> Self {
+    pub(crate) fn invalid_client() -> Self {
         Self::new(401, "invalid_client", "Client authentication failed: the secret header is missing or unknown.")
     }
 
-    pub fn invalid_token(description: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn invalid_token(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(401, "invalid_token", description).with_header("www-authenticate", r#"Bearer error="invalid_token""#)
     }
 
     /// `allow` lists the methods, e.g. `POST` or `GET, POST`.
-    pub fn method_not_allowed(allow: &'static str) -> Self {
+    pub(crate) fn method_not_allowed(allow: &'static str) -> Self {
         Self::new(405, "method_not_allowed", format!("Use {allow} on this endpoint.")).with_header("allow", allow)
     }
 
-    pub fn payload_too_large(limit: usize) -> Self {
+    pub(crate) fn payload_too_large(limit: usize) -> Self {
         Self::new(413, "payload_too_large", format!("The request body is larger than {limit} bytes."))
     }
 
-    pub fn unsupported_media_type() -> Self {
+    pub(crate) fn unsupported_media_type() -> Self {
         Self::new(
             415,
             "unsupported_media_type",
@@ -67,16 +71,16 @@ impl ApiError {
         )
     }
 
-    pub fn bad_gateway(description: &'static str) -> Self {
+    pub(crate) fn bad_gateway(description: &'static str) -> Self {
         Self::new(502, "bad_gateway", description)
     }
 
-    pub fn gateway_timeout() -> Self {
+    pub(crate) fn gateway_timeout() -> Self {
         Self::new(504, "gateway_timeout", "The identity provider did not answer in time.")
     }
 
     /// The answer when proxying to the backend failed with `status`.
-    pub fn proxy_failure(status: u16) -> Self {
+    pub(crate) fn proxy_failure(status: u16) -> Self {
         match status {
             502 => Self::new(502, "bad_gateway", "The backend could not be reached."),
             504 => Self::new(504, "gateway_timeout", "The backend did not answer in time."),
@@ -85,7 +89,7 @@ impl ApiError {
         }
     }
 
-    pub fn into_reply(self) -> Reply {
+    pub(crate) fn into_reply(self) -> Reply {
         let body =
             Body { error: &self.error, error_description: &self.description, mfa_token: self.mfa_token.as_deref() };
         let mut reply = Reply::json(self.status, &body);

@@ -7,29 +7,29 @@ use std::net::IpAddr;
 
 /// A request the gateway answers itself, fully read.
 #[derive(Debug, Clone)]
-pub struct Request {
-    pub headers: HeaderMap,
-    pub body: Bytes,
+pub(crate) struct Request {
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
     /// The end user's IP, sent to the tenant as `auth0-forwarded-for`.
-    pub client_ip: IpAddr,
+    pub(crate) client_ip: IpAddr,
 }
 
 impl Request {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
 /// A complete response: status, headers and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: Bytes,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(&'static str, String)>,
+    pub(crate) body: Bytes,
 }
 
 impl Reply {
-    pub fn json(status: u16, value: &impl Serialize) -> Self {
+    pub(crate) fn json(status: u16, value: &impl Serialize) -> Self {
         let body = serde_json::to_vec(value).expect("plain structs serialize");
         Reply {
             status,
@@ -39,7 +39,7 @@ impl Reply {
     }
 
     /// A JSON body that is already serialized.
-    pub fn json_bytes(status: u16, body: Bytes) -> Self {
+    pub(crate) fn json_bytes(status: u16, body: Bytes) -> Self {
         let mut reply = Reply::empty(status);
         reply.headers.insert(0, ("content-type", "application/json".to_string()));
         reply.body = body;
@@ -47,12 +47,12 @@ impl Reply {
     }
 
     /// An empty `200` (the website login answer): the session rides in a cookie.
-    pub fn empty(status: u16) -> Self {
+    pub(crate) fn empty(status: u16) -> Self {
         Reply { status, headers: vec![("cache-control", "no-store".to_string())], body: Bytes::new() }
     }
 
     /// Add a header; `cache-control` replaces the default one.
-    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+    pub(crate) fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         if name == "cache-control" {
             self.headers.retain(|(n, _)| *n != "cache-control");
         }

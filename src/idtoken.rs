@@ -13,7 +13,7 @@ use crate::signing::Signer;
 use crate::tenant::Jwks;
 use serde_json::Value;
 
-pub struct IdTokens {
+pub(crate) struct IdTokens {
     /// Signs; published.
     current: Signer,
     /// A rotation's old key: published, no longer signs.
@@ -23,7 +23,7 @@ pub struct IdTokens {
 
 impl IdTokens {
     /// `None` unless the configuration asks for re-issued id_tokens.
-    pub fn from_config(config: &Config) -> Option<Self> {
+    pub(crate) fn from_config(config: &Config) -> Option<Self> {
         let keys = config.id_token.as_ref()?;
         let signer = |pem: &crate::config::Secret| Signer::from_pem(pem.expose()).expect("validated at load");
         Some(IdTokens {
@@ -34,16 +34,16 @@ impl IdTokens {
     }
 
     /// The gateway's own public keys, for its JWKS.
-    pub fn jwks(&self) -> impl Iterator<Item = &Value> {
+    pub(crate) fn jwks(&self) -> impl Iterator<Item = &Value> {
         std::iter::once(self.current.jwk()).chain(self.previous.as_ref().map(Signer::jwk))
     }
 
-    pub fn issuer(&self) -> &str {
+    pub(crate) fn issuer(&self) -> &str {
         &self.issuer
     }
 
     /// The tenant's id_token for `client`, verified, signed again as the gateway's.
-    pub async fn reissue(
+    pub(crate) async fn reissue(
         &self,
         id_token: &str,
         client: &Client,

@@ -1,5 +1,7 @@
 //! authgate: an authentication sidecar on pingora. It answers the login calls itself
 //! against an Auth0-style tenant and proxies everything else to the backend.
+// Items are `pub(crate)` unless the binary, the end-to-end tests, benches or examples need them.
+#![warn(unreachable_pub)]
 
 pub(crate) mod admin;
 pub mod app;

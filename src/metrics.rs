@@ -3,28 +3,28 @@
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 use std::sync::OnceLock;
 
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     /// Requests by route class, client and status.
-    pub requests: IntCounterVec,
+    pub(crate) requests: IntCounterVec,
     /// Time from the request's arrival to the end of its response, by route class.
-    pub request_seconds: HistogramVec,
+    pub(crate) request_seconds: HistogramVec,
     /// Calls to the tenant by operation.
-    pub tenant_seconds: HistogramVec,
+    pub(crate) tenant_seconds: HistogramVec,
     /// Failed tenant calls by kind: rejected, unreachable, timeout, bad_answer.
-    pub tenant_errors: IntCounterVec,
+    pub(crate) tenant_errors: IntCounterVec,
     /// Requests refused by a limit: login, login_attempts, backend_per_ip, backend_per_user, brute_force.
-    pub limit_refusals: IntCounterVec,
+    pub(crate) limit_refusals: IntCounterVec,
     /// JWKS fetches by result: ok, error.
-    pub jwks_fetches: IntCounterVec,
+    pub(crate) jwks_fetches: IntCounterVec,
     /// Configuration reloads by result: ok, error.
-    pub config_reloads: IntCounterVec,
+    pub(crate) config_reloads: IntCounterVec,
     /// Requests being handled right now.
-    pub in_flight: IntGauge,
+    pub(crate) in_flight: IntGauge,
     /// Connections closed at the edge by reason: over_capacity, header_timeout, ambiguous_framing.
-    pub connections_refused: IntCounterVec,
+    pub(crate) connections_refused: IntCounterVec,
     /// Failed store (Redis) operations by operation.
-    pub store_errors: IntCounterVec,
+    pub(crate) store_errors: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: [f64; 14] =
@@ -86,7 +86,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition of every metric.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding");
         String::from_utf8(out).expect("UTF-8")
@@ -94,7 +94,7 @@ impl Metrics {
 }
 
 /// The process's metrics.
-pub fn metrics() -> &'static Metrics {
+pub(crate) fn metrics() -> &'static Metrics {
     static METRICS: OnceLock<Metrics> = OnceLock::new();
     METRICS.get_or_init(Metrics::new)
 }

@@ -11,14 +11,14 @@ use std::borrow::Cow;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Strictness {
     /// Refuse every escaped `%` (`%25`), not only the ones that hide a dot, slash or control.
-    pub reject_escaped_percent: bool,
+    pub(crate) reject_escaped_percent: bool,
     /// Refuse every `;` path parameter, not only those that would change the routing.
-    pub reject_path_parameters: bool,
+    pub(crate) reject_path_parameters: bool,
 }
 
 /// Why a path was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum PathError {
+pub(crate) enum PathError {
     #[error("the request target is not a path")]
     NotAPath,
     #[error("the path contains an escaped slash or backslash")]
@@ -84,14 +84,14 @@ fn already_normal(path: &str) -> bool {
 /// form (`http://host/p?q`) reduced to its path and query, so the backend gets origin form.
 /// Anything else (`*`, `host:443`, `foo:bar`) is not a path. A `#fragment` is dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Target<'a> {
-    pub path: &'a str,
-    pub query: Option<&'a str>,
+pub(crate) struct Target<'a> {
+    pub(crate) path: &'a str,
+    pub(crate) query: Option<&'a str>,
     /// The target was not in origin form: the backend must get it rewritten.
-    pub absolute: bool,
+    pub(crate) absolute: bool,
 }
 
-pub fn split_target(raw: &[u8]) -> Result<Target<'_>, PathError> {
+pub(crate) fn split_target(raw: &[u8]) -> Result<Target<'_>, PathError> {
     let raw = std::str::from_utf8(raw).map_err(|_| PathError::RawByte)?;
     let raw = raw.split('#').next().unwrap_or_default();
     let (rest, absolute) = if raw.starts_with('/') {
@@ -117,7 +117,7 @@ pub fn split_target(raw: &[u8]) -> Result<Target<'_>, PathError> {
 
 /// The normal form of `path` (the path of an origin-form request target, without the query),
 /// or why it is refused.
-pub fn normalize(path: &str, strict: Strictness) -> Result<Cow<'_, str>, PathError> {
+pub(crate) fn normalize(path: &str, strict: Strictness) -> Result<Cow<'_, str>, PathError> {
     if already_normal(path) {
         return Ok(Cow::Borrowed(path));
     }
@@ -239,7 +239,7 @@ fn check_parameters(path: &str) -> Result<(), PathError> {
 
 /// The path with every `;` parameter removed from its segments: how a servlet container
 /// routes it.
-pub fn without_parameters(path: &str) -> String {
+pub(crate) fn without_parameters(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     for segment in path.split('/').skip(1) {
         out.push('/');
@@ -291,7 +291,7 @@ fn folds_to_ascii(c: char) -> bool {
 }
 
 /// Every `%XX` escape of `b` decoded (invalid ones kept as they are); no `+` rule.
-pub fn percent_decode(b: &[u8]) -> Vec<u8> {
+pub(crate) fn percent_decode(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {

@@ -13,7 +13,7 @@ use std::time::Duration;
 /// Reload now. The error says why the new file was refused. When the new configuration needs
 /// a new key set (tenant, algorithms), the keys are fetched before it is swapped in, so the
 /// gateway never serves without keys; until they come, the old configuration keeps serving.
-pub async fn reload(shared: &ProcessState) -> Result<(), String> {
+pub(crate) async fn reload(shared: &ProcessState) -> Result<(), String> {
     let Some(path) = &shared.config_path else { return Err("no configuration file to reload".into()) };
     let result = config::load(path).map_err(|e| e.to_string()).and_then(|new| {
         let current = shared.app.load();
@@ -65,7 +65,7 @@ async fn keys_first(app: App) -> Result<App, String> {
 }
 
 /// Reload on every SIGHUP.
-pub async fn on_sighup(shared: Arc<ProcessState>) {
+pub(crate) async fn on_sighup(shared: Arc<ProcessState>) {
     let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
     while hup.recv().await.is_some() {
         let _ = reload(&shared).await;
@@ -74,7 +74,7 @@ pub async fn on_sighup(shared: Arc<ProcessState>) {
 
 /// Reload when the file's content changes (checked every `every`; reading through the path
 /// follows a swapped symlink).
-pub async fn watch_file(shared: Arc<ProcessState>, every: Duration) {
+pub(crate) async fn watch_file(shared: Arc<ProcessState>, every: Duration) {
     let Some(path) = shared.config_path.clone() else { return };
     let mut last = std::fs::read(&path).ok();
     loop {

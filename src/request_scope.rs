@@ -5,8 +5,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-pub struct RequestScope {
-    pub id: String,
+pub(crate) struct RequestScope {
+    pub(crate) id: String,
     tenant_micros: AtomicU64,
 }
 
@@ -17,7 +17,7 @@ tokio::task_local! {
 /// Run `work` as the request `id`, inside a `request` span carrying the id (so a guard, tenant or
 /// JWKS log line can be joined with the access line); returns its output and the time it spent
 /// on tenant calls.
-pub async fn run<F: std::future::Future>(id: String, work: F) -> (F::Output, Duration) {
+pub(crate) async fn run<F: std::future::Future>(id: String, work: F) -> (F::Output, Duration) {
     use tracing::Instrument;
     let span = tracing::info_span!("request", request_id = %id);
     let work = work.instrument(span);
@@ -31,17 +31,17 @@ pub async fn run<F: std::future::Future>(id: String, work: F) -> (F::Output, Dur
 }
 
 /// The current request's id, when inside `run`.
-pub fn request_id() -> Option<String> {
+pub(crate) fn request_id() -> Option<String> {
     SCOPE.try_with(|s| s.id.clone()).ok()
 }
 
 /// Count `elapsed` as time spent on the tenant by the current request.
-pub fn add_tenant_time(elapsed: Duration) {
+pub(crate) fn add_tenant_time(elapsed: Duration) {
     let _ = SCOPE.try_with(|s| s.tenant_micros.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed));
 }
 
 /// The id of an incoming request: its `x-request-id` when sane, else a new UUID.
-pub fn id_for(incoming: Option<&str>) -> String {
+pub(crate) fn id_for(incoming: Option<&str>) -> String {
     match incoming {
         Some(id) if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()) => id.to_string(),
         // A UUID v4 from the thread's userspace RNG: no getrandom syscall per request.

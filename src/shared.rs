@@ -8,17 +8,17 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-pub struct ProcessState {
-    pub app: ArcSwap<App>,
+pub(crate) struct ProcessState {
+    pub(crate) app: ArcSwap<App>,
     /// The file the configuration came from, for reloads.
-    pub config_path: Option<PathBuf>,
+    pub(crate) config_path: Option<PathBuf>,
     draining: AtomicBool,
     /// Woken when the last request in flight ends.
     idle: tokio::sync::Notify,
 }
 
 impl ProcessState {
-    pub fn new(app: App, config_path: Option<PathBuf>) -> Arc<Self> {
+    pub(crate) fn new(app: App, config_path: Option<PathBuf>) -> Arc<Self> {
         Arc::new(ProcessState {
             app: ArcSwap::from_pointee(app),
             config_path,
@@ -28,30 +28,30 @@ impl ProcessState {
     }
 
     /// Stop being ready: a shutdown has begun.
-    pub fn start_draining(&self) {
+    pub(crate) fn start_draining(&self) {
         self.draining.store(true, Ordering::SeqCst);
     }
 
     /// Ready for traffic: not draining, holding the tenant's signing keys, and having read the
     /// revocation feed once (a replica started while the store is unreachable would otherwise
     /// take tokens logged out elsewhere).
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         let app = self.app.load();
         !self.draining.load(Ordering::SeqCst) && app.jwks.has_keys() && app.sessions.revocations.caught_up()
     }
 
-    pub fn in_flight(&self) -> usize {
+    pub(crate) fn in_flight(&self) -> usize {
         usize::try_from(crate::metrics::metrics().in_flight.get()).unwrap_or(0)
     }
 
     /// Count a request as in flight until the guard is dropped.
-    pub fn enter(self: &Arc<Self>) -> InFlight {
+    pub(crate) fn enter(self: &Arc<Self>) -> InFlight {
         crate::metrics::metrics().in_flight.inc();
         InFlight(self.clone())
     }
 
     /// Until no request is in flight.
-    pub async fn idle(&self) {
+    pub(crate) async fn idle(&self) {
         loop {
             let woken = self.idle.notified();
             tokio::pin!(woken);
@@ -65,7 +65,7 @@ impl ProcessState {
     }
 }
 
-pub struct InFlight(Arc<ProcessState>);
+pub(crate) struct InFlight(Arc<ProcessState>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {

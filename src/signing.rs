@@ -13,13 +13,13 @@ use sha2::{Digest, Sha256};
 pub struct Signer {
     pub kid: String,
     encoding: EncodingKey,
-    pub decoding: DecodingKey,
+    pub(crate) decoding: DecodingKey,
     jwk: Value,
 }
 
 /// An RSA public key's JWK components `n` and `e` (base64url, no padding): the one place an
 /// RSA key becomes a JWK.
-pub fn rsa_components(public: &aws_lc_rs::rsa::PublicKey) -> (String, String) {
+pub(crate) fn rsa_components(public: &aws_lc_rs::rsa::PublicKey) -> (String, String) {
     let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
     let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
     (n, e)
@@ -31,7 +31,7 @@ impl Signer {
     }
 
     /// From an RSA private key in PEM (`PRIVATE KEY`, PKCS#8, or `RSA PRIVATE KEY`, PKCS#1).
-    pub fn from_pem(text: &str) -> Result<Self, String> {
+    pub(crate) fn from_pem(text: &str) -> Result<Self, String> {
         let block = pem::parse(text.trim()).map_err(|e| format!("not a PEM key: {e}"))?;
         let pair = match block.tag() {
             "PRIVATE KEY" => KeyPair::from_pkcs8(block.contents()),

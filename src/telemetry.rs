@@ -8,7 +8,7 @@ use tracing_subscriber::EnvFilter;
 /// Targets whose debug output contains request or response payloads.
 const PAYLOAD_DUMPING_TARGETS: [&str; 6] = ["pingora_proxy", "pingora_core", "hyper", "hyper_util", "h2", "reqwest"];
 
-pub fn filter(rust_log: Option<&str>) -> EnvFilter {
+pub(crate) fn filter(rust_log: Option<&str>) -> EnvFilter {
     let mut filter = rust_log.and_then(|s| EnvFilter::try_new(s).ok()).unwrap_or_else(|| EnvFilter::new("info"));
     for target in PAYLOAD_DUMPING_TARGETS {
         filter = filter.add_directive(format!("{target}=info").parse().expect("valid directive"));

@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use std::sync::Arc;
 
-pub fn router(shared: Arc<ProcessState>) -> axum::Router {
+pub(crate) fn router(shared: Arc<ProcessState>) -> axum::Router {
     let json = |status: StatusCode, body: &'static str| (status, [(header::CONTENT_TYPE, "application/json")], body);
     axum::Router::new()
         .route("/healthz", get(move || async move { json(StatusCode::OK, r#"{"status":"ok"}"#) }))

@@ -5,7 +5,7 @@ use serde_json::Value;
 /// Replace every `${VAR}` / `${VAR:-default}` in every string of `value`, in place.
 /// `$$` stands for a literal `$`. A string that was only one placeholder and now reads as a
 /// number or a boolean becomes that number or boolean, so `threads: ${THREADS:-2}` works.
-pub fn interpolate_tree(
+pub(crate) fn interpolate_tree(
     value: &mut Value,
     lookup: &dyn Fn(&str) -> Option<String>,
     path: &str,
@@ -54,7 +54,7 @@ fn typed_scalar(s: String) -> Value {
 }
 
 /// Interpolate one string. Errors name the variable that is missing or malformed.
-pub fn interpolate(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+pub(crate) fn interpolate(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::with_capacity(input.len());
     let mut rest = input;
     while let Some(pos) = rest.find('$') {

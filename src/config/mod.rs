@@ -8,7 +8,6 @@ mod validate;
 
 pub use model::*;
 pub(crate) use validate::is_loopback;
-pub use validate::DEFAULT_MAX_BODY_BYTES;
 
 use std::path::Path;
 

@@ -7,7 +7,7 @@ use url::Url;
 
 /// A secret string: never printed by `Debug`.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub String);
+pub(crate) struct Secret(pub String);
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -16,58 +16,58 @@ impl std::fmt::Debug for Secret {
 }
 
 impl Secret {
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub listen: SocketAddr,
-    pub admin_listen: SocketAddr,
-    pub threads: usize,
-    pub grace_period_seconds: u64,
-    pub max_body_bytes: usize,
+    pub(crate) listen: SocketAddr,
+    pub(crate) admin_listen: SocketAddr,
+    pub(crate) threads: usize,
+    pub(crate) grace_period_seconds: u64,
+    pub(crate) max_body_bytes: usize,
     /// Limits on downstream connections.
-    pub connections: crate::proxy::ConnectionLimits,
+    pub(crate) connections: crate::proxy::ConnectionLimits,
     /// The gateway's public base URL, for discovery documents (`None`: keep the tenant's).
-    pub public_url: Option<String>,
+    pub(crate) public_url: Option<String>,
     /// TLS on the proxy listener.
-    pub tls: Option<Tls>,
-    pub backend: Backend,
-    pub tenant: Tenant,
-    pub dev_tenant: Option<DevTenant>,
+    pub(crate) tls: Option<Tls>,
+    pub(crate) backend: Backend,
+    pub(crate) tenant: Tenant,
+    pub(crate) dev_tenant: Option<DevTenant>,
     /// The tenant's Management API: the `/users` endpoints exist only with it.
-    pub management: Option<Management>,
+    pub(crate) management: Option<Management>,
     pub session: Session,
     /// Where shared state lives: `None`, in this process (one replica).
-    pub store: Option<RedisStore>,
+    pub(crate) store: Option<RedisStore>,
     /// Re-sign the tenant's id_tokens with the gateway's own key (`iss` = `public_url/`).
-    pub id_token: Option<IdTokenKeys>,
-    pub guard: Guard,
+    pub(crate) id_token: Option<IdTokenKeys>,
+    pub(crate) guard: Guard,
     pub routes: Routes,
-    pub limits: crate::limits::LimitsConfig,
+    pub(crate) limits: crate::limits::LimitsConfig,
     pub clients: Vec<Client>,
 }
 
 #[derive(Debug, Clone)]
-pub struct Guard {
+pub(crate) struct Guard {
     /// A token's `aud` must contain one of these.
-    pub audiences: Vec<String>,
-    pub algorithms: Vec<jsonwebtoken::Algorithm>,
-    pub leeway_seconds: u64,
-    pub jwks_ttl: Duration,
-    pub jwks_min_refetch: Duration,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) algorithms: Vec<jsonwebtoken::Algorithm>,
+    pub(crate) leeway_seconds: u64,
+    pub(crate) jwks_ttl: Duration,
+    pub(crate) jwks_min_refetch: Duration,
     /// Bytes the verified-token cache may hold.
-    pub token_cache_bytes: u64,
+    pub(crate) token_cache_bytes: u64,
     /// Send identity headers mapped to the `email` claim only when `email_verified` is true.
-    pub require_email_verified: bool,
-    pub groups_claim: String,
+    pub(crate) require_email_verified: bool,
+    pub(crate) groups_claim: String,
     /// (header, claim) pairs; every header here is stripped from incoming requests.
-    pub identity_headers: Vec<(http::HeaderName, String)>,
+    pub(crate) identity_headers: Vec<(http::HeaderName, String)>,
     /// Header carrying the client's name when a valid `secret` header came with the request.
-    pub client_header: http::HeaderName,
-    pub cookie_to_bearer: bool,
+    pub(crate) client_header: http::HeaderName,
+    pub(crate) cookie_to_bearer: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,97 +81,97 @@ pub enum Policy {
 }
 
 #[derive(Debug, Clone)]
-pub struct RouteRule {
+pub(crate) struct RouteRule {
     /// Normalised, without a trailing slash; the root is `""`.
-    pub prefix: String,
+    pub(crate) prefix: String,
     /// Upper-case methods; empty: every method.
-    pub methods: Vec<String>,
-    pub policy: Policy,
+    pub(crate) methods: Vec<String>,
+    pub(crate) policy: Policy,
     /// Connection upgrades (WebSocket) are allowed on this route.
-    pub websocket: bool,
+    pub(crate) websocket: bool,
     /// Browsers without a session are redirected to `/authorize` (this rule's or the global
     /// `routes.login_redirect`).
-    pub login_redirect: bool,
+    pub(crate) login_redirect: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct Routes {
-    pub default: Policy,
+    pub(crate) default: Policy,
     /// Refusals on top of the path normaliser's fixed ones.
     pub strictness: crate::path::Strictness,
-    pub rules: Vec<RouteRule>,
+    pub(crate) rules: Vec<RouteRule>,
     /// The `/users` management endpoints are the gateway's (a `management` block is set).
     pub user_management: bool,
     /// The client browsers are sent to `/authorize` for (with `login_redirect`).
-    pub login_client: Option<String>,
+    pub(crate) login_client: Option<String>,
     /// The callback paths the gateway serves: (path, client name).
-    pub callbacks: Vec<(String, String)>,
+    pub(crate) callbacks: Vec<(String, String)>,
     /// `routes.login_redirect`, for the default policy (no rule matched).
-    pub default_login_redirect: bool,
+    pub(crate) default_login_redirect: bool,
 }
 
 #[derive(Debug, Clone)]
-pub struct Backend {
-    pub url: Url,
+pub(crate) struct Backend {
+    pub(crate) url: Url,
     /// `host:port` to connect to.
-    pub address: String,
-    pub tls: bool,
+    pub(crate) address: String,
+    pub(crate) tls: bool,
     /// Host name for SNI and certificate checks.
-    pub sni: String,
-    pub embedded_echo: bool,
+    pub(crate) sni: String,
+    pub(crate) embedded_echo: bool,
 }
 
 #[derive(Debug, Clone)]
-pub struct Tenant {
+pub(crate) struct Tenant {
     /// Base URL, without a trailing slash.
-    pub base_url: Url,
-    pub embedded: bool,
+    pub(crate) base_url: Url,
+    pub(crate) embedded: bool,
     /// `iss` of the tokens the tenant issues (Auth0: base URL with a trailing `/`).
-    pub issuer: String,
-    pub connect_timeout: Duration,
-    pub request_timeout: Duration,
+    pub(crate) issuer: String,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
     /// Extra CA certificates (PEM) trusted for the tenant, besides the system's.
-    pub ca_bundle: Option<Vec<u8>>,
-    pub token_url: Url,
-    pub ro_url: Url,
+    pub(crate) ca_bundle: Option<Vec<u8>>,
+    pub(crate) token_url: Url,
+    pub(crate) ro_url: Url,
     pub userinfo_url: Url,
-    pub revoke_url: Url,
-    pub jwks_url: Url,
-    pub authorize_url: Url,
+    pub(crate) revoke_url: Url,
+    pub(crate) jwks_url: Url,
+    pub(crate) authorize_url: Url,
     /// Auth0's `/v2/logout`.
-    pub logout_url: Url,
+    pub(crate) logout_url: Url,
     /// The OIDC `end_session_endpoint`.
-    pub end_session_url: Url,
+    pub(crate) end_session_url: Url,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tls {
-    pub cert_file: String,
-    pub key_file: String,
+pub(crate) struct Tls {
+    pub(crate) cert_file: String,
+    pub(crate) key_file: String,
 }
 
 #[derive(Debug, Clone)]
 pub struct Session {
-    pub duration_seconds: u64,
+    pub(crate) duration_seconds: u64,
     pub cookie_name: String,
     /// How long after its `exp` an access token may still be shown to `/oauth/refreshtoken`.
-    pub refresh_expired_grace_seconds: u64,
+    pub(crate) refresh_expired_grace_seconds: u64,
     /// Key sealing the refresh tokens kept in sessions (AES-256-GCM).
-    pub encryption_key: Option<Secret>,
+    pub(crate) encryption_key: Option<Secret>,
     /// What the cookie carries.
-    pub cookie: CookieMode,
+    pub(crate) cookie: CookieMode,
 }
 
 /// The gateway's id_token keys (RSA, PEM): the current one signs; the previous one, during a
 /// rotation, is only published.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdTokenKeys {
-    pub current: Secret,
-    pub previous: Option<Secret>,
+pub(crate) struct IdTokenKeys {
+    pub(crate) current: Secret,
+    pub(crate) previous: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CookieMode {
+pub(crate) enum CookieMode {
     /// The access token itself (seed 003).
     Token,
     /// A random session id; the gateway puts the session's access token on backend requests.
@@ -179,14 +179,14 @@ pub enum CookieMode {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RedisMode {
+pub(crate) enum RedisMode {
     Standalone,
     Sentinel,
     Cluster,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnStoreError {
+pub(crate) enum OnStoreError {
     /// Limits let requests through while the store is unreachable.
     Allow,
     /// Limits refuse requests (503) while the store is unreachable.
@@ -194,15 +194,15 @@ pub enum OnStoreError {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RedisStore {
-    pub mode: RedisMode,
-    pub urls: Vec<String>,
-    pub sentinel_master: Option<String>,
+pub(crate) struct RedisStore {
+    pub(crate) mode: RedisMode,
+    pub(crate) urls: Vec<String>,
+    pub(crate) sentinel_master: Option<String>,
     pub username: Option<String>,
-    pub password: Option<Secret>,
-    pub key_prefix: String,
-    pub timeout: Duration,
-    pub on_error: OnStoreError,
+    pub(crate) password: Option<Secret>,
+    pub(crate) key_prefix: String,
+    pub(crate) timeout: Duration,
+    pub(crate) on_error: OnStoreError,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,7 +213,7 @@ pub enum SameSite {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenResponse {
+pub(crate) enum TokenResponse {
     /// `{accessToken, refreshToken, idToken, expireAt}` (Mia-Platform's auth0-client).
     CamelCase,
     /// The standard OAuth 2.0 token response, as the tenant itself answers.
@@ -222,44 +222,44 @@ pub enum TokenResponse {
 
 #[derive(Debug, Clone)]
 pub struct Client {
-    pub name: String,
+    pub(crate) name: String,
     /// SHA-256 of each accepted `secret` header value (several during rotation).
-    pub secret_digests: Vec<[u8; 32]>,
-    pub client_id: String,
-    pub client_secret: Secret,
-    pub audience: Option<String>,
+    pub(crate) secret_digests: Vec<[u8; 32]>,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: Secret,
+    pub(crate) audience: Option<String>,
     /// Scopes the client may ask for (also the default when it asks for none), without `website`.
-    pub scopes: Vec<String>,
+    pub(crate) scopes: Vec<String>,
     /// `website` was among the configured scopes: answer logins with the session cookie.
-    pub website: bool,
-    pub connections: Vec<String>,
-    pub default_connection: Option<String>,
+    pub(crate) website: bool,
+    pub(crate) connections: Vec<String>,
+    pub(crate) default_connection: Option<String>,
     pub same_site: Option<SameSite>,
-    pub token_response: TokenResponse,
+    pub(crate) token_response: TokenResponse,
     /// Origins (`https://app.example.com`) allowed to send state-changing requests with the cookie.
-    pub allowed_origins: Vec<String>,
+    pub(crate) allowed_origins: Vec<String>,
     /// URLs `/logout` may redirect to (`returnTo`).
-    pub logout_urls: Vec<String>,
+    pub(crate) logout_urls: Vec<String>,
     /// What `/oauth/ro` does with database logins.
-    pub legacy_ro: LegacyRo,
+    pub(crate) legacy_ro: LegacyRo,
     /// How the gateway proves to the tenant that it is this client.
-    pub auth: ClientAuth,
+    pub(crate) auth: ClientAuth,
     /// Audiences a Passwords API `resource` may name besides `audience`.
-    pub resources: Vec<String>,
+    pub(crate) resources: Vec<String>,
     /// Passwords API `username_type` → connection.
     pub username_types: Vec<(String, String)>,
     /// May call the management endpoints (`/users…`, `/sessions/…`).
-    pub management: bool,
+    pub(crate) management: bool,
     /// Browser login: the gateway's callback URL as the tenant knows it (its path is served).
-    pub redirect_url: Option<Url>,
+    pub(crate) redirect_url: Option<Url>,
     /// `/authorize` takes the caller's `state` (required) instead of making one.
-    pub authorize_state_required: bool,
+    pub(crate) authorize_state_required: bool,
     /// Logout also ends the tenant's session.
-    pub tenant_logout: Option<TenantLogout>,
+    pub(crate) tenant_logout: Option<TenantLogout>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TenantLogout {
+pub(crate) enum TenantLogout {
     /// Auth0's `/v2/logout?client_id=…&returnTo=…`.
     V2,
     /// OIDC `end_session_endpoint?client_id=…&post_logout_redirect_uri=…`.
@@ -267,7 +267,7 @@ pub enum TenantLogout {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LegacyRo {
+pub(crate) enum LegacyRo {
     /// Translate to the modern grants (password-realm, passwordless OTP).
     Translate,
     /// Send the call to the tenant's own `/oauth/ro` unchanged.
@@ -276,7 +276,7 @@ pub enum LegacyRo {
 
 /// Client authentication to the tenant's token endpoint.
 #[derive(Clone)]
-pub enum ClientAuth {
+pub(crate) enum ClientAuth {
     /// `client_secret` in the form body.
     SecretPost,
     /// HTTP Basic `client_id:client_secret`.
@@ -297,20 +297,20 @@ impl std::fmt::Debug for ClientAuth {
 }
 
 #[derive(Debug, Clone)]
-pub struct DevTenant {
+pub(crate) struct DevTenant {
     /// `None`: the base URL the dev tenant is reached at, with a trailing `/`.
-    pub issuer: Option<String>,
-    pub audience: String,
-    pub access_token_ttl_seconds: u64,
-    pub rotate_refresh_tokens: bool,
-    pub fast_password_hash: bool,
-    pub default_directory: String,
+    pub(crate) issuer: Option<String>,
+    pub(crate) audience: String,
+    pub(crate) access_token_ttl_seconds: u64,
+    pub(crate) rotate_refresh_tokens: bool,
+    pub(crate) fast_password_hash: bool,
+    pub(crate) default_directory: String,
     /// Claim carrying the user's groups in the tokens it issues.
-    pub groups_claim: String,
+    pub(crate) groups_claim: String,
     /// The scopes the dev tenant grants the Management API client.
-    pub management_scopes: Vec<String>,
+    pub(crate) management_scopes: Vec<String>,
     /// Management API calls allowed per minute per token (then `429`, as Auth0 limits them).
-    pub management_requests_per_minute: u32,
+    pub(crate) management_requests_per_minute: u32,
     pub users: Vec<DevUser>,
 }
 
@@ -341,22 +341,22 @@ impl Routes {
 
 /// The tenant's Management API v2 and the machine-to-machine application the gateway uses.
 #[derive(Debug, Clone)]
-pub struct Management {
+pub(crate) struct Management {
     /// `https://<tenant>/api/v2`, no trailing slash.
-    pub url: Url,
+    pub(crate) url: Url,
     /// The Management API identifier the token is asked for (`https://<tenant>/api/v2/`).
-    pub audience: String,
-    pub client_id: String,
-    pub client_secret: Secret,
-    pub default_connection: Option<String>,
+    pub(crate) audience: String,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: Secret,
+    pub(crate) default_connection: Option<String>,
     /// Connection name → the tenant's connection id (imports need the id).
-    pub connections: Vec<(String, String)>,
+    pub(crate) connections: Vec<(String, String)>,
 }
 
 impl Management {
     /// Whether the endpoints may touch `connection`: one the block lists or its default; with
     /// neither, every connection.
-    pub fn manages(&self, connection: &str) -> bool {
+    pub(crate) fn manages(&self, connection: &str) -> bool {
         let restricted = !self.connections.is_empty() || self.default_connection.is_some();
         !restricted
             || self.connection_id(connection).is_some()
@@ -364,48 +364,48 @@ impl Management {
     }
 
     /// The connection id of a connection name the management block lists.
-    pub fn connection_id(&self, name: &str) -> Option<&str> {
+    pub(crate) fn connection_id(&self, name: &str) -> Option<&str> {
         self.connections.iter().find(|(n, _)| n == name).map(|(_, id)| id.as_str())
     }
 }
 
 /// The Management API scopes the dev tenant grants by default, one per kind of call.
-pub const MANAGEMENT_SCOPES: &[&str] =
+pub(crate) const MANAGEMENT_SCOPES: &[&str] =
     &["read:users", "create:users", "update:users", "delete:users", "create:users_imports", "read:users_imports"];
 
 #[derive(Debug, Clone)]
-pub enum DevPassword {
+pub(crate) enum DevPassword {
     Plain(Secret),
     /// A PHC string (`$argon2id$...`).
     Hash(String),
 }
 
 #[derive(Debug, Clone)]
-pub struct DevUser {
+pub(crate) struct DevUser {
     /// Login name: the email, or the phone number of an `sms` user.
-    pub email: String,
+    pub(crate) email: String,
     /// The fixed one-time code of a passwordless (`sms`/`email`) user (demo only).
-    pub otp: Option<Secret>,
-    pub password: DevPassword,
-    pub connection: String,
-    pub name: String,
-    pub blocked: bool,
-    pub mfa: bool,
+    pub(crate) otp: Option<Secret>,
+    pub(crate) password: DevPassword,
+    pub(crate) connection: String,
+    pub(crate) name: String,
+    pub(crate) blocked: bool,
+    pub(crate) mfa: bool,
     /// The tokens say `email_verified` with this value.
-    pub email_verified: bool,
-    pub groups: Vec<String>,
+    pub(crate) email_verified: bool,
+    pub(crate) groups: Vec<String>,
 }
 
-pub fn secret_digest(secret: &[u8]) -> [u8; 32] {
+pub(crate) fn secret_digest(secret: &[u8]) -> [u8; 32] {
     Sha256::digest(secret).into()
 }
 
 impl Config {
-    pub fn client_by_name(&self, name: &str) -> Option<&Client> {
+    pub(crate) fn client_by_name(&self, name: &str) -> Option<&Client> {
         self.clients.iter().find(|c| c.name == name)
     }
 
-    pub fn client_by_id(&self, client_id: &str) -> Option<&Client> {
+    pub(crate) fn client_by_id(&self, client_id: &str) -> Option<&Client> {
         self.clients.iter().find(|c| c.client_id == client_id)
     }
 

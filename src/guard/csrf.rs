@@ -13,7 +13,7 @@ fn origin_allowed(client: Option<&Client>, origin: &str, public_url: Option<&str
     public_url.is_some_and(|u| u == origin) || client.is_some_and(|c| c.allowed_origins.iter().any(|o| o == origin))
 }
 
-pub fn check(
+pub(crate) fn check(
     method: &str,
     headers: &HeaderMap,
     client: Option<&Client>,
@@ -27,7 +27,11 @@ pub fn check(
 
 /// The request must come from the gateway's own pages or an allowed origin, whatever its
 /// method (used for `GET /logout` with the cookie too).
-pub fn check_same_site(headers: &HeaderMap, client: Option<&Client>, public_url: Option<&str>) -> Result<(), ApiError> {
+pub(crate) fn check_same_site(
+    headers: &HeaderMap,
+    client: Option<&Client>,
+    public_url: Option<&str>,
+) -> Result<(), ApiError> {
     let text = |name| headers.get(name).and_then(|v: &http::HeaderValue| v.to_str().ok());
     if text("sec-fetch-site") == Some("same-origin") {
         return Ok(());

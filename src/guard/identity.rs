@@ -28,10 +28,10 @@ const REWRITING: [&str; 14] = [
 ];
 
 /// Forwarding headers a trusted proxy may set, and only it: removed when the peer is not one.
-pub const FORWARDED_BY_PROXIES: [&str; 3] = ["x-forwarded-host", "x-forwarded-proto", "x-forwarded-port"];
+pub(crate) const FORWARDED_BY_PROXIES: [&str; 3] = ["x-forwarded-host", "x-forwarded-proto", "x-forwarded-port"];
 
 /// Headers the gateway alone may set on the way to the backend.
-pub fn protected_headers(guard: &Guard) -> Vec<HeaderName> {
+pub(crate) fn protected_headers(guard: &Guard) -> Vec<HeaderName> {
     let mut names: Vec<HeaderName> = ["secret", "x-forwarded-for", "x-real-ip", "forwarded", "x-request-id"]
         .into_iter()
         .chain(REWRITING)
@@ -44,7 +44,7 @@ pub fn protected_headers(guard: &Guard) -> Vec<HeaderName> {
 
 /// Whether an incoming header named `name` is another spelling of a protected one: the same
 /// name once `_` is read as `-`.
-pub fn is_protected_spelling(name: &str, protected: &[HeaderName]) -> bool {
+pub(crate) fn is_protected_spelling(name: &str, protected: &[HeaderName]) -> bool {
     name.contains('_') && {
         let dashed = name.replace('_', "-");
         protected.iter().any(|p| p.as_str().eq_ignore_ascii_case(&dashed))
@@ -55,7 +55,7 @@ pub fn is_protected_spelling(name: &str, protected: &[HeaderName]) -> bool {
 /// they are, lists comma-joined, numbers and booleans as text; absent claims give no header.
 /// Control characters are dropped so a claim cannot smuggle a header line. An `email` claim is
 /// sent only when `email_verified` is `true`, unless the configuration says otherwise.
-pub fn identity_values(guard: &Guard, claims: &Map<String, Value>) -> Box<[Option<Box<str>>]> {
+pub(crate) fn identity_values(guard: &Guard, claims: &Map<String, Value>) -> Box<[Option<Box<str>>]> {
     let email_trusted = !guard.require_email_verified || claims.get("email_verified") == Some(&Value::Bool(true));
     guard
         .identity_headers

@@ -19,7 +19,7 @@ pub struct TokenChecks {
 
 impl TokenChecks {
     /// What the guard checks of an access token under `config`.
-    pub fn access_tokens(config: &crate::config::Config) -> Self {
+    pub(crate) fn access_tokens(config: &crate::config::Config) -> Self {
         let g = &config.guard;
         TokenChecks {
             algorithms: g.algorithms.clone(),
@@ -47,11 +47,11 @@ pub enum VerifyError {
     Revoked,
 }
 
-pub type Claims = Map<String, Value>;
+pub(crate) type Claims = Map<String, Value>;
 
 /// A JWT's claims, read without any check: only for tokens that came from the tenant, or to
 /// pick which checks to make.
-pub fn unverified_claims(token: &str) -> Option<Claims> {
+pub(crate) fn unverified_claims(token: &str) -> Option<Claims> {
     use base64::Engine;
     let payload = token.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;

@@ -2,15 +2,15 @@
 //! cookie's cross-site check, and the identity the backend receives. Plain values in and out;
 //! the route's policy comes from the router.
 
-pub mod csrf;
+pub(crate) mod csrf;
 mod identity;
 pub mod jwt;
 mod policy;
 mod verifier;
 
-pub use identity::{identity_values, is_protected_spelling, protected_headers, FORWARDED_BY_PROXIES};
-pub use policy::{policy_for, prefix_covers, rule_for, rule_for_any_case, shadowed_rules, Matched};
-pub use verifier::{Verified, Verifier};
+pub(crate) use identity::{is_protected_spelling, protected_headers, FORWARDED_BY_PROXIES};
+pub(crate) use policy::{rule_for, rule_for_any_case, shadowed_rules, Matched};
+pub(crate) use verifier::{Verified, Verifier};
 
 use crate::config::{Config, Policy, Session};
 use crate::error::ApiError;
@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 /// Where the token came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenSource {
+pub(crate) enum TokenSource {
     Bearer,
     Cookie,
 }
@@ -28,26 +28,26 @@ pub enum TokenSource {
 /// A request's credential: its token, where it came from, and whether a session cookie came
 /// along (to be removed when the Bearer is the one verified).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Credential<'a> {
-    pub token: &'a str,
-    pub source: TokenSource,
-    pub with_cookie: bool,
+pub(crate) struct Credential<'a> {
+    pub(crate) token: &'a str,
+    pub(crate) source: TokenSource,
+    pub(crate) with_cookie: bool,
 }
 
 /// A request the guard let through.
 #[derive(Debug, Default, Clone)]
 pub struct Pass {
     /// Headers to set on the way to the backend (client type, a Bearer made from the cookie).
-    pub headers: Vec<(HeaderName, String)>,
+    pub(crate) headers: Vec<(HeaderName, String)>,
     /// The client named by a valid `secret` header, for logs.
-    pub client: Option<String>,
+    pub(crate) client: Option<String>,
     /// The verified token, for the identity headers and per-user limits.
-    pub verified: Option<Arc<Verified>>,
+    pub(crate) verified: Option<Arc<Verified>>,
     /// The session cookie is not the verified credential: remove it before the backend.
-    pub drop_session_cookie: bool,
+    pub(crate) drop_session_cookie: bool,
     /// The cookie is the verified credential: remove the client's `Authorization` (the
     /// gateway sets its own when configured to).
-    pub drop_authorization: bool,
+    pub(crate) drop_authorization: bool,
 }
 
 impl Pass {
@@ -63,12 +63,8 @@ pub struct Guard {
 }
 
 impl Guard {
-    pub fn new(config: Arc<Config>, verifier: Arc<Verifier>, sessions: Arc<SessionService>) -> Self {
+    pub(crate) fn new(config: Arc<Config>, verifier: Arc<Verifier>, sessions: Arc<SessionService>) -> Self {
         Guard { config, verifier, sessions }
-    }
-
-    pub fn verifier(&self) -> &Arc<Verifier> {
-        &self.verifier
     }
 
     /// Let a backend request with the router's `policy` through, or refuse it.
@@ -120,7 +116,7 @@ impl Guard {
     }
 
     /// Verify an access token as the guard does (cached), mapping failures to refusals.
-    pub async fn verify(&self, token: &str) -> Result<Arc<Verified>, ApiError> {
+    pub(crate) async fn verify(&self, token: &str) -> Result<Arc<Verified>, ApiError> {
         self.verifier.verify(token).await.map_err(|e| {
             if e != jwt::VerifyError::KeysUnavailable {
                 tracing::info!(reason = %e, "token refused");
@@ -137,7 +133,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// The request's one credential: a Bearer token or the session cookie. Refused (400): two
 /// `Authorization` headers, two session cookies (in any letter case), or a Bearer and a
 /// cookie that disagree. `None`: no credential.
-pub fn credential<'a>(headers: &'a HeaderMap, session: &Session) -> Result<Option<Credential<'a>>, ApiError> {
+pub(crate) fn credential<'a>(headers: &'a HeaderMap, session: &Session) -> Result<Option<Credential<'a>>, ApiError> {
     let mut authorizations = headers.get_all(http::header::AUTHORIZATION).iter();
     let authorization = authorizations.next();
     if authorizations.next().is_some() {

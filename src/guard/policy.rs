@@ -8,15 +8,15 @@ use crate::config::{Policy, RouteRule, Routes};
 pub struct Matched {
     pub policy: Policy,
     /// The route may upgrade the connection (WebSocket), once the guard let it through.
-    pub websocket: bool,
+    pub(crate) websocket: bool,
     /// A browser without a session is sent to `/authorize` rather than refused.
-    pub login_redirect: bool,
+    pub(crate) login_redirect: bool,
 }
 
 /// `prefix` (stored without a trailing slash; the root is `""`) covers `path` when `path` is
 /// the prefix itself or lies below it: `/health` covers `/health` and `/health/x`, never
 /// `/healthadmin`.
-pub fn prefix_covers(prefix: &str, path: &str) -> bool {
+pub(crate) fn prefix_covers(prefix: &str, path: &str) -> bool {
     match path.strip_prefix(prefix) {
         Some(rest) => rest.is_empty() || rest.starts_with('/'),
         None => false,
@@ -27,12 +27,12 @@ fn applies(rule: &RouteRule, method: &str, path: &str) -> bool {
     prefix_covers(&rule.prefix, path) && (rule.methods.is_empty() || rule.methods.iter().any(|m| m == method))
 }
 
-pub fn rule_for(routes: &Routes, method: &str, path: &str) -> Matched {
+pub(crate) fn rule_for(routes: &Routes, method: &str, path: &str) -> Matched {
     first_rule(routes, |r| applies(r, method, path))
 }
 
 /// The rule a server that compares paths ignoring ASCII case would apply.
-pub fn rule_for_any_case(routes: &Routes, method: &str, path: &str) -> Matched {
+pub(crate) fn rule_for_any_case(routes: &Routes, method: &str, path: &str) -> Matched {
     first_rule(routes, |r| {
         let n = r.prefix.len();
         let covers = path.len() >= n
@@ -51,12 +51,13 @@ fn first_rule(routes: &Routes, applies: impl Fn(&RouteRule) -> bool) -> Matched 
     })
 }
 
-pub fn policy_for(routes: &Routes, method: &str, path: &str) -> Policy {
+#[cfg(test)]
+pub(crate) fn policy_for(routes: &Routes, method: &str, path: &str) -> Policy {
     rule_for(routes, method, path).policy
 }
 
 /// Rules that can never decide because an earlier rule covers every request they would match.
-pub fn shadowed_rules(routes: &Routes) -> Vec<String> {
+pub(crate) fn shadowed_rules(routes: &Routes) -> Vec<String> {
     let mut warnings = Vec::new();
     for (j, later) in routes.rules.iter().enumerate() {
         let earlier = routes.rules[..j].iter().position(|r| {

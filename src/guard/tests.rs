@@ -1,3 +1,5 @@
+use super::identity::identity_values;
+use super::policy::policy_for;
 use super::*;
 use crate::config::parse;
 use serde_json::json;

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// What the guard keeps of a verified token, in one string: the subject, `azp` and the
 /// identity header values (one per configured header, same order), with their end offsets.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verified {
-    pub exp: u64,
+pub(crate) struct Verified {
+    pub(crate) exp: u64,
     text: Box<str>,
     /// Where each value ends in `text`; `ABSENT`: no such claim.
     ends: Box<[u32]>,
@@ -28,7 +28,7 @@ pub struct Verified {
 const ABSENT: u32 = u32::MAX;
 
 impl Verified {
-    pub fn new(exp: u64, subject: Option<&str>, azp: Option<&str>, identity: &[Option<Box<str>>]) -> Self {
+    pub(crate) fn new(exp: u64, subject: Option<&str>, azp: Option<&str>, identity: &[Option<Box<str>>]) -> Self {
         let mut text = String::new();
         let mut ends = Vec::with_capacity(2 + identity.len());
         for value in [subject, azp].into_iter().chain(identity.iter().map(|v| v.as_deref())) {
@@ -49,17 +49,17 @@ impl Verified {
         self.text.get(start..end)
     }
 
-    pub fn subject(&self) -> Option<&str> {
+    pub(crate) fn subject(&self) -> Option<&str> {
         self.value(0)
     }
 
     /// The client the token was issued to.
-    pub fn azp(&self) -> Option<&str> {
+    pub(crate) fn azp(&self) -> Option<&str> {
         self.value(1)
     }
 
     /// The value of the `i`-th configured identity header, if the token has it.
-    pub fn identity(&self, i: usize) -> Option<&str> {
+    pub(crate) fn identity(&self, i: usize) -> Option<&str> {
         self.value(2 + i)
     }
 
@@ -81,7 +81,7 @@ impl Expiry<[u8; 32], Arc<Verified>> for UntilExp {
     }
 }
 
-pub struct Verifier {
+pub(crate) struct Verifier {
     revocations: Arc<Revocations>,
     jwks: Arc<Jwks>,
     policy: TokenChecks,
@@ -91,7 +91,7 @@ pub struct Verifier {
 
 impl Verifier {
     /// `cache_bytes` bounds the verified-token cache.
-    pub fn new(
+    pub(crate) fn new(
         jwks: Arc<Jwks>,
         policy: TokenChecks,
         guard: GuardConfig,
@@ -106,7 +106,7 @@ impl Verifier {
         Verifier { revocations, jwks, policy, guard, cache }
     }
 
-    pub async fn verify(&self, token: &str) -> Result<Arc<Verified>, VerifyError> {
+    pub(crate) async fn verify(&self, token: &str) -> Result<Arc<Verified>, VerifyError> {
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if self.revocations.is_revoked(&key) {
             return Err(VerifyError::Revoked);
@@ -124,12 +124,6 @@ impl Verifier {
         ));
         self.cache.insert(key, verified.clone());
         Ok(verified)
-    }
-
-    /// Entries and weighed bytes held (tests, benchmarks).
-    pub fn cache_usage(&self) -> (u64, u64) {
-        self.cache.run_pending_tasks();
-        (self.cache.entry_count(), self.cache.weighted_size())
     }
 }
 

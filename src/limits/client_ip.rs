@@ -11,14 +11,14 @@ use std::net::IpAddr;
 /// Who the client is, and the `X-Forwarded-For` the backend gets: the client and the trusted
 /// proxies after it, then the peer — never the unverifiable hops the client wrote itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolved {
-    pub client: IpAddr,
-    pub forwarded_for: String,
+pub(crate) struct Resolved {
+    pub(crate) client: IpAddr,
+    pub(crate) forwarded_for: String,
     /// The socket peer is a trusted proxy (its `X-Forwarded-Host`/`-Proto` are believed).
-    pub peer_trusted: bool,
+    pub(crate) peer_trusted: bool,
 }
 
-pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Resolved {
+pub(crate) fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Resolved {
     let peer = peer.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {

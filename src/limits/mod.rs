@@ -1,7 +1,7 @@
 //! Rate limits (governor) and brute-force protection, decided in one place, answered with
 //! the `X-RateLimit-*` headers. Plain values in and out.
 
-pub mod client_ip;
+pub(crate) mod client_ip;
 mod quota;
 
 pub use quota::Rate;
@@ -31,14 +31,14 @@ type Keyed<K, C> = RateLimiter<K, DefaultKeyedStateStore<K>, C, StateInformation
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateInfo {
     /// Requests allowed at once (the burst).
-    pub limit: u32,
-    pub remaining: u32,
+    pub(crate) limit: u32,
+    pub(crate) remaining: u32,
     /// UTC epoch seconds when the allowance is whole again.
-    pub reset: u64,
+    pub(crate) reset: u64,
 }
 
 impl RateInfo {
-    pub fn headers(&self) -> [(&'static str, String); 3] {
+    pub(crate) fn headers(&self) -> [(&'static str, String); 3] {
         [
             ("x-ratelimit-limit", self.limit.to_string()),
             ("x-ratelimit-remaining", self.remaining.to_string()),
@@ -47,7 +47,7 @@ impl RateInfo {
     }
 
     /// The tighter of two: the one with less left.
-    pub fn tightest(a: Option<RateInfo>, b: Option<RateInfo>) -> Option<RateInfo> {
+    pub(crate) fn tightest(a: Option<RateInfo>, b: Option<RateInfo>) -> Option<RateInfo> {
         match (a, b) {
             (Some(x), Some(y)) => Some(if y.remaining < x.remaining { y } else { x }),
             (x, None) => x,
@@ -60,7 +60,7 @@ impl RateInfo {
 const SESSION_ENDPOINTS: &str = "\0session-endpoints";
 
 /// The form of a username that brute-force counts are keyed by.
-pub fn username_key(username: &str) -> String {
+pub(crate) fn username_key(username: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
     username.trim().nfkc().collect::<String>().to_lowercase()
 }
@@ -124,6 +124,7 @@ impl<K: Hash + Eq + Clone, C: LimitClock> Limiter<K, C> {
         self.inner.shrink_to_fit();
     }
 
+    #[cfg(test)]
     fn len(&self) -> usize {
         self.inner.len()
     }
@@ -204,7 +205,7 @@ fn lease_size(rate: &Rate) -> u32 {
 
 /// Every limit of the gateway; `C` is the in-memory limits' clock.
 pub struct Limits<C: LimitClock = DefaultClock> {
-    pub config: LimitsConfig,
+    pub(crate) config: LimitsConfig,
     hasher: std::collections::hash_map::RandomState,
     local: Local<C>,
     shared: Option<Shared>,
@@ -223,7 +224,7 @@ impl Limits {
     }
 
     /// The same limits, counted in the shared store.
-    pub fn shared(config: LimitsConfig, store: Arc<dyn SharedLimits>, on_error: OnStoreError) -> Self {
+    pub(crate) fn shared(config: LimitsConfig, store: Arc<dyn SharedLimits>, on_error: OnStoreError) -> Self {
         let mut limits = Self::new(config);
         let leases = moka::sync::Cache::builder().max_capacity(100_000).time_to_live(LEASE_LIFETIME).build();
         limits.shared = Some(Shared { store, on_error, leases });
@@ -258,7 +259,7 @@ impl<C: LimitClock> Limits<C> {
     }
 
     /// The end user's IP and the `X-Forwarded-For` chain to send on.
-    pub fn forwarding(&self, peer: IpAddr, headers: &http::HeaderMap) -> client_ip::Resolved {
+    pub(crate) fn forwarding(&self, peer: IpAddr, headers: &http::HeaderMap) -> client_ip::Resolved {
         client_ip::resolve(peer, headers, &self.config.trusted_proxies)
     }
 
@@ -332,7 +333,7 @@ impl<C: LimitClock> Limits<C> {
 
     /// A call to `/userinfo` or `/logout` from `ip`: under the login rate, in a bucket of its
     /// own per IP.
-    pub async fn check_session_endpoint(&self, ip: IpAddr) -> Result<RateInfo, ApiError> {
+    pub(crate) async fn check_session_endpoint(&self, ip: IpAddr) -> Result<RateInfo, ApiError> {
         self.check_login(SESSION_ENDPOINTS, ip).await
     }
 
@@ -371,7 +372,7 @@ impl<C: LimitClock> Limits<C> {
     }
 
     /// The outcome of a login attempt: failures count up to a block; a success resets.
-    pub async fn record_attempt(&self, username: &str, ip: IpAddr, success: bool) {
+    pub(crate) async fn record_attempt(&self, username: &str, ip: IpAddr, success: bool) {
         if let Some(s) = &self.shared {
             let key = Self::shared_user_key(username, ip);
             let result = if success {
@@ -421,7 +422,7 @@ impl<C: LimitClock> Limits<C> {
     /// A backend request from `ip` by the user `subject` (once the guard verified it): the
     /// per-user limit, and with the shared store the per-IP one, both counted concurrently
     /// (pipelined on one connection). The tightest limit that applied.
-    pub async fn check_backend(&self, ip: IpAddr, subject: Option<&str>) -> Result<Option<RateInfo>, ApiError> {
+    pub(crate) async fn check_backend(&self, ip: IpAddr, subject: Option<&str>) -> Result<Option<RateInfo>, ApiError> {
         let per_user = async {
             let (Some(rate), Some(local), Some(subject)) =
                 (self.config.backend_per_user, &self.local.backend_user, subject)
@@ -450,7 +451,7 @@ impl<C: LimitClock> Limits<C> {
     }
 
     /// Drop the state of keys that have been idle long enough to be whole again.
-    pub fn forget_idle(&self) {
+    pub(crate) fn forget_idle(&self) {
         self.local.login.forget_idle();
         self.local.attempts.forget_idle();
         if let Some(l) = &self.local.backend_ip {
@@ -463,7 +464,8 @@ impl<C: LimitClock> Limits<C> {
     }
 
     /// Keys held in this process, for metrics and tests.
-    pub fn keys(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn keys(&self) -> usize {
         let l = &self.local;
         l.login.len()
             + l.attempts.len()

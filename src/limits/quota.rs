@@ -7,9 +7,9 @@ use std::time::Duration;
 /// A parsed rate: `count` requests per `period`, bursts up to `burst`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
-    pub count: u32,
-    pub period: Duration,
-    pub burst: u32,
+    pub(crate) count: u32,
+    pub(crate) period: Duration,
+    pub(crate) burst: u32,
 }
 
 impl Rate {
@@ -35,7 +35,7 @@ impl Rate {
         Ok(Rate { count, period, burst })
     }
 
-    pub fn quota(&self) -> Quota {
+    pub(crate) fn quota(&self) -> Quota {
         let interval = self.period / self.count;
         Quota::with_period(interval.max(Duration::from_nanos(1)))
             .expect("non-zero interval")

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// How long a browser has to log in at the tenant.
-pub const LOGIN_SECONDS: u64 = 600;
+pub(crate) const LOGIN_SECONDS: u64 = 600;
 /// The longest `state` a caller may set (`authorize_state_required`).
 const MAX_STATE: usize = 512;
 
@@ -67,7 +67,7 @@ fn transaction_cookie(name: &str, value: &str, max_age: u64, path: &str) -> Stri
 
 /// Where a browser may be sent after logging in: a path on the gateway (not `//host`), or a
 /// URL whose origin the client allows; anything else is `/` (no open redirect).
-pub fn safe_redirect(client: &Client, asked: Option<&str>) -> String {
+pub(crate) fn safe_redirect(client: &Client, asked: Option<&str>) -> String {
     let Some(asked) = asked.filter(|a| !a.is_empty() && a.len() <= 2048) else { return "/".into() };
     let clean = !asked.bytes().any(|b| b.is_ascii_control() || b == b'\\' || b == b' ');
     if clean && asked.starts_with('/') && !asked.starts_with("//") {
@@ -116,7 +116,7 @@ fn browser_refusal(e: ApiError, req: &Request) -> Reply {
 
 impl LoginService {
     /// `GET /authorize?client=<name>&redirect=…[&connection=…][&state=…]`.
-    pub async fn authorize(&self, query: Option<&str>, req: &Request) -> Reply {
+    pub(crate) async fn authorize(&self, query: Option<&str>, req: &Request) -> Reply {
         let rate = match self.limits.check_session_endpoint(req.client_ip).await {
             Ok(rate) => rate,
             Err(refusal) => return browser_refusal(refusal, req),
@@ -181,7 +181,7 @@ impl LoginService {
     }
 
     /// `GET <callback>?code=…&state=…` (or `?error=…&error_description=…&state=…`).
-    pub async fn callback(&self, path: &str, query: Option<&str>, req: &Request) -> Reply {
+    pub(crate) async fn callback(&self, path: &str, query: Option<&str>, req: &Request) -> Reply {
         let rate = match self.limits.check_session_endpoint(req.client_ip).await {
             Ok(rate) => rate,
             Err(refusal) => return browser_refusal(refusal, req),
@@ -289,7 +289,7 @@ impl LoginService {
 /// answered in the client's shape. Only for a client with a `redirect_url`, which is the only
 /// `redirect_uri` taken; the tokens must be for the client's audience and scopes, as a
 /// password login's are (the authorization request was the caller's, not the gateway's).
-pub async fn code_grant(
+pub(crate) async fn code_grant(
     svc: &LoginService,
     client: &Client,
     params: &Params,
@@ -355,7 +355,7 @@ fn within_client(client: &Client, tokens: &crate::tenant::Tokens) -> Result<(), 
 
 /// `routes.login_redirect`: a browser page load (GET, `Accept: text/html`) refused for want of
 /// a session goes to `/authorize` instead; API calls keep their `401`.
-pub fn login_redirect(routes: &Routes, method: &str, accept: Option<&str>, original_uri: &str) -> Option<Reply> {
+pub(crate) fn login_redirect(routes: &Routes, method: &str, accept: Option<&str>, original_uri: &str) -> Option<Reply> {
     let client = routes.login_client.as_deref()?;
     let page_load = method == "GET" && accept.is_some_and(|a| a.contains("text/html"));
     if !page_load {

@@ -10,17 +10,17 @@ use std::collections::HashMap;
 pub struct Params(HashMap<String, String>, HashMap<String, String>);
 
 impl Params {
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
     }
 
     /// An object or array value, as JSON text.
-    pub fn get_json(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get_json(&self, name: &str) -> Option<&str> {
         self.1.get(name).map(String::as_str)
     }
 
     /// The parameter or a `400 invalid_request` "missing NAME parameter".
-    pub fn require(&self, name: &str) -> Result<&str, ApiError> {
+    pub(crate) fn require(&self, name: &str) -> Result<&str, ApiError> {
         self.get(name).ok_or_else(|| ApiError::missing_parameter(name))
     }
 

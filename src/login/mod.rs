@@ -3,7 +3,7 @@
 
 mod authorize;
 mod body;
-pub mod grant;
+pub(crate) mod grant;
 mod passwords_api;
 mod refresh;
 mod ro;
@@ -11,10 +11,11 @@ mod scope;
 mod shape;
 mod token;
 
-pub use authorize::{challenge, login_redirect};
+pub use authorize::challenge;
+pub(crate) use authorize::login_redirect;
 pub use body::{body_kind, parse as parse_body, BodyKind, Params};
 pub use scope::upstream_scope;
-pub use shape::MAX_EXPIRES_IN;
+pub(crate) use shape::MAX_EXPIRES_IN;
 
 use crate::config::{Client, Config};
 use crate::error::ApiError;
@@ -25,7 +26,7 @@ use std::sync::Arc;
 
 /// Which login endpoint a request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
+pub(crate) enum Endpoint {
     Token,
     RefreshToken,
     /// Legacy `/oauth/ro`.
@@ -35,17 +36,17 @@ pub enum Endpoint {
 }
 
 /// Everything the login endpoints need.
-pub struct LoginService {
-    pub config: Arc<Config>,
-    pub tenant: TenantClient,
-    pub jwks: Arc<Jwks>,
-    pub limits: Arc<Limits>,
-    pub sessions: Arc<crate::session::SessionService>,
+pub(crate) struct LoginService {
+    pub(crate) config: Arc<Config>,
+    pub(crate) tenant: TenantClient,
+    pub(crate) jwks: Arc<Jwks>,
+    pub(crate) limits: Arc<Limits>,
+    pub(crate) sessions: Arc<crate::session::SessionService>,
     /// Re-signs id_tokens as the gateway's, when configured.
-    pub id_tokens: Option<Arc<crate::idtoken::IdTokens>>,
+    pub(crate) id_tokens: Option<Arc<crate::idtoken::IdTokens>>,
     /// Seals the browser login's transaction cookie (`session.encryption_key`, else a key of
     /// this process).
-    pub sealer: Arc<crate::session::Sealer>,
+    pub(crate) sealer: Arc<crate::session::Sealer>,
 }
 
 impl LoginService {
@@ -97,14 +98,14 @@ impl LoginService {
 }
 
 /// The outcome of a login call, for the access log.
-pub struct Outcome {
-    pub reply: Reply,
-    pub client: Option<String>,
+pub(crate) struct Outcome {
+    pub(crate) reply: Reply,
+    pub(crate) client: Option<String>,
 }
 
 /// The tightest rate limit that applied to a login call so far.
 #[derive(Default)]
-pub struct AppliedLimits(Option<RateInfo>);
+pub(crate) struct AppliedLimits(Option<RateInfo>);
 
 impl AppliedLimits {
     fn add(&mut self, info: RateInfo) {
@@ -113,7 +114,7 @@ impl AppliedLimits {
 }
 
 impl LoginService {
-    pub async fn handle(&self, endpoint: Endpoint, req: &Request) -> Outcome {
+    pub(crate) async fn handle(&self, endpoint: Endpoint, req: &Request) -> Outcome {
         let client = req.header("secret").and_then(|s| self.config.client_by_secret(s.as_bytes()));
         let mut applied = AppliedLimits::default();
         let result = match self.limits.check_login(client.map_or("", |c| c.name.as_str()), req.client_ip).await {

@@ -22,7 +22,7 @@ struct Answer<'a> {
     session_id: &'a str,
 }
 
-pub async fn handle(
+pub(crate) async fn handle(
     svc: &LoginService,
     client: &Client,
     req: &Request,

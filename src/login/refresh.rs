@@ -12,7 +12,7 @@ use crate::guard::jwt::{verify, TokenChecks};
 use crate::guard::{credential, TokenSource};
 use crate::session::store_unavailable;
 
-pub async fn handle(svc: &LoginService, client: &Client, req: &Request) -> Result<Reply, ApiError> {
+pub(crate) async fn handle(svc: &LoginService, client: &Client, req: &Request) -> Result<Reply, ApiError> {
     if client.website && req.body.is_empty() {
         return website(svc, client, req).await;
     }

@@ -22,7 +22,7 @@ struct LegacyTokens<'a> {
     refresh_token: Option<&'a str>,
 }
 
-pub async fn handle(
+pub(crate) async fn handle(
     svc: &LoginService,
     client: &Client,
     req: &Request,

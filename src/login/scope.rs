@@ -18,7 +18,7 @@ pub fn upstream_scope(requested: Option<&str>, client: &Client) -> String {
 }
 
 /// Two scope strings name the same set of scopes.
-pub fn same_scopes(a: &str, b: &str) -> bool {
+pub(crate) fn same_scopes(a: &str, b: &str) -> bool {
     let mut x: Vec<&str> = a.split_whitespace().collect();
     let mut y: Vec<&str> = b.split_whitespace().collect();
     x.sort_unstable();

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 /// The longest token lifetime believed from a tenant (ten years): a larger `expires_in` is
 /// clamped to it, so no date overflows.
-pub const MAX_EXPIRES_IN: u64 = 10 * 365 * 86_400;
+pub(crate) const MAX_EXPIRES_IN: u64 = 10 * 365 * 86_400;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -41,20 +41,20 @@ struct OAuthTokens<'a> {
 }
 
 /// What the login asked for, to shape the answer.
-pub struct Asked<'a> {
+pub(crate) struct Asked<'a> {
     /// The scope the caller asked for, if any.
-    pub caller_scope: Option<&'a str>,
+    pub(crate) caller_scope: Option<&'a str>,
     /// The scope sent to the tenant.
-    pub sent_scope: &'a str,
+    pub(crate) sent_scope: &'a str,
     /// The refresh token the caller sent (refresh grants): handed back when not rotated.
-    pub sent_refresh_token: Option<&'a str>,
+    pub(crate) sent_refresh_token: Option<&'a str>,
     /// The recorded session's id: the cookie's value with opaque cookies.
-    pub session_id: Option<&'a str>,
+    pub(crate) session_id: Option<&'a str>,
 }
 
 /// A web client's answer to any login: an empty `200` and the session cookie (the access
 /// token, or with opaque cookies the session id). Web clients never see their tokens.
-pub fn cookie_reply(client: &Client, session: &Session, tokens: &Tokens, session_id: Option<&str>) -> Reply {
+pub(crate) fn cookie_reply(client: &Client, session: &Session, tokens: &Tokens, session_id: Option<&str>) -> Reply {
     let value = match (session.cookie, session_id) {
         (CookieMode::Opaque, Some(id)) => id,
         _ => &tokens.access_token,
@@ -62,7 +62,13 @@ pub fn cookie_reply(client: &Client, session: &Session, tokens: &Tokens, session
     Reply::empty(200).with_header("set-cookie", session_cookie(session, value, client.same_site))
 }
 
-pub fn token_reply(client: &Client, session: &Session, tokens: &Tokens, asked: &Asked, now: OffsetDateTime) -> Reply {
+pub(crate) fn token_reply(
+    client: &Client,
+    session: &Session,
+    tokens: &Tokens,
+    asked: &Asked,
+    now: OffsetDateTime,
+) -> Reply {
     if client.website {
         return cookie_reply(client, session, tokens, asked.session_id);
     }

@@ -10,7 +10,7 @@ use crate::tenant::TenantError;
 
 use super::grant::PASSWORD_REALM;
 
-pub async fn handle(
+pub(crate) async fn handle(
     svc: &LoginService,
     client: &Client,
     req: &Request,
@@ -40,7 +40,7 @@ fn truncate(s: &str) -> &str {
 }
 
 /// The connection to log in against: asked (`connection` or `realm`) or the client's default.
-pub fn connection<'a>(params: &'a Params, client: &'a Client) -> Result<&'a str, ApiError> {
+pub(crate) fn connection<'a>(params: &'a Params, client: &'a Client) -> Result<&'a str, ApiError> {
     let asked = params.get("connection").or_else(|| params.get("realm"));
     let conn =
         asked.or(client.default_connection.as_deref()).ok_or_else(|| ApiError::missing_parameter("connection"))?;
@@ -54,13 +54,13 @@ pub fn connection<'a>(params: &'a Params, client: &'a Client) -> Result<&'a str,
 }
 
 /// The credentials of a password login, once its attempt is allowed by the limits.
-pub struct Credentials<'a> {
+pub(crate) struct Credentials<'a> {
     pub username: &'a str,
-    pub password: &'a str,
-    pub realm: &'a str,
+    pub(crate) password: &'a str,
+    pub(crate) realm: &'a str,
 }
 
-pub async fn credentials<'a>(
+pub(crate) async fn credentials<'a>(
     svc: &LoginService,
     client: &'a Client,
     params: &'a Params,
@@ -106,7 +106,7 @@ async fn password(
 
 /// The refresh_token grant, shared by `/oauth/token` and `/oauth/refreshtoken`; `previous`
 /// is the session it continues, when known.
-pub async fn refresh_grant(
+pub(crate) async fn refresh_grant(
     svc: &LoginService,
     client: &Client,
     params: &Params,
@@ -124,17 +124,17 @@ pub async fn refresh_grant(
 
 /// A refresh: the refresh token, the scope asked, the session it continues, and the user it
 /// must be for (the Bearer's or the session's `sub`), when known.
-pub struct Refresh<'a> {
-    pub token: &'a str,
-    pub caller_scope: Option<&'a str>,
-    pub previous: Option<&'a SessionRecord>,
-    pub subject: Option<&'a str>,
+pub(crate) struct Refresh<'a> {
+    pub(crate) token: &'a str,
+    pub(crate) caller_scope: Option<&'a str>,
+    pub(crate) previous: Option<&'a SessionRecord>,
+    pub(crate) subject: Option<&'a str>,
 }
 
 /// Exchange the refresh token at the tenant and answer in the client's shape. Tokens for
 /// another user than `subject` are refused (and their refresh token revoked): a refresh
 /// token cannot ride on somebody else's access token or session.
-pub async fn refresh_with(
+pub(crate) async fn refresh_with(
     svc: &LoginService,
     client: &Client,
     r: Refresh<'_>,
@@ -169,7 +169,7 @@ pub async fn refresh_with(
 
 /// Whether the tenant judged the credentials: `Some(true)` on success, `Some(false)` on wrong
 /// credentials, `None` when it said nothing about them (MFA, outages, …).
-pub fn credential_outcome<T>(result: &Result<T, TenantError>) -> Option<bool> {
+pub(crate) fn credential_outcome<T>(result: &Result<T, TenantError>) -> Option<bool> {
     match result {
         Ok(_) => Some(true),
         Err(TenantError::Rejected(e)) if matches!(e.error.as_ref(), "invalid_grant" | "invalid_user_password") => {

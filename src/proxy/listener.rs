@@ -19,26 +19,26 @@ use tokio::sync::Semaphore;
 
 /// The limits on downstream connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConnectionLimits {
+pub(crate) struct ConnectionLimits {
     /// Connections served at once; more are answered `503` and closed.
-    pub max: usize,
+    pub(crate) max: usize,
     /// From a request's first byte to the end of its header section.
-    pub header_timeout: Duration,
+    pub(crate) header_timeout: Duration,
     /// How long a keep-alive connection may wait for its next request.
-    pub idle_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
 }
 
 /// pingora's own limit on a request's header section.
 const MAX_HEADER_BYTES: usize = 1024 * 1024;
 
-pub struct Edge<SV> {
+pub(crate) struct Edge<SV> {
     proxy: Arc<HttpProxy<SV>>,
     slots: Arc<Semaphore>,
     limits: ConnectionLimits,
 }
 
 impl<SV> Edge<SV> {
-    pub fn new(proxy: HttpProxy<SV>, limits: ConnectionLimits) -> Self {
+    pub(crate) fn new(proxy: HttpProxy<SV>, limits: ConnectionLimits) -> Self {
         Edge { proxy: Arc::new(proxy), slots: Arc::new(Semaphore::new(limits.max)), limits }
     }
 }

@@ -5,8 +5,9 @@
 mod listener;
 mod router;
 
-pub use listener::{ConnectionLimits, Edge};
-pub use router::{decide, decide_target, route, Decision, OwnEndpoint, Route, AUTHORIZE_PATH};
+pub(crate) use listener::{ConnectionLimits, Edge};
+pub use router::decide;
+pub(crate) use router::{decide_target, route, OwnEndpoint, Route, AUTHORIZE_PATH};
 
 use crate::app::App;
 use crate::error::ApiError;
@@ -27,12 +28,12 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub struct Gateway {
+pub(crate) struct Gateway {
     shared: Arc<ProcessState>,
 }
 
 /// Per-request state.
-pub struct Ctx {
+pub(crate) struct Ctx {
     /// The configuration this request is served with, fixed for its whole life.
     app: Arc<App>,
     _in_flight: InFlight,
@@ -53,7 +54,7 @@ pub struct Ctx {
 }
 
 impl Gateway {
-    pub fn new(shared: Arc<ProcessState>) -> Self {
+    pub(crate) fn new(shared: Arc<ProcessState>) -> Self {
         Gateway { shared }
     }
 }

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 /// Endpoints the gateway answers itself besides the login calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OwnEndpoint {
+pub(crate) enum OwnEndpoint {
     Userinfo,
     Logout,
     Jwks,
@@ -32,7 +32,7 @@ pub enum OwnEndpoint {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
+pub(crate) enum Route {
     /// A login call the gateway answers itself.
     Login(Endpoint),
     /// A session or discovery endpoint the gateway answers itself.
@@ -48,7 +48,7 @@ pub enum Route {
 
 impl Route {
     /// A short name for logs and metrics.
-    pub fn class(self) -> &'static str {
+    pub(crate) fn class(self) -> &'static str {
         match self {
             Route::Login(Endpoint::Token) => "token",
             Route::Login(Endpoint::RefreshToken) => "refreshtoken",
@@ -70,7 +70,7 @@ impl Route {
 }
 
 /// The paths the gateway answers itself, with their methods (the `Allow` header's text).
-pub const OWN_PATHS: &[(&str, Route, &str)] = &[
+pub(crate) const OWN_PATHS: &[(&str, Route, &str)] = &[
     ("/oauth/token", Route::Login(Endpoint::Token), "POST"),
     ("/oauth/refreshtoken", Route::Login(Endpoint::RefreshToken), "POST"),
     ("/oauth/ro", Route::Login(Endpoint::Ro), "POST"),
@@ -83,12 +83,13 @@ pub const OWN_PATHS: &[(&str, Route, &str)] = &[
 ];
 
 /// Paths the gateway answers below a prefix: `/sessions/{userId}`.
-pub const OWN_PREFIXES: &[(&str, Route, &str)] = &[("/sessions/", Route::Own(OwnEndpoint::UserSessions), "DELETE")];
+pub(crate) const OWN_PREFIXES: &[(&str, Route, &str)] =
+    &[("/sessions/", Route::Own(OwnEndpoint::UserSessions), "DELETE")];
 
 /// The user-management endpoints (seed 003), the gateway's only when a `management` block
 /// is configured: path pattern (`{…}` is one non-empty segment), the `Allow` text, and the
 /// operation of each method in it. The first pattern that matches decides.
-pub const USER_PATHS: &[(&str, &str, &[UserOp])] = &[
+pub(crate) const USER_PATHS: &[(&str, &str, &[UserOp])] = &[
     ("/users", "GET, POST", &[UserOp::List, UserOp::Create]),
     ("/users/me", "GET", &[UserOp::Me]),
     ("/users/import", "POST", &[UserOp::Import]),
@@ -161,13 +162,13 @@ fn browser_route(routes: &Routes, method: &str, path: &str) -> Option<Route> {
 }
 
 /// Where browser logins start.
-pub const AUTHORIZE_PATH: &str = "/authorize";
+pub(crate) const AUTHORIZE_PATH: &str = "/authorize";
 
 /// The longest own path, to skip the reserved-spelling check on longer paths.
 const LONGEST_OWN_PATH: usize = 34;
 
 /// The route of a normalised `path`.
-pub fn route(method: &str, path: &str) -> Route {
+pub(crate) fn route(method: &str, path: &str) -> Route {
     // Below a prefix only the method the gateway answers is taken: `GET /sessions/1` stays
     // the backend's.
     let own = OWN_PATHS.iter().find(|(p, _, _)| *p == path).or_else(|| {
@@ -202,7 +203,7 @@ fn refusal(e: crate::path::PathError) -> ApiError {
 
 /// Decide on a raw request target (origin or absolute form): the decision, the query, and
 /// whether the backend must get the target rewritten (normalised, or made origin-form).
-pub fn decide_target<'a>(
+pub(crate) fn decide_target<'a>(
     routes: &Routes,
     method: &str,
     raw_target: &'a [u8],
@@ -215,7 +216,7 @@ pub fn decide_target<'a>(
 
 /// The `Host` header must be a host name or address with an optional port (the backend may
 /// pick a virtual host by it), and HTTP/1.1 must send one.
-pub fn check_host(host: Option<&[u8]>, http11: bool) -> Result<(), ApiError> {
+pub(crate) fn check_host(host: Option<&[u8]>, http11: bool) -> Result<(), ApiError> {
     match host {
         None if http11 => Err(ApiError::invalid_request("HTTP/1.1 requests need a Host header")),
         None => Ok(()),
@@ -228,8 +229,8 @@ pub fn check_host(host: Option<&[u8]>, http11: bool) -> Result<(), ApiError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision<'a> {
     /// The normalised path: what was decided on, and what the backend receives.
-    pub path: Cow<'a, str>,
-    pub route: Route,
+    pub(crate) path: Cow<'a, str>,
+    pub(crate) route: Route,
     /// The backend route's rule (meaningless for the gateway's own routes).
     pub rule: Matched,
 }

@@ -15,12 +15,12 @@ use crate::session::SessionService;
 use crate::tenant::TenantClient;
 use std::sync::Arc;
 
-pub struct SessionEndpoints {
-    pub config: Arc<Config>,
-    pub tenant: TenantClient,
-    pub verifier: Arc<Verifier>,
-    pub limits: Arc<Limits>,
-    pub sessions: Arc<SessionService>,
+pub(crate) struct SessionEndpoints {
+    pub(crate) config: Arc<Config>,
+    pub(crate) tenant: TenantClient,
+    pub(crate) verifier: Arc<Verifier>,
+    pub(crate) limits: Arc<Limits>,
+    pub(crate) sessions: Arc<SessionService>,
 }
 
 /// The access token a credential stands for: the token itself, or (opaque cookies) the one
@@ -33,14 +33,14 @@ async fn access_token(sessions: &SessionService, c: &Credential<'_>) -> Result<S
     Ok(c.token.to_string())
 }
 
-pub fn store_unavailable(e: crate::store::StoreError) -> ApiError {
+pub(crate) fn store_unavailable(e: crate::store::StoreError) -> ApiError {
     crate::store::report_error("session", &e);
     ApiError::new(503, "temporarily_unavailable", "The session store cannot be reached; try again shortly.")
         .with_header("retry-after", "1")
 }
 
 impl SessionEndpoints {
-    pub async fn userinfo(&self, req: &Request) -> Reply {
+    pub(crate) async fn userinfo(&self, req: &Request) -> Reply {
         self.limited(req, self.userinfo_steps(req)).await
     }
 
@@ -54,7 +54,7 @@ impl SessionEndpoints {
     }
 
     /// `query` is the request's query string; a POST may carry the same parameters in its body.
-    pub async fn logout(&self, query: Option<&str>, req: &Request) -> Reply {
+    pub(crate) async fn logout(&self, query: Option<&str>, req: &Request) -> Reply {
         self.limited(req, self.logout_steps(query, req)).await
     }
 

@@ -16,7 +16,7 @@ impl SessionEndpoints {
     }
 
     /// `GET /users/active`: `[{"userId": …}, …]`.
-    pub async fn active_users(&self, req: &Request) -> Reply {
+    pub(crate) async fn active_users(&self, req: &Request) -> Reply {
         let answer = async {
             let (client, rate) = self.management_client(req).await?;
             tracing::info!(client = client.name.as_str(), "active users listed");
@@ -31,7 +31,7 @@ impl SessionEndpoints {
     }
 
     /// `DELETE /sessions/{userId}`: `{"userId", "sessionsEnded"}`.
-    pub async fn end_user_sessions(&self, user_id: &str, req: &Request) -> Reply {
+    pub(crate) async fn end_user_sessions(&self, user_id: &str, req: &Request) -> Reply {
         let answer = async {
             let (client, rate) = self.management_client(req).await?;
             if user_id.is_empty() {

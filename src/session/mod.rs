@@ -3,14 +3,14 @@
 
 mod endpoints;
 mod management;
-pub mod revocations;
+pub(crate) mod revocations;
 mod seal;
 mod sessions;
 
-pub use endpoints::{store_unavailable, SessionEndpoints};
-pub use revocations::Revocations;
-pub use seal::Sealer;
-pub use sessions::{digest, SessionService};
+pub(crate) use endpoints::{store_unavailable, SessionEndpoints};
+pub(crate) use revocations::Revocations;
+pub(crate) use seal::Sealer;
+pub(crate) use sessions::SessionService;
 
 use crate::config::{SameSite, Session};
 use crate::error::ApiError;
@@ -23,7 +23,7 @@ pub fn session_cookie(session: &Session, token: &str, same_site: Option<SameSite
 }
 
 /// `Set-Cookie` value that clears the session cookie: the same attributes, `Max-Age=0`.
-pub fn cleared_cookie(session: &Session, same_site: Option<SameSite>) -> String {
+pub(crate) fn cleared_cookie(session: &Session, same_site: Option<SameSite>) -> String {
     build_cookie(session, "", 0, same_site)
 }
 
@@ -71,14 +71,14 @@ fn names_session(pair: &str, name: &str) -> bool {
 
 /// A `Cookie` header value without anything that could be read as the cookie `name` (see
 /// `names_session`), rebuilt from its `;`/`,` pieces; `None` when nothing is left.
-pub fn without_cookie(header: &str, name: &str) -> Option<String> {
+pub(crate) fn without_cookie(header: &str, name: &str) -> Option<String> {
     let kept: Vec<&str> =
         header.split([';', ',']).map(str::trim).filter(|pair| !pair.is_empty() && !names_session(pair, name)).collect();
     (!kept.is_empty()).then(|| kept.join("; "))
 }
 
 /// Whether any `Cookie` header has a piece that could be read as the session cookie.
-pub fn mentions_session_cookie(headers: &http::HeaderMap, name: &str) -> bool {
+pub(crate) fn mentions_session_cookie(headers: &http::HeaderMap, name: &str) -> bool {
     headers
         .get_all(http::header::COOKIE)
         .iter()

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 /// How often the feed is read: the longest a revoked token still passes on another replica
 /// (plus one store round trip).
-pub const FEED_INTERVAL: Duration = Duration::from_millis(200);
+pub(crate) const FEED_INTERVAL: Duration = Duration::from_millis(200);
 
-pub struct Revocations {
+pub(crate) struct Revocations {
     revoked: Cache<[u8; 32], ()>,
     /// The feed was read once: until then a replica could take tokens logged out elsewhere,
     /// so it is not ready.
@@ -21,7 +21,7 @@ pub struct Revocations {
 
 impl Revocations {
     /// Entries are kept `retention` (the longest a session lives).
-    pub fn new(retention: Duration) -> Self {
+    pub(crate) fn new(retention: Duration) -> Self {
         Revocations {
             revoked: Cache::builder().max_capacity(1_000_000).time_to_live(retention).build(),
             caught_up: std::sync::atomic::AtomicBool::new(false),
@@ -29,15 +29,15 @@ impl Revocations {
     }
 
     /// The feed has been read at least once (readiness).
-    pub fn caught_up(&self) -> bool {
+    pub(crate) fn caught_up(&self) -> bool {
         self.caught_up.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    pub fn revoke(&self, hash: [u8; 32]) {
+    pub(crate) fn revoke(&self, hash: [u8; 32]) {
         self.revoked.insert(hash, ());
     }
 
-    pub fn is_revoked(&self, hash: &[u8; 32]) -> bool {
+    pub(crate) fn is_revoked(&self, hash: &[u8; 32]) -> bool {
         self.revoked.contains_key(hash)
     }
 
@@ -52,7 +52,7 @@ impl Revocations {
 }
 
 /// Lower-case hex, written into one string.
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -62,7 +62,7 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
-pub fn from_hex(s: &str) -> Option<[u8; 32]> {
+pub(crate) fn from_hex(s: &str) -> Option<[u8; 32]> {
     if s.len() != 64 {
         return None;
     }
@@ -76,7 +76,7 @@ pub fn from_hex(s: &str) -> Option<[u8; 32]> {
 /// Read the store's revocation feed once from `cursor`; the cursor to read from next. A
 /// failure is counted and logged (once a minute) and the cursor keeps its place, so the
 /// replica catches up when the store returns.
-pub async fn poll(store: &Arc<dyn Sessions>, revocations: &Revocations, cursor: u64) -> u64 {
+pub(crate) async fn poll(store: &Arc<dyn Sessions>, revocations: &Revocations, cursor: u64) -> u64 {
     match store.revocations_since(cursor).await {
         Ok((entries, next)) => {
             revocations.apply(&entries);

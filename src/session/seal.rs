@@ -7,18 +7,18 @@ use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LE
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 
-pub struct Sealer {
+pub(crate) struct Sealer {
     key: LessSafeKey,
 }
 
 impl Sealer {
     /// From 32 key bytes.
-    pub fn new(key: &[u8; 32]) -> Self {
+    pub(crate) fn new(key: &[u8; 32]) -> Self {
         Sealer { key: LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).expect("a 32-byte key")) }
     }
 
     /// From the configuration's base64 key, or a random key (one process, nothing outlives it).
-    pub fn from_config(key: Option<&str>) -> Self {
+    pub(crate) fn from_config(key: Option<&str>) -> Self {
         let bytes: [u8; 32] = key
             .and_then(|k| base64::engine::general_purpose::STANDARD.decode(k).ok())
             .and_then(|b| b.try_into().ok())
@@ -26,7 +26,7 @@ impl Sealer {
         Sealer::new(&bytes)
     }
 
-    pub fn seal(&self, plaintext: &str, context: &str) -> String {
+    pub(crate) fn seal(&self, plaintext: &str, context: &str) -> String {
         let nonce_bytes: [u8; NONCE_LEN] = rand::random();
         let mut data = plaintext.as_bytes().to_vec();
         self.key
@@ -42,7 +42,7 @@ impl Sealer {
     }
 
     /// `None` when the value was not sealed by this key for this context.
-    pub fn open(&self, sealed: &str, context: &str) -> Option<String> {
+    pub(crate) fn open(&self, sealed: &str, context: &str) -> Option<String> {
         let bytes = B64.decode(sealed).ok()?;
         if bytes.len() < NONCE_LEN {
             return None;

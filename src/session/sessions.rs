@@ -10,11 +10,11 @@ use crate::tenant::Tokens;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
-pub struct SessionService {
+pub(crate) struct SessionService {
     config: Arc<Config>,
     store: Arc<dyn Sessions>,
     sealer: Arc<Sealer>,
-    pub revocations: Arc<Revocations>,
+    pub(crate) revocations: Arc<Revocations>,
     /// Opaque cookies: session id hash → its access token, so the guard asks the store once
     /// per session and `OPAQUE_CACHE_TTL`, not per request. Revocations still apply at once.
     opaque: moka::sync::Cache<[u8; 32], Arc<str>>,
@@ -23,14 +23,14 @@ pub struct SessionService {
 const OPAQUE_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// SHA-256 of a token or session id: how the store and the revocation list know it.
-pub fn digest(value: &str) -> [u8; 32] {
+pub(crate) fn digest(value: &str) -> [u8; 32] {
     Sha256::digest(value.as_bytes()).into()
 }
 
 impl SessionService {
     /// `previous`: the service this one replaces on reload; its sealing key is kept when the
     /// configured key did not change (a random one included), so sealed tokens still open.
-    pub fn new(
+    pub(crate) fn new(
         config: Arc<Config>,
         store: Arc<dyn Sessions>,
         revocations: Arc<Revocations>,
@@ -45,16 +45,16 @@ impl SessionService {
         SessionService { config, store, sealer, revocations, opaque }
     }
 
-    pub fn store(&self) -> &Arc<dyn Sessions> {
+    pub(crate) fn store(&self) -> &Arc<dyn Sessions> {
         &self.store
     }
 
-    pub fn opaque(&self) -> bool {
+    pub(crate) fn opaque(&self) -> bool {
         self.config.session.cookie == CookieMode::Opaque
     }
 
     /// The access token of the session an opaque cookie names; `None`: no live session.
-    pub async fn access_token_for(&self, session_id: &str) -> Result<Option<Arc<str>>, StoreError> {
+    pub(crate) async fn access_token_for(&self, session_id: &str) -> Result<Option<Arc<str>>, StoreError> {
         let key = digest(session_id);
         if self.revocations.is_revoked(&key) {
             return Ok(None);
@@ -74,7 +74,7 @@ impl SessionService {
     /// continues (its id is kept, and its refresh token when the tenant did not rotate it).
     /// `None` when it could not be recorded: the login still answers, without server-side
     /// state (logged), unless the cookie must name the session (opaque cookies).
-    pub async fn record(
+    pub(crate) async fn record(
         &self,
         client: &Client,
         tokens: &Tokens,
@@ -134,18 +134,22 @@ impl SessionService {
 
     /// The session the cookie or Bearer `credential` names: by its hash (an access token), or
     /// as a session id (opaque cookies).
-    pub async fn find(&self, credential: &str, is_session_id: bool) -> Result<Option<SessionRecord>, StoreError> {
+    pub(crate) async fn find(
+        &self,
+        credential: &str,
+        is_session_id: bool,
+    ) -> Result<Option<SessionRecord>, StoreError> {
         if self.revocations.is_revoked(&digest(credential)) {
             return Ok(None);
         }
         self.find_unrevoked(credential, is_session_id).await
     }
 
-    pub fn refresh_token(&self, s: &SessionRecord) -> Option<String> {
+    pub(crate) fn refresh_token(&self, s: &SessionRecord) -> Option<String> {
         s.refresh_token.as_deref().and_then(|r| self.sealer.open(r, &s.id))
     }
 
-    pub fn access_token(&self, s: &SessionRecord) -> Option<String> {
+    pub(crate) fn access_token(&self, s: &SessionRecord) -> Option<String> {
         s.access_token.as_deref().and_then(|a| self.sealer.open(a, &s.id))
     }
 
@@ -158,7 +162,7 @@ impl SessionService {
     }
 
     /// End `s` on every replica: its token and id are revoked, the session deleted.
-    pub async fn end(&self, s: &SessionRecord) -> Result<(), StoreError> {
+    pub(crate) async fn end(&self, s: &SessionRecord) -> Result<(), StoreError> {
         let mut hashes: Vec<[u8; 32]> = from_hex(&s.id).into_iter().collect();
         hashes.extend(from_hex(&s.token_hash));
         self.revoke(&hashes).await?;
@@ -168,7 +172,7 @@ impl SessionService {
     /// End the session a credential names; the credential is revoked here even when the
     /// store cannot be reached. A credential without a session (a token recorded while the
     /// store was down) is published as revoked when `verified`, so other replicas refuse it too.
-    pub async fn end_credential(
+    pub(crate) async fn end_credential(
         &self,
         credential: &str,
         is_session_id: bool,
@@ -189,7 +193,7 @@ impl SessionService {
     }
 
     /// Whether a token or session id was revoked (a logout, on any replica).
-    pub fn is_revoked(&self, credential: &str) -> bool {
+    pub(crate) fn is_revoked(&self, credential: &str) -> bool {
         self.revocations.is_revoked(&digest(credential))
     }
 
@@ -204,7 +208,7 @@ impl SessionService {
 
     /// End every session of `subject`; the sessions ended (their refresh tokens are the
     /// caller's to revoke at the tenant).
-    pub async fn end_all(&self, subject: &str) -> Result<Vec<SessionRecord>, StoreError> {
+    pub(crate) async fn end_all(&self, subject: &str) -> Result<Vec<SessionRecord>, StoreError> {
         let sessions = self.store.sessions_of(subject).await?;
         for s in &sessions {
             self.end(s).await?;
@@ -212,7 +216,7 @@ impl SessionService {
         Ok(sessions)
     }
 
-    pub async fn active_subjects(&self) -> Result<Vec<String>, StoreError> {
+    pub(crate) async fn active_subjects(&self) -> Result<Vec<String>, StoreError> {
         self.store.active_subjects().await
     }
 }

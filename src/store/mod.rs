@@ -6,8 +6,8 @@
 mod memory;
 mod redis_store;
 
-pub use memory::MemoryStore;
-pub use redis_store::RedisStore;
+pub(crate) use memory::MemoryStore;
+pub(crate) use redis_store::RedisStore;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -16,41 +16,41 @@ use std::time::Duration;
 /// A login's server-side record. The access token itself is not kept (only its hash), except
 /// sealed with opaque cookies; the refresh token is kept sealed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionRecord {
+pub(crate) struct SessionRecord {
     /// Hex SHA-256 of the session's random id: the id itself (an opaque cookie's value) is
     /// never stored, so reading the store does not give a usable cookie.
-    pub id: String,
+    pub(crate) id: String,
     /// The random id itself, when known (just recorded, or found by its cookie); never stored.
     #[serde(skip)]
-    pub cookie_id: Option<String>,
+    pub(crate) cookie_id: Option<String>,
     /// The user (`sub`).
-    pub subject: String,
+    pub(crate) subject: String,
     /// The client's name in the configuration.
-    pub client: String,
+    pub(crate) client: String,
     /// Unix seconds.
-    pub created: u64,
-    pub expires: u64,
+    pub(crate) created: u64,
+    pub(crate) expires: u64,
     /// Hex SHA-256 of the session's current access token.
-    pub token_hash: String,
+    pub(crate) token_hash: String,
     /// The refresh token, sealed.
-    pub refresh_token: Option<String>,
+    pub(crate) refresh_token: Option<String>,
     /// The access token, sealed (opaque cookies only).
-    pub access_token: Option<String>,
+    pub(crate) access_token: Option<String>,
 }
 
 /// What a GCRA limit check said.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Gcra {
-    pub allowed: bool,
-    pub remaining: u32,
+pub(crate) struct Gcra {
+    pub(crate) allowed: bool,
+    pub(crate) remaining: u32,
     /// Until the allowance is whole again.
-    pub reset_after: Duration,
+    pub(crate) reset_after: Duration,
     /// When refused: until the next request would be allowed.
-    pub retry_after: Duration,
+    pub(crate) retry_after: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StoreError {
+pub(crate) enum StoreError {
     #[error("the store did not answer in time")]
     Timeout,
     #[error("the store is unreachable or failed: {0}")]
@@ -60,11 +60,11 @@ pub enum StoreError {
     Ended,
 }
 
-pub type StoreResult<T> = Result<T, StoreError>;
+pub(crate) type StoreResult<T> = Result<T, StoreError>;
 
 /// Sessions and their revocations.
 #[async_trait]
-pub trait Sessions: Send + Sync {
+pub(crate) trait Sessions: Send + Sync {
     /// Save `s`, indexed by its token hash and its user; it expires at `s.expires`.
     /// `previous_token_hash`: `s` continues a session (a refresh) whose index entry it replaces;
     /// then it is written only while that session still exists. A session that was ended is
@@ -87,7 +87,7 @@ pub trait Sessions: Send + Sync {
 
 /// Rate-limit and brute-force state shared by every replica.
 #[async_trait]
-pub trait SharedLimits: Send + Sync {
+pub(crate) trait SharedLimits: Send + Sync {
     /// `cost` requests at once against `key` under a GCRA of `per` per request and `burst`.
     async fn gcra(&self, key: &str, per: Duration, burst: u32, cost: u32) -> StoreResult<Gcra>;
     /// How long `key` stays blocked, if it is.
@@ -99,12 +99,12 @@ pub trait SharedLimits: Send + Sync {
 }
 
 /// Seconds since the epoch.
-pub fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs()
 }
 
 /// Count a store failure and log it at most once a minute (the store may be down for long).
-pub fn report_error(operation: &'static str, e: &StoreError) {
+pub(crate) fn report_error(operation: &'static str, e: &StoreError) {
     use std::sync::atomic::{AtomicU64, Ordering};
     static LAST_WARNED: AtomicU64 = AtomicU64::new(0);
     crate::metrics::metrics().store_errors.with_label_values(&[operation]).inc();
@@ -119,10 +119,10 @@ pub fn report_error(operation: &'static str, e: &StoreError) {
 static DEGRADED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Whether the last store operation failed (readiness reports it; the gateway stays ready).
-pub fn degraded() -> bool {
+pub(crate) fn degraded() -> bool {
     DEGRADED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-pub fn set_degraded(value: bool) {
+pub(crate) fn set_degraded(value: bool) {
     DEGRADED.store(value, std::sync::atomic::Ordering::Relaxed);
 }

@@ -78,7 +78,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ms - tonumber(ARGV[1]) * 1000)
 return ms
 "#;
 
-pub struct RedisStore {
+pub(crate) struct RedisStore {
     config: Config,
     /// How long revocations are kept in the feed (the longest a session lives).
     retention_seconds: u64,
@@ -96,7 +96,7 @@ fn failed(e: redis::RedisError) -> StoreError {
 }
 
 impl RedisStore {
-    pub fn new(config: Config, retention_seconds: u64) -> Self {
+    pub(crate) fn new(config: Config, retention_seconds: u64) -> Self {
         RedisStore {
             config,
             retention_seconds,

@@ -10,16 +10,16 @@ use std::net::IpAddr;
 
 /// The tenant's successful token answer.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Tokens {
-    pub access_token: String,
+pub(crate) struct Tokens {
+    pub(crate) access_token: String,
     #[serde(default = "bearer")]
-    pub token_type: String,
+    pub(crate) token_type: String,
     /// Absent from legacy `/oauth/ro` answers.
     #[serde(default)]
-    pub expires_in: Option<u64>,
-    pub refresh_token: Option<String>,
-    pub id_token: Option<String>,
-    pub scope: Option<String>,
+    pub(crate) expires_in: Option<u64>,
+    pub(crate) refresh_token: Option<String>,
+    pub(crate) id_token: Option<String>,
+    pub(crate) scope: Option<String>,
 }
 
 fn bearer() -> String {
@@ -35,7 +35,7 @@ struct TenantErrorBody {
 
 /// What went wrong calling the tenant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TenantError {
+pub(crate) enum TenantError {
     /// The tenant refused the call (4xx) with an OAuth error: passed on to the caller.
     #[error("tenant refused: {} {}", .0.status, .0.error)]
     Rejected(ApiError),
@@ -49,13 +49,13 @@ pub enum TenantError {
 
 /// The reqwest client that talks to the tenant.
 #[derive(Clone)]
-pub struct TenantClient {
+pub(crate) struct TenantClient {
     http: reqwest::Client,
     tenant: Tenant,
 }
 
 impl TenantClient {
-    pub fn new(tenant: &Tenant) -> reqwest::Result<Self> {
+    pub(crate) fn new(tenant: &Tenant) -> reqwest::Result<Self> {
         let http = reqwest::Client::builder()
             .connect_timeout(tenant.connect_timeout)
             .timeout(tenant.request_timeout)
@@ -71,7 +71,7 @@ impl TenantClient {
         Ok(TenantClient { http, tenant: tenant.clone() })
     }
 
-    pub fn http(&self) -> &reqwest::Client {
+    pub(crate) fn http(&self) -> &reqwest::Client {
         &self.http
     }
 
@@ -93,7 +93,7 @@ impl TenantClient {
     }
 
     /// `POST /oauth/token` for `client`; `client_ip` goes in `auth0-forwarded-for`.
-    pub async fn token(
+    pub(crate) async fn token(
         &self,
         client: &Client,
         form: &[(&str, &str)],
@@ -104,7 +104,7 @@ impl TenantClient {
     }
 
     /// The tenant's legacy `POST /oauth/ro`, unchanged (no client authentication: it has none).
-    pub async fn ro(&self, form: &[(&str, &str)], client_ip: IpAddr) -> Result<Tokens, TenantError> {
+    pub(crate) async fn ro(&self, form: &[(&str, &str)], client_ip: IpAddr) -> Result<Tokens, TenantError> {
         let request =
             self.http.post(self.tenant.ro_url.clone()).header("auth0-forwarded-for", client_ip.to_string()).form(form);
         observe("ro", self.tokens(request)).await
@@ -128,7 +128,7 @@ impl TenantClient {
 }
 
 /// The most the gateway reads of any tenant answer.
-pub const MAX_TENANT_BODY: usize = 64 * 1024;
+pub(crate) const MAX_TENANT_BODY: usize = 64 * 1024;
 
 /// The tenant statuses passed on to the caller (with an OAuth error body); any other is the
 /// tenant's fault and becomes a `502`.
@@ -174,7 +174,7 @@ fn refusal(status: reqwest::StatusCode, body: &[u8]) -> Option<TenantError> {
 impl TenantClient {
     /// Fetch `url` (the JWKS) with the tenant's limits: no redirects, at most
     /// `MAX_TENANT_BODY` bytes.
-    pub async fn get_capped(&self, url: &url::Url) -> Result<bytes::Bytes, TenantError> {
+    pub(crate) async fn get_capped(&self, url: &url::Url) -> Result<bytes::Bytes, TenantError> {
         let (status, body) = call(self.http.get(url.clone())).await?;
         if !status.is_success() {
             return Err(TenantError::BadAnswer("status"));
@@ -183,7 +183,7 @@ impl TenantClient {
     }
 
     /// `GET /userinfo` for `token`: the tenant's JSON claims, or its refusal.
-    pub async fn userinfo(&self, token: &str) -> Result<bytes::Bytes, TenantError> {
+    pub(crate) async fn userinfo(&self, token: &str) -> Result<bytes::Bytes, TenantError> {
         observe("userinfo", self.userinfo_call(token)).await
     }
 
@@ -201,7 +201,7 @@ impl TenantClient {
     }
 
     /// `POST /oauth/revoke` a refresh token of `client`.
-    pub async fn revoke(&self, client: &Client, token: &str, client_ip: IpAddr) -> Result<(), TenantError> {
+    pub(crate) async fn revoke(&self, client: &Client, token: &str, client_ip: IpAddr) -> Result<(), TenantError> {
         observe("revoke", self.revoke_call(client, token, client_ip)).await
     }
 
@@ -215,7 +215,7 @@ impl TenantClient {
     }
 
     /// The tenant's `/.well-known/openid-configuration`, as JSON.
-    pub async fn openid_configuration(&self) -> Result<serde_json::Map<String, serde_json::Value>, TenantError> {
+    pub(crate) async fn openid_configuration(&self) -> Result<serde_json::Map<String, serde_json::Value>, TenantError> {
         let url = format!("{}/.well-known/openid-configuration", self.tenant.base_url.as_str().trim_end_matches('/'));
         let (status, body) = call(self.http.get(url)).await?;
         if !status.is_success() {
@@ -226,19 +226,19 @@ impl TenantClient {
 }
 
 /// The most the gateway reads of a Management API answer (a page of 100 users with metadata).
-pub const MAX_MANAGEMENT_BODY: usize = 1024 * 1024;
+pub(crate) const MAX_MANAGEMENT_BODY: usize = 1024 * 1024;
 
 /// A Management API answer, whatever its status: the caller decides what it means.
 #[derive(Debug)]
-pub struct ManagementAnswer {
-    pub status: u16,
-    pub headers: reqwest::header::HeaderMap,
-    pub body: bytes::Bytes,
+pub(crate) struct ManagementAnswer {
+    pub(crate) status: u16,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) body: bytes::Bytes,
 }
 
 impl TenantClient {
     /// A Management API token: `client_credentials` for the management block's application.
-    pub async fn management_token(&self, m: &crate::config::Management) -> Result<Tokens, TenantError> {
+    pub(crate) async fn management_token(&self, m: &crate::config::Management) -> Result<Tokens, TenantError> {
         let form = [
             ("grant_type", "client_credentials"),
             ("client_id", m.client_id.as_str()),
@@ -250,7 +250,7 @@ impl TenantClient {
     }
 
     /// Send a Management API call; any status comes back, a transport failure is an error.
-    pub async fn management(&self, request: reqwest::RequestBuilder) -> Result<ManagementAnswer, TenantError> {
+    pub(crate) async fn management(&self, request: reqwest::RequestBuilder) -> Result<ManagementAnswer, TenantError> {
         observe("management", async {
             let response = with_request_id(request).send().await.map_err(classify)?;
             let (status, headers) = (response.status().as_u16(), response.headers().clone());
@@ -262,7 +262,7 @@ impl TenantClient {
 
 impl TenantError {
     /// A short name for metrics.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             TenantError::Rejected(_) => "rejected",
             TenantError::Unreachable => "unreachable",

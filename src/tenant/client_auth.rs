@@ -5,18 +5,18 @@ use crate::config::{Client, ClientAuth};
 use jsonwebtoken::{Algorithm, Header};
 use serde_json::json;
 
-pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+pub(crate) const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// A tenant call's form with the client's credentials in place.
-pub struct Authenticated {
-    pub form: Vec<(String, String)>,
+pub(crate) struct Authenticated {
+    pub(crate) form: Vec<(String, String)>,
     /// `(user, password)` for HTTP Basic, when that is the method.
-    pub basic: Option<(String, String)>,
+    pub(crate) basic: Option<(String, String)>,
 }
 
 /// The form with the client's credentials added, and the Basic credentials when that is the
 /// method. `audience` is the tenant's token endpoint (the assertion's `aud`).
-pub fn authenticate(client: &Client, audience: &str, form: &[(&str, &str)]) -> Authenticated {
+pub(crate) fn authenticate(client: &Client, audience: &str, form: &[(&str, &str)]) -> Authenticated {
     let mut pairs: Vec<(String, String)> = form.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     pairs.push(("client_id".into(), client.client_id.clone()));
     let basic = match &client.auth {
@@ -39,7 +39,7 @@ pub fn authenticate(client: &Client, audience: &str, form: &[(&str, &str)]) -> A
 }
 
 /// `iss` = `sub` = the client id, `aud` = the token endpoint, a unique `jti`, `exp` 60 s ahead.
-pub fn assertion(client_id: &str, audience: &str, key: &jsonwebtoken::EncodingKey) -> String {
+pub(crate) fn assertion(client_id: &str, audience: &str, key: &jsonwebtoken::EncodingKey) -> String {
     let now = jsonwebtoken::get_current_timestamp();
     let claims = json!({
         "iss": client_id, "sub": client_id, "aud": audience,

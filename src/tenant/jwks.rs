@@ -12,17 +12,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Decoding keys by `kid`, and the document they came from.
-pub struct KeySet {
+pub(crate) struct KeySet {
     keys: HashMap<String, (DecodingKey, Algorithm)>,
     /// The JWKS as published (public keys only), served at the gateway's own
     /// `/.well-known/jwks.json`.
-    pub document: bytes::Bytes,
+    pub(crate) document: bytes::Bytes,
 }
 
 impl KeySet {
     /// Keep the signing keys whose algorithm is allowed (a key marked `use: enc` is for
     /// encryption and never verifies a token); a key without `alg` gets its type's default.
-    pub fn from_jwks(set: &JwkSet, allowed: &[Algorithm]) -> Self {
+    pub(crate) fn from_jwks(set: &JwkSet, allowed: &[Algorithm]) -> Self {
         let mut keys = HashMap::new();
         for jwk in &set.keys {
             let Some(kid) = &jwk.common.key_id else { continue };
@@ -50,16 +50,12 @@ impl KeySet {
         KeySet { keys, document }
     }
 
-    pub fn get(&self, kid: &str) -> Option<&(DecodingKey, Algorithm)> {
+    pub(crate) fn get(&self, kid: &str) -> Option<&(DecodingKey, Algorithm)> {
         self.keys.get(kid)
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.keys.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
     }
 }
 
@@ -79,7 +75,7 @@ fn key_algorithm(a: KeyAlgorithm) -> Option<Algorithm> {
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-pub enum JwksError {
+pub(crate) enum JwksError {
     #[error("the key set could not be fetched")]
     Unavailable,
     #[error("no key with that kid")]
@@ -98,7 +94,7 @@ pub struct Jwks {
 }
 
 impl Jwks {
-    pub fn new(
+    pub(crate) fn new(
         tenant: super::TenantClient,
         url: url::Url,
         allowed: Vec<Algorithm>,
@@ -120,7 +116,7 @@ impl Jwks {
     /// `allowed` algorithms, kept for good. A token with another `kid` is refused at once,
     /// without a refetch; `refresh` has nothing to fetch from (it fails and keeps the keys).
     #[cfg(test)]
-    pub async fn from_keys(set: &JwkSet, allowed: Vec<Algorithm>) -> Self {
+    pub(crate) async fn from_keys(set: &JwkSet, allowed: Vec<Algorithm>) -> Self {
         // Nothing is served from here: the client below is never used to fetch.
         let nowhere = url::Url::parse("http://127.0.0.1:1/.well-known/jwks.json").expect("a valid URL");
         let tenant = crate::config::Tenant {
@@ -170,7 +166,7 @@ impl Jwks {
 
     /// Fetch now and replace the cached set. On failure the keys we have stay, for another
     /// TTL (stale-if-error), and the failure is logged.
-    pub async fn refresh(&self) -> Result<(), JwksError> {
+    pub(crate) async fn refresh(&self) -> Result<(), JwksError> {
         match self.fetch().await {
             Ok(set) => {
                 tracing::debug!(keys = set.len(), "JWKS refreshed");
@@ -191,12 +187,12 @@ impl Jwks {
     }
 
     /// Keys are loaded (readiness).
-    pub fn has_keys(&self) -> bool {
+    pub(crate) fn has_keys(&self) -> bool {
         self.cache.contains_key(&())
     }
 
     /// The cached set, fetching it (single flight) when there is none.
-    pub async fn current(&self) -> Result<Arc<KeySet>, JwksError> {
+    pub(crate) async fn current(&self) -> Result<Arc<KeySet>, JwksError> {
         if let Some(set) = self.cache.get(&()).await {
             return Ok(set);
         }
@@ -204,7 +200,7 @@ impl Jwks {
     }
 
     /// The key for `kid`, refetching the set once when the kid is unknown.
-    pub async fn key(&self, kid: &str) -> Result<(DecodingKey, Algorithm), JwksError> {
+    pub(crate) async fn key(&self, kid: &str) -> Result<(DecodingKey, Algorithm), JwksError> {
         let set = self.current().await?;
         if let Some(k) = set.get(kid) {
             return Ok(k.clone());
@@ -227,7 +223,7 @@ impl Jwks {
 
     /// Refresh ahead of expiry; the wait before the next refresh: TTL/2, or a second while
     /// no keys are loaded yet.
-    pub async fn refresh_tick(&self) -> Duration {
+    pub(crate) async fn refresh_tick(&self) -> Duration {
         let ok = self.refresh().await.is_ok() || self.has_keys();
         if ok {
             self.ttl / 2

@@ -48,10 +48,10 @@ pub(crate) struct ManagementApi {
 
 /// A call to make: method, path below `/api/v2`, query and body.
 pub(crate) struct Call {
-    pub method: reqwest::Method,
-    pub path: String,
-    pub query: Vec<(&'static str, String)>,
-    pub body: CallBody,
+    pub(crate) method: reqwest::Method,
+    pub(crate) path: String,
+    pub(crate) query: Vec<(&'static str, String)>,
+    pub(crate) body: CallBody,
 }
 
 pub(crate) enum CallBody {
@@ -62,18 +62,18 @@ pub(crate) enum CallBody {
 }
 
 impl Call {
-    pub fn new(method: reqwest::Method, path: String) -> Self {
+    pub(crate) fn new(method: reqwest::Method, path: String) -> Self {
         Call { method, path, query: Vec::new(), body: CallBody::None }
     }
 }
 
 impl ManagementApi {
-    pub fn new(tenant: TenantClient, config: Management) -> Self {
+    pub(crate) fn new(tenant: TenantClient, config: Management) -> Self {
         let token = moka::future::Cache::builder().max_capacity(1).expire_after(TokenExpiry).build();
         ManagementApi { tenant, config, token }
     }
 
-    pub fn config(&self) -> &Management {
+    pub(crate) fn config(&self) -> &Management {
         &self.config
     }
 
@@ -97,7 +97,7 @@ impl ManagementApi {
 
     /// Make `call`; a `401` (the token was revoked or expired early) gets one new token and
     /// one retry.
-    pub async fn send(&self, call: &Call) -> Result<ManagementAnswer, ApiError> {
+    pub(crate) async fn send(&self, call: &Call) -> Result<ManagementAnswer, ApiError> {
         let first = self.attempt(call).await?;
         if first.status != 401 {
             return Ok(first);

@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use bytes::Bytes;
 
 /// Auth0 refuses users files over 500 KB; the gateway reads a little more than that.
-pub const MAX_IMPORT_BYTES: usize = 512 * 1024;
+pub(crate) const MAX_IMPORT_BYTES: usize = 512 * 1024;
 
 /// A users import as the caller sent it, checked.
 pub(crate) struct Import {
@@ -32,7 +32,7 @@ fn boolean(name: &str, value: String) -> Result<String, ApiError> {
 
 impl Import {
     /// Read the multipart body of an import request.
-    pub async fn parse(content_type: Option<&str>, body: Bytes, m: &Management) -> Result<Self, ApiError> {
+    pub(crate) async fn parse(content_type: Option<&str>, body: Bytes, m: &Management) -> Result<Self, ApiError> {
         let boundary = content_type
             .and_then(|ct| multer::parse_boundary(ct).ok())
             .ok_or_else(|| ApiError::new(415, "unsupported_media_type", "Send the import as multipart/form-data."))?;
@@ -84,7 +84,7 @@ impl Import {
     }
 
     /// The tenant's multipart form, with the connection's id.
-    pub fn form(&self, m: &Management) -> Result<reqwest::multipart::Form, ApiError> {
+    pub(crate) fn form(&self, m: &Management) -> Result<reqwest::multipart::Form, ApiError> {
         let id = m.connection_id(&self.connection).ok_or_else(|| bad("unknown connection"))?;
         let file = reqwest::multipart::Part::bytes(self.users.to_vec())
             .file_name(self.file_name.clone())

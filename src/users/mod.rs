@@ -7,7 +7,7 @@ mod import;
 mod query;
 
 pub(crate) use api::ManagementApi;
-pub use import::MAX_IMPORT_BYTES;
+pub(crate) use import::MAX_IMPORT_BYTES;
 
 use crate::config::{Client, Config, Policy};
 use crate::error::ApiError;
@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 /// What a `/users…` request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UserOp {
+pub(crate) enum UserOp {
     List,
     Create,
     Get,
@@ -34,7 +34,7 @@ pub enum UserOp {
 }
 
 impl UserOp {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             UserOp::List => "list",
             UserOp::Create => "create",
@@ -51,7 +51,7 @@ impl UserOp {
 
 /// The calling management client (a client marked `management: true`), under its per-client
 /// rate limit: 401 without a known `secret`, 403 for any other client.
-pub async fn management_client<'c>(
+pub(crate) async fn management_client<'c>(
     config: &'c Config,
     limits: &Limits,
     req: &Request,
@@ -70,11 +70,11 @@ pub async fn management_client<'c>(
     Ok((client, rate))
 }
 
-pub struct UserEndpoints {
-    pub config: Arc<Config>,
+pub(crate) struct UserEndpoints {
+    pub(crate) config: Arc<Config>,
     pub(crate) api: Option<ManagementApi>,
-    pub limits: Arc<Limits>,
-    pub sessions: Arc<SessionService>,
+    pub(crate) limits: Arc<Limits>,
+    pub(crate) sessions: Arc<SessionService>,
 }
 
 fn not_configured() -> ApiError {
@@ -114,7 +114,7 @@ fn user_body(req: &Request, m: &crate::config::Management, fill: bool) -> Result
 
 impl UserEndpoints {
     /// A management call: `path` is the normalised path, `query` the raw query string.
-    pub async fn handle(&self, op: UserOp, path: &str, query: Option<&str>, req: &Request) -> Reply {
+    pub(crate) async fn handle(&self, op: UserOp, path: &str, query: Option<&str>, req: &Request) -> Reply {
         let answer = async {
             let (client, rate) = management_client(&self.config, &self.limits, req).await?;
             let api = self.api.as_ref().ok_or_else(not_configured)?;
@@ -211,7 +211,7 @@ impl UserEndpoints {
 
     /// `GET /users/me`: the caller's own profile from the tenant, for a valid Bearer or session
     /// cookie; limited per IP like `/userinfo`.
-    pub async fn me(&self, guard: &Guard, req: &Request) -> Reply {
+    pub(crate) async fn me(&self, guard: &Guard, req: &Request) -> Reply {
         let rate = match self.limits.check_session_endpoint(req.client_ip).await {
             Ok(rate) => rate,
             Err(refusal) => return refusal.into_reply(),

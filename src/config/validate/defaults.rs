@@ -14,7 +14,7 @@ pub(crate) const DEFAULT_THREADS: usize = 1;
 /// `grace_period_seconds`: on SIGTERM, the longest wait for requests in flight.
 pub(crate) const DEFAULT_GRACE_PERIOD_SECONDS: u64 = 10;
 /// `max_body_bytes`: the largest body of a request the gateway answers itself (64 KiB).
-pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 
 // `connections`
 

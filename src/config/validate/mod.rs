@@ -30,7 +30,7 @@ use self::scalars::{addr, http_url};
 use self::session::{id_token, session, store};
 use self::tenant::tenant;
 
-pub use self::defaults::DEFAULT_MAX_BODY_BYTES;
+pub(crate) use self::defaults::DEFAULT_MAX_BODY_BYTES;
 pub(crate) use self::scalars::is_loopback;
 
 /// Errors collected while validating: all are reported, not only the first.
@@ -43,7 +43,7 @@ impl Problems {
     }
 }
 
-pub fn validate(file: FileConfig, env_session_duration: Option<String>) -> Result<Config, Vec<String>> {
+pub(crate) fn validate(file: FileConfig, env_session_duration: Option<String>) -> Result<Config, Vec<String>> {
     let mut p = Problems::default();
 
     let listen = addr(&mut p, "listen", file.listen.as_deref().unwrap_or(DEFAULT_LISTEN));

@@ -12,7 +12,7 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use std::time::Duration;
 
-pub enum Method {
+pub(crate) enum Method {
     Post,
     Basic,
     /// The Management API's machine-to-machine client: `client_secret_post` or `_basic`.
@@ -20,19 +20,19 @@ pub enum Method {
     PrivateKeyJwt(DecodingKey),
 }
 
-pub struct DevClient {
-    pub id: String,
-    pub secret: Secret,
-    pub method: Method,
+pub(crate) struct DevClient {
+    pub(crate) id: String,
+    pub(crate) secret: Secret,
+    pub(crate) method: Method,
     /// The configured browser-login callback (`redirect_url`), accepted as a `redirect_uri`.
-    pub redirect_url: Option<url::Url>,
+    pub(crate) redirect_url: Option<url::Url>,
     /// Where `/v2/logout` and `/oidc/logout` may send the browser back to.
-    pub logout_urls: Vec<String>,
+    pub(crate) logout_urls: Vec<String>,
     /// The connections the client may log in with (empty: any).
-    pub connections: Vec<String>,
+    pub(crate) connections: Vec<String>,
 }
 
-pub struct Clients {
+pub(crate) struct Clients {
     clients: Vec<DevClient>,
     /// The token endpoint: the audience of client assertions.
     token_url: String,
@@ -40,7 +40,7 @@ pub struct Clients {
 }
 
 impl Clients {
-    pub fn new(clients: &[Client], token_url: String) -> Result<Self, String> {
+    pub(crate) fn new(clients: &[Client], token_url: String) -> Result<Self, String> {
         let clients = clients
             .iter()
             .map(|c| {
@@ -64,7 +64,7 @@ impl Clients {
     }
 
     /// Register the Management API client (both secret methods allowed).
-    pub fn add_management(&mut self, id: String, secret: Secret) {
+    pub(crate) fn add_management(&mut self, id: String, secret: Secret) {
         self.clients.push(DevClient {
             id,
             secret,
@@ -75,12 +75,12 @@ impl Clients {
         });
     }
 
-    pub fn by_id(&self, id: &str) -> Option<&DevClient> {
+    pub(crate) fn by_id(&self, id: &str) -> Option<&DevClient> {
         self.clients.iter().find(|c| c.id == id)
     }
 
     /// The client that authenticated this call, or why not (as Auth0 words it).
-    pub fn authenticate(&self, basic: Option<&str>, params: &Params) -> Result<&DevClient, &'static str> {
+    pub(crate) fn authenticate(&self, basic: Option<&str>, params: &Params) -> Result<&DevClient, &'static str> {
         if let Some(header) = basic {
             let (id, secret) = decode_basic(header).ok_or("malformed Basic credentials")?;
             let c = self.by_id(&id).ok_or("Unauthorized")?;

@@ -1,11 +1,11 @@
 //! The dev tenant's connections, by name and by id (`con_…`), as the Management API names them.
 
 /// Connection name → id: the management block's ids, else `con_` + 16 hex of SHA-256(name).
-pub struct Connections(Vec<(String, String)>);
+pub(crate) struct Connections(Vec<(String, String)>);
 
 impl Connections {
     /// The connections `listed` (with their ids) and every one of `names`.
-    pub fn new<'a>(names: impl IntoIterator<Item = &'a str>, listed: &[(String, String)]) -> Self {
+    pub(crate) fn new<'a>(names: impl IntoIterator<Item = &'a str>, listed: &[(String, String)]) -> Self {
         let mut all = listed.to_vec();
         for name in names {
             if !all.iter().any(|(n, _)| n == name) {
@@ -15,23 +15,23 @@ impl Connections {
         Connections(all)
     }
 
-    pub fn knows(&self, name: &str) -> bool {
+    pub(crate) fn knows(&self, name: &str) -> bool {
         self.0.iter().any(|(n, _)| n == name)
     }
 
     /// The name of the connection with this id.
-    pub fn name_of(&self, id: &str) -> Option<&str> {
+    pub(crate) fn name_of(&self, id: &str) -> Option<&str> {
         self.0.iter().find(|(_, i)| i == id).map(|(n, _)| n.as_str())
     }
 }
 
 /// `sms` and `email` users log in with a one-time code: they have no password.
-pub fn is_passwordless(name: &str) -> bool {
+pub(crate) fn is_passwordless(name: &str) -> bool {
     matches!(name, "sms" | "email")
 }
 
 /// The identity provider of a connection's users.
-pub fn provider(name: &str) -> &'static str {
+pub(crate) fn provider(name: &str) -> &'static str {
     match name {
         "sms" => "sms",
         "email" => "email",

@@ -18,7 +18,7 @@ type St = AxState<Arc<State>>;
 
 use crate::login::grant::{JWT_BEARER, PASSWORDLESS_OTP, PASSWORD_REALM};
 
-pub fn router(state: Arc<State>) -> axum::Router {
+pub(crate) fn router(state: Arc<State>) -> axum::Router {
     axum::Router::new()
         .route("/oauth/token", post(token))
         .route("/.well-known/jwks.json", get(jwks))

@@ -19,7 +19,7 @@ use std::time::Duration;
 type St = AxState<Arc<State>>;
 
 /// The import jobs by id.
-pub type Jobs = Mutex<HashMap<String, Job>>;
+pub(crate) type Jobs = Mutex<HashMap<String, Job>>;
 
 /// The properties of an import row (Auth0's import schema, the subset the dev tenant takes).
 const ROW_FIELDS: &[&str] = &[
@@ -41,7 +41,7 @@ const ROW_FIELDS: &[&str] = &[
 /// The time each of a job's two background steps takes.
 const STEP: Duration = Duration::from_millis(50);
 
-pub struct Job {
+pub(crate) struct Job {
     id: String,
     status: &'static str,
     created_at: String,

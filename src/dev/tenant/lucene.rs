@@ -18,7 +18,7 @@ use serde_json::Value;
 use std::iter::Peekable;
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Query {
+pub(crate) enum Query {
     Term { field: String, pattern: Pattern },
     And(Box<Query>, Box<Query>),
     Or(Box<Query>, Box<Query>),
@@ -27,7 +27,7 @@ pub enum Query {
 
 /// A term's value, lower-cased.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Pattern {
+pub(crate) enum Pattern {
     Exact(String),
     Prefix(String),
     Exists,
@@ -65,7 +65,7 @@ const MAX_TOKENS: usize = 1000;
 const MAX_DEPTH: usize = 32;
 
 /// Parse a non-empty `q`; the error says what is wrong, for "Query validation error: …".
-pub fn parse(q: &str) -> Result<Query, String> {
+pub(crate) fn parse(q: &str) -> Result<Query, String> {
     let tokens = tokenize(q)?;
     if tokens.len() > MAX_TOKENS {
         return Err("the query has too many terms".into());
@@ -80,7 +80,7 @@ pub fn parse(q: &str) -> Result<Query, String> {
 }
 
 /// Whether the user (as the Management API shows it) matches.
-pub fn matches(query: &Query, user: &Value) -> bool {
+pub(crate) fn matches(query: &Query, user: &Value) -> bool {
     match query {
         Query::And(a, b) => matches(a, user) && matches(b, user),
         Query::Or(a, b) => matches(a, user) || matches(b, user),

@@ -25,16 +25,16 @@ const WINDOW: u64 = 60;
 const MAX_RECORDED_BODY: usize = 1 << 20;
 
 /// The Management API's settings and counters.
-pub struct Api {
+pub(crate) struct Api {
     /// `{base_url}/api/v2/`: the audience of its tokens.
-    pub audience: String,
+    pub(crate) audience: String,
     /// The machine-to-machine client allowed the `client_credentials` grant.
     client_id: Option<String>,
     /// What that client is granted (a request's `scope` narrows it).
     scopes: Vec<String>,
     per_minute: u32,
     /// Successful `client_credentials` grants.
-    pub grants: AtomicU64,
+    pub(crate) grants: AtomicU64,
     /// Rate-limit windows by token `jti` (or `sub`).
     windows: Mutex<HashMap<String, Window>>,
 }
@@ -53,7 +53,7 @@ struct Quota {
 }
 
 impl Api {
-    pub fn new(audience: String, client_id: Option<String>, scopes: Vec<String>, per_minute: u32) -> Self {
+    pub(crate) fn new(audience: String, client_id: Option<String>, scopes: Vec<String>, per_minute: u32) -> Self {
         Api { audience, client_id, scopes, per_minute, grants: AtomicU64::new(0), windows: Default::default() }
     }
 

@@ -214,7 +214,7 @@ impl DevTenant {
         self.state.jwks_failing.store(failing, std::sync::atomic::Ordering::SeqCst);
     }
 
-    pub fn router(&self) -> axum::Router {
+    pub(crate) fn router(&self) -> axum::Router {
         handlers::router(self.state.clone())
     }
 

@@ -8,39 +8,39 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use serde_json::{json, Map, Value};
 
 #[derive(Clone)]
-pub struct User {
+pub(crate) struct User {
     /// The hex part of the user id (`auth0|<id>`).
-    pub id: String,
+    pub(crate) id: String,
     /// Login name of database and `email` users; empty for an `sms` user created without one.
-    pub email: String,
-    pub phone_number: Option<String>,
+    pub(crate) email: String,
+    pub(crate) phone_number: Option<String>,
     pub username: Option<String>,
-    pub name: String,
-    pub nickname: String,
-    pub given_name: Option<String>,
-    pub family_name: Option<String>,
-    pub picture: Option<String>,
-    pub connection: String,
-    pub blocked: bool,
-    pub mfa: bool,
-    pub email_verified: bool,
-    pub app_metadata: Map<String, Value>,
+    pub(crate) name: String,
+    pub(crate) nickname: String,
+    pub(crate) given_name: Option<String>,
+    pub(crate) family_name: Option<String>,
+    pub(crate) picture: Option<String>,
+    pub(crate) connection: String,
+    pub(crate) blocked: bool,
+    pub(crate) mfa: bool,
+    pub(crate) email_verified: bool,
+    pub(crate) app_metadata: Map<String, Value>,
     pub user_metadata: Map<String, Value>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub(crate) created_at: String,
+    pub(crate) updated_at: String,
     /// PHC string, or empty: no password (nothing ever matches it).
-    pub hash: String,
+    pub(crate) hash: String,
     otp: Option<Secret>,
 }
 
 /// Argon2id: the library default (19 MiB, 2 passes), or a fast setting for benchmarks.
-pub fn hasher(fast: bool) -> Argon2<'static> {
+pub(crate) fn hasher(fast: bool) -> Argon2<'static> {
     let params = if fast { Params::new(64, 1, 1, None) } else { Params::new(19 * 1024, 2, 1, None) };
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.expect("valid argon2 parameters"))
 }
 
 /// A PHC string for `password` (CPU heavy: call off the async threads).
-pub fn hash_password(argon: &Argon2<'static>, password: &str) -> Result<String, String> {
+pub(crate) fn hash_password(argon: &Argon2<'static>, password: &str) -> Result<String, String> {
     argon
         .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
         .map(|h| h.to_string())
@@ -48,19 +48,19 @@ pub fn hash_password(argon: &Argon2<'static>, password: &str) -> Result<String, 
 }
 
 /// Check a password against a stored hash (CPU heavy: call off the async threads).
-pub fn password_matches(hash: &str, password: &str) -> bool {
+pub(crate) fn password_matches(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash).map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false)
 }
 
 /// Now, as RFC 3339 (the Management API's `created_at`/`updated_at`).
-pub fn timestamp() -> String {
+pub(crate) fn timestamp() -> String {
     time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 impl User {
     /// A new user of `connection` known by `email` (or, for an `sms` user, `phone_number`),
     /// with Auth0's defaults: `name` is the login name, `nickname` its local part.
-    pub fn new(connection: &str, email: &str, phone_number: Option<&str>) -> Self {
+    pub(crate) fn new(connection: &str, email: &str, phone_number: Option<&str>) -> Self {
         let login = if email.is_empty() { phone_number.unwrap_or_default() } else { email };
         let now = timestamp();
         User {
@@ -86,7 +86,7 @@ impl User {
         }
     }
 
-    pub fn from_config(u: &DevUser, argon: &Argon2<'static>) -> Result<Self, String> {
+    pub(crate) fn from_config(u: &DevUser, argon: &Argon2<'static>) -> Result<Self, String> {
         let hash = match &u.password {
             // A passwordless user has no password: no hash, and nothing ever matches it.
             DevPassword::Plain(pw) if pw.expose().is_empty() => String::new(),
@@ -113,17 +113,17 @@ impl User {
     }
 
     /// `auth0|<hex id>`.
-    pub fn user_id(&self) -> String {
+    pub(crate) fn user_id(&self) -> String {
         format!("auth0|{}", self.id)
     }
 
     /// Whether this user logs in as `login` (already lower-cased): the email or phone number.
-    pub fn is_named(&self, login: &str) -> bool {
+    pub(crate) fn is_named(&self, login: &str) -> bool {
         self.email.to_lowercase() == login || self.phone_number.as_deref().is_some_and(|p| p.to_lowercase() == login)
     }
 
     /// The groups claim: `app_metadata.groups` when it is an array (its string elements).
-    pub fn groups(&self) -> Vec<&str> {
+    pub(crate) fn groups(&self) -> Vec<&str> {
         match self.app_metadata.get("groups") {
             Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
             _ => Vec::new(),
@@ -131,14 +131,14 @@ impl User {
     }
 
     /// A passwordless user's one-time code (fixed in the configuration: demo only).
-    pub fn otp_matches(&self, code: &str) -> bool {
+    pub(crate) fn otp_matches(&self, code: &str) -> bool {
         use subtle::ConstantTimeEq;
         self.otp.as_ref().is_some_and(|o| bool::from(o.expose().as_bytes().ct_eq(code.as_bytes())))
     }
 
     /// Set the profile fields present in `fields` (already type-checked). Metadata objects
     /// are merged shallowly: a key set to null is removed, an empty object (or null) clears.
-    pub fn apply(&mut self, fields: &Map<String, Value>) {
+    pub(crate) fn apply(&mut self, fields: &Map<String, Value>) {
         let text = |v: &Value| v.as_str().map(str::to_string);
         for (key, value) in fields {
             match key.as_str() {
@@ -161,7 +161,7 @@ impl User {
     }
 
     /// The user as the Management API shows it.
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let mut v = json!({
             "user_id": self.user_id(),
             "email_verified": self.email_verified,
@@ -212,7 +212,7 @@ fn merge(into: &mut Map<String, Value>, patch: &Value) {
 }
 
 /// JSON Schema's name of a value's type, for validation messages.
-pub fn type_name(v: &Value) -> &'static str {
+pub(crate) fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "boolean",
@@ -226,7 +226,7 @@ pub fn type_name(v: &Value) -> &'static str {
 
 /// The type a profile property must have (`None`: not a profile property). Optional string
 /// properties may be null (unset); metadata may be null (cleared).
-pub fn check_type(field: &str, value: &Value) -> Option<Result<(), String>> {
+pub(crate) fn check_type(field: &str, value: &Value) -> Option<Result<(), String>> {
     let ok = match field {
         "email" | "name" | "nickname" | "connection" | "password" | "user_id" | "password_hash" => value.is_string(),
         "phone_number" | "username" | "given_name" | "family_name" | "picture" => value.is_string() || value.is_null(),
@@ -242,7 +242,7 @@ pub fn check_type(field: &str, value: &Value) -> Option<Result<(), String>> {
     Some(if ok { Ok(()) } else { Err(format!("Expected type {expected} but found type {}", type_name(value))) })
 }
 
-pub fn hex_id(connection: &str, email: &str) -> String {
+pub(crate) fn hex_id(connection: &str, email: &str) -> String {
     use sha2::{Digest, Sha256};
     let d = Sha256::digest(format!("{connection}\0{email}").as_bytes());
     crate::session::revocations::hex(&d[..12])
