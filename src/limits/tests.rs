@@ -20,6 +20,13 @@ fn limits(login: &str, burst: u32) -> (Limits<FakeRelativeClock>, FakeRelativeCl
     (Limits::with_clock(config, clock.clone()), clock)
 }
 
+/// `times` failed logins of `u` from 1.1.1.1.
+async fn fail(l: &Limits<FakeRelativeClock>, times: usize) {
+    for _ in 0..times {
+        l.record_attempt("u", ip("1.1.1.1"), false).await;
+    }
+}
+
 fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
 }
@@ -87,22 +94,16 @@ async fn consecutive_failures_block_that_user_from_that_ip_only() {
 #[tokio::test]
 async fn a_success_resets_the_count() {
     let (l, _) = limits("100/s", 100);
-    for _ in 0..2 {
-        l.record_attempt("u", ip("1.1.1.1"), false).await;
-    }
+    fail(&l, 2).await;
     l.record_attempt("u", ip("1.1.1.1"), true).await;
-    for _ in 0..2 {
-        l.record_attempt("u", ip("1.1.1.1"), false).await;
-    }
+    fail(&l, 2).await;
     assert!(l.check_attempt("u", ip("1.1.1.1")).await.is_ok(), "2 failures after the reset, not 4");
 }
 
 #[tokio::test]
 async fn the_block_expires() {
     let (l, clock) = limits("100/s", 100);
-    for _ in 0..3 {
-        l.record_attempt("u", ip("1.1.1.1"), false).await;
-    }
+    fail(&l, 3).await;
     assert!(l.check_attempt("u", ip("1.1.1.1")).await.is_err());
     clock.advance(Duration::from_secs(899));
     let e = l.check_attempt("u", ip("1.1.1.1")).await.unwrap_err();

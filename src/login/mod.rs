@@ -123,10 +123,8 @@ impl LoginService {
                 applied.add(info);
                 match (client, endpoint) {
                     (None, _) => Err(ApiError::invalid_client()),
-                    (Some(c), Endpoint::Token) => token::handle(self, c, req, &mut applied).await,
                     (Some(c), Endpoint::RefreshToken) => refresh::handle(self, c, req).await,
-                    (Some(c), Endpoint::Ro) => ro::handle(self, c, req, &mut applied).await,
-                    (Some(c), Endpoint::PasswordsApi) => passwords_api::handle(self, c, req, &mut applied).await,
+                    (Some(c), form) => self.form_login(form, c, req, &mut applied).await,
                 }
             }
         };
@@ -138,6 +136,35 @@ impl LoginService {
         }
         Outcome { reply, client: client.map(|c| c.name.clone()) }
     }
+
+    /// The logins whose body is a form or JSON: parsed once, its `client_id` checked, handled.
+    async fn form_login(
+        &self,
+        endpoint: Endpoint,
+        client: &Client,
+        req: &Request,
+        applied: &mut AppliedLimits,
+    ) -> Result<Reply, ApiError> {
+        let params = read_params(req)?;
+        check_client_id(&params, client)?;
+        let call = FormCall { svc: self, client, req, params: &params };
+        match endpoint {
+            Endpoint::Token => token::handle(call, applied).await,
+            Endpoint::Ro => ro::handle(call, applied).await,
+            Endpoint::PasswordsApi => passwords_api::handle(call, applied).await,
+            Endpoint::RefreshToken => refresh::handle(self, client, req).await,
+        }
+    }
+}
+
+/// A login call with a form or JSON body: the service, the client its secret named, the
+/// request and its parameters.
+#[derive(Clone, Copy)]
+pub(crate) struct FormCall<'a> {
+    svc: &'a LoginService,
+    client: &'a Client,
+    req: &'a Request,
+    params: &'a Params,
 }
 
 /// Run a password attempt's tenant call and record its outcome for brute-force protection.

@@ -3,33 +3,22 @@
 //! organization; `claims` go to the tenant; `session_id` is echoed or generated.
 
 use super::grant::{PASSWORDLESS_OTP, PASSWORD_REALM};
-use super::{attempt, check_client_id, read_params, upstream_scope, AppliedLimits, LoginService};
-use crate::config::Client;
+use super::shape::OAuthTokens;
+use super::{attempt, upstream_scope, AppliedLimits, FormCall};
 use crate::error::ApiError;
-use crate::exchange::{Reply, Request};
+use crate::exchange::Reply;
 use serde::Serialize;
 
+/// The standard token answer and the session's id.
 #[derive(Serialize)]
 struct Answer<'a> {
-    access_token: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id_token: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    refresh_token: Option<&'a str>,
-    token_type: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expires_in: Option<u64>,
+    #[serde(flatten)]
+    tokens: OAuthTokens<'a>,
     session_id: &'a str,
 }
 
-pub(crate) async fn handle(
-    svc: &LoginService,
-    client: &Client,
-    req: &Request,
-    applied: &mut AppliedLimits,
-) -> Result<Reply, ApiError> {
-    let params = read_params(req)?;
-    check_client_id(&params, client)?;
+pub(crate) async fn handle(call: FormCall<'_>, applied: &mut AppliedLimits) -> Result<Reply, ApiError> {
+    let FormCall { svc, client, req, params } = call;
     let username = params.require("username")?;
     let password = params.require("password")?;
     let username_type = params.get("username_type").unwrap_or("username");
@@ -69,15 +58,5 @@ pub(crate) async fn handle(
     if let Some(reply) = svc.web_answer(client, &tokens, session.as_ref()) {
         return Ok(reply);
     }
-    Ok(Reply::json(
-        200,
-        &Answer {
-            access_token: &tokens.access_token,
-            id_token: tokens.id_token.as_deref(),
-            refresh_token: tokens.refresh_token.as_deref(),
-            token_type: &tokens.token_type,
-            expires_in: tokens.expires_in,
-            session_id: &session_id,
-        },
-    ))
+    Ok(Reply::json(200, &Answer { tokens: OAuthTokens::of(&tokens), session_id: &session_id }))
 }

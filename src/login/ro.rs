@@ -5,7 +5,7 @@
 
 use super::grant::{JWT_BEARER, PASSWORDLESS_OTP, PASSWORD_REALM};
 use super::token::{credentials, Credentials};
-use super::{attempt, check_client_id, read_params, upstream_scope, AppliedLimits, LoginService, Params};
+use super::{attempt, upstream_scope, AppliedLimits, FormCall, LoginService, Params};
 use crate::config::{Client, LegacyRo};
 use crate::error::ApiError;
 use crate::exchange::{Reply, Request};
@@ -22,22 +22,16 @@ struct LegacyTokens<'a> {
     refresh_token: Option<&'a str>,
 }
 
-pub(crate) async fn handle(
-    svc: &LoginService,
-    client: &Client,
-    req: &Request,
-    applied: &mut AppliedLimits,
-) -> Result<Reply, ApiError> {
-    let params = read_params(req)?;
-    check_client_id(&params, client)?;
+pub(crate) async fn handle(call: FormCall<'_>, applied: &mut AppliedLimits) -> Result<Reply, ApiError> {
+    let FormCall { svc, client, req, params } = call;
     let asked_offline = params.get("scope").is_some_and(|s| s.split_whitespace().any(|x| x == "offline_access"));
     if asked_offline && params.get("device").is_none() {
         return Err(ApiError::missing_parameter("device"));
     }
     let scope = upstream_scope(params.get("scope"), client);
     let mut tokens = match params.require("grant_type")? {
-        "password" => password(svc, client, &params, &scope, req, applied).await?,
-        JWT_BEARER => jwt_bearer(svc, client, &params, &scope, req).await?,
+        "password" => password(call, &scope, applied).await?,
+        JWT_BEARER => jwt_bearer(svc, client, params, &scope, req).await?,
         other => {
             return Err(ApiError::new(400, "unsupported_grant_type", format!("Grant type {other:?} is not supported.")))
         }
@@ -55,15 +49,9 @@ pub(crate) async fn handle(
     Ok(Reply::json(200, &body))
 }
 
-async fn password(
-    svc: &LoginService,
-    client: &Client,
-    params: &Params,
-    scope: &str,
-    req: &Request,
-    applied: &mut AppliedLimits,
-) -> Result<Tokens, ApiError> {
-    let Credentials { username, password, realm } = credentials(svc, client, params, req, applied).await?;
+async fn password(call: FormCall<'_>, scope: &str, applied: &mut AppliedLimits) -> Result<Tokens, ApiError> {
+    let Credentials { username, password, realm } = credentials(call, applied).await?;
+    let FormCall { svc, client, req, params } = call;
     let passwordless = matches!(realm, "sms" | "email");
     let call = async {
         if passwordless || client.legacy_ro == LegacyRo::Translate {

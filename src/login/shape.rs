@@ -26,8 +26,9 @@ struct CamelTokens<'a> {
     expire_at: Option<String>,
 }
 
+/// The standard OAuth2 token answer (the Passwords API adds its `session_id` to it).
 #[derive(Serialize)]
-struct OAuthTokens<'a> {
+pub(crate) struct OAuthTokens<'a> {
     access_token: &'a str,
     token_type: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -38,6 +39,20 @@ struct OAuthTokens<'a> {
     id_token: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     scope: Option<&'a str>,
+}
+
+impl<'a> OAuthTokens<'a> {
+    /// The tenant's tokens as they came, `expires_in` clamped, no `scope`.
+    pub(crate) fn of(tokens: &'a Tokens) -> Self {
+        OAuthTokens {
+            access_token: &tokens.access_token,
+            token_type: &tokens.token_type,
+            expires_in: tokens.expires_in.map(|s| s.min(MAX_EXPIRES_IN)),
+            refresh_token: tokens.refresh_token.as_deref(),
+            id_token: tokens.id_token.as_deref(),
+            scope: None,
+        }
+    }
 }
 
 /// What the login asked for, to shape the answer.
@@ -94,14 +109,7 @@ pub(crate) fn token_reply(
             let differs = asked.caller_scope.is_none_or(|asked| !same_scopes(asked, granted));
             Reply::json(
                 200,
-                &OAuthTokens {
-                    access_token: &tokens.access_token,
-                    token_type: &tokens.token_type,
-                    expires_in: tokens.expires_in.map(|s| s.min(MAX_EXPIRES_IN)),
-                    refresh_token,
-                    id_token: tokens.id_token.as_deref(),
-                    scope: differs.then_some(granted),
-                },
+                &OAuthTokens { refresh_token, scope: differs.then_some(granted), ..OAuthTokens::of(tokens) },
             )
         }
     }

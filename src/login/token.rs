@@ -1,7 +1,7 @@
 //! `POST /oauth/token`: the password (and password-realm) grant, and the refresh_token grant.
 
 use super::shape::{token_reply, Asked};
-use super::{attempt, check_client_id, read_params, upstream_scope, AppliedLimits, LoginService, Params};
+use super::{attempt, upstream_scope, AppliedLimits, FormCall, LoginService, Params};
 use crate::config::Client;
 use crate::error::ApiError;
 use crate::exchange::{Reply, Request};
@@ -10,23 +10,17 @@ use crate::tenant::TenantError;
 
 use super::grant::PASSWORD_REALM;
 
-pub(crate) async fn handle(
-    svc: &LoginService,
-    client: &Client,
-    req: &Request,
-    applied: &mut AppliedLimits,
-) -> Result<Reply, ApiError> {
-    let params = read_params(req)?;
-    check_client_id(&params, client)?;
+pub(crate) async fn handle(call: FormCall<'_>, applied: &mut AppliedLimits) -> Result<Reply, ApiError> {
+    let FormCall { svc, client, req, params } = call;
     if let Some(aud) = params.get("audience") {
         if client.audience.as_deref() != Some(aud) {
             return Err(ApiError::invalid_request("audience is not allowed for this client"));
         }
     }
     match params.require("grant_type")? {
-        "password" | PASSWORD_REALM => password(svc, client, &params, req, applied).await,
-        "refresh_token" => refresh_grant(svc, client, &params, req, None, None).await,
-        "authorization_code" => super::authorize::code_grant(svc, client, &params, req).await,
+        "password" | PASSWORD_REALM => password(call, applied).await,
+        "refresh_token" => refresh_grant(svc, client, params, req, None, None).await,
+        "authorization_code" => super::authorize::code_grant(svc, client, params, req).await,
         other => Err(ApiError::new(
             400,
             "unsupported_grant_type",
@@ -61,12 +55,10 @@ pub(crate) struct Credentials<'a> {
 }
 
 pub(crate) async fn credentials<'a>(
-    svc: &LoginService,
-    client: &'a Client,
-    params: &'a Params,
-    req: &Request,
+    call: FormCall<'a>,
     applied: &mut AppliedLimits,
 ) -> Result<Credentials<'a>, ApiError> {
+    let FormCall { svc, client, req, params } = call;
     let username = params.require("username")?;
     let password = params.require("password")?;
     let realm = connection(params, client)?;
@@ -74,14 +66,9 @@ pub(crate) async fn credentials<'a>(
     Ok(Credentials { username, password, realm })
 }
 
-async fn password(
-    svc: &LoginService,
-    client: &Client,
-    params: &Params,
-    req: &Request,
-    applied: &mut AppliedLimits,
-) -> Result<Reply, ApiError> {
-    let Credentials { username, password, realm } = credentials(svc, client, params, req, applied).await?;
+async fn password(call: FormCall<'_>, applied: &mut AppliedLimits) -> Result<Reply, ApiError> {
+    let Credentials { username, password, realm } = credentials(call, applied).await?;
+    let FormCall { svc, client, req, params } = call;
     let scope = upstream_scope(params.get("scope"), client);
     let mut form = vec![
         ("grant_type", PASSWORD_REALM),

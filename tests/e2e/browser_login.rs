@@ -86,8 +86,7 @@ async fn a_browser_logs_in_through_the_tenants_page_and_lands_where_it_asked() {
     assert!(cleared, "the transaction cookie is cleared");
 
     // The cookie is a session: the backend sees the user.
-    let (status, echo) =
-        json(http().get(format!("{}/app/orders", s.gateway.url)).header("cookie", &sid).send().await.unwrap()).await;
+    let (status, echo) = json(s.gateway.get("/app/orders").header("cookie", &sid).send().await.unwrap()).await;
     assert_eq!((status, echo["headers"]["x-user-email"].as_str()), (200, Some("demo@example.com")));
 
     // The tenant saw the code exchange with the verifier of the challenge it was given.
@@ -148,7 +147,7 @@ async fn the_tenants_errors_and_bad_starts_are_clear_refusals() {
         let resp = http().get(format!("{}/authorize?{bad}", s.gateway.url)).send().await.unwrap();
         assert_oauth_error(resp, 400, "invalid_request").await;
     }
-    let resp = http().post(format!("{}/authorize", s.gateway.url)).send().await.unwrap();
+    let resp = s.gateway.post("/authorize").send().await.unwrap();
     assert_eq!(resp.status(), 405);
 }
 
@@ -236,8 +235,7 @@ fn urlencode(s: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn page_loads_without_a_session_go_to_the_login_and_api_calls_keep_their_401() {
-    let s = Stack::start_with(|y| edit(&y, "routes:\n", "routes:\n  login_redirect: true\n  login_client: website\n"))
-        .await;
+    let s = Stack::start_edited("routes:\n", "routes:\n  login_redirect: true\n  login_client: website\n").await;
     let page = format!("{}/app/page?x=1", s.gateway.url);
     let resp = http().get(&page).header("accept", "text/html,application/xhtml+xml").send().await.unwrap();
     assert_eq!(resp.status(), 302);
@@ -253,17 +251,15 @@ async fn page_loads_without_a_session_go_to_the_login_and_api_calls_keep_their_4
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_also_ends_the_tenants_session_when_configured() {
-    let s = Stack::start_with(|y| {
-        edit(
-            &y,
-            "    logout_urls: [https://app.example.com/bye]\n",
-            "    logout_urls: [https://app.example.com/bye]\n    tenant_logout: v2\n",
-        )
-    })
+    let s = Stack::start_edited(
+        "    logout_urls: [https://app.example.com/bye]\n",
+        "    logout_urls: [https://app.example.com/bye]\n    tenant_logout: v2\n",
+    )
     .await;
     let cookie = s.website_cookie().await;
-    let resp = http()
-        .get(format!("{}/logout?returnTo=https%3A%2F%2Fapp.example.com%2Fbye", s.gateway.url))
+    let resp = s
+        .gateway
+        .get("/logout?returnTo=https%3A%2F%2Fapp.example.com%2Fbye")
         .header("cookie", &cookie)
         .header("sec-fetch-site", "same-origin")
         .send()
@@ -279,7 +275,6 @@ async fn logout_also_ends_the_tenants_session_when_configured() {
     // The tenant sends the browser on to the allowed returnTo.
     let at_tenant = http().get(&to).send().await.unwrap();
     assert_eq!((at_tenant.status().as_u16(), location(&at_tenant)), (302, "https://app.example.com/bye".to_string()));
-    let gone: Value =
-        json(http().get(format!("{}/api/x", s.gateway.url)).header("cookie", &cookie).send().await.unwrap()).await.1;
+    let gone: Value = json(s.gateway.get("/api/x").header("cookie", &cookie).send().await.unwrap()).await.1;
     assert_eq!(gone["error"], "invalid_token");
 }

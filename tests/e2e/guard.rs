@@ -124,7 +124,7 @@ async fn forged_tokens_are_refused_before_the_backend() {
     forged.push(("tampered payload", format!("{}.{}.{}", parts[0], tampered_payload, parts[2])));
 
     for (what, token) in forged {
-        let resp = http().get(format!("{}/api", s.gateway.url)).bearer_auth(&token).send().await.unwrap();
+        let resp = s.gateway.get("/api").bearer_auth(&token).send().await.unwrap();
         assert_eq!(
             resp.headers().get("www-authenticate").map(|v| v.to_str().unwrap()),
             Some(r#"Bearer error="invalid_token""#),
@@ -232,7 +232,7 @@ async fn the_cookie_works_and_cross_site_writes_need_an_allowed_origin() {
     assert!(echo["headers"].get("authorization").is_none(), "cookie_to_bearer is off by default");
 
     let post = |origin: Option<&'static str>| {
-        let mut r = http().post(format!("{}/api/items", s.gateway.url)).header("cookie", &cookie).body("{}");
+        let mut r = s.gateway.post("/api/items").header("cookie", &cookie).body("{}");
         if let Some(o) = origin {
             r = r.header("origin", o);
         }
@@ -243,14 +243,13 @@ async fn the_cookie_works_and_cross_site_writes_need_an_allowed_origin() {
     assert_eq!(post(Some("https://app.example.com")).await.unwrap().status(), 200);
     // A bearer token is not sent by browsers on their own: no origin needed.
     let at = access_token(&s).await;
-    let resp = http().post(format!("{}/api/items", s.gateway.url)).bearer_auth(at).send().await.unwrap();
+    let resp = s.gateway.post("/api/items").bearer_auth(at).send().await.unwrap();
     assert_eq!(resp.status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cookie_can_become_a_bearer_for_the_backend() {
-    let s = Stack::start_with(|y| edit(&y, "  leeway_seconds: 0\n", "  leeway_seconds: 0\n  cookie_to_bearer: true\n"))
-        .await;
+    let s = Stack::start_edited("  leeway_seconds: 0\n", "  leeway_seconds: 0\n  cookie_to_bearer: true\n").await;
     let cookie = s.website_cookie().await;
     let (status, echo) = get(&s, "/api/me", &[("cookie", &cookie)]).await;
     assert_eq!(status, 200);

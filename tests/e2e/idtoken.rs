@@ -47,8 +47,7 @@ async fn id_tokens_name_the_gateway_and_verify_against_its_jwks() {
     );
 
     // The gateway's JWKS has the tenant's key and both of its own; the id_token verifies.
-    let (status, jwks) =
-        json(http().get(format!("{}/.well-known/jwks.json", s.gateway.url)).send().await.unwrap()).await;
+    let (status, jwks) = json(s.gateway.get("/.well-known/jwks.json").send().await.unwrap()).await;
     assert_eq!(status, 200);
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 3, "{jwks}");
@@ -60,10 +59,9 @@ async fn id_tokens_name_the_gateway_and_verify_against_its_jwks() {
     jsonwebtoken::decode::<Value>(id_token, &key, &validation).expect("the id_token verifies with the gateway's key");
 
     // Discovery names the gateway as the issuer; the guard still takes the tenant's tokens.
-    let (_, doc) =
-        json(http().get(format!("{}/.well-known/openid-configuration", s.gateway.url)).send().await.unwrap()).await;
+    let (_, doc) = json(s.gateway.get("/.well-known/openid-configuration").send().await.unwrap()).await;
     assert_eq!(doc["issuer"], "https://gateway.test/");
-    let api = http().get(format!("{}/api/me", s.gateway.url)).bearer_auth(body["accessToken"].as_str().unwrap());
+    let api = s.gateway.get("/api/me").bearer_auth(body["accessToken"].as_str().unwrap());
     assert_eq!(api.send().await.unwrap().status(), 200);
 }
 

@@ -5,7 +5,12 @@ use crate::common::*;
 use serde_json::{json, Value};
 
 async fn ro(s: &Stack, secret: &str, body: Value) -> reqwest::Response {
-    http().post(format!("{}/oauth/ro", s.gateway.url)).header("secret", secret).json(&body).send().await.unwrap()
+    s.gateway.post("/oauth/ro").header("secret", secret).json(&body).send().await.unwrap()
+}
+
+/// A mobile client's `/oauth/ro` call refused with `status` and `error`: the error body.
+async fn ro_refused(s: &Stack, body: Value, status: u16, error: &str) -> Value {
+    assert_oauth_error(ro(s, "mobile-secret", body).await, status, error).await
 }
 
 fn db_login(extra: Value) -> Value {
@@ -81,32 +86,17 @@ async fn ro_database_logins_become_the_password_realm_grant() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ro_errors_speak_ro() {
     let s = Stack::start().await;
-    let body = assert_oauth_error(
-        ro(&s, "mobile-secret", db_login(json!({"password": "wrong"}))).await,
-        401,
-        "invalid_user_password",
-    )
-    .await;
+    let body = ro_refused(&s, db_login(json!({"password": "wrong"})), 401, "invalid_user_password").await;
     assert_eq!(body["error_description"], "Wrong email or password.");
     let blocked = db_login(json!({"username": "blocked@example.com", "password": "blocked-password"}));
-    assert_oauth_error(ro(&s, "mobile-secret", blocked).await, 401, "unauthorized").await;
+    ro_refused(&s, blocked, 401, "unauthorized").await;
     let mut no_user = db_login(json!({}));
     no_user.as_object_mut().unwrap().remove("username");
-    let body = assert_oauth_error(ro(&s, "mobile-secret", no_user).await, 400, "invalid_request").await;
+    let body = ro_refused(&s, no_user, 400, "invalid_request").await;
     assert_eq!(body["error_description"], "missing username parameter");
-    let body = assert_oauth_error(
-        ro(&s, "mobile-secret", db_login(json!({"scope": "openid offline_access"}))).await,
-        400,
-        "invalid_request",
-    )
-    .await;
+    let body = ro_refused(&s, db_login(json!({"scope": "openid offline_access"})), 400, "invalid_request").await;
     assert_eq!(body["error_description"], "missing device parameter");
-    assert_oauth_error(
-        ro(&s, "mobile-secret", db_login(json!({"client_id": "website-app"}))).await,
-        401,
-        "invalid_client",
-    )
-    .await;
+    ro_refused(&s, db_login(json!({"client_id": "website-app"})), 401, "invalid_client").await;
     assert_oauth_error(ro(&s, "nope-secret", db_login(json!({}))).await, 401, "invalid_client").await;
     // offline_access with a device gives a refresh token.
     let (status, body) =
@@ -128,7 +118,7 @@ async fn ro_sms_logins_become_the_passwordless_otp_grant() {
     assert_eq!((param(&call, "realm"), param(&call, "otp")), (Some("sms"), Some("123456")));
     let mut wrong = sms.clone();
     wrong["password"] = json!("000000");
-    assert_oauth_error(ro(&s, "mobile-secret", wrong).await, 401, "invalid_user_password").await;
+    ro_refused(&s, wrong, 401, "invalid_user_password").await;
     // A client without the sms connection cannot use it.
     let mut web = sms;
     web["client_id"] = json!("website-app");
@@ -164,11 +154,11 @@ async fn ro_jwt_bearer_needs_a_valid_id_token_and_a_device() {
     let (status, body) = json(ro(&s, "mobile-secret", bearer(id_token, Some("tablet"))).await).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(s.calls().pop().unwrap().path, "/oauth/ro");
-    let body = assert_oauth_error(ro(&s, "mobile-secret", bearer(id_token, None)).await, 400, "invalid_request").await;
+    let body = ro_refused(&s, bearer(id_token, None), 400, "invalid_request").await;
     assert_eq!(body["error_description"], "missing device parameter");
     let mut no_id = bearer(id_token, Some("tablet"));
     no_id.as_object_mut().unwrap().remove("id_token");
-    let body = assert_oauth_error(ro(&s, "mobile-secret", no_id).await, 400, "invalid_request").await;
+    let body = ro_refused(&s, no_id, 400, "invalid_request").await;
     assert_eq!(body["error_description"], "missing id_token parameter");
     // Legacy HS256 id_tokens, signed with the client secret, are accepted.
     let now = jsonwebtoken::get_current_timestamp();
@@ -181,15 +171,7 @@ async fn ro_jwt_bearer_needs_a_valid_id_token_and_a_device() {
     .unwrap();
     assert_eq!(ro(&s, "mobile-secret", bearer(&hs, Some("tablet"))).await.status(), 200);
     // Signed with anything else, or for another client: refused before the tenant.
-    let (_, web) = json(
-        post_form(
-            &format!("{}/oauth/token", s.gateway.url),
-            Some("service-secret"),
-            &password_form("demo@example.com", DEMO_PASSWORD),
-        )
-        .await,
-    )
-    .await;
+    let (_, web) = json(s.password_login("service-secret").await).await;
     let other = web["id_token"].as_str().unwrap();
     let calls = s.calls().len();
     let forged = jsonwebtoken::encode(
@@ -198,8 +180,8 @@ async fn ro_jwt_bearer_needs_a_valid_id_token_and_a_device() {
         &jsonwebtoken::EncodingKey::from_secret(b"guess"),
     )
     .unwrap();
-    assert_oauth_error(ro(&s, "mobile-secret", bearer(&forged, Some("tablet"))).await, 401, "invalid_token").await;
-    assert_oauth_error(ro(&s, "mobile-secret", bearer(other, Some("tablet"))).await, 401, "invalid_token").await;
+    ro_refused(&s, bearer(&forged, Some("tablet")), 401, "invalid_token").await;
+    ro_refused(&s, bearer(other, Some("tablet")), 401, "invalid_token").await;
     assert_eq!(s.calls().len(), calls);
 }
 

@@ -19,8 +19,8 @@ async fn stack() -> Stack {
 
 /// A password login from the end user at `ip` (through the trusted proxy on 127.0.0.1).
 async fn login_from(s: &Stack, ip: &str, user: &str, password: &str) -> reqwest::Response {
-    http()
-        .post(format!("{}/oauth/token", s.gateway.url))
+    s.gateway
+        .post("/oauth/token")
         .header("secret", "mobile-secret")
         .header("x-forwarded-for", format!("6.6.6.6, {ip}"))
         .form(&password_form(user, password))
@@ -145,7 +145,7 @@ async fn trusted_forwarding_names_the_user_ip_and_untrusted_forwarding_changes_n
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backend_routes_are_limited_per_ip_with_the_headers() {
     let s = stack().await;
-    let get = |ip: &'static str| http().get(format!("{}/public/x", s.gateway.url)).header("x-forwarded-for", ip).send();
+    let get = |ip: &'static str| s.gateway.get("/public/x").header("x-forwarded-for", ip).send();
     for expected in [2, 1, 0] {
         let resp = get("198.51.100.20").await.unwrap();
         assert_eq!(resp.status(), 200);
@@ -157,8 +157,7 @@ async fn backend_routes_are_limited_per_ip_with_the_headers() {
     assert!(body.get("headers").is_none(), "the backend was not reached");
     assert_eq!(get("198.51.100.21").await.unwrap().status(), 200, "another IP");
     // A guard refusal on a limited route still carries the headers.
-    let resp =
-        http().get(format!("{}/api", s.gateway.url)).header("x-forwarded-for", "198.51.100.22").send().await.unwrap();
+    let resp = s.gateway.get("/api").header("x-forwarded-for", "198.51.100.22").send().await.unwrap();
     assert_eq!(resp.status(), 401);
     assert_eq!(rate_headers(&resp).1, 2);
 }
@@ -175,26 +174,10 @@ async fn backend_routes_can_be_limited_per_user() {
     let (_, tokens) = s.login("mobile-secret").await;
     let at = tokens["accessToken"].as_str().unwrap();
     for ip in ["198.51.100.30", "198.51.100.31"] {
-        let resp = http()
-            .get(format!("{}/api", s.gateway.url))
-            .bearer_auth(at)
-            .header("x-forwarded-for", ip)
-            .send()
-            .await
-            .unwrap();
+        let resp = s.gateway.get("/api").bearer_auth(at).header("x-forwarded-for", ip).send().await.unwrap();
         assert_eq!(resp.status(), 200);
     }
-    let resp = http()
-        .get(format!("{}/api", s.gateway.url))
-        .bearer_auth(at)
-        .header("x-forwarded-for", "198.51.100.32")
-        .send()
-        .await
-        .unwrap();
+    let resp = s.gateway.get("/api").bearer_auth(at).header("x-forwarded-for", "198.51.100.32").send().await.unwrap();
     assert_oauth_error(resp, 429, "too_many_requests").await;
-    assert_eq!(
-        http().get(format!("{}/public/x", s.gateway.url)).send().await.unwrap().status(),
-        200,
-        "no user, no per-user limit"
-    );
+    assert_eq!(s.gateway.get("/public/x").send().await.unwrap().status(), 200, "no user, no per-user limit");
 }

@@ -28,8 +28,7 @@ async fn logs_never_contain_credentials() {
     post_form(&token_url, Some("mobile-secret"), &password_form("demo@example.com", "wrong-password-xyz")).await;
     post_form(&token_url, Some("not-a-client-secret-xyz"), &password_form("demo@example.com", DEMO_PASSWORD)).await;
     leaks.push("not-a-client-secret-xyz".into());
-    let ro = http()
-        .post(format!("{}/oauth/ro", s.gateway.url))
+    let ro = s.gateway.post("/oauth/ro")
         .header("secret", "mobile-secret")
         .json(&json!({"grant_type": "password", "username": "demo@example.com", "password": "demo-password", "client_id": "mobile-app"}))
         .send()
@@ -37,8 +36,9 @@ async fn logs_never_contain_credentials() {
         .unwrap();
     assert_eq!(ro.status(), 200);
     let ro: serde_json::Value = ro.json().await.unwrap();
-    let passwords_api = http()
-        .post(format!("{}/v1/auth/password/authenticate", s.gateway.url))
+    let passwords_api = s
+        .gateway
+        .post("/v1/auth/password/authenticate")
         .header("secret", "mobile-secret")
         .json(&json!({"username": "demo@example.com", "password": "demo-password"}))
         .send()
@@ -47,8 +47,9 @@ async fn logs_never_contain_credentials() {
     assert_eq!(passwords_api.status(), 200);
     let passwords_api: serde_json::Value = passwords_api.json().await.unwrap();
     let at = mobile["accessToken"].as_str().unwrap();
-    let refreshed = http()
-        .post(format!("{}/oauth/refreshtoken", s.gateway.url))
+    let refreshed = s
+        .gateway
+        .post("/oauth/refreshtoken")
         .header("secret", "mobile-secret")
         .bearer_auth(at)
         .json(&json!({"refresh_token": mobile["refreshToken"]}))
@@ -57,16 +58,16 @@ async fn logs_never_contain_credentials() {
         .unwrap();
     assert_eq!(refreshed.status(), 200);
     let refreshed: serde_json::Value = refreshed.json().await.unwrap();
-    http()
-        .post(format!("{}/oauth/refreshtoken", s.gateway.url))
+    s.gateway
+        .post("/oauth/refreshtoken")
         .header("secret", "mobile-secret")
         .bearer_auth("forged.token.value")
         .json(&json!({"refresh_token": "unknown-refresh-xyz"}))
         .send()
         .await
         .unwrap();
-    http()
-        .get(format!("{}/api/data?x=1", s.gateway.url))
+    s.gateway
+        .get("/api/data?x=1")
         .header("secret", "service-secret")
         .header("cookie", &cookie)
         .bearer_auth(at)
@@ -101,13 +102,8 @@ async fn logs_never_contain_credentials() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_requests_log_lines_carry_its_id() {
     let s = Stack::start().await;
-    let resp = http()
-        .get(format!("{}/api/x", s.gateway.url))
-        .header("x-request-id", "joined-1")
-        .bearer_auth("not.a.token")
-        .send()
-        .await
-        .unwrap();
+    let resp =
+        s.gateway.get("/api/x").header("x-request-id", "joined-1").bearer_auth("not.a.token").send().await.unwrap();
     assert_eq!(resp.status(), 401);
     let joined = async || s.gateway.logs().lines().any(|l| l.contains("token refused") && l.contains("joined-1"));
     assert!(eventually(std::time::Duration::from_secs(5), joined).await, "{}", s.gateway.logs());

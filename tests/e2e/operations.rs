@@ -19,7 +19,7 @@ async fn metrics_count_requests_tenant_calls_keys_and_refusals() {
         &password_form("demo@example.com", "bad"),
     )
     .await;
-    http().get(format!("{}/public/x", s.gateway.url)).send().await.unwrap();
+    s.gateway.get("/public/x").send().await.unwrap();
     let backend_counted = r#"authgate_requests_total{client="-",route="backend",status="200"} 1"#;
     assert!(
         eventually(Duration::from_secs(5), async || metrics_text(&s.gateway).await.contains(backend_counted)).await
@@ -42,8 +42,9 @@ async fn metrics_count_requests_tenant_calls_keys_and_refusals() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_ids_reach_the_tenant_the_backend_and_the_access_line() {
     let s = Stack::start().await;
-    let resp = http()
-        .post(format!("{}/oauth/token", s.gateway.url))
+    let resp = s
+        .gateway
+        .post("/oauth/token")
         .header("secret", "mobile-secret")
         .header("x-request-id", "req-from-client-1")
         .form(&password_form("demo@example.com", DEMO_PASSWORD))
@@ -52,7 +53,7 @@ async fn request_ids_reach_the_tenant_the_backend_and_the_access_line() {
         .unwrap();
     assert_eq!(resp.headers()["x-request-id"], "req-from-client-1");
     assert_eq!(header(&s.calls().pop().unwrap(), "x-request-id"), Some("req-from-client-1"));
-    let resp = http().get(format!("{}/public/x", s.gateway.url)).send().await.unwrap();
+    let resp = s.gateway.get("/public/x").send().await.unwrap();
     let generated = resp.headers()["x-request-id"].to_str().unwrap().to_string();
     assert_eq!(generated.len(), 36, "a UUID when the client sent none");
     let (_, echo) = json(resp).await;
@@ -112,7 +113,7 @@ async fn sigint_stops_at_once_even_with_a_long_grace_period() {
     )
     .await;
     let mut g = Gateway::start(&b.yaml).await;
-    assert_eq!(http().get(format!("{}/public/x", g.url)).send().await.unwrap().status(), 200);
+    assert_eq!(g.get("/public/x").send().await.unwrap().status(), 200);
     g.signal("INT");
     assert_eq!(g.wait_exit(Duration::from_secs(10)), Some(0), "exit 0, without the 30 s grace period");
     assert!(!g.logs().contains("drained"), "no drain on SIGINT");
@@ -197,7 +198,7 @@ async fn tls_on_the_proxy_listener() {
 async fn json_logs_on_request() {
     let b = Backends::start(|y| y, authgate::dev::echo::router()).await;
     let g = Gateway::start_with_env(&b.yaml, &[("AUTHGATE_LOG_FORMAT", "json")]).await;
-    http().get(format!("{}/public/x", g.url)).header("x-request-id", "json-1").send().await.unwrap();
+    g.get("/public/x").header("x-request-id", "json-1").send().await.unwrap();
     assert!(eventually(Duration::from_secs(5), async || g.logs().contains("json-1")).await);
     let logs = g.logs();
     let line = logs.lines().find(|l| l.contains("json-1")).expect("the access line");

@@ -33,7 +33,7 @@ async fn requests_reach_the_backend_unchanged_without_the_secret() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backend_down_is_a_json_502() {
     let g = Gateway::start(&config_yaml(NOTHING_LISTENS, NOTHING_LISTENS)).await;
-    let resp = http().get(format!("{}/public/x", g.url)).send().await.unwrap();
+    let resp = g.get("/public/x").send().await.unwrap();
     assert_oauth_error(resp, 502, "bad_gateway").await;
 }
 

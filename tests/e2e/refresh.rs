@@ -11,7 +11,7 @@ async fn login(s: &Stack, secret: &str) -> serde_json::Value {
 }
 
 async fn refresh(s: &Stack, secret: &str, bearer: Option<&str>, body: serde_json::Value) -> reqwest::Response {
-    let mut req = http().post(format!("{}/oauth/refreshtoken", s.gateway.url)).header("secret", secret).json(&body);
+    let mut req = s.gateway.post("/oauth/refreshtoken").header("secret", secret).json(&body);
     if let Some(b) = bearer {
         req = req.bearer_auth(b);
     }
@@ -99,9 +99,7 @@ async fn unknown_or_missing_refresh_tokens() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotating_tenants_hand_out_a_new_refresh_token() {
-    let s =
-        Stack::start_with(|y| edit(&y, "password_hash: fast", "password_hash: fast\n  rotate_refresh_tokens: true"))
-            .await;
+    let s = Stack::start_edited("password_hash: fast", "password_hash: fast\n  rotate_refresh_tokens: true").await;
     let first = login(&s, "service-secret").await;
     let (at, rt) = (first["access_token"].as_str().unwrap(), first["refresh_token"].as_str().unwrap());
     let (status, body) = json(refresh(&s, "service-secret", Some(at), json!({"refresh_token": rt})).await).await;
@@ -133,8 +131,9 @@ async fn website_clients_refresh_with_the_cookie_and_get_a_new_one() {
             .unwrap(),
     )
     .await;
-    let resp = http()
-        .post(format!("{}/oauth/refreshtoken", s.gateway.url))
+    let resp = s
+        .gateway
+        .post("/oauth/refreshtoken")
         .header("secret", "website-secret")
         .header("cookie", &cookie)
         .json(&json!({"refresh_token": direct["refresh_token"]}))

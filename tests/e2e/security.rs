@@ -152,10 +152,9 @@ async fn a_protected_route_gets_the_normalised_path_with_a_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prefixes_match_whole_segments() {
-    let s = Stack::start_with(|y| {
-        edit(&y, "    - { prefix: /public/, policy: public }", "    - { prefix: /health, policy: public }")
-    })
-    .await;
+    let s =
+        Stack::start_edited("    - { prefix: /public/, policy: public }", "    - { prefix: /health, policy: public }")
+            .await;
     assert_eq!(raw_get(&s.gateway.url, "GET", "/health", &[]).await.status, Some(200));
     assert_eq!(raw_get(&s.gateway.url, "GET", "/health/live", &[]).await.status, Some(200));
     assert_eq!(raw_get(&s.gateway.url, "GET", "/healthadmin", &[]).await.status, Some(401));
@@ -264,12 +263,13 @@ async fn userinfo_and_logout_cost_the_tenant_nothing_for_bad_calls_and_are_limit
     })
     .await;
     let before = s.calls().len();
-    let resp = http().get(format!("{}/userinfo", s.gateway.url)).bearer_auth("bogus.token.here").send().await.unwrap();
+    let resp = s.gateway.get("/userinfo").bearer_auth("bogus.token.here").send().await.unwrap();
     assert_eq!(resp.headers()["x-ratelimit-limit"], "3");
     assert_oauth_error(resp, 401, "invalid_token").await;
     // Revoking needs the client's secret; a client_id is not enough.
-    let resp = http()
-        .post(format!("{}/logout", s.gateway.url))
+    let resp = s
+        .gateway
+        .post("/logout")
         .form(&[("refresh_token", "whatever"), ("client_id", "mobile-app")])
         .send()
         .await
@@ -277,12 +277,12 @@ async fn userinfo_and_logout_cost_the_tenant_nothing_for_bad_calls_and_are_limit
     assert_eq!(resp.headers()["x-ratelimit-remaining"], "1");
     assert_oauth_error(resp, 401, "invalid_client").await;
     assert_eq!(s.calls().len(), before, "the tenant was not called");
-    let resp = http().get(format!("{}/userinfo", s.gateway.url)).bearer_auth("x").send().await.unwrap();
+    let resp = s.gateway.get("/userinfo").bearer_auth("x").send().await.unwrap();
     assert_eq!(resp.status(), 401);
-    let resp = http().get(format!("{}/userinfo", s.gateway.url)).bearer_auth("x").send().await.unwrap();
+    let resp = s.gateway.get("/userinfo").bearer_auth("x").send().await.unwrap();
     assert!(resp.headers().get("retry-after").is_some());
     assert_oauth_error(resp, 429, "too_many_requests").await;
-    let resp = http().post(format!("{}/logout", s.gateway.url)).send().await.unwrap();
+    let resp = s.gateway.post("/logout").send().await.unwrap();
     assert_eq!(resp.status(), 429, "logout shares the per-IP bucket");
 }
 
@@ -295,7 +295,7 @@ async fn forwarding_headers_are_the_gateways_own() {
     assert_eq!(seen["x-real-ip"], "127.0.0.1");
     assert!(seen.get("forwarded").is_none());
 
-    let s = Stack::start_with(|y| edit(&y, "guard:\n", "limits: { trusted_proxies: [127.0.0.1/32] }\nguard:\n")).await;
+    let s = Stack::start_edited("guard:\n", "limits: { trusted_proxies: [127.0.0.1/32] }\nguard:\n").await;
     let seen = raw_get(&s.gateway.url, "GET", "/public/x", &["X-Forwarded-For: 6.6.6.6, 198.51.100.9"]).await.json()
         ["headers"]
         .clone();
@@ -345,13 +345,10 @@ async fn cookie_requests_with_other_methods_and_opaque_origins_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upgrades_only_where_configured_and_after_the_guard() {
-    let s = Stack::start_with(|y| {
-        edit(
-            &y,
-            "    - { prefix: /public/, policy: public }",
-            "    - { prefix: /public/, policy: public }\n    - { prefix: /ws, policy: authenticated, websocket: true }",
-        )
-    })
+    let s = Stack::start_edited(
+        "    - { prefix: /public/, policy: public }",
+        "    - { prefix: /public/, policy: public }\n    - { prefix: /ws, policy: authenticated, websocket: true }",
+    )
     .await;
     let url = &s.gateway.url;
     let upgrade = [
@@ -376,8 +373,8 @@ async fn refresh_takes_only_an_access_token_issued_to_the_client() {
     let s = Stack::start().await;
     let (_, body) = s.login("mobile-secret").await;
     let refresh = |bearer: String| {
-        http()
-            .post(format!("{}/oauth/refreshtoken", s.gateway.url))
+        s.gateway
+            .post("/oauth/refreshtoken")
             .header("secret", "mobile-secret")
             .bearer_auth(bearer)
             .json(&json!({"refresh_token": body["refreshToken"]}))
@@ -402,22 +399,16 @@ async fn refresh_takes_only_an_access_token_issued_to_the_client() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cookies_default_to_samesite_lax() {
-    let s = Stack::start_with(|y| edit(&y, "    same_site: Lax\n", "")).await;
-    let resp = post_form(
-        &format!("{}/oauth/token", s.gateway.url),
-        Some("website-secret"),
-        &password_form("demo@example.com", DEMO_PASSWORD),
-    )
-    .await;
+    let s = Stack::start_edited("    same_site: Lax\n", "").await;
+    let resp = s.password_login("website-secret").await;
     assert!(resp.headers()["set-cookie"].to_str().unwrap().contains("SameSite=Lax"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn brute_force_counts_every_spelling_of_a_username_as_one() {
-    let s = Stack::start_with(|y| {
-        edit(&y, "guard:\n", "limits: { brute_force: { max_failures: 3, block_seconds: 60 } }\nguard:\n")
-    })
-    .await;
+    let s =
+        Stack::start_edited("guard:\n", "limits: { brute_force: { max_failures: 3, block_seconds: 60 } }\nguard:\n")
+            .await;
     let url = format!("{}/oauth/token", s.gateway.url);
     for spelling in [" demo@example.com", "DEMO@example.com", "\u{ff44}emo@example.com"] {
         let resp = post_form(&url, Some("mobile-secret"), &password_form(spelling, "wrong")).await;
@@ -449,7 +440,7 @@ async fn changing_the_algorithms_on_reload_never_leaves_the_gateway_unready() {
     assert_eq!(http().get(&readyz).send().await.unwrap().status(), 200, "ready after it");
     let (status, body): (u16, Value) = s.login("mobile-secret").await;
     assert_eq!(status, 200);
-    let r = http().get(format!("{}/api", s.gateway.url)).bearer_auth(body["accessToken"].as_str().unwrap()).send();
+    let r = s.gateway.get("/api").bearer_auth(body["accessToken"].as_str().unwrap()).send();
     assert_eq!(r.await.unwrap().status(), 200, "tokens verify with the new key set");
 }
 
@@ -509,35 +500,40 @@ async fn check_warns_about_rules_that_never_decide() {
     assert!(stderr.contains("routes.rules[2]") && stderr.contains("never used"), "{stderr}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn slow_headers_are_cut_off_and_connections_are_capped() {
+/// Send `start`, then a header line every 100 ms (at most `lines`) without ever ending the
+/// head: what the gateway answered once it closed the connection, or `None` if it never did
+/// within 20 s.
+async fn drip_headers(addr: &str, start: &[u8], lines: usize) -> Option<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let s = Stack::start_with(|y| {
-        edit(
-            &y,
-            "threads: 1\n",
-            "threads: 1\nconnections: { max: 3, header_timeout_ms: 500, idle_timeout_ms: 30000 }\n",
-        )
-    })
-    .await;
-    let addr = s.gateway.url.trim_start_matches("http://").to_string();
-    // A request whose headers never end: answered 408 and closed, well before the 60 s pingora
-    // would otherwise wait per read.
-    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    slow.write_all(b"GET /public/x HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    c.write_all(start).await.unwrap();
     let mut answer = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(20), async {
-        for _ in 0..40 {
-            if slow.write_all(b"X-Drip: 1\r\n").await.is_err() {
+    let closed = tokio::time::timeout(Duration::from_secs(20), async {
+        for _ in 0..lines {
+            if c.write_all(b"X-Drip: 1\r\n").await.is_err() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let _ = slow.read_to_end(&mut answer).await;
+        let _ = c.read_to_end(&mut answer).await;
     })
     .await;
-    assert!(read.is_ok(), "the slow connection was never closed");
-    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 408"), "{}", String::from_utf8_lossy(&answer));
+    closed.is_ok().then(|| String::from_utf8_lossy(&answer).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_headers_are_cut_off_and_connections_are_capped() {
+    let s = Stack::start_edited(
+        "threads: 1\n",
+        "threads: 1\nconnections: { max: 3, header_timeout_ms: 500, idle_timeout_ms: 30000 }\n",
+    )
+    .await;
+    let addr = s.gateway.url.trim_start_matches("http://").to_string();
+    // A request whose headers never end: answered 408 and closed, well before the 60 s pingora
+    // would otherwise wait per read.
+    let answer = drip_headers(&addr, b"GET /public/x HTTP/1.1\r\nHost: x\r\n", 40).await;
+    let answer = answer.expect("the slow connection was closed");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
 
     // Three idle connections fill the cap: a fourth is answered 503 and closed.
     let mut held = Vec::new();
@@ -653,30 +649,15 @@ async fn what_the_outside_reviewers_second_pass_found_is_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blank_lines_or_a_bad_request_line_do_not_stop_the_header_deadline() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let s =
-        Stack::start_with(|y| edit(&y, "threads: 1\n", "threads: 1\nconnections: { header_timeout_ms: 500 }\n")).await;
+    let s = Stack::start_edited("threads: 1\n", "threads: 1\nconnections: { header_timeout_ms: 500 }\n").await;
     let addr = s.gateway.url.trim_start_matches("http://").to_string();
     for start in [
         &b"\r\n\r\nGET /public/x HTTP/1.1\r\nHost: a\r\n"[..],
         b"GET /public/a b HTTP/1.1\r\nHost: a\r\n",
         b"\n\nGET /public/x HTTP/1.1\r\nHost: a\r\n",
     ] {
-        let mut c = tokio::net::TcpStream::connect(&addr).await.unwrap();
-        c.write_all(start).await.unwrap();
-        let mut answer = Vec::new();
-        let done = tokio::time::timeout(Duration::from_secs(20), async {
-            for _ in 0..60 {
-                if c.write_all(b"X-Drip: 1\r\n").await.is_err() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            let _ = c.read_to_end(&mut answer).await;
-        })
-        .await;
-        assert!(done.is_ok(), "never closed: {:?}", String::from_utf8_lossy(start));
-        let text = String::from_utf8_lossy(&answer);
+        let text = drip_headers(&addr, start, 60).await;
+        let text = text.unwrap_or_else(|| panic!("never closed: {:?}", String::from_utf8_lossy(start)));
         assert!(text.starts_with("HTTP/1.1 408") || text.starts_with("HTTP/1.1 400"), "{text}");
     }
 }
@@ -700,8 +681,9 @@ async fn a_refresh_token_cannot_ride_on_another_users_access_token() {
         .await,
     )
     .await;
-    let resp = http()
-        .post(format!("{}/oauth/refreshtoken", s.gateway.url))
+    let resp = s
+        .gateway
+        .post("/oauth/refreshtoken")
         .header("secret", "mobile-secret")
         .bearer_auth(partner["accessToken"].as_str().unwrap())
         .json(&json!({"refresh_token": demo["refreshToken"]}))
@@ -714,8 +696,9 @@ async fn a_refresh_token_cannot_ride_on_another_users_access_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn web_clients_get_the_cookie_from_every_login_and_bodies_say_things_once() {
     let s = Stack::start().await;
-    let ro = http()
-        .post(format!("{}/oauth/ro", s.gateway.url))
+    let ro = s
+        .gateway
+        .post("/oauth/ro")
         .header("secret", "website-secret")
         .json(&json!({"grant_type": "password", "username": "demo@example.com", "password": DEMO_PASSWORD,
             "connection": "Username-Password-Authentication", "scope": "openid"}))
@@ -725,8 +708,9 @@ async fn web_clients_get_the_cookie_from_every_login_and_bodies_say_things_once(
     assert_eq!(ro.status(), 200);
     assert!(ro.headers()["set-cookie"].to_str().unwrap().starts_with("sid=ey"));
     assert!(ro.text().await.unwrap().is_empty(), "no tokens in the body of a web client's answer");
-    let pw = http()
-        .post(format!("{}/v1/auth/password/authenticate", s.gateway.url))
+    let pw = s
+        .gateway
+        .post("/v1/auth/password/authenticate")
         .header("secret", "website-secret")
         .json(&json!({"username": "demo@example.com", "password": DEMO_PASSWORD}))
         .send()
@@ -736,8 +720,9 @@ async fn web_clients_get_the_cookie_from_every_login_and_bodies_say_things_once(
     assert!(pw.headers()["set-cookie"].to_str().unwrap().starts_with("sid=ey"));
     assert!(pw.text().await.unwrap().is_empty());
     // A JSON body that names a member twice is refused, as a form that does.
-    let twice = http()
-        .post(format!("{}/oauth/token", s.gateway.url))
+    let twice = s
+        .gateway
+        .post("/oauth/token")
         .header("secret", "mobile-secret")
         .header("content-type", "application/json")
         .body(r#"{"grant_type":"password","username":"x@y","password":"demo-password","username":"demo@example.com"}"#)

@@ -62,18 +62,15 @@ async fn logout_clears_the_cookie_revokes_and_redirects_only_where_allowed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_serves_the_tenants_keys_and_points_sdks_at_the_gateway() {
-    let s =
-        Stack::start_with(|y| edit(&y, "threads: 1\n", "threads: 1\npublic_url: https://auth.example.com/\n")).await;
-    let (status, keys) =
-        json(http().get(format!("{}/.well-known/jwks.json", s.gateway.url)).send().await.unwrap()).await;
+    let s = Stack::start_edited("threads: 1\n", "threads: 1\npublic_url: https://auth.example.com/\n").await;
+    let (status, keys) = json(s.gateway.get("/.well-known/jwks.json").send().await.unwrap()).await;
     assert_eq!(status, 200);
     let (_, tenant_keys) =
         json(http().get(format!("{}.well-known/jwks.json", s.tenant.issuer())).send().await.unwrap()).await;
     assert_eq!(keys["keys"][0]["kid"], tenant_keys["keys"][0]["kid"]);
     assert_eq!(keys["keys"][0]["n"], tenant_keys["keys"][0]["n"]);
 
-    let (status, doc) =
-        json(http().get(format!("{}/.well-known/openid-configuration", s.gateway.url)).send().await.unwrap()).await;
+    let (status, doc) = json(s.gateway.get("/.well-known/openid-configuration").send().await.unwrap()).await;
     assert_eq!(status, 200);
     assert_eq!(doc["issuer"], s.tenant.issuer(), "the issuer stays the tenant's: tokens carry it");
     assert_eq!(doc["token_endpoint"], "https://auth.example.com/oauth/token");

@@ -30,13 +30,8 @@ async fn website_login(g: &Gateway) -> String {
 }
 
 async fn logout(g: &Gateway, cookie: &str) -> u16 {
-    let resp = http()
-        .post(format!("{}/logout", g.url))
-        .header("cookie", cookie)
-        .header("origin", "https://app.example.com")
-        .send()
-        .await
-        .unwrap();
+    let resp =
+        g.post("/logout").header("cookie", cookie).header("origin", "https://app.example.com").send().await.unwrap();
     resp.status().as_u16()
 }
 
@@ -52,11 +47,17 @@ async fn until(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> Option<
     None
 }
 
+/// Two gateways sharing `redis` (standalone), in front of one tenant and echo backend.
+async fn two_replicas(redis: &RedisServer) -> (Backends, Gateway, Gateway) {
+    let b = Backends::start(with_store("standalone", &[redis.url()], ""), authgate::dev::echo::router()).await;
+    let (a, z) = (Gateway::start(&b.yaml).await, Gateway::start(&b.yaml).await);
+    (b, a, z)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_share_sessions_logout_and_the_active_users() {
     let redis = RedisServer::start();
-    let b = Backends::start(with_store("standalone", &[redis.url()], ""), authgate::dev::echo::router()).await;
-    let (a, z) = (Gateway::start(&b.yaml).await, Gateway::start(&b.yaml).await);
+    let (_b, a, z) = two_replicas(&redis).await;
     let cookie = website_login(&a).await;
     let (status, echo) = get(&format!("{}/api/me", z.url), &[("cookie", &cookie)]).await;
     assert_eq!(status, 200, "the cookie from A works on B: {echo}");
@@ -131,7 +132,7 @@ async fn brute_force_and_rate_limits_count_on_every_replica() {
     let mut statuses = Vec::new();
     for i in 0..8 {
         let g = if i % 2 == 0 { &a } else { &z };
-        let resp = http().get(format!("{}/public/x", g.url)).send().await.unwrap();
+        let resp = g.get("/public/x").send().await.unwrap();
         let remaining = resp.headers().get("x-ratelimit-remaining").map(|v| v.to_str().unwrap().to_string());
         statuses.push((resp.status().as_u16(), remaining));
     }
@@ -145,8 +146,8 @@ async fn a_website_refreshes_from_its_session_and_management_ends_sessions() {
     let b = Backends::start(with_store("standalone", &[redis.url()], ""), authgate::dev::echo::router()).await;
     let g = Gateway::start(&b.yaml).await;
     let cookie = website_login(&g).await;
-    let resp = http()
-        .post(format!("{}/oauth/refreshtoken", g.url))
+    let resp = g
+        .post("/oauth/refreshtoken")
         .header("secret", "website-secret")
         .header("cookie", &cookie)
         .send()
@@ -172,16 +173,11 @@ async fn a_website_refreshes_from_its_session_and_management_ends_sessions() {
     assert_eq!((status, body["userId"].as_str()), (200, Some(subject.as_str())), "{body}");
     assert_eq!(body["sessionsEnded"], 1);
     assert_eq!(get(&format!("{}/api/me", g.url), &[("cookie", &fresh)]).await.0, 401);
-    let resp = http().delete(format!("{}/sessions/x", g.url)).header("secret", "website-secret").send().await.unwrap();
+    let resp = g.delete("/sessions/x").header("secret", "website-secret").send().await.unwrap();
     assert_oauth_error(resp, 403, "access_denied").await;
     // Refreshing an ended session: no session, no new cookie.
-    let resp = http()
-        .post(format!("{}/oauth/refreshtoken", g.url))
-        .header("secret", "website-secret")
-        .header("cookie", &fresh)
-        .send()
-        .await
-        .unwrap();
+    let resp =
+        g.post("/oauth/refreshtoken").header("secret", "website-secret").header("cookie", &fresh).send().await.unwrap();
     assert_oauth_error(resp, 401, "invalid_grant").await;
 }
 
@@ -309,7 +305,7 @@ async fn leased_backend_limits_never_let_the_fleet_past_the_limit() {
     let mut admitted = 0;
     for i in 0..100 {
         let g = if i % 2 == 0 { &a } else { &z };
-        if http().get(format!("{}/public/x", g.url)).send().await.unwrap().status() == 200 {
+        if g.get("/public/x").send().await.unwrap().status() == 200 {
             admitted += 1;
         }
     }
@@ -321,17 +317,11 @@ async fn leased_backend_limits_never_let_the_fleet_past_the_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_third_review_is_closed() {
     let redis = RedisServer::start();
-    let b = Backends::start(with_store("standalone", &[redis.url()], ""), authgate::dev::echo::router()).await;
-    let (a, z) = (Gateway::start(&b.yaml).await, Gateway::start(&b.yaml).await);
+    let (b, a, z) = two_replicas(&redis).await;
     // A refresh ends the access token it replaces: an older cookie does not outlive it.
     let old = website_login(&a).await;
-    let resp = http()
-        .post(format!("{}/oauth/refreshtoken", a.url))
-        .header("secret", "website-secret")
-        .header("cookie", &old)
-        .send()
-        .await
-        .unwrap();
+    let resp =
+        a.post("/oauth/refreshtoken").header("secret", "website-secret").header("cookie", &old).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     let new = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
     assert_eq!(get(&format!("{}/api/me", a.url), &[("cookie", &old)]).await.0, 401, "the refreshed-away cookie");
@@ -353,8 +343,8 @@ async fn the_third_review_is_closed() {
     assert_eq!(resp.status(), 200);
     let revoked = b.recorder.lock().unwrap().iter().filter(|c| c.path == "/oauth/revoke").count();
     assert!(revoked >= 2, "{revoked} refresh tokens revoked at the tenant");
-    let refresh = http()
-        .post(format!("{}/oauth/refreshtoken", z.url))
+    let refresh = z
+        .post("/oauth/refreshtoken")
         .header("secret", "mobile-secret")
         .bearer_auth(&at)
         .json(&serde_json::json!({"refresh_token": rt}))
@@ -364,15 +354,15 @@ async fn the_third_review_is_closed() {
     assert_oauth_error(refresh, 401, "invalid_token").await;
 
     // One secret header per request; other spellings of the management paths are not proxied.
-    let resp = http()
-        .get(format!("{}/users/active", a.url))
+    let resp = a
+        .get("/users/active")
         .header("secret", "admin-secret")
         .header("secret", "website-secret")
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 400);
-    let resp = http().delete(format!("{}/SESSIONS/x", a.url)).header("secret", "admin-secret").send().await.unwrap();
+    let resp = a.delete("/SESSIONS/x").header("secret", "admin-secret").send().await.unwrap();
     assert_oauth_error(resp, 404, "not_found").await;
 }
 

@@ -5,12 +5,7 @@ use crate::common::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn camel_case_answer_for_a_mobile_client() {
     let s = Stack::start().await;
-    let resp = post_form(
-        &format!("{}/oauth/token", s.gateway.url),
-        Some("mobile-secret"),
-        &password_form("demo@example.com", DEMO_PASSWORD),
-    )
-    .await;
+    let resp = s.password_login("mobile-secret").await;
     assert_eq!(resp.headers()["cache-control"], "no-store");
     let (status, body) = json(resp).await;
     assert_eq!(status, 200, "{body}");
@@ -53,12 +48,7 @@ async fn oauth2_answer_for_a_service_client_with_scope_only_when_it_differs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn website_client_gets_an_empty_body_and_the_session_cookie() {
     let s = Stack::start().await;
-    let resp = post_form(
-        &format!("{}/oauth/token", s.gateway.url),
-        Some("website-secret"),
-        &password_form("demo@example.com", DEMO_PASSWORD),
-    )
-    .await;
+    let resp = s.password_login("website-secret").await;
     assert_eq!(resp.status(), 200);
     let cookies: Vec<_> =
         resp.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();
@@ -78,8 +68,9 @@ async fn what_reaches_the_tenant() {
     let s = Stack::start().await;
     let mut form = password_form("demo@example.com", DEMO_PASSWORD);
     form.extend([("scope", "email email admin offline_access website"), ("client_secret", "attacker-guess")]);
-    let resp = http()
-        .post(format!("{}/oauth/token", s.gateway.url))
+    let resp = s
+        .gateway
+        .post("/oauth/token")
         .header("secret", "mobile-secret")
         .header("x-forwarded-for", "203.0.113.9")
         .form(&form)

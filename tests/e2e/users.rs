@@ -317,10 +317,7 @@ async fn users_me_is_the_callers_own_profile() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tenants_refusals_and_limits_are_passed_on() {
-    let s = Stack::start_with(|y| {
-        edit(&y, "  audience: https://api.test\n  password_hash: fast", "  audience: https://api.test\n  password_hash: fast\n  management_requests_per_minute: 4\n  management_scopes: [read:users]")
-    })
-    .await;
+    let s = Stack::start_edited("  audience: https://api.test\n  password_hash: fast", "  audience: https://api.test\n  password_hash: fast\n  management_requests_per_minute: 4\n  management_scopes: [read:users]").await;
     // The scope the tenant did not grant: its 403 passed on.
     let (status, body) = json(create(&s, json!({"email": "z@example.com", "password": "z-password-1"})).await).await;
     assert_eq!((status, body["errorCode"].as_str()), (403, Some("insufficient_scope")), "{body}");

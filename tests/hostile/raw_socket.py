@@ -142,22 +142,31 @@ def exchange(addr, payload, timeout, want_body=False):
         if want_body and head_end >= 0 and not eof and reset is None:
             want = _content_length(head)
             sock.setblocking(True)
-            while want is None or len(body) < want:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or len(body) > 1 << 20:
-                    break
-                sock.settimeout(min(remaining, 0.5 if want is None else remaining))
-                try:
-                    chunk = sock.recv(65536)
-                except (socket.timeout, OSError):
-                    break
-                if not chunk:
-                    break
-                body += chunk
+            body += _read_until(sock, deadline, want=None if want is None else want - len(body))
         return Outcome("status", status=status, head=head, body=body)
     finally:
         sel.close()
         sock.close()
+
+
+def _read_until(sock, deadline, want, idle=0.5):
+    """Read from a blocking socket until `want` bytes (None: until the peer closes, or after
+    `idle` seconds of silence when given), the deadline, or 1 MiB."""
+    data = b""
+    while want is None or len(data) < want:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or len(data) > 1 << 20:
+            break
+        wait = remaining if want is not None or idle is None else min(remaining, idle)
+        sock.settimeout(max(0.05, wait))
+        try:
+            chunk = sock.recv(65536)
+        except (socket.timeout, OSError):
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def second_answer(addr, payload, timeout):
@@ -171,15 +180,7 @@ def second_answer(addr, payload, timeout):
     data = b""
     try:
         sock.sendall(payload)
-        while time.monotonic() < deadline:
-            sock.settimeout(max(0.05, deadline - time.monotonic()))
-            try:
-                chunk = sock.recv(65536)
-            except (socket.timeout, OSError):
-                break
-            if not chunk:
-                break
-            data += chunk
+        data = _read_until(sock, deadline, want=None, idle=None)
     except OSError:
         pass
     finally:

@@ -58,14 +58,9 @@ async fn jwks(AxState(s): St) -> Response {
 
 /// `POST /oauth/revoke {client_id, client_secret, token}`: forget a refresh token (always 200).
 async fn revoke(AxState(s): St, headers: HeaderMap, body: Bytes) -> Response {
-    let params = match params_of(&headers, &body) {
-        Ok(p) => p,
-        Err(e) => return oauth_error(e.status, &e.error, &e.description),
-    };
-    record(&s, "/oauth/revoke", &headers, &body, &params);
-    let client_id = match s.clients.authenticate(basic(&headers), &params) {
-        Ok(c) => c.id.as_str(),
-        Err(why) => return oauth_error(401, "invalid_client", why),
+    let (params, client_id) = match client_call(&s, "/oauth/revoke", &headers, &body) {
+        Ok(call) => call,
+        Err(refused) => return *refused,
     };
     let Some(token) = params.get("token") else {
         return oauth_error(400, "invalid_request", "Missing required parameter: token");
@@ -143,15 +138,28 @@ pub(super) fn params_of(headers: &HeaderMap, body: &[u8]) -> Result<Params, crat
     body_kind(headers.get("content-type").and_then(|v| v.to_str().ok())).and_then(|kind| parse_body(kind, body))
 }
 
-async fn token(AxState(s): St, headers: HeaderMap, body: Bytes) -> Response {
-    let params = match params_of(&headers, &body) {
-        Ok(p) => p,
-        Err(e) => return oauth_error(e.status, &e.error, &e.description),
-    };
-    record(&s, "/oauth/token", &headers, &body, &params);
-    let client_id = match s.clients.authenticate(basic(&headers), &params) {
+/// The body's parameters, recorded with the call; a body that cannot be read is refused.
+fn recorded_params(s: &State, path: &str, headers: &HeaderMap, body: &[u8]) -> Result<Params, Box<Response>> {
+    let params = params_of(headers, body).map_err(|e| oauth_error(e.status, &e.error, &e.description))?;
+    record(s, path, headers, body, &params);
+    Ok(params)
+}
+
+/// The recorded parameters of a call and the id of the client it authenticates as (basic
+/// auth or the body's credentials).
+fn client_call(s: &State, path: &str, headers: &HeaderMap, body: &[u8]) -> Result<(Params, String), Box<Response>> {
+    let params = recorded_params(s, path, headers, body)?;
+    let id = match s.clients.authenticate(basic(headers), &params) {
         Ok(c) => c.id.clone(),
-        Err(why) => return oauth_error(401, "invalid_client", why),
+        Err(why) => return Err(Box::new(oauth_error(401, "invalid_client", why))),
+    };
+    Ok((params, id))
+}
+
+async fn token(AxState(s): St, headers: HeaderMap, body: Bytes) -> Response {
+    let (params, client_id) = match client_call(&s, "/oauth/token", &headers, &body) {
+        Ok(call) => call,
+        Err(refused) => return *refused,
     };
     let realm = match params.get("grant_type").unwrap_or_default() {
         "password" => s.default_directory.as_str(),
@@ -186,11 +194,10 @@ async fn token(AxState(s): St, headers: HeaderMap, body: Bytes) -> Response {
 /// Legacy `POST /oauth/ro`: database and passwordless logins, and the jwt-bearer grant, with
 /// /oauth/ro's own error vocabulary.
 async fn ro(AxState(s): St, headers: HeaderMap, body: Bytes) -> Response {
-    let params = match params_of(&headers, &body) {
+    let params = match recorded_params(&s, "/oauth/ro", &headers, &body) {
         Ok(p) => p,
-        Err(e) => return oauth_error(e.status, &e.error, &e.description),
+        Err(refused) => return *refused,
     };
-    record(&s, "/oauth/ro", &headers, &body, &params);
     let Some(client) = params.get("client_id").and_then(|id| s.clients.by_id(id)) else {
         return oauth_error(401, "invalid_client", "Unknown client");
     };

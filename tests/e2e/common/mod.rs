@@ -98,9 +98,20 @@ impl Stack {
         Stack { gateway, tenant: b.tenant, recorder: b.recorder }
     }
 
+    /// Start with `from` replaced by `to` in the configuration (which must contain `from`).
+    pub async fn start_edited(from: &str, to: &str) -> Stack {
+        Self::start_with(|yaml| edit(&yaml, from, to)).await
+    }
+
     /// A password login of the demo user through the gateway: (status, JSON body).
     pub async fn login(&self, secret: &str) -> (u16, serde_json::Value) {
-        Self::login_at(&self.gateway.url, secret).await
+        json(self.password_login(secret).await).await
+    }
+
+    /// A password login of the demo user through the gateway: the whole response.
+    pub async fn password_login(&self, secret: &str) -> reqwest::Response {
+        let url = format!("{}/oauth/token", self.gateway.url);
+        post_form(&url, Some(secret), &password_form("demo@example.com", DEMO_PASSWORD)).await
     }
 
     /// A password login of the demo user through the gateway at `base_url`.
@@ -111,8 +122,7 @@ impl Stack {
 
     /// A website login of the demo user: the `sid=…` pair of its cookie.
     pub async fn website_cookie(&self) -> String {
-        let url = format!("{}/oauth/token", self.gateway.url);
-        let resp = post_form(&url, Some("website-secret"), &password_form("demo@example.com", DEMO_PASSWORD)).await;
+        let resp = self.password_login("website-secret").await;
         assert_eq!(resp.status(), 200);
         let set_cookie = resp.headers()["set-cookie"].to_str().unwrap();
         set_cookie.split(';').next().unwrap().to_string()
@@ -213,6 +223,21 @@ impl Gateway {
             assert!(Instant::now() < deadline, "gateway did not listen:\n{}", self.logs());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// A `GET` of `path` (with its query) on the gateway.
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        http().get(format!("{}{path}", self.url))
+    }
+
+    /// A `POST` to `path` on the gateway.
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        http().post(format!("{}{path}", self.url))
+    }
+
+    /// A `DELETE` of `path` on the gateway.
+    pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        http().delete(format!("{}{path}", self.url))
     }
 
     pub fn logs(&self) -> String {
