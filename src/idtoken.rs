@@ -8,7 +8,7 @@
 
 use crate::config::{Client, Config};
 use crate::error::ApiError;
-use crate::guard::jwt::{verify, TokenChecks};
+use crate::guard::jwt::{verify, Claims, TokenChecks};
 use crate::signing::Signer;
 use crate::tenant::Jwks;
 use serde_json::Value;
@@ -42,27 +42,23 @@ impl IdTokens {
         &self.issuer
     }
 
-    /// The tenant's id_token for `client`, verified, signed again as the gateway's.
-    pub(crate) async fn reissue(
-        &self,
+    /// The claims of the tenant's id_token for `client`, once verified (`TokenChecks::id_tokens`).
+    pub(crate) async fn verified(
         id_token: &str,
         client: &Client,
         jwks: &Jwks,
         config: &Config,
-    ) -> Result<String, ApiError> {
-        let policy = TokenChecks {
-            algorithms: config.guard.algorithms.clone(),
-            issuer: config.tenant.issuer.clone(),
-            audiences: Some(vec![client.client_id.clone()]),
-            leeway_seconds: config.guard.leeway_seconds,
-            expired_grace_seconds: None,
-        };
-        let mut claims = verify(id_token, jwks, &policy).await.map_err(|e| {
+    ) -> Result<Claims, ApiError> {
+        verify(id_token, jwks, &TokenChecks::id_tokens(config, client)).await.map_err(|e| {
             tracing::warn!(reason = %e, "the tenant's id_token did not verify; not re-issued");
             ApiError::bad_gateway("The identity provider's id_token could not be verified.")
-        })?;
+        })
+    }
+
+    /// A verified id_token's `claims`, signed again as the gateway's for `client`.
+    pub(crate) fn reissue(&self, mut claims: Claims, client: &Client) -> String {
         claims.insert("iss".into(), Value::String(self.issuer.clone()));
         claims.insert("aud".into(), Value::String(client.client_id.clone()));
-        Ok(self.current.sign(&Value::Object(claims)))
+        self.current.sign(&Value::Object(claims))
     }
 }

@@ -29,6 +29,12 @@ impl TokenChecks {
             expired_grace_seconds: None,
         }
     }
+
+    /// What an id_token from the tenant for `client` must satisfy: the tenant's signature
+    /// under the allowed algorithms, its `iss`, `aud` = the client's id, `exp`.
+    pub(crate) fn id_tokens(config: &crate::config::Config, client: &crate::config::Client) -> Self {
+        TokenChecks { audiences: Some(vec![client.client_id.clone()]), ..Self::access_tokens(config) }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -234,8 +234,8 @@ impl LoginService {
             ("code_verifier", tx.verifier.as_str()),
         ];
         let mut tokens = self.tenant.token(client, &form, req.client_ip).await?;
-        self.check_id_token(client, tokens.id_token.as_deref(), &tx.nonce).await?;
-        let session = self.issued(client, &mut tokens, None).await?;
+        let id_claims = self.check_id_token(client, tokens.id_token.as_deref(), &tx.nonce).await?;
+        let session = self.issued_verified(client, &mut tokens, None, Some(id_claims)).await?;
         let id = session.as_ref().and_then(|s| s.cookie_id.as_deref());
         let mut reply = shape::cookie_reply(client, &self.config.session, &tokens, id);
         reply.status = 302;
@@ -257,17 +257,16 @@ impl LoginService {
     }
 
     /// The id_token of a browser login: the tenant's signature, `iss`, `aud` = the client,
-    /// `exp`, and the `nonce` this browser was given.
-    async fn check_id_token(&self, client: &Client, id_token: Option<&str>, nonce: &str) -> Result<(), ApiError> {
+    /// `exp`, and the `nonce` this browser was given: its claims.
+    async fn check_id_token(
+        &self,
+        client: &Client,
+        id_token: Option<&str>,
+        nonce: &str,
+    ) -> Result<crate::guard::jwt::Claims, ApiError> {
         let refused = || ApiError::bad_gateway("The identity provider's id_token did not verify.");
         let id_token = id_token.ok_or_else(refused)?;
-        let policy = crate::guard::jwt::TokenChecks {
-            algorithms: self.config.guard.algorithms.clone(),
-            issuer: self.config.tenant.issuer.clone(),
-            audiences: Some(vec![client.client_id.clone()]),
-            leeway_seconds: self.config.guard.leeway_seconds,
-            expired_grace_seconds: None,
-        };
+        let policy = crate::guard::jwt::TokenChecks::id_tokens(&self.config, client);
         let claims = crate::guard::jwt::verify(id_token, &self.jwks, &policy).await.map_err(|e| {
             tracing::warn!(reason = %e, "browser login: the id_token did not verify");
             refused()
@@ -280,7 +279,7 @@ impl LoginService {
             tracing::warn!("browser login: the id_token's nonce is not this browser's");
             return Err(ApiError::new(400, "invalid_grant", "The login's nonce does not match: start again."));
         }
-        Ok(())
+        Ok(claims)
     }
 }
 

@@ -97,13 +97,11 @@ impl<'de> serde::Deserialize<'de> for Members {
 }
 
 fn parse_json(body: &[u8]) -> Result<Params, ApiError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|_| ApiError::invalid_request("the body is not valid JSON"))?;
-    if !value.is_object() {
-        return Err(ApiError::invalid_request("the JSON body must be an object"));
-    }
-    let Members(map) =
-        serde_json::from_slice(body).map_err(|_| ApiError::invalid_request("the body is not valid JSON"))?;
+    // One parse: a data error can only be a top level that is not an object.
+    let Members(map) = serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::invalid_request("the JSON body must be an object"),
+        _ => ApiError::invalid_request("the body is not valid JSON"),
+    })?;
     let mut params = Params::default();
     for (k, v) in map {
         let text = match v {
@@ -141,6 +139,20 @@ mod tests {
         assert_eq!(p.get("username"), Some("a@b.c"));
         assert_eq!(p.get("password"), Some("p w"));
         assert_eq!(p.get("scope"), None);
+    }
+
+    #[test]
+    fn json_that_is_not_an_object_or_not_json_says_which() {
+        for (body, said) in [
+            (&b"[1, 2]"[..], "the JSON body must be an object"),
+            (b"\"text\"", "the JSON body must be an object"),
+            (b"{\"a\": 1", "the body is not valid JSON"),
+            (b"{} trailing", "the body is not valid JSON"),
+            (b"", "the body is not valid JSON"),
+        ] {
+            let e = parse(BodyKind::Json, body).unwrap_err();
+            assert_eq!((e.status, e.description.as_ref()), (400, said), "{}", String::from_utf8_lossy(body));
+        }
     }
 
     #[test]

@@ -72,8 +72,23 @@ impl LoginService {
         tokens: &mut crate::tenant::Tokens,
         previous: Option<&crate::store::SessionRecord>,
     ) -> Result<Option<crate::store::SessionRecord>, ApiError> {
+        self.issued_verified(client, tokens, previous, None).await
+    }
+
+    /// `issued`, for a caller that has verified the id_token already (`id_claims`).
+    async fn issued_verified(
+        &self,
+        client: &Client,
+        tokens: &mut crate::tenant::Tokens,
+        previous: Option<&crate::store::SessionRecord>,
+        id_claims: Option<crate::guard::jwt::Claims>,
+    ) -> Result<Option<crate::store::SessionRecord>, ApiError> {
         if let (Some(signer), Some(id_token)) = (&self.id_tokens, &tokens.id_token) {
-            tokens.id_token = Some(signer.reissue(id_token, client, &self.jwks, &self.config).await?);
+            let claims = match id_claims {
+                Some(claims) => claims,
+                None => crate::idtoken::IdTokens::verified(id_token, client, &self.jwks, &self.config).await?,
+            };
+            tokens.id_token = Some(signer.reissue(claims, client));
         }
         match self.sessions.record(client, tokens, previous).await {
             Ok(session) => Ok(session),

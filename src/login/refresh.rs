@@ -28,11 +28,9 @@ pub(crate) async fn handle(svc: &LoginService, client: &Client, req: &Request) -
         return Err(ApiError::invalid_token("No access token audience is configured to check this token against."));
     }
     let policy = TokenChecks {
-        algorithms: svc.config.guard.algorithms.clone(),
-        issuer: svc.config.tenant.issuer.clone(),
         audiences: Some(audiences),
-        leeway_seconds: svc.config.guard.leeway_seconds,
         expired_grace_seconds: Some(svc.config.session.refresh_expired_grace_seconds),
+        ..TokenChecks::access_tokens(&svc.config)
     };
     let claims = verify(token, &svc.jwks, &policy).await.inspect_err(|e| {
         tracing::info!(reason = %e, "refresh refused: bad access token");

@@ -108,7 +108,6 @@ async fn jwt_bearer(
 /// An id_token the tenant issued to this client: RS256 through the JWKS, or HS256 signed with
 /// the client secret, as legacy Auth0 issued them.
 async fn id_token_is_for(svc: &LoginService, client: &Client, id_token: &str) -> bool {
-    let issuer = svc.config.tenant.issuer.clone();
     let Ok(header) = jsonwebtoken::decode_header(id_token) else { return false };
     if header.alg == jsonwebtoken::Algorithm::HS256 {
         let secret = client.client_secret.expose();
@@ -116,18 +115,12 @@ async fn id_token_is_for(svc: &LoginService, client: &Client, id_token: &str) ->
             return false;
         }
         let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
-        v.set_issuer(&[&issuer]);
+        v.set_issuer(&[&svc.config.tenant.issuer]);
         v.set_audience(&[&client.client_id]);
         let key = jsonwebtoken::DecodingKey::from_secret(secret.as_bytes());
         return jsonwebtoken::decode::<serde_json::Value>(id_token, &key, &v).is_ok();
     }
-    let policy = jwt::TokenChecks {
-        algorithms: svc.config.guard.algorithms.clone(),
-        issuer,
-        audiences: Some(vec![client.client_id.clone()]),
-        leeway_seconds: svc.config.guard.leeway_seconds,
-        expired_grace_seconds: None,
-    };
+    let policy = jwt::TokenChecks::id_tokens(&svc.config, client);
     jwt::verify(id_token, &svc.jwks, &policy).await.is_ok()
 }
 

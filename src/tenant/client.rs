@@ -111,7 +111,7 @@ impl TenantClient {
     }
 
     async fn tokens(&self, request: reqwest::RequestBuilder) -> Result<Tokens, TenantError> {
-        let (status, body) = call(request).await?;
+        let TenantAnswer { status, body, .. } = call(request, MAX_TENANT_BODY).await?;
         if status.is_success() {
             let mut tokens: Tokens = serde_json::from_slice(&body).map_err(|_| {
                 tracing::warn!(status = status.as_u16(), "tenant token answer is not the expected JSON");
@@ -134,11 +134,11 @@ pub(crate) const MAX_TENANT_BODY: usize = 64 * 1024;
 /// tenant's fault and becomes a `502`.
 const PASSED_ON: [u16; 4] = [400, 401, 403, 429];
 
-/// Send `request` and read at most `MAX_TENANT_BODY` bytes of the answer.
-async fn call(request: reqwest::RequestBuilder) -> Result<(reqwest::StatusCode, bytes::Bytes), TenantError> {
-    let response = with_request_id(request).send().await.map_err(classify)?;
-    let status = response.status();
-    Ok((status, read_capped(response, MAX_TENANT_BODY).await?))
+/// Send `request` and read at most `cap` bytes of the answer, whatever its status.
+async fn call(request: reqwest::RequestBuilder, cap: usize) -> Result<TenantAnswer, TenantError> {
+    let mut response = with_request_id(request).send().await.map_err(classify)?;
+    let (status, headers) = (response.status(), std::mem::take(response.headers_mut()));
+    Ok(TenantAnswer { status, headers, body: read_capped(response, cap).await? })
 }
 
 async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<bytes::Bytes, TenantError> {
@@ -175,7 +175,7 @@ impl TenantClient {
     /// Fetch `url` (the JWKS) with the tenant's limits: no redirects, at most
     /// `MAX_TENANT_BODY` bytes.
     pub(crate) async fn get_capped(&self, url: &url::Url) -> Result<bytes::Bytes, TenantError> {
-        let (status, body) = call(self.http.get(url.clone())).await?;
+        let TenantAnswer { status, body, .. } = call(self.http.get(url.clone()), MAX_TENANT_BODY).await?;
         if !status.is_success() {
             return Err(TenantError::BadAnswer("status"));
         }
@@ -189,7 +189,7 @@ impl TenantClient {
 
     async fn userinfo_call(&self, token: &str) -> Result<bytes::Bytes, TenantError> {
         let request = self.http.get(self.tenant.userinfo_url.clone()).bearer_auth(token);
-        let (status, body) = call(request).await?;
+        let TenantAnswer { status, body, .. } = call(request, MAX_TENANT_BODY).await?;
         if status.is_success() && serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body).is_ok() {
             return Ok(body);
         }
@@ -207,7 +207,7 @@ impl TenantClient {
 
     async fn revoke_call(&self, client: &Client, token: &str, client_ip: IpAddr) -> Result<(), TenantError> {
         let request = self.post_as(client, &self.tenant.revoke_url, &[("token", token)], client_ip);
-        let (status, body) = call(request).await?;
+        let TenantAnswer { status, body, .. } = call(request, MAX_TENANT_BODY).await?;
         if status.is_success() {
             return Ok(());
         }
@@ -217,7 +217,7 @@ impl TenantClient {
     /// The tenant's `/.well-known/openid-configuration`, as JSON.
     pub(crate) async fn openid_configuration(&self) -> Result<serde_json::Map<String, serde_json::Value>, TenantError> {
         let url = format!("{}/.well-known/openid-configuration", self.tenant.base_url.as_str().trim_end_matches('/'));
-        let (status, body) = call(self.http.get(url)).await?;
+        let TenantAnswer { status, body, .. } = call(self.http.get(url), MAX_TENANT_BODY).await?;
         if !status.is_success() {
             return Err(TenantError::BadAnswer("discovery"));
         }
@@ -228,10 +228,10 @@ impl TenantClient {
 /// The most the gateway reads of a Management API answer (a page of 100 users with metadata).
 pub(crate) const MAX_MANAGEMENT_BODY: usize = 1024 * 1024;
 
-/// A Management API answer, whatever its status: the caller decides what it means.
+/// A tenant answer, whatever its status: the caller decides what it means.
 #[derive(Debug)]
-pub(crate) struct ManagementAnswer {
-    pub(crate) status: u16,
+pub(crate) struct TenantAnswer {
+    pub(crate) status: reqwest::StatusCode,
     pub(crate) headers: reqwest::header::HeaderMap,
     pub(crate) body: bytes::Bytes,
 }
@@ -250,13 +250,8 @@ impl TenantClient {
     }
 
     /// Send a Management API call; any status comes back, a transport failure is an error.
-    pub(crate) async fn management(&self, request: reqwest::RequestBuilder) -> Result<ManagementAnswer, TenantError> {
-        observe("management", async {
-            let response = with_request_id(request).send().await.map_err(classify)?;
-            let (status, headers) = (response.status().as_u16(), response.headers().clone());
-            Ok(ManagementAnswer { status, headers, body: read_capped(response, MAX_MANAGEMENT_BODY).await? })
-        })
-        .await
+    pub(crate) async fn management(&self, request: reqwest::RequestBuilder) -> Result<TenantAnswer, TenantError> {
+        observe("management", call(request, MAX_MANAGEMENT_BODY)).await
     }
 }
 

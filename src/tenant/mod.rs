@@ -4,5 +4,5 @@ mod client;
 pub(crate) mod client_auth;
 mod jwks;
 
-pub(crate) use client::{ManagementAnswer, TenantClient, TenantError, Tokens};
+pub(crate) use client::{TenantAnswer, TenantClient, TenantError, Tokens};
 pub(crate) use jwks::{Jwks, JwksError};

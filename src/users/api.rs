@@ -5,7 +5,7 @@
 use crate::config::Management;
 use crate::error::ApiError;
 use crate::exchange::Reply;
-use crate::tenant::{ManagementAnswer, TenantClient};
+use crate::tenant::{TenantAnswer, TenantClient};
 use bytes::Bytes;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use std::sync::Arc;
@@ -97,7 +97,7 @@ impl ManagementApi {
 
     /// Make `call`; a `401` (the token was revoked or expired early) gets one new token and
     /// one retry.
-    pub(crate) async fn send(&self, call: &Call) -> Result<ManagementAnswer, ApiError> {
+    pub(crate) async fn send(&self, call: &Call) -> Result<TenantAnswer, ApiError> {
         let first = self.attempt(call).await?;
         if first.status != 401 {
             return Ok(first);
@@ -106,7 +106,7 @@ impl ManagementApi {
         self.attempt(call).await
     }
 
-    async fn attempt(&self, call: &Call) -> Result<ManagementAnswer, ApiError> {
+    async fn attempt(&self, call: &Call) -> Result<TenantAnswer, ApiError> {
         let token = self.token().await?;
         let url = format!("{}{}", self.config.url.as_str().trim_end_matches('/'), call.path);
         let mut request = self.tenant.http().request(call.method.clone(), url).bearer_auth(&*token).query(&call.query);
@@ -122,8 +122,8 @@ impl ManagementApi {
 /// The tenant's answer as the gateway's reply: a success as it is; a refusal (4xx) with its
 /// status and Auth0's body (plus `error_description`), a `429` with its `X-RateLimit-*` and a
 /// `Retry-After`; anything else is the tenant's fault: `502`.
-pub(crate) fn reply_of(answer: ManagementAnswer) -> Result<Reply, ApiError> {
-    let status = answer.status;
+pub(crate) fn reply_of(answer: TenantAnswer) -> Result<Reply, ApiError> {
+    let status = answer.status.as_u16();
     let is_json = serde_json::from_slice::<serde_json::Value>(&answer.body).is_ok();
     match status {
         204 => Ok(Reply::empty(204)),
@@ -136,7 +136,7 @@ pub(crate) fn reply_of(answer: ManagementAnswer) -> Result<Reply, ApiError> {
     }
 }
 
-fn refusal(answer: ManagementAnswer) -> Reply {
+fn refusal(answer: TenantAnswer) -> Reply {
     let mut body = match serde_json::from_slice::<serde_json::Value>(&answer.body) {
         Ok(serde_json::Value::Object(map)) => map,
         _ => serde_json::Map::new(),
@@ -145,7 +145,7 @@ fn refusal(answer: ManagementAnswer) -> Reply {
     let description = serde_json::Value::String(description.to_string());
     body.entry("error_description").or_insert(description);
     body.entry("error").or_insert_with(|| "invalid_request".into());
-    let mut reply = Reply::json(answer.status, &body);
+    let mut reply = Reply::json(answer.status.as_u16(), &body);
     if answer.status == 429 {
         let header = |name: &str| answer.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         for name in ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"] {
@@ -165,12 +165,16 @@ fn refusal(answer: ManagementAnswer) -> Reply {
 mod tests {
     use super::*;
 
-    fn answer(status: u16, body: &str, headers: &[(&'static str, &str)]) -> ManagementAnswer {
+    fn answer(status: u16, body: &str, headers: &[(&'static str, &str)]) -> TenantAnswer {
         let mut h = reqwest::header::HeaderMap::new();
         for (n, v) in headers {
             h.insert(*n, v.parse().unwrap());
         }
-        ManagementAnswer { status, headers: h, body: Bytes::from(body.to_string()) }
+        TenantAnswer {
+            status: reqwest::StatusCode::from_u16(status).unwrap(),
+            headers: h,
+            body: Bytes::from(body.to_string()),
+        }
     }
 
     #[test]

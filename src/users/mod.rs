@@ -123,8 +123,13 @@ impl UserEndpoints {
                 return Ok(answered);
             }
             let answer = api.send(&call).await?;
-            let ok = (200..300).contains(&answer.status);
-            tracing::info!(client = client.name.as_str(), op = op.name(), status = answer.status, "user management");
+            let ok = answer.status.is_success();
+            tracing::info!(
+                client = client.name.as_str(),
+                op = op.name(),
+                status = answer.status.as_u16(),
+                "user management"
+            );
             let mut reply = reply_of(answer)?;
             if ok && matches!(op, UserOp::Delete | UserOp::Update) {
                 self.end_sessions_if_gone(op, path, req).await?;

@@ -111,14 +111,10 @@ async fn userinfo(AxState(s): St, headers: HeaderMap) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    let mut v = Validation::new(Algorithm::RS256);
-    v.set_issuer(&[&s.issuer]);
-    v.validate_aud = false;
-    let keys = s.keys.read().expect("not poisoned").clone();
-    let Some(data) = keys.iter().find_map(|k| jsonwebtoken::decode::<Value>(token, &k.decoding, &v).ok()) else {
+    let Some(claims) = s.verified(token, None) else {
         return (StatusCode::UNAUTHORIZED, "Unauthorized").into_response();
     };
-    let sub = data.claims["sub"].as_str().unwrap_or_default();
+    let sub = claims["sub"].as_str().unwrap_or_default();
     let found = sub.strip_prefix("auth0|").and_then(|id| s.user(id));
     match found {
         Some(u) => Json(json!({"sub": sub, "email": u.email, "email_verified": u.email_verified, "name": u.name}))
@@ -251,16 +247,12 @@ async fn ro(AxState(s): St, headers: HeaderMap, body: Bytes) -> Response {
 /// The user an id_token from this tenant names: RS256 with our keys, or HS256 with the client
 /// secret (as legacy Auth0 signed them); `aud` must be the client.
 fn user_of_id_token(s: &State, id_token: &str, client: &super::clients::DevClient) -> Option<User> {
-    let header = jsonwebtoken::decode_header(id_token).ok()?;
-    let mut v = Validation::new(header.alg);
-    v.set_issuer(&[&s.issuer]);
-    v.set_audience(&[&client.id]);
-    let claims = match header.alg {
-        Algorithm::RS256 => {
-            let keys = s.keys.read().expect("not poisoned").clone();
-            keys.iter().find_map(|k| jsonwebtoken::decode::<Value>(id_token, &k.decoding, &v).ok())?.claims
-        }
+    let claims = match jsonwebtoken::decode_header(id_token).ok()?.alg {
+        Algorithm::RS256 => s.verified(id_token, Some(&client.id))?,
         Algorithm::HS256 => {
+            let mut v = Validation::new(Algorithm::HS256);
+            v.set_issuer(&[&s.issuer]);
+            v.set_audience(&[&client.id]);
             let key = jsonwebtoken::DecodingKey::from_secret(client.secret.expose().as_bytes());
             jsonwebtoken::decode::<Value>(id_token, &key, &v).ok()?.claims
         }

@@ -11,7 +11,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Json;
-use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -186,11 +185,7 @@ fn authenticate(s: &State, headers: &HeaderMap) -> Option<Value> {
     if !scheme.eq_ignore_ascii_case("bearer") {
         return None;
     }
-    let mut v = Validation::new(Algorithm::RS256);
-    v.set_audience(&[&s.api.audience]);
-    v.set_issuer(&[&s.issuer]);
-    let keys = s.keys.read().expect("not poisoned").clone();
-    keys.iter().find_map(|k| jsonwebtoken::decode::<Value>(token.trim(), &k.decoding, &v).ok()).map(|d| d.claims)
+    s.verified(token.trim(), Some(&s.api.audience))
 }
 
 /// The scope a route needs (the gate runs on matched routes only).

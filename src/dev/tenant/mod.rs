@@ -87,6 +87,21 @@ impl State {
         }
     }
 
+    /// The claims of an RS256 `token` this tenant signed (with any of its keys), issued by it
+    /// and for `audience` (`None`: any audience).
+    fn verified(&self, token: &str, audience: Option<&str>) -> Option<serde_json::Value> {
+        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        v.set_issuer(&[&self.issuer]);
+        match audience {
+            Some(aud) => v.set_audience(&[aud]),
+            None => v.validate_aud = false,
+        }
+        let keys = self.keys.read().expect("not poisoned").clone();
+        keys.iter()
+            .find_map(|k| jsonwebtoken::decode::<serde_json::Value>(token, &k.decoding, &v).ok())
+            .map(|d| d.claims)
+    }
+
     /// A copy of the user with this hex id.
     fn user(&self, id: &str) -> Option<users::User> {
         self.users.read().expect("not poisoned").iter().find(|u| u.id == id).cloned()
