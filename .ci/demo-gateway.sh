@@ -5,12 +5,13 @@
 #                          a signal stops it at once) and the gateway, remove $work
 #   alive PID              whether a process runs (a child that exited stays a zombie)
 #   stop_gateway           SIGTERM (it drains), SIGKILL past 12 s
-#   demo_config NAME       PROXY ADMIN TENANT ECHO and $work/gateway.yaml: the repository's
+#   demo_config NAME       PROXY ADMIN TENANT ECHO (held free until exit) and $work/gateway.yaml: the repository's
 #                          gateway.yaml with every 127.0.0.1:8080/9090/8081/8082 moved (listen,
 #                          public_url and the issuers follow the proxy port)
 #   start_gateway NAME [VAR=VALUE…]   start it with the demo's default secrets and wait for /readyz
 gateway_pid=""
 child_pid=""
+port_holder_pid=""
 
 pinned_venv() {
   local dir=$1 package=$2 version=$3 seconds=$4 installed
@@ -35,6 +36,10 @@ stop_all() {
     wait "$child_pid" 2>/dev/null || true
   fi
   stop_gateway
+  if [ -n "$port_holder_pid" ]; then
+    kill -TERM "$port_holder_pid" 2>/dev/null || true
+    wait "$port_holder_pid" 2>/dev/null || true
+  fi
   rm -rf "$work"
 }
 
@@ -58,19 +63,27 @@ stop_gateway() {
 
 demo_config() {
   local name=$1
-  # Four distinct free ports on 127.0.0.1 (held together while chosen, so they differ).
-  read -r PROXY ADMIN TENANT ECHO < <("$PY" - <<'PYEOF'
-import socket
+  # Four free ports on 127.0.0.1, held until the script ends by a process that keeps a socket
+  # bound to each (SO_REUSEADDR, never listening): nobody else is given them, and the gateway,
+  # which sets SO_REUSEADDR too, binds them beside it. No bind-drop-rebind race.
+  "$PY" -c '
+import signal, socket, sys
 socks = []
 for _ in range(4):
     s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("127.0.0.1", 0))
     socks.append(s)
-print(*(s.getsockname()[1] for s in socks))
-for s in socks:
-    s.close()
-PYEOF
-)
+with open(sys.argv[1], "w") as f:
+    print(*(s.getsockname()[1] for s in socks), file=f)
+signal.pause()
+' "$work/ports.tmp" &
+  port_holder_pid=$!
+  for _ in $(seq 1 50); do
+    [ -s "$work/ports.tmp" ] && break
+    sleep 0.1
+  done
+  read -r PROXY ADMIN TENANT ECHO <"$work/ports.tmp"
   sed -E \
     -e "s/127\.0\.0\.1:8080\b/127.0.0.1:$PROXY/g" \
     -e "s/127\.0\.0\.1:9090\b/127.0.0.1:$ADMIN/g" \

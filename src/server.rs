@@ -1,6 +1,7 @@
 //! Assembles and runs the gateway: pingora runs the proxy; a small tokio runtime of our own
 //! runs the admin listener, the background tasks (JWKS refresh, limits sweep, reloads) and,
-//! for the demo, the embedded dev tenant and echo backend. Signals: SIGTERM drains, SIGINT
+//! for the demo, the embedded dev tenant and echo backend. Signals: SIGTERM drains (the run
+//! ends when nothing is in flight; the process returns from `main`), SIGINT
 //! stops at once, SIGHUP reloads.
 
 use crate::app::App;

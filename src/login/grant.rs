@@ -6,3 +6,20 @@ pub(crate) const PASSWORD_REALM: &str = "http://auth0.com/oauth/grant-type/passw
 pub(crate) const PASSWORDLESS_OTP: &str = "http://auth0.com/oauth/grant-type/passwordless/otp";
 /// `/oauth/ro`'s id_token exchange (RFC 7523).
 pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// Whether `realm` is a passwordless connection (`sms`, `email`): its "password" is a
+/// one-time code.
+pub(crate) fn is_passwordless(realm: &str) -> bool {
+    matches!(realm, "sms" | "email")
+}
+
+/// The grant for a username and secret against `realm`, and the form field of the secret:
+/// the passwordless OTP grant with `otp` for a passwordless realm, else the password-realm
+/// grant with `password`.
+pub(crate) fn for_realm(realm: &str) -> (&'static str, &'static str) {
+    if is_passwordless(realm) {
+        (PASSWORDLESS_OTP, "otp")
+    } else {
+        (PASSWORD_REALM, "password")
+    }
+}

@@ -2,7 +2,7 @@
 //! pipeline. `username_type` picks the connection, `resource` the audience, `org_id` the
 //! organization; `claims` go to the tenant; `session_id` is echoed or generated.
 
-use super::grant::{PASSWORDLESS_OTP, PASSWORD_REALM};
+use super::grant;
 use super::shape::OAuthTokens;
 use super::{attempt, upstream_scope, AppliedLimits, FormCall};
 use crate::error::ApiError;
@@ -36,8 +36,7 @@ pub(crate) async fn handle(call: FormCall<'_>, applied: &mut AppliedLimits) -> R
     let scope = upstream_scope(params.get("scope"), client);
     // A passwordless connection (`username_type: phone_number` → `sms`) takes the one-time
     // code with the passwordless OTP grant, as `/oauth/ro` does.
-    let (grant, secret_field) =
-        if matches!(realm, "sms" | "email") { (PASSWORDLESS_OTP, "otp") } else { (PASSWORD_REALM, "password") };
+    let (grant, secret_field) = grant::for_realm(realm);
     let mut form = vec![
         ("grant_type", grant),
         ("realm", realm),

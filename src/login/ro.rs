@@ -3,7 +3,7 @@
 //! `sms`/`email` logins the passwordless OTP grant, and the jwt-bearer grant goes to the
 //! tenant's `/oauth/ro` once the id_token checks out. Answers and errors in /oauth/ro's shape.
 
-use super::grant::{JWT_BEARER, PASSWORDLESS_OTP, PASSWORD_REALM};
+use super::grant::{self, JWT_BEARER};
 use super::token::{credentials, Credentials};
 use super::{attempt, upstream_scope, AppliedLimits, FormCall, LoginService, Params};
 use crate::config::{Client, LegacyRo};
@@ -52,12 +52,11 @@ pub(crate) async fn handle(call: FormCall<'_>, applied: &mut AppliedLimits) -> R
 async fn password(call: FormCall<'_>, scope: &str, applied: &mut AppliedLimits) -> Result<Tokens, ApiError> {
     let Credentials { username, password, realm } = credentials(call, applied).await?;
     let FormCall { svc, client, req, params } = call;
-    let passwordless = matches!(realm, "sms" | "email");
+    let passwordless = grant::is_passwordless(realm);
     let call = async {
         if passwordless || client.legacy_ro == LegacyRo::Translate {
             // sms/email: the passwordless OTP grant, the code as `otp`; else the password-realm grant.
-            let (grant, secret_field) =
-                if passwordless { (PASSWORDLESS_OTP, "otp") } else { (PASSWORD_REALM, "password") };
+            let (grant, secret_field) = grant::for_realm(realm);
             let mut form = vec![
                 ("grant_type", grant),
                 ("realm", realm),
