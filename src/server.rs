@@ -145,14 +145,20 @@ pub fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), StartErro
         aux: aux.handle().clone(),
         drained: stopped.clone(),
     };
-    std::thread::Builder::new()
+    let pingora = std::thread::Builder::new()
         .name("pingora".to_string())
         .spawn(move || {
             server.run(RunArgs { shutdown_signal: Box::new(signals) });
             let _ = stopped.send(());
         })
         .map_err(|e| StartError::Other(e.to_string()))?;
-    let _ = stop.recv();
+    // Err: every sender is gone, that is pingora's thread panicked; the panic goes on here (exit
+    // status 101, as when pingora ran on this thread).
+    if stop.recv().is_err() {
+        if let Err(panic) = pingora.join() {
+            std::panic::resume_unwind(panic);
+        }
+    }
     aux.shutdown_timeout(Duration::from_secs(1));
     Ok(())
 }

@@ -207,3 +207,13 @@ fn limits_defaults_and_errors() {
         parse(&format!("{MINIMAL}\nlimits: {{ trusted_proxies: [10.0.0.0/8, 127.0.0.1] }}\n"), "t", &no_env).unwrap();
     assert_eq!(c.limits.trusted_proxies.len(), 2);
 }
+
+#[test]
+fn a_block_is_from_a_second_to_thirty_days() {
+    for bad in ["0", "2592001", "99999999999999"] {
+        let err = errors_of(&format!("{MINIMAL}limits:\n  brute_force: {{ block_seconds: {bad} }}\n"));
+        assert!(err.contains("limits.brute_force.block_seconds: must be from 1 to 2592000"), "{bad}: {err}");
+    }
+    let ok = parse(&format!("{MINIMAL}limits:\n  brute_force: {{ block_seconds: 2592000 }}\n"), "t", &|_| None);
+    assert_eq!(ok.unwrap().limits.block, std::time::Duration::from_secs(2_592_000));
+}

@@ -463,7 +463,7 @@ impl<C: LimitClock> Limits<C> {
         self.local.failures.run_pending_tasks();
     }
 
-    /// Keys held in this process, for metrics and tests.
+    /// Keys held in this process, for tests.
     #[cfg(test)]
     pub(crate) fn keys(&self) -> usize {
         let l = &self.local;

@@ -97,10 +97,15 @@ impl<'de> serde::Deserialize<'de> for Members {
 }
 
 fn parse_json(body: &[u8]) -> Result<Params, ApiError> {
-    // One parse: a data error can only be a top level that is not an object.
-    let Members(map) = serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => ApiError::invalid_request("the JSON body must be an object"),
-        _ => ApiError::invalid_request("the body is not valid JSON"),
+    // One parse of a good body. A data error is a top level that is not an object, found
+    // before the rest was read: whether the rest is JSON at all decides what is said.
+    let Members(map) = serde_json::from_slice(body).map_err(|e| {
+        let is_json = || serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
+        if e.classify() == serde_json::error::Category::Data && is_json() {
+            ApiError::invalid_request("the JSON body must be an object")
+        } else {
+            ApiError::invalid_request("the body is not valid JSON")
+        }
     })?;
     let mut params = Params::default();
     for (k, v) in map {
@@ -148,6 +153,8 @@ mod tests {
             (b"\"text\"", "the JSON body must be an object"),
             (b"{\"a\": 1", "the body is not valid JSON"),
             (b"{} trailing", "the body is not valid JSON"),
+            (b"[1,", "the body is not valid JSON"),
+            (b"true}", "the body is not valid JSON"),
             (b"", "the body is not valid JSON"),
         ] {
             let e = parse(BodyKind::Json, body).unwrap_err();

@@ -110,6 +110,9 @@ pub(crate) const DEFAULT_LOGIN_ATTEMPTS_BURST: u32 = 20;
 pub(crate) const DEFAULT_MAX_FAILURES: u32 = 10;
 /// `limits.brute_force.block_seconds`: how long the block lasts.
 pub(crate) const DEFAULT_BLOCK_SECONDS: u64 = 900;
+/// The longest `block_seconds` accepted: 30 days (a longer block is an account lock, the
+/// tenant's job).
+pub(crate) const MAX_BLOCK_SECONDS: u64 = 30 * 86_400;
 
 // `clients`
 

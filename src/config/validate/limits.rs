@@ -2,7 +2,7 @@
 
 use super::defaults::{
     DEFAULT_BLOCK_SECONDS, DEFAULT_LOGIN_ATTEMPTS_BURST, DEFAULT_LOGIN_ATTEMPTS_RATE, DEFAULT_LOGIN_BURST,
-    DEFAULT_LOGIN_RATE, DEFAULT_MAX_FAILURES,
+    DEFAULT_LOGIN_RATE, DEFAULT_MAX_FAILURES, MAX_BLOCK_SECONDS,
 };
 use super::Problems;
 use crate::config::file::{FileLimits, FileRate};
@@ -34,6 +34,10 @@ pub(super) fn limits(p: &mut Problems, l: FileLimits) -> LimitsConfig {
     if max_failures == 0 {
         p.push("limits.brute_force.max_failures", "must be at least 1");
     }
+    let block_seconds = l.brute_force.block_seconds.unwrap_or(DEFAULT_BLOCK_SECONDS);
+    if !(1..=MAX_BLOCK_SECONDS).contains(&block_seconds) {
+        p.push("limits.brute_force.block_seconds", format!("must be from 1 to {MAX_BLOCK_SECONDS} (30 days)"));
+    }
     LimitsConfig {
         trusted_proxies,
         login: rate(p, "limits.login", l.login, Some((DEFAULT_LOGIN_RATE, DEFAULT_LOGIN_BURST))).unwrap_or(fallback),
@@ -47,6 +51,6 @@ pub(super) fn limits(p: &mut Problems, l: FileLimits) -> LimitsConfig {
         backend_per_ip: rate(p, "limits.backend_per_ip", l.backend_per_ip, None),
         backend_per_user: rate(p, "limits.backend_per_user", l.backend_per_user, None),
         max_failures,
-        block: Duration::from_secs(l.brute_force.block_seconds.unwrap_or(DEFAULT_BLOCK_SECONDS)),
+        block: Duration::from_secs(block_seconds.clamp(1, MAX_BLOCK_SECONDS)),
     }
 }

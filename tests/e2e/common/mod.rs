@@ -18,7 +18,7 @@ pub const DEMO_PASSWORD: &str = "demo-password";
 pub const NOTHING_LISTENS: &str = "http://127.0.0.1:1";
 
 /// A loopback port held for a process the test starts (the gateway, redis-server): a socket
-/// bound to it with `SO_REUSEADDR` that never listens. While it is held the kernel hands the
+/// bound to it (`SO_REUSEADDR` set once bound) that never listens. While it is held the kernel hands the
 /// port to nobody else (a port with a socket bound is never chosen for port 0), and the
 /// process binds it beside the reservation (the gateway, pingora and redis-server all set
 /// `SO_REUSEADDR`): no bind-drop-rebind race. Dropped with whatever runs on it.
@@ -33,12 +33,14 @@ impl ReservedPort {
         Self::try_port(0).expect("a free loopback port")
     }
 
-    /// `port` itself, when nobody holds it.
+    /// `port` itself, when no socket is bound to it.
     pub fn try_port(port: u16) -> Option<ReservedPort> {
         use socket2::{Domain, Socket, Type};
         let socket = Socket::new(Domain::IPV4, Type::STREAM, None).ok()?;
-        socket.set_reuse_address(true).ok()?;
+        // Bound without SO_REUSEADDR, so the bind fails while any socket (another reservation
+        // included) holds the port; SO_REUSEADDR set after, so the child can bind beside it.
         socket.bind(&SocketAddr::from(([127, 0, 0, 1], port)).into()).ok()?;
+        socket.set_reuse_address(true).ok()?;
         let port = socket.local_addr().ok()?.as_socket()?.port();
         Some(ReservedPort { _socket: socket, port })
     }
