@@ -85,7 +85,14 @@ async fn sigterm_drains_in_flight_requests_refuses_new_ones_and_exits_0() {
         let url = format!("{}/public/slow", g.url);
         async move { http().get(url).send().await.map(|r| r.status().as_u16()) }
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // In flight when the signal comes (the gauge says so).
+    let g_ref = &g;
+    assert!(
+        eventually(Duration::from_secs(5), async || metrics_text(g_ref)
+            .await
+            .contains("authgate_requests_in_flight 1"))
+        .await
+    );
     g.signal("TERM");
     let started = Instant::now();
     assert!(

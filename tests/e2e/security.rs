@@ -540,9 +540,17 @@ async fn slow_headers_are_cut_off_and_connections_are_capped() {
     for _ in 0..3 {
         held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let r = raw_get(&s.gateway.url, "GET", "/public/x", &[]).await;
-    assert_eq!(r.status, Some(503), "{}", r.body);
+    // Once the gateway has taken them (polled: until then a fourth is still served).
+    let mut refused = None;
+    let full = eventually(Duration::from_secs(5), async || {
+        let r = raw_get(&s.gateway.url, "GET", "/public/x", &[]).await;
+        let full = r.status == Some(503);
+        refused = Some(r);
+        full
+    })
+    .await;
+    let r = refused.expect("one answer at least");
+    assert!(full, "the cap was never reached: {r:?}");
     assert_eq!(r.json()["error"], "temporarily_unavailable");
     drop(held);
     let deadline = Instant::now() + Duration::from_secs(10);
