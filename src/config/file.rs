@@ -121,7 +121,7 @@ pub(crate) struct FileTls {
 pub(crate) struct FileTenantPaths {
     pub(crate) token: Option<String>,
     pub(crate) ro: Option<String>,
-    pub userinfo: Option<String>,
+    pub(crate) userinfo: Option<String>,
     pub(crate) revoke: Option<String>,
     pub(crate) jwks: Option<String>,
     pub(crate) authorize: Option<String>,
@@ -162,7 +162,7 @@ pub(crate) struct FileRedis {
     pub(crate) mode: Option<String>,
     pub(crate) urls: Vec<String>,
     pub(crate) sentinel_master: Option<String>,
-    pub username: Option<String>,
+    pub(crate) username: Option<String>,
     pub(crate) password: Option<String>,
     pub(crate) key_prefix: Option<String>,
     pub(crate) timeout_ms: Option<u64>,
@@ -192,7 +192,7 @@ pub(crate) struct FileClient {
     pub(crate) private_key: Option<String>,
     #[serde(default)]
     pub(crate) resources: Vec<String>,
-    pub username_types: Option<BTreeMap<String, String>>,
+    pub(crate) username_types: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub(crate) management: bool,
     /// Browser login: the gateway's callback as the tenant knows it.
@@ -233,7 +233,7 @@ pub(crate) struct FileDevTenant {
     pub(crate) management_scopes: Option<Vec<String>>,
     pub(crate) management_requests_per_minute: Option<u32>,
     #[serde(default)]
-    pub users: Vec<FileDevUser>,
+    pub(crate) users: Vec<FileDevUser>,
 }
 
 /// The tenant's Management API, for the user-management endpoints (seed 003).

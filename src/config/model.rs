@@ -101,7 +101,7 @@ pub struct Routes {
     pub strictness: crate::path::Strictness,
     pub(crate) rules: Vec<RouteRule>,
     /// The `/users` management endpoints are the gateway's (a `management` block is set).
-    pub user_management: bool,
+    pub(crate) user_management: bool,
     /// The client browsers are sent to `/authorize` for (with `login_redirect`).
     pub(crate) login_client: Option<String>,
     /// The callback paths the gateway serves: (path, client name).
@@ -134,7 +134,7 @@ pub(crate) struct Tenant {
     pub(crate) ca_bundle: Option<Vec<u8>>,
     pub(crate) token_url: Url,
     pub(crate) ro_url: Url,
-    pub userinfo_url: Url,
+    pub(crate) userinfo_url: Url,
     pub(crate) revoke_url: Url,
     pub(crate) jwks_url: Url,
     pub(crate) authorize_url: Url,
@@ -198,7 +198,7 @@ pub(crate) struct RedisStore {
     pub(crate) mode: RedisMode,
     pub(crate) urls: Vec<String>,
     pub(crate) sentinel_master: Option<String>,
-    pub username: Option<String>,
+    pub(crate) username: Option<String>,
     pub(crate) password: Option<Secret>,
     pub(crate) key_prefix: String,
     pub(crate) timeout: Duration,
@@ -247,7 +247,7 @@ pub struct Client {
     /// Audiences a Passwords API `resource` may name besides `audience`.
     pub(crate) resources: Vec<String>,
     /// Passwords API `username_type` → connection.
-    pub username_types: Vec<(String, String)>,
+    pub(crate) username_types: Vec<(String, String)>,
     /// May call the management endpoints (`/users…`, `/sessions/…`).
     pub(crate) management: bool,
     /// Browser login: the gateway's callback URL as the tenant knows it (its path is served).
@@ -311,7 +311,7 @@ pub(crate) struct DevTenant {
     pub(crate) management_scopes: Vec<String>,
     /// Management API calls allowed per minute per token (then `429`, as Auth0 limits them).
     pub(crate) management_requests_per_minute: u32,
-    pub users: Vec<DevUser>,
+    pub(crate) users: Vec<DevUser>,
 }
 
 #[cfg(test)]

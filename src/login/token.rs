@@ -49,7 +49,7 @@ pub(crate) fn connection<'a>(params: &'a Params, client: &'a Client) -> Result<&
 
 /// The credentials of a password login, once its attempt is allowed by the limits.
 pub(crate) struct Credentials<'a> {
-    pub username: &'a str,
+    pub(crate) username: &'a str,
     pub(crate) password: &'a str,
     pub(crate) realm: &'a str,
 }

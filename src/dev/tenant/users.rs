@@ -14,7 +14,7 @@ pub(crate) struct User {
     /// Login name of database and `email` users; empty for an `sms` user created without one.
     pub(crate) email: String,
     pub(crate) phone_number: Option<String>,
-    pub username: Option<String>,
+    pub(crate) username: Option<String>,
     pub(crate) name: String,
     pub(crate) nickname: String,
     pub(crate) given_name: Option<String>,
@@ -25,7 +25,7 @@ pub(crate) struct User {
     pub(crate) mfa: bool,
     pub(crate) email_verified: bool,
     pub(crate) app_metadata: Map<String, Value>,
-    pub user_metadata: Map<String, Value>,
+    pub(crate) user_metadata: Map<String, Value>,
     pub(crate) created_at: String,
     pub(crate) updated_at: String,
     /// PHC string, or empty: no password (nothing ever matches it).
