@@ -2,30 +2,25 @@
 //! the `X-RateLimit-*` headers. Plain values in and out.
 
 pub(crate) mod client_ip;
+mod local;
 mod quota;
+mod shared;
 
+pub use local::LimitClock;
 pub use quota::Rate;
+
+use local::{Failures, Limiter, Local};
+use shared::{Check, Shared};
 
 use crate::config::OnStoreError;
 use crate::error::ApiError;
 use crate::store::SharedLimits;
-use governor::clock::{Clock, DefaultClock, Reference};
-use governor::middleware::StateInformationMiddleware;
+use governor::clock::DefaultClock;
 use governor::nanos::Nanos;
-use governor::state::keyed::DefaultKeyedStateStore;
-use governor::RateLimiter;
-use std::hash::{BuildHasher, Hash};
+use std::hash::BuildHasher;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// The clock the in-memory limits count time with: governor's own in the gateway, a
-/// `governor::clock::FakeRelativeClock` in tests (so no test waits for a limit to refill).
-pub trait LimitClock: Clock + Clone + Send + Sync + 'static {}
-impl<C: Clock + Clone + Send + Sync + 'static> LimitClock for C {}
-
-type Keyed<K, C> = RateLimiter<K, DefaultKeyedStateStore<K>, C, StateInformationMiddleware>;
 
 /// What a limit said about a request, for the `X-RateLimit-*` headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,13 +78,6 @@ pub struct LimitsConfig {
     pub block: Duration,
 }
 
-struct Limiter<K: Hash + Eq + Clone, C: LimitClock> {
-    /// The limit's name in metrics.
-    name: &'static str,
-    rate: Rate,
-    inner: Keyed<K, C>,
-}
-
 fn too_many(name: &'static str, rate: &Rate, wait: Duration) -> ApiError {
     crate::metrics::metrics().limit_refusals.with_label_values(&[name]).inc();
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -100,107 +88,8 @@ fn too_many(name: &'static str, rate: &Rate, wait: Duration) -> ApiError {
     e
 }
 
-impl<K: Hash + Eq + Clone, C: LimitClock> Limiter<K, C> {
-    fn new(name: &'static str, rate: Rate, clock: &C) -> Self {
-        let inner = RateLimiter::dashmap_with_clock(rate.quota(), clock.clone());
-        Limiter { name, rate, inner: inner.with_middleware::<StateInformationMiddleware>() }
-    }
-
-    fn check(&self, key: &K) -> Result<RateInfo, ApiError> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        let per = self.rate.quota().replenish_interval();
-        match self.inner.check_key(key) {
-            Ok(state) => {
-                let remaining = state.remaining_burst_capacity();
-                let refill = per * (self.rate.burst - remaining);
-                Ok(RateInfo { limit: self.rate.burst, remaining, reset: ceil_secs(now + refill) })
-            }
-            Err(not_until) => Err(too_many(self.name, &self.rate, not_until.wait_time_from(self.inner.clock().now()))),
-        }
-    }
-
-    fn forget_idle(&self) {
-        self.inner.retain_recent();
-        self.inner.shrink_to_fit();
-    }
-
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.inner.len()
-    }
-}
-
 fn ceil_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
-}
-
-/// Consecutive failed logins of one username from one IP, and the block they led to.
-struct Failures<I> {
-    count: u32,
-    blocked_until: Option<I>,
-}
-
-impl<I> Default for Failures<I> {
-    fn default() -> Self {
-        Failures { count: 0, blocked_until: None }
-    }
-}
-
-/// One (username, IP)'s failures, updated in place.
-type SharedFailures<C> = Arc<Mutex<Failures<<C as Clock>::Instant>>>;
-
-/// The limits' state in this process (governor), for one replica.
-struct Local<C: LimitClock> {
-    clock: C,
-    login: Limiter<(u64, IpAddr), C>,
-    attempts: Limiter<(u64, IpAddr), C>,
-    backend_ip: Option<Limiter<IpAddr, C>>,
-    backend_user: Option<Limiter<u64, C>>,
-    failures: moka::sync::Cache<(u64, IpAddr), SharedFailures<C>>,
-}
-
-impl<C: LimitClock> Local<C> {
-    /// How long until `until`, when it lies ahead.
-    fn time_until(&self, until: C::Instant) -> Option<Duration> {
-        let left = Duration::from(until.duration_since(self.clock.now()));
-        (!left.is_zero()).then_some(left)
-    }
-}
-
-/// The limits' state in the shared store: every replica counts the same requests.
-struct Shared {
-    store: Arc<dyn SharedLimits>,
-    on_error: OnStoreError,
-    /// Requests taken from the store ahead, per key, and spent here (see `lease_size`); an
-    /// entry lives `LEASE_LIFETIME`.
-    leases: moka::sync::Cache<String, Arc<Lease>>,
-}
-
-/// Requests taken from the shared count ahead of time by this replica.
-struct Lease {
-    left: AtomicU32,
-    /// The shared count's remaining when the lease was taken (not counting the lease).
-    remaining: u32,
-    reset: u64,
-}
-
-/// What the shared store said of `cost` requests.
-enum Counted {
-    Allowed(RateInfo),
-    Refused { retry_after: Duration },
-}
-
-/// How long a lease may be spent (moka drops it then): what is left of it is given up (the
-/// shared count refills it with time), so a replica never sits on requests others could use.
-const LEASE_LIFETIME: Duration = Duration::from_millis(250);
-
-/// How many requests a replica takes at once for a high-rate limit on the guarded path: one
-/// store round trip per lease, not per request. Small limits (a burst under 32) are counted
-/// one by one, exactly. Leased requests are counted in the store when they are taken, so the
-/// fleet never lets more through than the limit; at worst a replica's unspent lease is
-/// refused to others for `LEASE_LIFETIME`.
-fn lease_size(rate: &Rate) -> u32 {
-    (rate.burst / 16).clamp(1, 64)
 }
 
 /// Every limit of the gateway; `C` is the in-memory limits' clock.
@@ -211,13 +100,6 @@ pub struct Limits<C: LimitClock = DefaultClock> {
     shared: Option<Shared>,
 }
 
-/// Which limit a check is for: its metric name, its rate, and its key in the shared store.
-struct Check<'a> {
-    name: &'static str,
-    rate: Rate,
-    key: &'a str,
-}
-
 impl Limits {
     pub fn new(config: LimitsConfig) -> Self {
         Self::with_clock(config, DefaultClock::default())
@@ -226,8 +108,7 @@ impl Limits {
     /// The same limits, counted in the shared store.
     pub(crate) fn shared(config: LimitsConfig, store: Arc<dyn SharedLimits>, on_error: OnStoreError) -> Self {
         let mut limits = Self::new(config);
-        let leases = moka::sync::Cache::builder().max_capacity(100_000).time_to_live(LEASE_LIFETIME).build();
-        limits.shared = Some(Shared { store, on_error, leases });
+        limits.shared = Some(Shared::new(store, on_error));
         limits
     }
 }
@@ -263,69 +144,13 @@ impl<C: LimitClock> Limits<C> {
         client_ip::resolve(peer, headers, &self.config.trusted_proxies)
     }
 
-    /// A guarded-path check in the shared store, spending a lease when this replica holds one.
-    async fn leased_check(&self, shared: &Shared, check: Check<'_>) -> Result<RateInfo, ApiError> {
-        let size = lease_size(&check.rate);
-        if size == 1 {
-            return self.shared_check(shared, check).await;
-        }
-        if let Some(lease) = shared.leases.get(check.key) {
-            if let Ok(left) = lease.left.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1)) {
-                let remaining = lease.remaining + left - 1;
-                return Ok(RateInfo { limit: check.rate.burst, remaining, reset: lease.reset });
-            }
-        }
-        match self.count_shared(shared, &check, size).await? {
-            Counted::Allowed(info) => {
-                let lease = Lease { left: AtomicU32::new(size - 1), remaining: info.remaining, reset: info.reset };
-                shared.leases.insert(check.key.to_string(), Arc::new(lease));
-                Ok(RateInfo { remaining: info.remaining + size - 1, ..info })
-            }
-            // Not a whole lease left: take requests one by one.
-            Counted::Refused { .. } => self.shared_check(shared, check).await,
-        }
-    }
-
-    /// One request counted in the shared store: allowed, or refused with `429`.
-    async fn shared_check(&self, shared: &Shared, check: Check<'_>) -> Result<RateInfo, ApiError> {
-        match self.count_shared(shared, &check, 1).await? {
-            Counted::Allowed(info) => Ok(info),
-            Counted::Refused { retry_after } => Err(too_many(check.name, &check.rate, retry_after)),
-        }
-    }
-
-    /// `cost` requests in the shared store; while the store is unreachable, `on_error` decides
-    /// (an error only when it denies).
-    async fn count_shared(&self, shared: &Shared, check: &Check<'_>, cost: u32) -> Result<Counted, ApiError> {
-        let per = check.rate.quota().replenish_interval();
-        match shared.store.gcra(check.key, per, check.rate.burst, cost).await {
-            Ok(g) if g.allowed => {
-                let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-                let reset = ceil_secs(now + g.reset_after);
-                Ok(Counted::Allowed(RateInfo { limit: check.rate.burst, remaining: g.remaining, reset }))
-            }
-            Ok(g) => Ok(Counted::Refused { retry_after: g.retry_after }),
-            Err(e) => {
-                crate::store::report_error("rate limit", &e);
-                match shared.on_error {
-                    OnStoreError::Allow => Ok(Counted::Allowed(RateInfo {
-                        limit: check.rate.burst,
-                        remaining: check.rate.burst,
-                        reset: 0,
-                    })),
-                    OnStoreError::Deny => Err(store_unavailable()),
-                }
-            }
-        }
-    }
-
     /// A login call from `ip` by the client named `client` (`""`: an unknown secret; such
     /// calls share one bucket per IP, so guessing secrets is limited too).
     pub async fn check_login(&self, client: &str, ip: IpAddr) -> Result<RateInfo, ApiError> {
         match &self.shared {
             Some(s) => {
                 let key = format!("login:{client}:{ip}");
-                self.shared_check(s, Check { name: "login", rate: self.config.login, key: &key }).await
+                s.check(Check { name: "login", rate: self.config.login, key: &key }).await
             }
             None => self.local.login.check(&(self.hasher.hash_one(client), ip)),
         }
@@ -357,9 +182,7 @@ impl<C: LimitClock> Limits<C> {
                 }
             }
             let key = format!("attempts:{key}");
-            return self
-                .shared_check(s, Check { name: "login_attempts", rate: self.config.login_attempts, key: &key })
-                .await;
+            return s.check(Check { name: "login_attempts", rate: self.config.login_attempts, key: &key }).await;
         }
         let key = (self.user_key(username), ip);
         if let Some(f) = self.local.failures.get(&key) {
@@ -432,7 +255,7 @@ impl<C: LimitClock> Limits<C> {
             match &self.shared {
                 Some(s) => {
                     let key = format!("user:{}", short_digest(subject));
-                    self.leased_check(s, Check { name: "backend_per_user", rate, key: &key }).await.map(Some)
+                    s.leased_check(Check { name: "backend_per_user", rate, key: &key }).await.map(Some)
                 }
                 None => local.check(&self.hasher.hash_one(subject)).map(Some),
             }
@@ -441,7 +264,7 @@ impl<C: LimitClock> Limits<C> {
             match (&self.shared, self.config.backend_per_ip) {
                 (Some(s), Some(rate)) => {
                     let key = format!("ip:{ip}");
-                    self.leased_check(s, Check { name: "backend_per_ip", rate, key: &key }).await.map(Some)
+                    s.leased_check(Check { name: "backend_per_ip", rate, key: &key }).await.map(Some)
                 }
                 _ => Ok(None),
             }

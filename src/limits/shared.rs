@@ -1,0 +1,116 @@
+//! The limits counted in the shared store: every replica counts the same requests, high-rate
+//! limits through leases taken ahead.
+
+use super::{ceil_secs, store_unavailable, too_many, Rate, RateInfo};
+use crate::config::OnStoreError;
+use crate::error::ApiError;
+use crate::store::SharedLimits;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The limits' state in the shared store: every replica counts the same requests.
+pub(super) struct Shared {
+    pub(super) store: Arc<dyn SharedLimits>,
+    pub(super) on_error: OnStoreError,
+    /// Requests taken from the store ahead, per key, and spent here (see `lease_size`); an
+    /// entry lives `LEASE_LIFETIME`.
+    leases: moka::sync::Cache<String, Arc<Lease>>,
+}
+
+/// Requests taken from the shared count ahead of time by this replica.
+struct Lease {
+    left: AtomicU32,
+    /// The shared count's remaining when the lease was taken (not counting the lease).
+    remaining: u32,
+    reset: u64,
+}
+
+/// What the shared store said of `cost` requests.
+enum Counted {
+    Allowed(RateInfo),
+    Refused { retry_after: Duration },
+}
+
+/// How long a lease may be spent (moka drops it then): what is left of it is given up (the
+/// shared count refills it with time), so a replica never sits on requests others could use.
+const LEASE_LIFETIME: Duration = Duration::from_millis(250);
+
+/// How many requests a replica takes at once for a high-rate limit on the guarded path: one
+/// store round trip per lease, not per request. Small limits (a burst under 32) are counted
+/// one by one, exactly. Leased requests are counted in the store when they are taken, so the
+/// fleet never lets more through than the limit; at worst a replica's unspent lease is
+/// refused to others for `LEASE_LIFETIME`.
+fn lease_size(rate: &Rate) -> u32 {
+    (rate.burst / 16).clamp(1, 64)
+}
+
+/// Which limit a check is for: its metric name, its rate, and its key in the shared store.
+pub(super) struct Check<'a> {
+    pub(super) name: &'static str,
+    pub(super) rate: Rate,
+    pub(super) key: &'a str,
+}
+
+impl Shared {
+    pub(super) fn new(store: Arc<dyn SharedLimits>, on_error: OnStoreError) -> Self {
+        let leases = moka::sync::Cache::builder().max_capacity(100_000).time_to_live(LEASE_LIFETIME).build();
+        Shared { store, on_error, leases }
+    }
+
+    /// A guarded-path check in the shared store, spending a lease when this replica holds one.
+    pub(super) async fn leased_check(&self, check: Check<'_>) -> Result<RateInfo, ApiError> {
+        let size = lease_size(&check.rate);
+        if size == 1 {
+            return self.check(check).await;
+        }
+        if let Some(lease) = self.leases.get(check.key) {
+            if let Ok(left) = lease.left.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1)) {
+                let remaining = lease.remaining + left - 1;
+                return Ok(RateInfo { limit: check.rate.burst, remaining, reset: lease.reset });
+            }
+        }
+        match self.count(&check, size).await? {
+            Counted::Allowed(info) => {
+                let lease = Lease { left: AtomicU32::new(size - 1), remaining: info.remaining, reset: info.reset };
+                self.leases.insert(check.key.to_string(), Arc::new(lease));
+                Ok(RateInfo { remaining: info.remaining + size - 1, ..info })
+            }
+            // Not a whole lease left: take requests one by one.
+            Counted::Refused { .. } => self.check(check).await,
+        }
+    }
+
+    /// One request counted in the shared store: allowed, or refused with `429`.
+    pub(super) async fn check(&self, check: Check<'_>) -> Result<RateInfo, ApiError> {
+        match self.count(&check, 1).await? {
+            Counted::Allowed(info) => Ok(info),
+            Counted::Refused { retry_after } => Err(too_many(check.name, &check.rate, retry_after)),
+        }
+    }
+
+    /// `cost` requests in the shared store; while the store is unreachable, `on_error` decides
+    /// (an error only when it denies).
+    async fn count(&self, check: &Check<'_>, cost: u32) -> Result<Counted, ApiError> {
+        let per = check.rate.quota().replenish_interval();
+        match self.store.gcra(check.key, per, check.rate.burst, cost).await {
+            Ok(g) if g.allowed => {
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+                let reset = ceil_secs(now + g.reset_after);
+                Ok(Counted::Allowed(RateInfo { limit: check.rate.burst, remaining: g.remaining, reset }))
+            }
+            Ok(g) => Ok(Counted::Refused { retry_after: g.retry_after }),
+            Err(e) => {
+                crate::store::report_error("rate limit", &e);
+                match self.on_error {
+                    OnStoreError::Allow => Ok(Counted::Allowed(RateInfo {
+                        limit: check.rate.burst,
+                        remaining: check.rate.burst,
+                        reset: 0,
+                    })),
+                    OnStoreError::Deny => Err(store_unavailable()),
+                }
+            }
+        }
+    }
+}
