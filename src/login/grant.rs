@@ -13,13 +13,15 @@ pub(crate) fn is_passwordless(realm: &str) -> bool {
     matches!(realm, "sms" | "email")
 }
 
-/// The grant for a username and secret against `realm`, and the form field of the secret:
-/// the passwordless OTP grant with `otp` for a passwordless realm, else the password-realm
-/// grant with `password`.
-pub(crate) fn for_realm(realm: &str) -> (&'static str, &'static str) {
-    if is_passwordless(realm) {
-        (PASSWORDLESS_OTP, "otp")
-    } else {
-        (PASSWORD_REALM, "password")
-    }
+/// The tenant form of a username and secret against `realm`: the passwordless OTP grant with
+/// the secret as `otp` for a passwordless realm, else the password-realm grant with `password`.
+pub(crate) fn realm_form<'a>(
+    realm: &'a str,
+    username: &'a str,
+    secret: &'a str,
+    scope: &'a str,
+) -> Vec<(&'static str, &'a str)> {
+    let (grant, secret_field) =
+        if is_passwordless(realm) { (PASSWORDLESS_OTP, "otp") } else { (PASSWORD_REALM, "password") };
+    vec![("grant_type", grant), ("realm", realm), ("username", username), (secret_field, secret), ("scope", scope)]
 }

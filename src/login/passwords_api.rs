@@ -36,14 +36,7 @@ pub(crate) async fn handle(call: FormCall<'_>, applied: &mut AppliedLimits) -> R
     let scope = upstream_scope(params.get("scope"), client);
     // A passwordless connection (`username_type: phone_number` → `sms`) takes the one-time
     // code with the passwordless OTP grant, as `/oauth/ro` does.
-    let (grant, secret_field) = grant::for_realm(realm);
-    let mut form = vec![
-        ("grant_type", grant),
-        ("realm", realm),
-        ("username", username),
-        (secret_field, password),
-        ("scope", scope.as_str()),
-    ];
+    let mut form = grant::realm_form(realm, username, password, &scope);
     form.extend(audience.map(|a| ("audience", a)));
     form.extend(params.get_json("claims").map(|c| ("claims", c)));
     form.extend(params.get("org_id").map(|o| ("organization", o)));

@@ -56,14 +56,7 @@ async fn password(call: FormCall<'_>, scope: &str, applied: &mut AppliedLimits) 
     let call = async {
         if passwordless || client.legacy_ro == LegacyRo::Translate {
             // sms/email: the passwordless OTP grant, the code as `otp`; else the password-realm grant.
-            let (grant, secret_field) = grant::for_realm(realm);
-            let mut form = vec![
-                ("grant_type", grant),
-                ("realm", realm),
-                ("username", username),
-                (secret_field, password),
-                ("scope", scope),
-            ];
+            let mut form = grant::realm_form(realm, username, password, scope);
             form.extend(client.audience.as_deref().map(|a| ("audience", a)));
             svc.tenant.token(client, &form, req.client_ip).await
         } else {
