@@ -66,24 +66,13 @@ demo_config() {
   # Four free ports on 127.0.0.1, held until the script ends by a process that keeps a socket
   # bound to each (SO_REUSEADDR, never listening): nobody else is given them, and the gateway,
   # which sets SO_REUSEADDR too, binds them beside it. No bind-drop-rebind race.
-  "$PY" -c '
-import signal, socket, sys
-socks = []
-for _ in range(4):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-with open(sys.argv[1], "w") as f:
-    print(*(s.getsockname()[1] for s in socks), file=f)
-signal.pause()
-' "$work/ports.tmp" &
+  "$PY" "$(dirname "${BASH_SOURCE[0]}")/hold_ports.py" 4 "$work/ports" &
   port_holder_pid=$!
   for _ in $(seq 1 50); do
-    [ -s "$work/ports.tmp" ] && break
+    [ -s "$work/ports" ] && break
     sleep 0.1
   done
-  read -r PROXY ADMIN TENANT ECHO <"$work/ports.tmp"
+  read -r PROXY ADMIN TENANT ECHO <"$work/ports"
   sed -E \
     -e "s/127\.0\.0\.1:8080\b/127.0.0.1:$PROXY/g" \
     -e "s/127\.0\.0\.1:9090\b/127.0.0.1:$ADMIN/g" \

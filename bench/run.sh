@@ -63,11 +63,14 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
-backend=$(free_port); proxy=$(free_port); tenant=$(free_port); gw=$(free_port); admin=$(free_port)
-gwm=$(free_port); adminm=$(free_port); gwr=$(free_port); adminr=$(free_port); redis=$(free_port)
-hap=$(free_port); hapj=$(free_port); gws=$(free_port); admins=$(free_port)
+# Fourteen distinct free ports, held until the run ends by a process with a socket bound to each
+# (SO_REUSEADDR, never listening), as .ci/demo-gateway.sh holds the demo's: nobody else is given
+# them, and nginx, HAProxy, redis and authgate (all SO_REUSEADDR) bind them beside it.
+python3 .ci/hold_ports.py 14 "$work/ports" &
+pids+=($!)
+for _ in $(seq 50); do [ -s "$work/ports" ] && break; sleep 0.1; done
+read -r backend proxy tenant gw admin gwm adminm gwr adminr redis hap hapj gws admins <"$work/ports"
 
 # --- nginx: the backend and a plain reverse proxy to it, one worker each ----------------------
 chmod 755 "$work"

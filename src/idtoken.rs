@@ -50,7 +50,7 @@ impl IdTokens {
         config: &Config,
     ) -> Result<Claims, ApiError> {
         verify(id_token, jwks, &TokenChecks::id_tokens(config, client)).await.map_err(|e| {
-            tracing::warn!(reason = %e, "the tenant's id_token did not verify; not re-issued");
+            tracing::warn!(reason = %e, "the tenant's id_token did not verify");
             ApiError::bad_gateway("The identity provider's id_token could not be verified.")
         })
     }

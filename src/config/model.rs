@@ -357,10 +357,14 @@ impl Management {
     /// Whether the endpoints may touch `connection`: one the block lists or its default; with
     /// neither, every connection.
     pub(crate) fn manages(&self, connection: &str) -> bool {
-        let restricted = !self.connections.is_empty() || self.default_connection.is_some();
-        !restricted
+        !self.restricted()
             || self.connection_id(connection).is_some()
             || self.default_connection.as_deref() == Some(connection)
+    }
+
+    /// Whether the block limits the gateway to some connections (it names any).
+    pub(crate) fn restricted(&self) -> bool {
+        !self.connections.is_empty() || self.default_connection.is_some()
     }
 
     /// The connection id of a connection name the management block lists.

@@ -156,7 +156,7 @@ async fn guard_over(signer: &Signer) -> Guard {
     let config = Arc::new(config());
     let set: JwkSet = serde_json::from_value(json!({ "keys": [signer.jwk().clone()] })).unwrap();
     let g = &config.guard;
-    let jwks = Arc::new(Jwks::from_keys(&set, g.algorithms.clone()).await);
+    let jwks = Arc::new(Jwks::from_keys(&config.tenant, &set, g.algorithms.clone()).await);
     let policy = jwt::TokenChecks::access_tokens(&config);
     let revocations = Arc::new(Revocations::new(Duration::from_secs(3600)));
     let verifier = Arc::new(Verifier::new(jwks, policy, g.clone(), g.token_cache_bytes, revocations.clone()));

@@ -171,15 +171,8 @@ impl<C: LimitClock> Limits<C> {
     pub async fn check_attempt(&self, username: &str, ip: IpAddr) -> Result<RateInfo, ApiError> {
         if let Some(s) = &self.shared {
             let key = Self::shared_user_key(username, ip);
-            match s.store.blocked_for(&key).await {
-                Ok(Some(wait)) => return Err(blocked(wait)),
-                Ok(None) => {}
-                Err(e) => {
-                    crate::store::report_error("brute force", &e);
-                    if s.on_error == OnStoreError::Deny {
-                        return Err(store_unavailable());
-                    }
-                }
+            if let Some(wait) = s.blocked_for(&key).await? {
+                return Err(blocked(wait));
             }
             let key = format!("attempts:{key}");
             return s.check(Check { name: "login_attempts", rate: self.config.login_attempts, key: &key }).await;
@@ -198,17 +191,8 @@ impl<C: LimitClock> Limits<C> {
     pub(crate) async fn record_attempt(&self, username: &str, ip: IpAddr, success: bool) {
         if let Some(s) = &self.shared {
             let key = Self::shared_user_key(username, ip);
-            let result = if success {
-                s.store.clear_failures(&key).await.map(|_| false)
-            } else {
-                s.store.record_failure(&key, self.config.max_failures, self.config.block).await
-            };
-            match result {
-                Ok(true) => {
-                    tracing::warn!(%ip, "login attempts blocked after {} consecutive failures", self.config.max_failures)
-                }
-                Ok(false) => {}
-                Err(e) => crate::store::report_error("brute force", &e),
+            if s.record_attempt(&key, success, self.config.max_failures, self.config.block).await {
+                tracing::warn!(%ip, "login attempts blocked after {} consecutive failures", self.config.max_failures)
             }
             return;
         }

@@ -4,15 +4,15 @@
 use super::{ceil_secs, store_unavailable, too_many, Rate, RateInfo};
 use crate::config::OnStoreError;
 use crate::error::ApiError;
-use crate::store::SharedLimits;
+use crate::store::{SharedLimits, StoreError};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The limits' state in the shared store: every replica counts the same requests.
 pub(super) struct Shared {
-    pub(super) store: Arc<dyn SharedLimits>,
-    pub(super) on_error: OnStoreError,
+    store: Arc<dyn SharedLimits>,
+    on_error: OnStoreError,
     /// Requests taken from the store ahead, per key, and spent here (see `lease_size`); an
     /// entry lives `LEASE_LIFETIME`.
     leases: moka::sync::Cache<String, Arc<Lease>>,
@@ -101,16 +101,41 @@ impl Shared {
             }
             Ok(g) => Ok(Counted::Refused { retry_after: g.retry_after }),
             Err(e) => {
-                crate::store::report_error("rate limit", &e);
-                match self.on_error {
-                    OnStoreError::Allow => Ok(Counted::Allowed(RateInfo {
-                        limit: check.rate.burst,
-                        remaining: check.rate.burst,
-                        reset: 0,
-                    })),
-                    OnStoreError::Deny => Err(store_unavailable()),
-                }
+                self.tolerate("rate limit", &e)?;
+                Ok(Counted::Allowed(RateInfo { limit: check.rate.burst, remaining: check.rate.burst, reset: 0 }))
             }
+        }
+    }
+
+    /// The brute-force block on `key`, if any.
+    pub(super) async fn blocked_for(&self, key: &str) -> Result<Option<Duration>, ApiError> {
+        match self.store.blocked_for(key).await {
+            Ok(wait) => Ok(wait),
+            Err(e) => self.tolerate("brute force", &e).map(|()| None),
+        }
+    }
+
+    /// A login attempt's outcome on `key`: failures count up to `max`, then block for `block`;
+    /// a success resets. `true` when this failure started a block. A store error is reported
+    /// (the attempt itself was already allowed).
+    pub(super) async fn record_attempt(&self, key: &str, success: bool, max: u32, block: Duration) -> bool {
+        let result = if success {
+            self.store.clear_failures(key).await.map(|_| false)
+        } else {
+            self.store.record_failure(key, max, block).await
+        };
+        result.unwrap_or_else(|e| {
+            crate::store::report_error("brute force", &e);
+            false
+        })
+    }
+
+    /// The store could not be reached: reported; `on_error` decides whether the request goes on.
+    fn tolerate(&self, operation: &'static str, e: &StoreError) -> Result<(), ApiError> {
+        crate::store::report_error(operation, e);
+        match self.on_error {
+            OnStoreError::Allow => Ok(()),
+            OnStoreError::Deny => Err(store_unavailable()),
         }
     }
 }

@@ -100,13 +100,12 @@ fn browser_refusal(e: ApiError, req: &Request) -> Reply {
     if !html {
         return e.into_reply();
     }
-    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
     let page = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Login failed</title></head><body>\
          <h1>Login failed</h1><p id=\"error\">{}</p><p id=\"description\">{}</p><p><a href=\"/\">Back</a></p>\
          </body></html>",
-        escape(&e.error),
-        escape(&e.description)
+        crate::exchange::html_escape(&e.error),
+        crate::exchange::html_escape(&e.description)
     );
     let mut reply = Reply::empty(e.status).with_header("content-type", "text/html; charset=utf-8");
     reply.headers.extend(e.headers);
@@ -266,11 +265,9 @@ impl LoginService {
     ) -> Result<crate::guard::jwt::Claims, ApiError> {
         let refused = || ApiError::bad_gateway("The identity provider's id_token did not verify.");
         let id_token = id_token.ok_or_else(refused)?;
-        let policy = crate::guard::jwt::TokenChecks::id_tokens(&self.config, client);
-        let claims = crate::guard::jwt::verify(id_token, &self.jwks, &policy).await.map_err(|e| {
-            tracing::warn!(reason = %e, "browser login: the id_token did not verify");
-            refused()
-        })?;
+        let claims = crate::idtoken::IdTokens::verified(id_token, client, &self.jwks, &self.config)
+            .await
+            .map_err(|_| refused())?;
         let same_nonce = claims
             .get("nonce")
             .and_then(|n| n.as_str())
@@ -310,9 +307,7 @@ pub(crate) async fn code_grant(
     ];
     let mut tokens = svc.tenant.token(client, &form, req.client_ip).await?;
     if let Err(refusal) = within_client(client, &tokens) {
-        if let Some(rt) = &tokens.refresh_token {
-            let _ = svc.tenant.revoke(client, rt, req.client_ip).await;
-        }
+        svc.discard(client, &tokens, req.client_ip).await;
         return Err(refusal);
     }
     let session = svc.issued(client, &mut tokens, None).await?;

@@ -75,6 +75,13 @@ impl LoginService {
         self.issued_verified(client, tokens, previous, None).await
     }
 
+    /// Tokens the tenant issued that will not be handed out: their refresh token is revoked.
+    async fn discard(&self, client: &Client, tokens: &crate::tenant::Tokens, client_ip: std::net::IpAddr) {
+        if let Some(rt) = &tokens.refresh_token {
+            let _ = self.tenant.revoke(client, rt, client_ip).await;
+        }
+    }
+
     /// `issued`, for a caller that has verified the id_token already (`id_claims`).
     async fn issued_verified(
         &self,
@@ -94,9 +101,7 @@ impl LoginService {
             Ok(session) => Ok(session),
             Err(crate::store::StoreError::Ended) => {
                 // A logout won the race: the new tokens are not handed out.
-                if let Some(rt) = &tokens.refresh_token {
-                    let _ = self.tenant.revoke(client, rt, std::net::Ipv4Addr::LOCALHOST.into()).await;
-                }
+                self.discard(client, tokens, std::net::Ipv4Addr::LOCALHOST.into()).await;
                 Err(ApiError::new(401, "invalid_grant", "The session has ended."))
             }
             Err(e) => {

@@ -137,9 +137,7 @@ pub(crate) async fn refresh_with(
     if let Some(expected) = r.subject {
         let claims = crate::guard::jwt::unverified_claims(&tokens.access_token);
         if claims.as_ref().and_then(|c| c.get("sub")).and_then(|s| s.as_str()) != Some(expected) {
-            if let Some(rt) = &tokens.refresh_token {
-                let _ = svc.tenant.revoke(client, rt, req.client_ip).await;
-            }
+            svc.discard(client, &tokens, req.client_ip).await;
             return Err(ApiError::new(401, "invalid_grant", "The refresh token belongs to another user."));
         }
     }

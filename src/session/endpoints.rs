@@ -71,19 +71,17 @@ impl SessionEndpoints {
         if from_a_page && credential.is_none_or(|c| c.source != TokenSource::Cookie) {
             csrf::check_same_site(&req.headers, client, self.config.public_url.as_deref())?;
         }
-        let mut logout_client = client;
-        if let Some(c) = credential.filter(|c| c.source == TokenSource::Cookie) {
-            // A cross-site page must not end the session, whatever the method: the origin must
-            // be one the client allows (the client named, else the one the cookie was issued to).
-            // The client the cookie was issued to decides (a request cannot name another
-            // client to borrow its allowed origins); without one, the client named.
-            let cookie_client = match self.cookie_client(&c).await {
-                Some(c) => Some(c),
-                None => client,
-            };
-            csrf::check_same_site(&req.headers, cookie_client, self.config.public_url.as_deref())?;
-            logout_client = cookie_client;
-        }
+        // A cross-site page must not end the session, whatever the method: the origin must be
+        // one the client allows. The client the cookie was issued to decides (a request cannot
+        // name another client to borrow its allowed origins); without one, the client named.
+        let logout_client = match credential.filter(|c| c.source == TokenSource::Cookie) {
+            Some(c) => {
+                let cookie_client = self.cookie_client(&c).await.or(client);
+                csrf::check_same_site(&req.headers, cookie_client, self.config.public_url.as_deref())?;
+                cookie_client
+            }
+            None => client,
+        };
         if let Some(c) = credential {
             self.end_session(&c, req).await;
         }

@@ -112,34 +112,15 @@ impl Jwks {
         }
     }
 
-    /// A fixed key set that is never fetched (tests, tools): `set`'s signing keys of the
-    /// `allowed` algorithms, kept for good. A token with another `kid` is refused at once,
-    /// without a refetch; `refresh` has nothing to fetch from (it fails and keeps the keys).
+    /// A fixed key set that is never fetched (tests): `set`'s signing keys of the `allowed`
+    /// algorithms, kept for good, for `tenant`. A token with another `kid` is refused at once,
+    /// without a refetch (none is ever due).
     #[cfg(test)]
-    pub(crate) async fn from_keys(set: &JwkSet, allowed: Vec<Algorithm>) -> Self {
-        // Nothing is served from here: the client below is never used to fetch.
-        let nowhere = url::Url::parse("http://127.0.0.1:1/.well-known/jwks.json").expect("a valid URL");
-        let tenant = crate::config::Tenant {
-            base_url: nowhere.clone(),
-            embedded: false,
-            issuer: String::new(),
-            connect_timeout: Duration::from_secs(1),
-            request_timeout: Duration::from_secs(1),
-            ca_bundle: None,
-            token_url: nowhere.clone(),
-            ro_url: nowhere.clone(),
-            userinfo_url: nowhere.clone(),
-            revoke_url: nowhere.clone(),
-            jwks_url: nowhere.clone(),
-            authorize_url: nowhere.clone(),
-            logout_url: nowhere.clone(),
-            end_session_url: nowhere.clone(),
-        };
-        let tenant = super::TenantClient::new(&tenant).expect("a client without extra certificates builds");
+    pub(crate) async fn from_keys(tenant: &crate::config::Tenant, set: &JwkSet, allowed: Vec<Algorithm>) -> Self {
         let keys = Arc::new(KeySet::from_jwks(set, &allowed));
         let jwks = Jwks {
-            tenant,
-            url: nowhere,
+            tenant: super::TenantClient::new(tenant).expect("the configuration's tenant client builds"),
+            url: tenant.jwks_url.clone(),
             allowed,
             ttl: Duration::MAX,
             // No time to live: the set never expires, so `current` never fetches.

@@ -124,10 +124,10 @@ impl ManagementApi {
 /// `Retry-After`; anything else is the tenant's fault: `502`.
 pub(crate) fn reply_of(answer: TenantAnswer) -> Result<Reply, ApiError> {
     let status = answer.status.as_u16();
-    let is_json = serde_json::from_slice::<serde_json::Value>(&answer.body).is_ok();
+    let is_json = |body: &[u8]| serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
     match status {
         204 => Ok(Reply::empty(204)),
-        200..=299 if is_json => Ok(Reply::json_bytes(status, answer.body)),
+        200..=299 if is_json(&answer.body) => Ok(Reply::json_bytes(status, answer.body)),
         400..=499 if status != 401 && status != 407 => Ok(refusal(answer)),
         _ => {
             tracing::warn!(status, "the Management API answered with an error");

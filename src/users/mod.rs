@@ -62,8 +62,7 @@ pub(crate) async fn management_client<'c>(
         .ok_or_else(ApiError::invalid_client)?;
     let rate = limits.check_login(&client.name, req.client_ip).await?;
     if !client.management {
-        let refusal = ApiError::new(403, "access_denied", "This client may not call the management endpoints.");
-        let mut refusal = refusal;
+        let mut refusal = ApiError::new(403, "access_denied", "This client may not call the management endpoints.");
         refusal.headers.extend(rate.headers());
         return Err(refusal);
     }
@@ -147,8 +146,7 @@ impl UserEndpoints {
     /// is `404`, as if it did not exist. `Some`: the answer (for a `GET`, the lookup is it).
     async fn managed_user_only(&self, op: UserOp, call: &Call, api: &ManagementApi) -> Result<Option<Reply>, ApiError> {
         let m = api.config();
-        let restricted = !m.connections.is_empty() || m.default_connection.is_some();
-        if !restricted || !matches!(op, UserOp::Get | UserOp::Update | UserOp::Delete) {
+        if !m.restricted() || !matches!(op, UserOp::Get | UserOp::Update | UserOp::Delete) {
             return Ok(None);
         }
         let found = api.send(&Call::new(Method::GET, call.path.clone())).await?;

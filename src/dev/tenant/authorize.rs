@@ -303,22 +303,6 @@ fn logout(s: &State, query: Option<&str>, back_name: &str) -> Response {
     }
 }
 
-/// Text made safe inside HTML elements and quoted attributes.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// A whole page around `body` (already HTML).
 fn page(title: &str, body: &str) -> String {
     format!(
@@ -326,7 +310,7 @@ fn page(title: &str, body: &str) -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} · dev tenant</title><style>{style}</style></head>\n\
          <body><main>\n{body}\n</main></body></html>\n",
-        title = escape(title),
+        title = crate::exchange::html_escape(title),
         style = STYLE,
     )
 }
@@ -343,7 +327,8 @@ fn html(status: StatusCode, document: String) -> Response {
 
 /// `400` and a page saying why.
 fn refusal(why: &str) -> Response {
-    let body = format!("<h1>Login refused</h1>\n<p class=\"error\" id=\"error\">{}</p>", escape(why));
+    let body =
+        format!("<h1>Login refused</h1>\n<p class=\"error\" id=\"error\">{}</p>", crate::exchange::html_escape(why));
     html(StatusCode::BAD_REQUEST, page("Login refused", &body))
 }
 
@@ -358,10 +343,14 @@ fn form_html(params: &Params, message: Option<&str>) -> String {
     let hidden: String = CARRIED
         .iter()
         .filter_map(|&name| {
-            params.get(name).map(|v| format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">\n", escape(v)))
+            params.get(name).map(|v| {
+                format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">\n", crate::exchange::html_escape(v))
+            })
         })
         .collect();
-    let message = message.map(|m| format!("<p class=\"error\" role=\"alert\">{}</p>\n", escape(m))).unwrap_or_default();
+    let message = message
+        .map(|m| format!("<p class=\"error\" role=\"alert\">{}</p>\n", crate::exchange::html_escape(m)))
+        .unwrap_or_default();
     format!(
         "<h1>Sign in</h1>\n<p>to continue to <strong>{client}</strong></p>\n{message}\
          <form method=\"post\" action=\"/authorize\">\n{hidden}\
@@ -373,8 +362,8 @@ fn form_html(params: &Params, message: Option<&str>) -> String {
          <button type=\"submit\">Sign in</button>\n\
          <button type=\"submit\" name=\"cancel\" value=\"1\" formnovalidate>Cancel</button>\n\
          </form>",
-        client = escape(params.get("client_id").unwrap_or_default()),
-        username = escape(params.get("username").unwrap_or_default()),
+        client = crate::exchange::html_escape(params.get("client_id").unwrap_or_default()),
+        username = crate::exchange::html_escape(params.get("username").unwrap_or_default()),
     )
 }
 
@@ -390,10 +379,10 @@ mod tests {
     #[test]
     fn reflected_text_is_escaped() {
         assert_eq!(
-            escape(r#"<a href="x" onclick='y'>&amp;</a>"#),
+            crate::exchange::html_escape(r#"<a href="x" onclick='y'>&amp;</a>"#),
             "&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;"
         );
-        assert_eq!(escape("plain été"), "plain été");
+        assert_eq!(crate::exchange::html_escape("plain été"), "plain été");
     }
 
     #[test]

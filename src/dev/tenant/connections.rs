@@ -25,11 +25,6 @@ impl Connections {
     }
 }
 
-/// `sms` and `email` users log in with a one-time code: they have no password.
-pub(crate) fn is_passwordless(name: &str) -> bool {
-    matches!(name, "sms" | "email")
-}
-
 /// The identity provider of a connection's users.
 pub(crate) fn provider(name: &str) -> &'static str {
     match name {

@@ -208,7 +208,7 @@ async fn ro(AxState(s): St, headers: HeaderMap, body: Bytes) -> Response {
                 return oauth_error(400, "invalid_request", &format!("missing {m} parameter"));
             }
             let connection = params.get("connection").unwrap_or_default();
-            let otp = matches!(connection, "sms" | "email");
+            let otp = crate::login::grant::is_passwordless(connection);
             let (username, secret) =
                 (params.get("username").unwrap_or_default(), params.get("password").unwrap_or_default());
             match check_user(&s, connection, username, secret, otp).await {

@@ -1,7 +1,6 @@
 //! The end-to-end harness: an in-process dev tenant (recording what it receives) and echo
 //! backend on free loopback ports, and the real `authgate` binary as a child process that is
 //! killed, by its PID, when the test ends.
-#![allow(dead_code)]
 
 pub mod redis;
 
@@ -112,14 +111,12 @@ impl Stack {
 
     /// A password login of the demo user through the gateway: the whole response.
     pub async fn password_login(&self, secret: &str) -> reqwest::Response {
-        let url = format!("{}/oauth/token", self.gateway.url);
-        post_form(&url, Some(secret), &password_form("demo@example.com", DEMO_PASSWORD)).await
+        password_login_at(&self.gateway.url, secret).await
     }
 
     /// A password login of the demo user through the gateway at `base_url`.
     pub async fn login_at(base_url: &str, secret: &str) -> (u16, serde_json::Value) {
-        let url = format!("{base_url}/oauth/token");
-        json(post_form(&url, Some(secret), &password_form("demo@example.com", DEMO_PASSWORD)).await).await
+        json(password_login_at(base_url, secret).await).await
     }
 
     /// A website login of the demo user: the `sid=…` pair of its cookie.
@@ -287,6 +284,12 @@ pub async fn post_form(url: &str, secret: Option<&str>, form: &[(&str, &str)]) -
         req = req.header("secret", s);
     }
     req.send().await.unwrap()
+}
+
+/// A password login of the demo user through the gateway at `base_url`: the whole response.
+pub async fn password_login_at(base_url: &str, secret: &str) -> reqwest::Response {
+    let url = format!("{base_url}/oauth/token");
+    post_form(&url, Some(secret), &password_form("demo@example.com", DEMO_PASSWORD)).await
 }
 
 pub fn password_form<'a>(username: &'a str, password: &'a str) -> Vec<(&'a str, &'a str)> {

@@ -37,12 +37,7 @@ fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
 
 impl RedisServer {
     pub fn start() -> Self {
-        Self::start_with(&[])
-    }
-
-    /// Start with extra `redis-server` arguments.
-    pub fn start_with(extra: &[&str]) -> Self {
-        Self::start_on(vec![ReservedPort::free()], extra)
+        Self::start_on(vec![ReservedPort::free()], &[])
     }
 
     /// Start on the first of `ports`.
@@ -138,7 +133,8 @@ impl RedisCluster {
 
 /// A master and one sentinel watching it as `mymaster`.
 pub struct RedisSentinel {
-    pub master: RedisServer,
+    /// Held: the master runs as long as the sentinel watches it.
+    _master: RedisServer,
     sentinel: Child,
     pub sentinel_port: u16,
     _sentinel_port: ReservedPort,
@@ -173,7 +169,7 @@ impl RedisSentinel {
         wait_for("the sentinel", || {
             redis_command(sentinel_port, "SENTINEL get-master-addr-by-name mymaster").is_some_and(|r| r.contains(&want))
         });
-        RedisSentinel { master, sentinel, sentinel_port, _sentinel_port: reserved, _dir: dir }
+        RedisSentinel { _master: master, sentinel, sentinel_port, _sentinel_port: reserved, _dir: dir }
     }
 
     pub fn sentinel_url(&self) -> String {
