@@ -100,12 +100,6 @@ impl App {
                 limits: limits.clone(),
                 sessions: sessions.clone(),
                 id_tokens: id_tokens.clone(),
-                sealer: match previous.filter(|p| p.config.session.encryption_key == config.session.encryption_key) {
-                    Some(p) => p.login.sealer.clone(),
-                    None => Arc::new(crate::session::Sealer::from_config(
-                        config.session.encryption_key.as_ref().map(|k| k.expose()),
-                    )),
-                },
             },
             session: SessionEndpoints {
                 config: config.clone(),

@@ -173,7 +173,7 @@ impl LoginService {
                 q.append_pair("connection", c);
             }
         }
-        let sealed = self.sealer.seal(&serde_json::to_string(&tx).expect("serializes"), "authorize");
+        let sealed = self.sessions.sealer().seal(&serde_json::to_string(&tx).expect("serializes"), "authorize");
         let cookie =
             transaction_cookie(&transaction_cookie_name(config, &state), &sealed, LOGIN_SECONDS, redirect_uri.path());
         Ok(Reply::empty(302).with_header("location", location.to_string()).with_header("set-cookie", cookie))
@@ -252,7 +252,7 @@ impl LoginService {
             .find(|c| c.name() == cookie_name)?
             .value()
             .to_string();
-        serde_json::from_str(&self.sealer.open(&sealed, "authorize")?).ok()
+        serde_json::from_str(&self.sessions.sealer().open(&sealed, "authorize")?).ok()
     }
 
     /// The id_token of a browser login: the tenant's signature, `iss`, `aud` = the client,

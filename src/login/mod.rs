@@ -44,9 +44,6 @@ pub(crate) struct LoginService {
     pub(crate) sessions: Arc<crate::session::SessionService>,
     /// Re-signs id_tokens as the gateway's, when configured.
     pub(crate) id_tokens: Option<Arc<crate::idtoken::IdTokens>>,
-    /// Seals the browser login's transaction cookie (`session.encryption_key`, else a key of
-    /// this process).
-    pub(crate) sealer: Arc<crate::session::Sealer>,
 }
 
 impl LoginService {

@@ -9,7 +9,6 @@ mod sessions;
 
 pub(crate) use endpoints::{store_unavailable, SessionEndpoints};
 pub(crate) use revocations::Revocations;
-pub(crate) use seal::Sealer;
 pub(crate) use sessions::SessionService;
 
 use crate::config::{SameSite, Session};

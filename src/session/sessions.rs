@@ -45,6 +45,11 @@ impl SessionService {
         SessionService { config, store, sealer, revocations, opaque }
     }
 
+    /// The sealing key (also the browser login's transaction cookies', under their own context).
+    pub(crate) fn sealer(&self) -> &Sealer {
+        &self.sealer
+    }
+
     pub(crate) fn store(&self) -> &Arc<dyn Sessions> {
         &self.store
     }
