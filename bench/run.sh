@@ -338,7 +338,7 @@ echo "authgate's log (level info, $AUTHGATE_LOG_FORMAT, $work/authgate-main.log)
 # token cache as SCALE_CACHE_BYTES says (else guard.token_cache_bytes' default, 16 MiB).
 sed -e "s/^listen: 127.0.0.1:$gw/listen: 127.0.0.1:$gws/; s/^admin_listen: 127.0.0.1:$admin/admin_listen: 127.0.0.1:$admins/" \
     "$work/gateway.yaml" > "$work/gateway-scale.yaml"
-printf 'connections:\n  max: %d\n' $((hold + 2000)) >> "$work/gateway-scale.yaml"
+printf 'connections:\n  max: %d\n  max_per_ip: %d\n' $((hold + 2000)) $((hold + 2000)) >> "$work/gateway-scale.yaml"
 if [ -n "${SCALE_CACHE_BYTES:-}" ]; then sed -i "s/^guard:$/guard:\n  token_cache_bytes: $SCALE_CACHE_BYTES/" "$work/gateway-scale.yaml"; fi
 "$AUTHGATE" check --config "$work/gateway-scale.yaml" >/dev/null
 # A process stopped here leaves the cleanup list, so its PID is never signalled again.

@@ -65,8 +65,9 @@ impl App {
         let policy = jwt::TokenChecks::access_tokens(&config);
         let revocations = match previous {
             Some(p) => p.sessions.revocations.clone(),
-            None => Arc::new(Revocations::new(std::time::Duration::from_secs(config.session.duration_seconds))),
+            None => Arc::new(Revocations::new(config.session.revocations_max)),
         };
+        revocations.set_capacity(config.session.revocations_max);
         let memory = previous.map_or_else(|| Arc::new(MemoryStore::new()), |p| p.memory.clone());
         let same_store = |p: &&App| p.config.store == config.store;
         let redis = match (&config.store, previous.filter(same_store)) {

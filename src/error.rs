@@ -84,6 +84,7 @@ impl ApiError {
         match status {
             502 => Self::new(502, "bad_gateway", "The backend could not be reached."),
             504 => Self::new(504, "gateway_timeout", "The backend did not answer in time."),
+            408 => Self::new(408, "request_timeout", "The request body took too long."),
             400..=499 => Self::new(status, "invalid_request", "The request could not be proxied."),
             _ => Self::new(status, "server_error", "The gateway could not complete the request."),
         }

@@ -25,6 +25,10 @@ pub(crate) struct Metrics {
     pub(crate) connections_refused: IntCounterVec,
     /// Failed store (Redis) operations by operation.
     pub(crate) store_errors: IntCounterVec,
+    /// Revoked tokens and session ids this replica keeps.
+    pub(crate) revocations: IntGauge,
+    /// 1 while the revocation list is at its capacity (new sessions refused).
+    pub(crate) revocations_full: IntGauge,
 }
 
 const LATENCY_BUCKETS: [f64; 14] =
@@ -44,8 +48,17 @@ impl Metrics {
             registry.register(Box::new(h.clone())).expect("registered once");
             h
         };
-        let in_flight = IntGauge::new("authgate_requests_in_flight", "Requests being handled.").expect("valid");
-        registry.register(Box::new(in_flight.clone())).expect("registered once");
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid metric");
+            registry.register(Box::new(g.clone())).expect("registered once");
+            g
+        };
+        let in_flight = gauge("authgate_requests_in_flight", "Requests being handled.");
+        let revocations = gauge("authgate_revocations", "Revoked tokens and session ids this replica keeps.");
+        let revocations_full = gauge(
+            "authgate_revocations_full",
+            "1 while the revocation list is at its capacity: new sessions are refused.",
+        );
         Metrics {
             requests: counter(
                 "authgate_requests_total",
@@ -81,6 +94,8 @@ impl Metrics {
                 "Failed store operations (Redis unreachable, timed out) by operation.",
                 &["operation"],
             ),
+            revocations,
+            revocations_full,
             registry,
         }
     }

@@ -125,7 +125,7 @@ pub fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), StartErro
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
     let proxy = pingora::proxy::http_proxy(&server.configuration, crate::proxy::Gateway::new(shared.clone()));
-    let edge = crate::proxy::Edge::new(proxy, config.connections);
+    let edge = crate::proxy::Edge::new(proxy, config.connections.clone(), config.limits.trusted_proxies.clone());
     let mut proxy = pingora::services::listening::Service::new("authgate".to_string(), edge);
     match &config.tls {
         Some(tls) => proxy

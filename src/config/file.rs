@@ -38,7 +38,9 @@ pub(crate) struct FileConfig {
 #[serde(deny_unknown_fields)]
 pub(crate) struct FileConnections {
     pub(crate) max: Option<usize>,
+    pub(crate) max_per_ip: Option<usize>,
     pub(crate) header_timeout_ms: Option<u64>,
+    pub(crate) body_timeout_ms: Option<u64>,
     pub(crate) idle_timeout_ms: Option<u64>,
 }
 
@@ -137,6 +139,7 @@ pub(crate) struct FileSession {
     pub(crate) refresh_expired_grace_seconds: Option<u64>,
     pub(crate) encryption_key: Option<String>,
     pub(crate) cookie: Option<String>,
+    pub(crate) revocations_max: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]

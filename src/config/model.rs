@@ -160,6 +160,8 @@ pub struct Session {
     pub(crate) encryption_key: Option<Secret>,
     /// What the cookie carries.
     pub(crate) cookie: CookieMode,
+    /// Revoked tokens and session ids a replica keeps before it refuses new sessions.
+    pub(crate) revocations_max: usize,
 }
 
 /// The gateway's id_token keys (RSA, PEM): the current one signs; the previous one, during a

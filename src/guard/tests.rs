@@ -149,7 +149,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::jwk::JwkSet;
 use serde_json::Value;
-use std::time::Duration;
 
 /// The guard of gateway.yaml's configuration, over `signer`'s key alone.
 async fn guard_over(signer: &Signer) -> Guard {
@@ -158,7 +157,7 @@ async fn guard_over(signer: &Signer) -> Guard {
     let g = &config.guard;
     let jwks = Arc::new(Jwks::from_keys(&config.tenant, &set, g.algorithms.clone()).await);
     let policy = jwt::TokenChecks::access_tokens(&config);
-    let revocations = Arc::new(Revocations::new(Duration::from_secs(3600)));
+    let revocations = Arc::new(Revocations::new(1000));
     let verifier = Arc::new(Verifier::new(jwks, policy, g.clone(), g.token_cache_bytes, revocations.clone()));
     let sessions = Arc::new(SessionService::new(config.clone(), Arc::new(MemoryStore::new()), revocations, None));
     Guard::new(config, verifier, sessions)

@@ -7,14 +7,14 @@ use crate::error::ApiError;
 use crate::store::{SharedLimits, StoreError};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The limits' state in the shared store: every replica counts the same requests.
 pub(super) struct Shared {
     store: Arc<dyn SharedLimits>,
     on_error: OnStoreError,
-    /// Requests taken from the store ahead, per key, and spent here (see `lease_size`); an
-    /// entry lives `LEASE_LIFETIME`.
+    /// Requests taken from the store ahead, per key, and spent here (see `lease_size`); a
+    /// lease is spent for `LEASE_LIFETIME`, then its rest is given back with the next count.
     leases: moka::sync::Cache<String, Arc<Lease>>,
 }
 
@@ -24,6 +24,7 @@ struct Lease {
     /// The shared count's remaining when the lease was taken (not counting the lease).
     remaining: u32,
     reset: u64,
+    taken: Instant,
 }
 
 /// What the shared store said of `cost` requests.
@@ -32,15 +33,20 @@ enum Counted {
     Refused { retry_after: Duration },
 }
 
-/// How long a lease may be spent (moka drops it then): what is left of it is given up (the
-/// shared count refills it with time), so a replica never sits on requests others could use.
+/// How long a lease may be spent: then what is left of it is given back to the shared count
+/// with the key's next count, so a replica never sits on requests others could use, and slow
+/// traffic does not leave the fleet admitting fewer than the limit.
 const LEASE_LIFETIME: Duration = Duration::from_millis(250);
+
+/// A key's lease is forgotten after this long without a request (its rest, if any, is then
+/// refilled by time, as any request counted in the store).
+const LEASE_IDLE: Duration = Duration::from_secs(60);
 
 /// How many requests a replica takes at once for a high-rate limit on the guarded path: one
 /// store round trip per lease, not per request. Small limits (a burst under 32) are counted
 /// one by one, exactly. Leased requests are counted in the store when they are taken, so the
 /// fleet never lets more through than the limit; at worst a replica's unspent lease is
-/// refused to others for `LEASE_LIFETIME`.
+/// refused to others for `LEASE_LIFETIME` (then given back).
 fn lease_size(rate: &Rate) -> u32 {
     (rate.burst / 16).clamp(1, 64)
 }
@@ -54,7 +60,7 @@ pub(super) struct Check<'a> {
 
 impl Shared {
     pub(super) fn new(store: Arc<dyn SharedLimits>, on_error: OnStoreError) -> Self {
-        let leases = moka::sync::Cache::builder().max_capacity(100_000).time_to_live(LEASE_LIFETIME).build();
+        let leases = moka::sync::Cache::builder().max_capacity(100_000).time_to_idle(LEASE_IDLE).build();
         Shared { store, on_error, leases }
     }
 
@@ -64,15 +70,24 @@ impl Shared {
         if size == 1 {
             return self.check(check).await;
         }
+        let mut refund = 0;
         if let Some(lease) = self.leases.get(check.key) {
-            if let Ok(left) = lease.left.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1)) {
+            if lease.taken.elapsed() >= LEASE_LIFETIME {
+                refund = lease.left.swap(0, Ordering::AcqRel);
+            } else if let Ok(left) = lease.left.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            {
                 let remaining = lease.remaining + left - 1;
                 return Ok(RateInfo { limit: check.rate.burst, remaining, reset: lease.reset });
             }
         }
-        match self.count(&check, size).await? {
+        match self.count(&check, size, refund).await? {
             Counted::Allowed(info) => {
-                let lease = Lease { left: AtomicU32::new(size - 1), remaining: info.remaining, reset: info.reset };
+                let lease = Lease {
+                    left: AtomicU32::new(size - 1),
+                    remaining: info.remaining,
+                    reset: info.reset,
+                    taken: Instant::now(),
+                };
                 self.leases.insert(check.key.to_string(), Arc::new(lease));
                 Ok(RateInfo { remaining: info.remaining + size - 1, ..info })
             }
@@ -83,17 +98,17 @@ impl Shared {
 
     /// One request counted in the shared store: allowed, or refused with `429`.
     pub(super) async fn check(&self, check: Check<'_>) -> Result<RateInfo, ApiError> {
-        match self.count(&check, 1).await? {
+        match self.count(&check, 1, 0).await? {
             Counted::Allowed(info) => Ok(info),
             Counted::Refused { retry_after } => Err(too_many(check.name, &check.rate, retry_after)),
         }
     }
 
-    /// `cost` requests in the shared store; while the store is unreachable, `on_error` decides
-    /// (an error only when it denies).
-    async fn count(&self, check: &Check<'_>, cost: u32) -> Result<Counted, ApiError> {
+    /// `cost` requests in the shared store, after giving back `refund` (a lease's rest); while
+    /// the store is unreachable, `on_error` decides (an error only when it denies).
+    async fn count(&self, check: &Check<'_>, cost: u32, refund: u32) -> Result<Counted, ApiError> {
         let per = check.rate.quota().replenish_interval();
-        match self.store.gcra(check.key, per, check.rate.burst, cost).await {
+        match self.store.gcra(check.key, per, check.rate.burst, cost, refund).await {
             Ok(g) if g.allowed => {
                 let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
                 let reset = ceil_secs(now + g.reset_after);

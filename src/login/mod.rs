@@ -94,6 +94,17 @@ impl LoginService {
             };
             tokens.id_token = Some(signer.reissue(claims, client));
         }
+        if self.sessions.refuses_new_sessions() {
+            // Each session (and each refresh) may add revocations; the list is full, and a
+            // revocation is never dropped: no new session until entries expire.
+            self.discard(client, tokens, std::net::Ipv4Addr::LOCALHOST.into()).await;
+            return Err(ApiError::new(
+                503,
+                "temporarily_unavailable",
+                "The gateway cannot start sessions right now (its revocation list is full); try again later.",
+            )
+            .with_header("retry-after", "60"));
+        }
         match self.sessions.record(client, tokens, previous).await {
             Ok(session) => Ok(session),
             Err(crate::store::StoreError::Ended) => {

@@ -1,5 +1,6 @@
 //! The downstream connection's edge, in front of pingora's HTTP/1 loop: a cap on concurrent
-//! connections (`503` and close past it), a deadline for each request's whole header section
+//! connections (`503` and close past it) and on those of one peer address (`429`; trusted
+//! proxies are not capped), a deadline for each request's whole header section
 //! (`408` and close: pingora only times single reads, so a client that trickles a byte a
 //! minute would hold a connection forever), an idle keep-alive timeout, and a refusal of
 //! ambiguous framing (`Content-Length` with `Transfer-Encoding`: `400`) before pingora parses
@@ -12,18 +13,25 @@ use pingora::protocols::http::ServerSession;
 use pingora::protocols::{Stream, ALPN};
 use pingora::proxy::{HttpProxy, ProxyHttp};
 use pingora::server::ShutdownWatch;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
 
 /// The limits on downstream connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ConnectionLimits {
     /// Connections served at once; more are answered `503` and closed.
     pub(crate) max: usize,
+    /// Connections served at once from one peer address (not a trusted proxy's); more are
+    /// answered `429` and closed.
+    pub(crate) max_per_ip: usize,
     /// From a request's first byte to the end of its header section.
     pub(crate) header_timeout: Duration,
+    /// From the end of a request's header section to the end of its body.
+    pub(crate) body_timeout: Duration,
     /// How long a keep-alive connection may wait for its next request.
     pub(crate) idle_timeout: Duration,
 }
@@ -35,11 +43,56 @@ pub(crate) struct Edge<SV> {
     proxy: Arc<HttpProxy<SV>>,
     slots: Arc<Semaphore>,
     limits: ConnectionLimits,
+    per_ip: Arc<PerIp>,
 }
 
 impl<SV> Edge<SV> {
-    pub(crate) fn new(proxy: HttpProxy<SV>, limits: ConnectionLimits) -> Self {
-        Edge { proxy: Arc::new(proxy), slots: Arc::new(Semaphore::new(limits.max)), limits }
+    /// `trusted_proxies`: peers whose connections carry many clients, not capped per address.
+    pub(crate) fn new(proxy: HttpProxy<SV>, limits: ConnectionLimits, trusted_proxies: Vec<ipnet::IpNet>) -> Self {
+        let per_ip = Arc::new(PerIp { max: limits.max_per_ip, trusted: trusted_proxies, open: Mutex::default() });
+        Edge { proxy: Arc::new(proxy), slots: Arc::new(Semaphore::new(limits.max)), limits, per_ip }
+    }
+}
+
+/// Connections open per peer address.
+struct PerIp {
+    max: usize,
+    trusted: Vec<ipnet::IpNet>,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One connection counted against its peer address while it lives.
+struct PeerSlot {
+    per_ip: Arc<PerIp>,
+    ip: IpAddr,
+}
+
+impl PerIp {
+    /// A slot for a connection from `ip`; `None` past the cap. Trusted proxies and unknown
+    /// peers (a Unix socket) are not counted.
+    fn take(self: &Arc<Self>, ip: Option<IpAddr>) -> Result<Option<PeerSlot>, ()> {
+        let Some(ip) = ip.filter(|ip| !self.trusted.iter().any(|net| net.contains(ip))) else {
+            return Ok(None);
+        };
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(ip).or_default();
+        if *n >= self.max {
+            return Err(());
+        }
+        *n += 1;
+        Ok(Some(PeerSlot { per_ip: self.clone(), ip }))
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        let mut open = self.per_ip.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
     }
 }
 
@@ -125,7 +178,7 @@ fn is_header(l: &[u8], name: &[u8]) -> bool {
         && l[name.len()..].iter().find(|c| **c != b' ' && **c != b'\t') == Some(&b':')
 }
 
-async fn read_head(stream: &mut Stream, limits: ConnectionLimits, shutdown: &ShutdownWatch) -> Head {
+async fn read_head(stream: &mut Stream, limits: &ConnectionLimits, shutdown: &ShutdownWatch) -> Head {
     let mut buf = BytesMut::with_capacity(4096);
     let mut shutdown = shutdown.clone();
     tokio::select! {
@@ -190,12 +243,24 @@ where
             .await;
             return None;
         };
+        let peer = stream.get_socket_digest().and_then(|d| d.peer_addr().and_then(|a| a.as_inet()).map(|a| a.ip()));
+        let Ok(_peer_slot) = self.per_ip.take(peer) else {
+            refused("over_capacity_per_ip");
+            answer_and_close(
+                &mut stream,
+                "429 Too Many Requests",
+                "too_many_requests",
+                "Too many connections from this address.",
+            )
+            .await;
+            return None;
+        };
         if matches!(stream.selected_alpn_proto(), Some(ALPN::H2)) {
             return ServerApp::process_new(&self.proxy, stream, shutdown).await;
         }
         let mut persisted: Option<HttpPersistentSettings> = None;
         loop {
-            let head = match read_head(&mut stream, self.limits, shutdown).await {
+            let head = match read_head(&mut stream, &self.limits, shutdown).await {
                 Head::Complete(buf) => buf,
                 Head::Gone => return None,
                 Head::TooSlow => {

@@ -51,6 +51,8 @@ pub(crate) struct Ctx {
     pass: Pass,
     /// The tightest rate limit that applied, for the response's `X-RateLimit-*` headers.
     rate: Option<RateInfo>,
+    /// When a body streamed to the backend must have arrived whole (`connections.body_timeout_ms`).
+    body_deadline: Option<Instant>,
 }
 
 impl Gateway {
@@ -113,7 +115,7 @@ async fn answer(
         }
         _ => app.config.max_body_bytes,
     };
-    let request = match read_request(session, limit, ip).await {
+    let request = match read_request(session, limit, app.config.connections.body_timeout, ip).await {
         Ok(r) => r,
         Err(reply) => {
             session.set_keepalive(None);
@@ -174,6 +176,7 @@ impl ProxyHttp for Gateway {
             tenant_time: Duration::ZERO,
             pass: Pass::default(),
             rate: None,
+            body_deadline: None,
         }
     }
 
@@ -239,6 +242,13 @@ impl ProxyHttp for Gateway {
                 ctx.client = pass.client.clone();
                 ctx.pass = pass;
                 ctx.rate = rate;
+                // The body streamed to the backend has a deadline too (not an upgraded
+                // connection's frames: those are no request body).
+                if !session.is_upgrade_req() {
+                    let limit = app.config.connections.body_timeout;
+                    ctx.body_deadline = Some(Instant::now() + limit);
+                    session.set_read_timeout(Some(limit));
+                }
                 Ok(false)
             }
             // Only a missing or invalid session sends a browser to the login: a `secret` route
@@ -262,6 +272,27 @@ impl ProxyHttp for Gateway {
                 }
             }
             Err(refusal) => self.refuse(session, ctx, refusal).await,
+        }
+    }
+
+    /// Each chunk of a body streamed to the backend: past the deadline the request ends
+    /// (`408`); before it, the next read may wait only until the deadline.
+    async fn request_body_filter(
+        &self,
+        session: &mut Session,
+        _body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        let Some(deadline) = ctx.body_deadline.filter(|_| !end_of_stream) else {
+            return Ok(());
+        };
+        match deadline.checked_duration_since(Instant::now()) {
+            Some(left) if !left.is_zero() => {
+                session.set_read_timeout(Some(left));
+                Ok(())
+            }
+            _ => Err(pingora::Error::explain(pingora::ErrorType::HTTPStatus(408), "the request body took too long")),
         }
     }
 
@@ -356,6 +387,7 @@ impl ProxyHttp for Gateway {
         use pingora::{ErrorSource, ErrorType};
         let code = match (e.etype(), e.esource()) {
             (ErrorType::HTTPStatus(code), _) => *code,
+            (ErrorType::ReadTimedout, ErrorSource::Downstream) => 408,
             (_, ErrorSource::Upstream) => 502,
             (ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed, ErrorSource::Downstream) => 0,
             (_, ErrorSource::Downstream) => 400,
@@ -393,7 +425,14 @@ impl ProxyHttp for Gateway {
     }
 }
 
-async fn read_request(session: &mut Session, limit: usize, client_ip: IpAddr) -> std::result::Result<Request, Reply> {
+/// A request to one of the gateway's own endpoints, its body read whole: at most `limit`
+/// bytes, within `deadline` (a body trickled a byte at a time would hold the connection).
+async fn read_request(
+    session: &mut Session,
+    limit: usize,
+    deadline: Duration,
+    client_ip: IpAddr,
+) -> std::result::Result<Request, Reply> {
     let too_large = || ApiError::payload_too_large(limit).into_reply();
     let headers = session.req_header().headers.clone();
     let declared =
@@ -402,19 +441,32 @@ async fn read_request(session: &mut Session, limit: usize, client_ip: IpAddr) ->
         return Err(too_large());
     }
     let mut body = BytesMut::new();
-    loop {
-        match session.read_request_body().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > limit {
-                    return Err(too_large());
+    let read = async {
+        loop {
+            match session.read_request_body().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > limit {
+                        return Err(too_large());
+                    }
+                    body.extend_from_slice(&chunk);
                 }
-                body.extend_from_slice(&chunk);
+                Ok(None) => return Ok(()),
+                Err(_) => return Err(ApiError::invalid_request("the request body could not be read").into_reply()),
             }
-            Ok(None) => break,
-            Err(_) => return Err(ApiError::invalid_request("the request body could not be read").into_reply()),
+        }
+    };
+    match tokio::time::timeout(deadline, read).await {
+        Ok(Ok(())) => Ok(Request { headers, body: Bytes::from(body), client_ip }),
+        Ok(Err(reply)) => Err(reply),
+        Err(_) => {
+            metrics().connections_refused.with_label_values(&["body_timeout"]).inc();
+            Err(body_timeout().into_reply())
         }
     }
-    Ok(Request { headers, body: Bytes::from(body), client_ip })
+}
+
+fn body_timeout() -> ApiError {
+    ApiError::proxy_failure(408)
 }
 
 /// The socket peer's IP.

@@ -96,6 +96,7 @@ mod tests {
             refresh_expired_grace_seconds: 0,
             encryption_key: None,
             cookie: crate::config::CookieMode::Token,
+            revocations_max: 1000,
         }
     }
 

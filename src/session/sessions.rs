@@ -5,7 +5,7 @@
 use super::revocations::{from_hex, hex, Revocations};
 use super::seal::Sealer;
 use crate::config::{Client, Config, CookieMode};
-use crate::store::{report_error, unix_now, SessionRecord, Sessions, StoreError};
+use crate::store::{report_error, unix_now, Revoked, Rotated, SessionRecord, Sessions, StoreError};
 use crate::tenant::Tokens;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -90,6 +90,7 @@ impl SessionService {
             return Ok(None);
         };
         let subject = claims.get("sub").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let token_expires = claims.get("exp").and_then(|v| v.as_u64()).unwrap_or(0);
         let now = unix_now();
         let (id, cookie_id) = match previous {
             Some(p) => (p.id.clone(), p.cookie_id.clone()),
@@ -111,18 +112,22 @@ impl SessionService {
             token_hash: hex(&digest(&tokens.access_token)),
             refresh_token: refresh,
             access_token: self.opaque().then(|| self.sealer.seal(&tokens.access_token, &id)),
+            token_expires,
             id,
             cookie_id,
         };
         if previous.is_some_and(|p| from_hex(&p.id).is_some_and(|h| self.revocations.is_revoked(&h))) {
             return Err(StoreError::Ended);
         }
-        match self.store.put_session(&record, previous.map(|p| p.token_hash.as_str())).await {
+        // The token a refresh replaces still names the session while it could be shown to a
+        // logout (a page that has not seen the new cookie yet): that logout ends it.
+        let rotated = previous.map(|p| Rotated { token_hash: &p.token_hash, link_until: self.token_until(p) });
+        match self.store.put_session(&record, rotated.as_ref()).await {
             Ok(true) => {
                 // The access token this refresh replaces is ended with it: a stolen older
                 // token or cookie does not outlive the refresh (nor a later logout).
                 if let Some(old) = previous.filter(|p| p.token_hash != record.token_hash) {
-                    if let Err(e) = self.revoke(&from_hex(&old.token_hash).into_iter().collect::<Vec<_>>()).await {
+                    if let Err(e) = self.revoke(&self.token_revocation(old).into_iter().collect::<Vec<_>>()).await {
                         report_error("revoke the refreshed token", &e);
                     }
                 }
@@ -137,8 +142,8 @@ impl SessionService {
         }
     }
 
-    /// The session the cookie or Bearer `credential` names: by its hash (an access token), or
-    /// as a session id (opaque cookies).
+    /// The session the cookie or Bearer `credential` names: its current access token (by its
+    /// hash), or its id (opaque cookies).
     pub(crate) async fn find(
         &self,
         credential: &str,
@@ -147,7 +152,37 @@ impl SessionService {
         if self.revocations.is_revoked(&digest(credential)) {
             return Ok(None);
         }
-        self.find_unrevoked(credential, is_session_id).await
+        let found = self.find_unrevoked(credential, is_session_id).await?;
+        // A token a refresh replaced still names its session (for a logout), but is not it.
+        Ok(found.filter(|s| is_session_id || s.token_hash == hex(&digest(credential))))
+    }
+
+    /// Until when a session's current access token must stay revoked: its `exp` plus the
+    /// leeway and the grace under which it is still taken (the session's end when unknown).
+    fn token_until(&self, s: &SessionRecord) -> u64 {
+        let c = &self.config;
+        let exp = if s.token_expires > 0 { s.token_expires } else { s.expires };
+        exp.saturating_add(c.guard.leeway_seconds).saturating_add(c.session.refresh_expired_grace_seconds)
+    }
+
+    fn token_revocation(&self, s: &SessionRecord) -> Option<Revoked> {
+        Some(Revoked { hash: from_hex(&s.token_hash)?, until: self.token_until(s) })
+    }
+
+    /// A credential's revocation: until its own `exp` (plus leeway and grace) when it is a
+    /// token that has one, else for as long as a session lives.
+    fn credential_revocation(&self, credential: &str) -> Revoked {
+        let c = &self.config;
+        let exp = crate::guard::jwt::unverified_claims(credential)
+            .and_then(|claims| claims.get("exp").and_then(|v| v.as_u64()))
+            .unwrap_or_else(|| unix_now().saturating_add(c.session.duration_seconds));
+        let until = exp.saturating_add(c.guard.leeway_seconds).saturating_add(c.session.refresh_expired_grace_seconds);
+        Revoked { hash: digest(credential), until }
+    }
+
+    /// Whether new sessions are refused: the revocation list is at its capacity.
+    pub(crate) fn refuses_new_sessions(&self) -> bool {
+        self.revocations.full()
     }
 
     pub(crate) fn refresh_token(&self, s: &SessionRecord) -> Option<String> {
@@ -158,25 +193,30 @@ impl SessionService {
         s.access_token.as_deref().and_then(|a| self.sealer.open(a, &s.id))
     }
 
-    /// Revoke `hashes` here at once, and on the other replicas through the store's feed.
-    async fn revoke(&self, hashes: &[[u8; 32]]) -> Result<(), StoreError> {
-        for h in hashes {
-            self.revocations.revoke(*h);
+    /// Revoke here at once, and on the other replicas through the store's feed.
+    async fn revoke(&self, revoked: &[Revoked]) -> Result<(), StoreError> {
+        for r in revoked {
+            self.revocations.revoke(*r);
         }
-        self.store.publish_revocations(&hashes.iter().map(|h| hex(h)).collect::<Vec<_>>()).await
+        self.store.publish_revocations(revoked).await
     }
 
-    /// End `s` on every replica: its token and id are revoked, the session deleted.
+    /// End `s` on every replica: its token and id are revoked, the session deleted. A refresh
+    /// that replaced `s` before it ended has its token revoked too; one after it is refused.
     pub(crate) async fn end(&self, s: &SessionRecord) -> Result<(), StoreError> {
-        let mut hashes: Vec<[u8; 32]> = from_hex(&s.id).into_iter().collect();
-        hashes.extend(from_hex(&s.token_hash));
-        self.revoke(&hashes).await?;
-        self.store.delete_session(s).await
+        let id = from_hex(&s.id).map(|hash| Revoked { hash, until: s.expires });
+        self.revoke(&id.into_iter().chain(self.token_revocation(s)).collect::<Vec<_>>()).await?;
+        let ended = self.store.delete_session(s).await?;
+        if let Some(last) = ended.filter(|last| last.token_hash != s.token_hash) {
+            self.revoke(&self.token_revocation(&last).into_iter().collect::<Vec<_>>()).await?;
+        }
+        Ok(())
     }
 
-    /// End the session a credential names; the credential is revoked here even when the
-    /// store cannot be reached. A credential without a session (a token recorded while the
-    /// store was down) is published as revoked when `verified`, so other replicas refuse it too.
+    /// End the session a credential names (a token a refresh replaced names it too); the
+    /// credential is revoked here even when the store cannot be reached. A credential without
+    /// a session (a token recorded while the store was down) is published as revoked when
+    /// `verified`, so other replicas refuse it too.
     pub(crate) async fn end_credential(
         &self,
         credential: &str,
@@ -185,13 +225,14 @@ impl SessionService {
     ) -> Result<Option<SessionRecord>, StoreError> {
         // Only what verified (or names a session) is remembered as revoked: random Bearers
         // sent to /logout must not fill the list.
+        let revocation = self.credential_revocation(credential);
         if verified {
-            self.revocations.revoke(digest(credential));
+            self.revocations.revoke(revocation);
         }
         let found = self.find_unrevoked(credential, is_session_id).await?;
         match &found {
             Some(s) => self.end(s).await?,
-            None if verified => self.revoke(&[digest(credential)]).await?,
+            None if verified => self.revoke(&[revocation]).await?,
             None => {}
         }
         Ok(found)

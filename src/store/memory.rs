@@ -1,7 +1,7 @@
 //! Sessions in this process: one replica, nothing survives a restart. Rate limits in this
 //! mode stay in governor (see `limits/`).
 
-use super::{unix_now, SessionRecord, Sessions, StoreResult};
+use super::{unix_now, FeedPage, Revoked, Rotated, SessionRecord, Sessions, StoreResult};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
@@ -9,10 +9,11 @@ use std::sync::Mutex;
 #[derive(Default)]
 struct State {
     sessions: HashMap<String, SessionRecord>,
-    by_token: HashMap<String, String>,
+    /// Token hash → session id, and until when (a refreshed-away token's link ends early).
+    by_token: HashMap<String, (String, u64)>,
     by_user: HashMap<String, HashSet<String>>,
     /// Revocations by sequence number.
-    revoked: BTreeMap<u64, String>,
+    revoked: BTreeMap<u64, Revoked>,
     /// Ended sessions (id → when it would have expired): never written again.
     ended: HashMap<String, u64>,
     next: u64,
@@ -23,16 +24,16 @@ impl State {
         self.sessions.get(id).filter(|s| s.expires > now)
     }
 
-    fn remove(&mut self, id: &str) {
-        if let Some(s) = self.sessions.remove(id) {
-            self.by_token.remove(&s.token_hash);
-            if let Some(ids) = self.by_user.get_mut(&s.subject) {
-                ids.remove(id);
-                if ids.is_empty() {
-                    self.by_user.remove(&s.subject);
-                }
+    fn remove(&mut self, id: &str) -> Option<SessionRecord> {
+        let s = self.sessions.remove(id)?;
+        self.by_token.remove(&s.token_hash);
+        if let Some(ids) = self.by_user.get_mut(&s.subject) {
+            ids.remove(id);
+            if ids.is_empty() {
+                self.by_user.remove(&s.subject);
             }
         }
+        Some(s)
     }
 
     /// Drop expired sessions (on every write, so nothing accumulates).
@@ -42,6 +43,7 @@ impl State {
             self.remove(&id);
         }
         self.ended.retain(|_, until| *until > now);
+        self.by_token.retain(|_, (_, until)| *until > now);
     }
 }
 
@@ -62,17 +64,17 @@ impl MemoryStore {
 
 #[async_trait]
 impl Sessions for MemoryStore {
-    async fn put_session(&self, s: &SessionRecord, previous_token_hash: Option<&str>) -> StoreResult<bool> {
+    async fn put_session(&self, s: &SessionRecord, previous: Option<&Rotated<'_>>) -> StoreResult<bool> {
         Ok(self.with(|st| {
             let now = unix_now();
             st.sweep(now);
-            if st.ended.contains_key(&s.id) || (previous_token_hash.is_some() && st.live(&s.id, now).is_none()) {
+            if st.ended.contains_key(&s.id) || (previous.is_some() && st.live(&s.id, now).is_none()) {
                 return false;
             }
-            if let Some(prev) = previous_token_hash {
-                st.by_token.remove(prev);
+            if let Some(p) = previous.filter(|p| p.token_hash != s.token_hash) {
+                st.by_token.insert(p.token_hash.to_string(), (s.id.clone(), p.link_until.min(s.expires)));
             }
-            st.by_token.insert(s.token_hash.clone(), s.id.clone());
+            st.by_token.insert(s.token_hash.clone(), (s.id.clone(), s.expires));
             st.by_user.entry(s.subject.clone()).or_default().insert(s.id.clone());
             st.sessions.insert(s.id.clone(), s.clone());
             true
@@ -81,8 +83,9 @@ impl Sessions for MemoryStore {
 
     async fn session_by_token(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
         Ok(self.with(|st| {
-            let id = st.by_token.get(token_hash)?.clone();
-            st.live(&id, unix_now()).cloned()
+            let now = unix_now();
+            let (id, _) = st.by_token.get(token_hash).filter(|(_, until)| *until > now)?;
+            st.live(id, now).cloned()
         }))
     }
 
@@ -90,20 +93,20 @@ impl Sessions for MemoryStore {
         Ok(self.with(|st| st.live(id, unix_now()).cloned()))
     }
 
-    async fn delete_session(&self, s: &SessionRecord) -> StoreResult<()> {
-        self.with(|st| {
-            st.remove(&s.id);
+    async fn delete_session(&self, s: &SessionRecord) -> StoreResult<Option<SessionRecord>> {
+        Ok(self.with(|st| {
+            let ended = st.remove(&s.id);
             st.ended.insert(s.id.clone(), s.expires.max(unix_now() + 1));
-        });
-        Ok(())
+            ended
+        }))
     }
 
-    async fn publish_revocations(&self, revoked: &[String]) -> StoreResult<()> {
+    async fn publish_revocations(&self, revoked: &[Revoked]) -> StoreResult<()> {
         self.with(|st| {
             for r in revoked {
                 st.next += 1;
                 let n = st.next;
-                st.revoked.insert(n, r.clone());
+                st.revoked.insert(n, *r);
             }
             // Keep the feed short: a reader more than 10,000 revocations behind re-reads none.
             while st.revoked.len() > 10_000 {
@@ -135,10 +138,11 @@ impl Sessions for MemoryStore {
         }))
     }
 
-    async fn revocations_since(&self, cursor: u64) -> StoreResult<(Vec<String>, u64)> {
+    async fn revocations_since(&self, cursor: u64, page: usize) -> StoreResult<FeedPage> {
         Ok(self.with(|st| {
-            let items: Vec<String> = st.revoked.range(cursor + 1..).map(|(_, v)| v.clone()).collect();
-            (items, st.next)
+            let items: Vec<(u64, Revoked)> = st.revoked.range(cursor + 1..).take(page).map(|(n, r)| (*n, *r)).collect();
+            let next = items.last().map_or(cursor, |(n, _)| *n);
+            FeedPage { drained: items.len() < page, next, entries: items.into_iter().map(|(_, r)| r).collect() }
         }))
     }
 }
@@ -158,6 +162,7 @@ mod tests {
             token_hash: token.into(),
             refresh_token: None,
             access_token: None,
+            token_expires: 0,
         }
     }
 
@@ -165,11 +170,27 @@ mod tests {
     async fn an_ended_session_is_never_written_again() {
         let store = MemoryStore::new();
         assert!(store.put_session(&record("s1", "t1"), None).await.unwrap());
-        assert!(store.put_session(&record("s1", "t2"), Some("t1")).await.unwrap(), "a refresh continues it");
-        store.delete_session(&record("s1", "t2")).await.unwrap();
-        assert!(!store.put_session(&record("s1", "t3"), Some("t2")).await.unwrap(), "a refresh racing the logout");
+        let rotated = |h| Rotated { token_hash: h, link_until: unix_now() + 60 };
+        assert!(store.put_session(&record("s1", "t2"), Some(&rotated("t1"))).await.unwrap(), "a refresh continues it");
+        assert_eq!(store.session_by_token("t1").await.unwrap().map(|s| s.token_hash), Some("t2".into()), "linked");
+        let ended = store.delete_session(&record("s1", "t1")).await.unwrap();
+        assert_eq!(ended.map(|s| s.token_hash), Some("t2".into()), "the record as it was when it ended");
+        assert!(!store.put_session(&record("s1", "t3"), Some(&rotated("t2"))).await.unwrap(), "a refresh racing it");
         assert!(!store.put_session(&record("s1", "t4"), None).await.unwrap(), "nor as new");
-        assert!(!store.put_session(&record("s2", "t5"), Some("t0")).await.unwrap(), "no session to continue");
+        assert!(!store.put_session(&record("s2", "t5"), Some(&rotated("t0"))).await.unwrap(), "nothing to continue");
         assert_eq!(store.session_by_id("s1").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn the_feed_is_read_in_pages_to_its_head() {
+        let store = MemoryStore::new();
+        let r = |b| Revoked { hash: [b; 32], until: 9 };
+        store.publish_revocations(&[r(1), r(2), r(3)]).await.unwrap();
+        let first = store.revocations_since(0, 2).await.unwrap();
+        assert_eq!((first.entries, first.drained), (vec![r(1), r(2)], false));
+        let rest = store.revocations_since(first.next, 2).await.unwrap();
+        assert_eq!((rest.entries, rest.drained), (vec![r(3)], true));
+        let none = store.revocations_since(rest.next, 2).await.unwrap();
+        assert_eq!((none.entries.len(), none.next, none.drained), (0, rest.next, true));
     }
 }

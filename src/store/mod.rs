@@ -36,6 +36,36 @@ pub(crate) struct SessionRecord {
     pub(crate) refresh_token: Option<String>,
     /// The access token, sealed (opaque cookies only).
     pub(crate) access_token: Option<String>,
+    /// The current access token's `exp` (Unix seconds; 0 when unknown: a record written by an
+    /// older version). Its revocation is kept until then.
+    #[serde(default)]
+    pub(crate) token_expires: u64,
+}
+
+/// A revoked token or session id: its SHA-256, and until when it must stay revoked (Unix
+/// seconds: the token's `exp` plus the leeway and grace under which it could still be used).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Revoked {
+    pub(crate) hash: [u8; 32],
+    pub(crate) until: u64,
+}
+
+/// The access token a refresh replaces: it still names its session (for a logout that
+/// presents it) until `link_until` (Unix seconds), though it no longer verifies.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rotated<'a> {
+    pub(crate) token_hash: &'a str,
+    pub(crate) link_until: u64,
+}
+
+/// One page of the revocation feed.
+#[derive(Debug, Default)]
+pub(crate) struct FeedPage {
+    pub(crate) entries: Vec<Revoked>,
+    /// Where to read from next.
+    pub(crate) next: u64,
+    /// The page came back shorter than asked: the feed was read to its head.
+    pub(crate) drained: bool,
 }
 
 /// What a GCRA limit check said.
@@ -66,30 +96,33 @@ pub(crate) type StoreResult<T> = Result<T, StoreError>;
 #[async_trait]
 pub(crate) trait Sessions: Send + Sync {
     /// Save `s`, indexed by its token hash and its user; it expires at `s.expires`.
-    /// `previous_token_hash`: `s` continues a session (a refresh) whose index entry it replaces;
-    /// then it is written only while that session still exists. A session that was ended is
-    /// never written again (a refresh racing a logout cannot bring it back). `false`: not
-    /// written for either reason.
-    async fn put_session(&self, s: &SessionRecord, previous_token_hash: Option<&str>) -> StoreResult<bool>;
+    /// `previous`: `s` continues a session (a refresh); then it is written only while that
+    /// session still exists. A session that was ended is never written again (a refresh
+    /// racing a logout cannot bring it back). `false`: not written for either reason.
+    async fn put_session(&self, s: &SessionRecord, previous: Option<&Rotated<'_>>) -> StoreResult<bool>;
     async fn session_by_token(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
     async fn session_by_id(&self, id: &str) -> StoreResult<Option<SessionRecord>>;
     /// Delete `s` and its indexes, and remember that it ended (until it would have expired).
-    async fn delete_session(&self, s: &SessionRecord) -> StoreResult<()>;
-    /// Publish revoked hashes (hex SHA-256 of tokens and session ids) to every replica.
-    async fn publish_revocations(&self, revoked: &[String]) -> StoreResult<()>;
+    /// The record as it was when it ended (a refresh may have replaced `s` meanwhile: its
+    /// token is then the one to revoke too); `None` when it was gone already.
+    async fn delete_session(&self, s: &SessionRecord) -> StoreResult<Option<SessionRecord>>;
+    /// Publish revocations to every replica.
+    async fn publish_revocations(&self, revoked: &[Revoked]) -> StoreResult<()>;
     /// The live sessions of a user.
     async fn sessions_of(&self, subject: &str) -> StoreResult<Vec<SessionRecord>>;
     /// Users with at least one live session, each once.
     async fn active_subjects(&self) -> StoreResult<Vec<String>>;
-    /// Revocations published after `cursor` (from any replica), and the cursor to ask next.
-    async fn revocations_since(&self, cursor: u64) -> StoreResult<(Vec<String>, u64)>;
+    /// At most `page` revocations published from `cursor` on (from any replica; one read
+    /// twice does no harm), and the cursor to ask next.
+    async fn revocations_since(&self, cursor: u64, page: usize) -> StoreResult<FeedPage>;
 }
 
 /// Rate-limit and brute-force state shared by every replica.
 #[async_trait]
 pub(crate) trait SharedLimits: Send + Sync {
-    /// `cost` requests at once against `key` under a GCRA of `per` per request and `burst`.
-    async fn gcra(&self, key: &str, per: Duration, burst: u32, cost: u32) -> StoreResult<Gcra>;
+    /// `cost` requests at once against `key` under a GCRA of `per` per request and `burst`,
+    /// after giving back `refund` requests counted earlier and not used.
+    async fn gcra(&self, key: &str, per: Duration, burst: u32, cost: u32, refund: u32) -> StoreResult<Gcra>;
     /// How long `key` stays blocked, if it is.
     async fn blocked_for(&self, key: &str) -> StoreResult<Option<Duration>>;
     /// Count a failure for `key`; at `max` consecutive ones it is blocked for `block`.

@@ -3,13 +3,17 @@
 //! Cluster (redis-rs' cluster client). Every operation is bounded by `timeout_ms`. Every
 //! script touches one key, or keys under one hash tag, so all three modes run them.
 
-use super::{unix_now, Gcra, SessionRecord, Sessions, SharedLimits, StoreError, StoreResult};
+use super::{
+    unix_now, FeedPage, Gcra, Revoked, Rotated, SessionRecord, Sessions, SharedLimits, StoreError, StoreResult,
+};
 use crate::config::{RedisMode, RedisStore as Config};
+use crate::session::revocations::{from_hex, hex};
 use arc_swap::ArcSwapOption;
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use redis::cluster_async::ClusterConnection;
 use redis::{AsyncCommands, IntoConnectionInfo, RedisResult, Script};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,17 +25,28 @@ enum Conn {
 
 /// GCRA in one atomic step (the approach of go-redis' redis_rate): the key holds the
 /// theoretical arrival time; Redis' own clock, so replicas need no synchronised clocks.
+/// ARGV[4] requests counted earlier and not used (a lease's rest) are given back first, never
+/// below a whole allowance.
 const GCRA: &str = r#"
 local burst = tonumber(ARGV[1])
 local emission = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
+local refund = tonumber(ARGV[4])
 local t = redis.call('TIME')
 local now = (tonumber(t[1]) - 1483228800) + tonumber(t[2]) / 1000000
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
+if refund > 0 then tat = math.max(now, tat - emission * refund) end
 local new_tat = tat + emission * cost
 local diff = now - (new_tat - emission * burst)
 if diff < 0 then
+  if refund > 0 then
+    if tat > now then
+      redis.call('SET', KEYS[1], string.format('%.6f', tat), 'PX', math.max(1, math.ceil((tat - now) * 1000)))
+    else
+      redis.call('DEL', KEYS[1])
+    end
+  end
   return {0, 0, string.format('%.6f', tat - now), string.format('%.6f', -diff)}
 end
 local reset_after = new_tat - now
@@ -61,15 +76,17 @@ redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return 1
 "#;
 
-/// End a session: its tombstone (KEYS[2]) outlives it, so it is never written again.
+/// End a session: its tombstone (KEYS[2]) outlives it, so it is never written again. Answers
+/// the record as it was when it ended (a refresh may have replaced the one the caller read).
 const END_SESSION: &str = r#"
+local record = redis.call('GET', KEYS[1])
 redis.call('SET', KEYS[2], '1', 'EX', ARGV[1])
 redis.call('DEL', KEYS[1])
-return 1
+return record
 "#;
 
-/// Publish revocations at Redis' time (milliseconds), and forget those older than the
-/// longest a session lives.
+/// Publish revocations at Redis' time (milliseconds), and forget those published longer ago
+/// than the longest any of them stays revoked.
 const REVOKE: &str = r#"
 local t = redis.call('TIME')
 local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -80,8 +97,9 @@ return ms
 
 pub(crate) struct RedisStore {
     config: Config,
-    /// How long revocations are kept in the feed (the longest a session lives).
-    retention_seconds: u64,
+    /// How long revocations are kept in the feed: the longest a session lives, or longer when
+    /// a token published here stays revoked longer (only grows).
+    retention_seconds: AtomicU64,
     conn: ArcSwapOption<Conn>,
     connecting: tokio::sync::Mutex<()>,
     gcra: Script,
@@ -92,6 +110,9 @@ pub(crate) struct RedisStore {
 }
 
 fn failed(e: redis::RedisError) -> StoreError {
+    if e.is_timeout() {
+        return StoreError::Timeout;
+    }
     StoreError::Failed(e.to_string())
 }
 
@@ -99,7 +120,7 @@ impl RedisStore {
     pub(crate) fn new(config: Config, retention_seconds: u64) -> Self {
         RedisStore {
             config,
-            retention_seconds,
+            retention_seconds: AtomicU64::new(retention_seconds),
             conn: ArcSwapOption::empty(),
             connecting: tokio::sync::Mutex::new(()),
             gcra: Script::new(GCRA),
@@ -211,7 +232,11 @@ impl RedisStore {
         };
         let result = match tokio::time::timeout(self.config.timeout, work).await {
             Ok(result) => result,
-            Err(_) => Err(StoreError::Timeout),
+            Err(_) => {
+                // Its late answer would hold up every later one on the same connection.
+                self.conn.store(None);
+                Err(StoreError::Timeout)
+            }
         };
         if result.is_ok() {
             super::set_degraded(false);
@@ -238,15 +263,19 @@ impl RedisStore {
 
 #[async_trait]
 impl Sessions for RedisStore {
-    async fn put_session(&self, s: &SessionRecord, previous_token_hash: Option<&str>) -> StoreResult<bool> {
-        let ttl = s.expires.saturating_sub(unix_now()).max(1);
+    async fn put_session(&self, s: &SessionRecord, previous: Option<&Rotated<'_>>) -> StoreResult<bool> {
+        let now = unix_now();
+        let ttl = s.expires.saturating_sub(now).max(1);
         let json = serde_json::to_string(s).map_err(|e| StoreError::Failed(e.to_string()))?;
         let (session_key, ended_key) = self.session_keys(&s.id);
         let token_key = self.key(&format!("token:{}", s.token_hash));
         let (user_key, active_key) = (self.key(&format!("user:{}", s.subject)), self.key("active"));
-        let previous = previous_token_hash.map(|h| self.key(&format!("token:{h}")));
-        let (id, subject, expires) = (s.id.clone(), s.subject.clone(), s.expires);
         let continuing = u8::from(previous.is_some());
+        // The replaced token keeps naming the session while it could be shown to a logout.
+        let previous = previous
+            .filter(|p| p.token_hash != s.token_hash)
+            .map(|p| (self.key(&format!("token:{}", p.token_hash)), p.link_until.saturating_sub(now).clamp(1, ttl)));
+        let (id, subject, expires) = (s.id.clone(), s.subject.clone(), s.expires);
         let put = &self.put_session;
         self.run(|conn| async move {
             on!(conn, |c| {
@@ -262,8 +291,8 @@ impl Sessions for RedisStore {
                     return Ok(false);
                 }
                 let _: () = c.set_ex(&token_key, &id, ttl).await?;
-                if let Some(p) = &previous {
-                    let _: () = c.del(p).await?;
+                if let Some((key, link_ttl)) = &previous {
+                    let _: () = c.set_ex(key, &id, *link_ttl).await?;
                 }
                 let _: () = c.sadd(&user_key, &id).await?;
                 let _: () = c.expire(&user_key, ttl as i64).await?;
@@ -296,10 +325,13 @@ impl Sessions for RedisStore {
             .filter(|s: &SessionRecord| s.expires > unix_now() && s.id == id))
     }
 
-    async fn publish_revocations(&self, revoked: &[String]) -> StoreResult<()> {
-        let (revoked_key, retention) = (self.key("revoked"), self.retention_seconds);
+    async fn publish_revocations(&self, revoked: &[Revoked]) -> StoreResult<()> {
+        let now = unix_now();
+        let longest = revoked.iter().map(|r| r.until.saturating_sub(now)).max().unwrap_or(0);
+        let retention = self.retention_seconds.fetch_max(longest, Ordering::Relaxed).max(longest);
         let revoke = &self.revoke;
-        let revoked = revoked.to_vec();
+        let revoked_key = self.key("revoked");
+        let revoked: Vec<String> = revoked.iter().map(feed_entry).collect();
         self.run(|conn| async move {
             on!(conn, |c| {
                 let mut call = revoke.key(&revoked_key);
@@ -314,26 +346,34 @@ impl Sessions for RedisStore {
         .map(|_| ())
     }
 
-    async fn delete_session(&self, s: &SessionRecord) -> StoreResult<()> {
+    async fn delete_session(&self, s: &SessionRecord) -> StoreResult<Option<SessionRecord>> {
         let (session_key, ended_key) = self.session_keys(&s.id);
         let token_key = self.key(&format!("token:{}", s.token_hash));
         let user_key = self.key(&format!("user:{}", s.subject));
         let id = s.id.clone();
         let ttl = s.expires.saturating_sub(unix_now()).max(1);
         let end = &self.end_session;
-        self.run(|conn| async move {
-            on!(conn, |c| {
-                let _: u8 = end.key(&session_key).key(&ended_key).arg(ttl).invoke_async(&mut c).await?;
-                let _: () = c.del(&token_key).await?;
-                c.srem::<_, _, ()>(&user_key, &id).await
+        let ended: Option<String> = self
+            .run(|conn| async move {
+                on!(conn, |c| {
+                    let ended: Option<String> =
+                        end.key(&session_key).key(&ended_key).arg(ttl).invoke_async(&mut c).await?;
+                    let _: () = c.del(&token_key).await?;
+                    c.srem::<_, _, ()>(&user_key, &id).await?;
+                    Ok(ended)
+                })
             })
-        })
-        .await?;
+            .await?;
+        let ended = ended.and_then(|j| serde_json::from_str::<SessionRecord>(&j).ok()).filter(|e| e.id == s.id);
+        if let Some(e) = ended.as_ref().filter(|e| e.token_hash != s.token_hash) {
+            let key = self.key(&format!("token:{}", e.token_hash));
+            self.run(|conn| async move { on!(conn, |c| c.del::<_, ()>(&key).await) }).await?;
+        }
         if self.sessions_of(&s.subject).await?.is_empty() {
             let (active, subject) = (self.key("active"), s.subject.clone());
             self.run(|conn| async move { on!(conn, |c| c.zrem::<_, _, ()>(&active, &subject).await) }).await?;
         }
-        Ok(())
+        Ok(ended)
     }
 
     async fn sessions_of(&self, subject: &str) -> StoreResult<Vec<SessionRecord>> {
@@ -365,26 +405,58 @@ impl Sessions for RedisStore {
         Ok(subjects)
     }
 
-    async fn revocations_since(&self, cursor: u64) -> StoreResult<(Vec<String>, u64)> {
+    async fn revocations_since(&self, cursor: u64, page: usize) -> StoreResult<FeedPage> {
         let key = self.key("revoked");
-        let items: Vec<(String, u64)> = self
-            .run(|conn| async move {
-                on!(conn, |c| c.zrangebyscore_limit_withscores(&key, cursor, "+inf", 0, 10_000).await)
+        let count = isize::try_from(page).unwrap_or(isize::MAX);
+        // From the cursor's millisecond on, inclusive: revocations published later in that
+        // same millisecond are read too (the ones read again change nothing).
+        let items: Vec<(String, u64)> =
+            self.run(|conn| async move {
+                on!(conn, |c| c.zrangebyscore_limit_withscores(&key, cursor, "+inf", 0, count).await)
             })
             .await?;
-        let next = items.iter().map(|(_, s)| *s).max().unwrap_or(cursor);
-        Ok((items.into_iter().map(|(m, _)| m).collect(), next))
+        let drained = items.len() < page;
+        let mut next = items.iter().map(|(_, s)| *s).max().unwrap_or(cursor);
+        if !drained && next == cursor {
+            // A whole page within one millisecond (never seen: a revocation is one script
+            // call): move on rather than read the same page forever.
+            next += 1;
+        }
+        let legacy_retention = self.retention_seconds.load(Ordering::Relaxed);
+        let entries = items.iter().filter_map(|(m, ms)| parse_feed_entry(m, ms / 1000 + legacy_retention)).collect();
+        Ok(FeedPage { entries, next, drained })
     }
+}
+
+/// A revocation as the feed holds it: the hash in hex, a dot, and until when it holds.
+fn feed_entry(r: &Revoked) -> String {
+    format!("{}.{}", hex(&r.hash), r.until)
+}
+
+/// A feed entry; one without its `until` (written by an older version) holds `legacy_until`.
+fn parse_feed_entry(entry: &str, legacy_until: u64) -> Option<Revoked> {
+    let (hash, until) = match entry.split_once('.') {
+        Some((hash, until)) => (hash, until.parse().ok()?),
+        None => (entry, legacy_until),
+    };
+    Some(Revoked { hash: from_hex(hash)?, until })
 }
 
 #[async_trait]
 impl SharedLimits for RedisStore {
-    async fn gcra(&self, key: &str, per: Duration, burst: u32, cost: u32) -> StoreResult<Gcra> {
+    async fn gcra(&self, key: &str, per: Duration, burst: u32, cost: u32, refund: u32) -> StoreResult<Gcra> {
         let key = self.key(&format!("rate:{key}"));
         let script = &self.gcra;
         let (allowed, remaining, reset, retry): (u8, u32, String, String) = self
             .run(|conn| async move {
-                on!(conn, |c| script.key(&key).arg(burst).arg(per.as_secs_f64()).arg(cost).invoke_async(&mut c).await)
+                on!(conn, |c| script
+                    .key(&key)
+                    .arg(burst)
+                    .arg(per.as_secs_f64())
+                    .arg(cost)
+                    .arg(refund)
+                    .invoke_async(&mut c)
+                    .await)
             })
             .await?;
         let secs = |s: &str| Duration::from_secs_f64(s.parse::<f64>().unwrap_or(0.0).max(0.0));
@@ -417,5 +489,19 @@ impl SharedLimits for RedisStore {
     async fn clear_failures(&self, key: &str) -> StoreResult<()> {
         let count = self.key(&format!("bf:{{{key}}}:n"));
         self.run(|conn| async move { on!(conn, |c| c.del::<_, ()>(&count).await) }).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feed_entries_round_trip_and_older_ones_are_read() {
+        let r = Revoked { hash: [7; 32], until: 1_900_000_000 };
+        assert_eq!(parse_feed_entry(&feed_entry(&r), 5), Some(r));
+        assert_eq!(parse_feed_entry(&hex(&[7; 32]), 5), Some(Revoked { hash: [7; 32], until: 5 }), "no until");
+        assert_eq!(parse_feed_entry("zz.5", 5), None);
+        assert_eq!(parse_feed_entry(&format!("{}.x", hex(&[7; 32])), 5), None);
     }
 }

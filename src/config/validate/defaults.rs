@@ -20,8 +20,14 @@ pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// `connections.max`: connections served at once; each idle keep-alive connection holds about 40 KB.
 pub(crate) const DEFAULT_MAX_CONNECTIONS: usize = 2048;
+/// `connections.max_per_ip`: connections at once from one address that is not a trusted proxy
+/// (a quarter of the default `max`: one host cannot take every slot).
+pub(crate) const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 512;
 /// `connections.header_timeout_ms`: from a request's first byte to the end of its headers.
 pub(crate) const DEFAULT_HEADER_TIMEOUT_MS: u64 = 10_000;
+/// `connections.body_timeout_ms`: from the end of a request's headers to the end of its body,
+/// for the gateway's own endpoints and for bodies streamed to the backend.
+pub(crate) const DEFAULT_BODY_TIMEOUT_MS: u64 = 30_000;
 /// `connections.idle_timeout_ms`: how long a connection may wait for its (next) request.
 pub(crate) const DEFAULT_IDLE_TIMEOUT_MS: u64 = 60_000;
 
@@ -55,6 +61,9 @@ pub(crate) const DEFAULT_MANAGEMENT_API_PATH: &str = "/api/v2";
 
 // `session` and `store`
 
+/// `session.revocations_max`: revoked tokens and session ids a replica keeps (about 20 bytes
+/// each: 40 MB) before it refuses new sessions; see docs/sessions.md for the sizing.
+pub(crate) const DEFAULT_REVOCATIONS_MAX: usize = 2_000_000;
 /// `session.duration_seconds` when `SESSION_DURATION_SECONDS` is not set either: one day.
 pub(crate) const DEFAULT_SESSION_DURATION_SECONDS: u64 = 86_400;
 /// `session.cookie_name`

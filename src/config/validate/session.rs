@@ -2,7 +2,7 @@
 //! the key the gateway re-signs id_tokens with.
 
 use super::defaults::{
-    DEFAULT_REDIS_KEY_PREFIX, DEFAULT_REDIS_TIMEOUT_MS, DEFAULT_REFRESH_EXPIRED_GRACE_SECONDS,
+    DEFAULT_REDIS_KEY_PREFIX, DEFAULT_REDIS_TIMEOUT_MS, DEFAULT_REFRESH_EXPIRED_GRACE_SECONDS, DEFAULT_REVOCATIONS_MAX,
     DEFAULT_SESSION_COOKIE_NAME, DEFAULT_SESSION_DURATION_SECONDS,
 };
 use super::Problems;
@@ -42,7 +42,12 @@ pub(super) fn session(p: &mut Problems, s: FileSession, env_duration: Option<Str
             CookieMode::Token
         }
     };
+    let revocations_max = s.revocations_max.unwrap_or(DEFAULT_REVOCATIONS_MAX);
+    if revocations_max < 100 {
+        p.push("session.revocations_max", "must be at least 100");
+    }
     Session {
+        revocations_max,
         encryption_key,
         cookie,
         duration_seconds,

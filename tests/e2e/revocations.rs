@@ -1,0 +1,193 @@
+//! The revocation list under a backlog and at its capacity, a replica's readiness while it
+//! reads the feed, and logouts that present a cookie a refresh has replaced: two replicas
+//! sharing a real Redis.
+
+use crate::common::redis::{with_store, RedisServer};
+use crate::common::*;
+use std::io::{Read, Write};
+use std::time::Duration;
+
+async fn website_login(g: &Gateway) -> reqwest::Response {
+    post_form(
+        &format!("{}/oauth/token", g.url),
+        Some("website-secret"),
+        &password_form("demo@example.com", DEMO_PASSWORD),
+    )
+    .await
+}
+
+/// The `sid=…` pair a response sets.
+fn cookie_of(resp: &reqwest::Response) -> String {
+    let set_cookie = resp.headers()["set-cookie"].to_str().unwrap();
+    set_cookie.split(';').next().unwrap().to_string()
+}
+
+async fn logged_in(g: &Gateway) -> String {
+    let resp = website_login(g).await;
+    assert_eq!(resp.status(), 200);
+    cookie_of(&resp)
+}
+
+async fn logout(g: &Gateway, cookie: &str) -> u16 {
+    let resp =
+        g.post("/logout").header("cookie", cookie).header("origin", "https://app.example.com").send().await.unwrap();
+    resp.status().as_u16()
+}
+
+async fn refresh(g: &Gateway, cookie: &str) -> reqwest::Response {
+    g.post("/oauth/refreshtoken").header("secret", "website-secret").header("cookie", cookie).send().await.unwrap()
+}
+
+async fn status_of(g: &Gateway, cookie: &str) -> u16 {
+    g.get("/api/me").header("cookie", cookie).send().await.unwrap().status().as_u16()
+}
+
+/// Whether `cookie` is refused (401) on every replica within a few feed intervals.
+async fn refused_everywhere(cookie: &str, replicas: &[&Gateway]) -> bool {
+    for g in replicas {
+        if !eventually(Duration::from_secs(5), async || status_of(g, cookie).await == 401).await {
+            return false;
+        }
+    }
+    true
+}
+
+/// Write `count` revocations into the feed, published in the past (one a millisecond, the
+/// newest a second ago), as a busy fleet leaves it: every other one in the format of older
+/// versions (no `until`). One Lua call, so it takes well under a second.
+fn fill_feed(redis: &RedisServer, count: u32) {
+    const FILL: &str = "local t = redis.call('TIME') \
+        local now_ms = tonumber(t[1]) * 1000 \
+        local expires = tonumber(t[1]) + 3600 \
+        local n = tonumber(ARGV[1]) \
+        for i = 1, n do \
+          local hash = string.format('%016x', i) .. string.rep('0', 48) \
+          local member = hash \
+          if i % 2 == 0 then member = hash .. '.' .. expires end \
+          redis.call('ZADD', KEYS[1], now_ms - 1000 - n + i, member) \
+        end \
+        return n";
+    let args = ["EVAL", FILL, "1", "authgate:revoked", &count.to_string()];
+    let mut command = format!("*{}\r\n", args.len());
+    for a in args {
+        command.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", redis.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(command.as_bytes()).unwrap();
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).unwrap();
+    assert_eq!(String::from_utf8_lossy(&buf[..n]), format!(":{count}\r\n"));
+}
+
+/// A metric's value on a replica's `/metrics`.
+async fn metric(g: &Gateway, name: &str) -> Option<f64> {
+    let text = http().get(format!("{}/metrics", g.admin_url)).send().await.ok()?.text().await.ok()?;
+    text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_revocation_list_keeps_every_revocation_and_refuses_new_sessions() {
+    let redis = RedisServer::start();
+    let b = Backends::start(
+        |y| {
+            let y = with_store("standalone", &[redis.url()], "")(y);
+            edit(&y, "session: { duration_seconds: 3600, ", "session: { duration_seconds: 3600, revocations_max: 100, ")
+        },
+        authgate::dev::echo::router(),
+    )
+    .await;
+    let (a, z) = (Gateway::start(&b.yaml).await, Gateway::start(&b.yaml).await);
+    let cookie = logged_in(&a).await;
+    assert_eq!(status_of(&z, &cookie).await, 200);
+
+    // A backlog past the capacity: both replicas keep all of it and say they are full.
+    fill_feed(&redis, 150);
+    for g in [&a, &z] {
+        let full =
+            eventually(Duration::from_secs(10), async || metric(g, "authgate_revocations_full").await == Some(1.0))
+                .await;
+        assert!(full, "never full: {:?} entries", metric(g, "authgate_revocations").await);
+        assert_eq!(metric(g, "authgate_revocations").await, Some(150.0));
+        assert!(g.logs().contains("the revocation list is at its capacity"));
+    }
+
+    // A logout still revokes, on both replicas.
+    assert!([204, 302].contains(&logout(&a, &cookie).await));
+    assert!(refused_everywhere(&cookie, &[&a, &z]).await, "a logged-out cookie still reaches the backend");
+
+    // No new session while full (it could add revocations that would have to be dropped).
+    let refused = website_login(&z).await;
+    assert_eq!(refused.headers()["retry-after"], "60");
+    assert_oauth_error(refused, 503, "temporarily_unavailable").await;
+    let (status, _) = Stack::login_at(&a.url, "mobile-secret").await;
+    assert_eq!(status, 503, "a Bearer login records a session too");
+    assert_eq!(http().get(format!("{}/readyz", z.admin_url)).send().await.unwrap().status(), 200, "still ready");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_is_ready_only_once_it_has_read_the_whole_feed() {
+    let redis = RedisServer::start();
+    let b = Backends::start(with_store("standalone", &[redis.url()], ""), authgate::dev::echo::router()).await;
+    let a = Gateway::start(&b.yaml).await;
+    let cookie = logged_in(&a).await;
+    // More than one page of backlog (a page is 10,000 entries; up to 50,000 while catching up),
+    // then a logout: the newest entry, read last.
+    fill_feed(&redis, 120_000);
+    assert!([204, 302].contains(&logout(&a, &cookie).await));
+
+    let z = Gateway::start(&b.yaml).await;
+    let readyz = format!("{}/readyz", z.admin_url);
+    let ready =
+        eventually(Duration::from_secs(30), async || http().get(&readyz).send().await.unwrap().status() == 200).await;
+    assert!(ready, "never ready:\n{}", z.logs());
+    // Ready means the whole feed was read: the logout is known, with no wait.
+    assert_eq!(status_of(&z, &cookie).await, 401, "a ready replica took a logged-out cookie");
+    assert!(metric(&z, "authgate_revocations").await.is_some_and(|n| n >= 120_000.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_with_a_cookie_from_before_a_refresh_ends_the_refreshed_session() {
+    let redis = RedisServer::start();
+    let b = Backends::start(with_store("standalone", &[redis.url()], ""), authgate::dev::echo::router()).await;
+    let (a, z) = (Gateway::start(&b.yaml).await, Gateway::start(&b.yaml).await);
+    let old = logged_in(&a).await;
+    let resp = refresh(&a, &old).await;
+    assert_eq!(resp.status(), 200);
+    let new = cookie_of(&resp);
+    assert_eq!(status_of(&z, &new).await, 200);
+
+    // The page still holding the old cookie logs out, on the other replica.
+    assert!([204, 302].contains(&logout(&z, &old).await));
+    assert!(refused_everywhere(&new, &[&a, &z]).await, "the refreshed session outlived the logout");
+    let again = refresh(&a, &new).await;
+    assert_eq!(again.status(), 401, "the ended session refreshed");
+    let again = refresh(&z, &new).await;
+    assert_eq!(again.status(), 401, "the ended session refreshed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_racing_a_refresh_leaves_no_session_alive() {
+    let redis = RedisServer::start();
+    let b = Backends::start(with_store("standalone", &[redis.url()], ""), authgate::dev::echo::router()).await;
+    let (a, z) = (Gateway::start(&b.yaml).await, Gateway::start(&b.yaml).await);
+    for round in 0..8 {
+        let old = logged_in(&a).await;
+        // A page refreshing in the background on A while the user logs out on Z.
+        let (refreshed, logged_out) = tokio::join!(refresh(&a, &old), logout(&z, &old));
+        assert!([204, 302].contains(&logged_out), "round {round}: logout {logged_out}");
+        match refreshed.status().as_u16() {
+            200 => {
+                let new = cookie_of(&refreshed);
+                assert!(refused_everywhere(&new, &[&a, &z]).await, "round {round}: the refreshed session lives on");
+                assert_eq!(refresh(&a, &new).await.status(), 401, "round {round}: it refreshed again");
+            }
+            // The logout came first: the refresh found no session, or lost the race to write.
+            401 => {}
+            // The store did not answer within its 300 ms on a loaded machine: no new cookie.
+            503 => assert_eq!(refreshed.json::<serde_json::Value>().await.unwrap()["error"], "temporarily_unavailable"),
+            other => panic!("round {round}: the refresh answered {other}: {:?}", refreshed.text().await),
+        }
+        assert!(refused_everywhere(&old, &[&a, &z]).await, "round {round}: the old cookie lives on");
+    }
+}
