@@ -239,7 +239,7 @@ pub(crate) struct FileDevTenant {
     pub(crate) users: Vec<FileDevUser>,
 }
 
-/// The tenant's Management API, for the user-management endpoints (seed 003).
+/// The tenant's Management API, for the user-management endpoints (auth0-client's `/users`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FileManagement {

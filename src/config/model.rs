@@ -174,7 +174,7 @@ pub(crate) struct IdTokenKeys {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CookieMode {
-    /// The access token itself (seed 003).
+    /// The access token itself (auth0-client's behaviour).
     Token,
     /// A random session id; the gateway puts the session's access token on backend requests.
     Opaque,

@@ -86,7 +86,7 @@ pub(crate) const OWN_PATHS: &[(&str, Route, &str)] = &[
 pub(crate) const OWN_PREFIXES: &[(&str, Route, &str)] =
     &[("/sessions/", Route::Own(OwnEndpoint::UserSessions), "DELETE")];
 
-/// The user-management endpoints (seed 003), the gateway's only when a `management` block
+/// The user-management endpoints (auth0-client's `/users`), the gateway's only when a `management` block
 /// is configured: path pattern (`{…}` is one non-empty segment), the `Allow` text, and the
 /// operation of each method in it. The first pattern that matches decides.
 pub(crate) const USER_PATHS: &[(&str, &str, &[UserOp])] = &[

@@ -1,5 +1,5 @@
 //! The session endpoints for management clients (a client marked `management: true`):
-//! `GET /users/active` (seed 003: each user with a live session, once) and
+//! `GET /users/active` (auth0-client's: each user with a live session, once) and
 //! `DELETE /sessions/{userId}` (end every session of a user, on every replica). 401 without a
 //! `secret`, 403 for any other client; limited per client like the login calls.
 

@@ -1,6 +1,6 @@
 //! `POST /users/import`: Auth0's `POST /api/v2/jobs/users-imports` multipart body, except that
 //! `connection_id` is refused and `connection` (a name the management block lists, else its
-//! default) becomes the `connection_id` (seed 003).
+//! default) becomes the `connection_id` (as auth0-client does).
 
 use crate::config::Management;
 use crate::error::ApiError;
@@ -145,7 +145,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn what_seed_003_forbids_is_refused() {
+    async fn what_auth0_client_forbids_is_refused() {
         assert_eq!(parse(&[("users", "[]"), ("connection_id", "con_1")]).await.err(), Some(400));
         assert_eq!(parse(&[("users", "[]"), ("connection", "other")]).await.err(), Some(400));
         assert_eq!(parse(&[("connection", "db1")]).await.err(), Some(400), "no users file");

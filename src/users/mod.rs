@@ -1,4 +1,4 @@
-//! User management (seed 003) over the tenant's Management API v2: `GET|POST /users`,
+//! User management (the `/users` endpoints of Mia-Platform's auth0-client) over the tenant's Management API v2: `GET|POST /users`,
 //! `GET|PATCH|DELETE /users/{id}`, `POST /users/import` and its status, for management
 //! clients only; and `GET /users/me`, the caller's own profile. Plain values in and out.
 

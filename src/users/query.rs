@@ -1,11 +1,11 @@
-//! `GET /users`'s query string (seed 003: `_l`, `_sk`, `email`, `nickname`, `username`,
+//! `GET /users`'s query string (as Mia-Platform's auth0-client reads it: `_l`, `_sk`, `email`, `nickname`, `username`,
 //! `connection`, `app_metadata.*`) → the Management API's `q` (Lucene, `search_engine=v3`),
 //! `per_page` and `page`. Every value is quoted and escaped, so no value can widen the search.
 
 use crate::config::Management;
 use crate::error::ApiError;
 
-/// `_l` when absent (seed 003), and the most the Management API gives in one page.
+/// `_l` when absent (auth0-client's default), and the most the Management API gives in one page.
 pub(crate) const DEFAULT_PAGE_SIZE: u32 = 25;
 pub(crate) const MAX_PAGE_SIZE: u32 = 100;
 
@@ -74,7 +74,7 @@ pub(crate) fn search(query: Option<&str>, m: &Management) -> Result<Vec<(&'stati
             },
         }
     }
-    // `_sk` is a skip (seed 003: "CRUD-like skip"); the Management API pages, so a skip must
+    // `_sk` is a skip (auth0-client's docs: "CRUD-like skip"); the Management API pages, so a skip must
     // fall on a page boundary.
     if !skip.is_multiple_of(per_page) {
         return Err(ApiError::invalid_request(format!("_sk must be a multiple of _l ({per_page})")));
@@ -130,7 +130,7 @@ mod tests {
     }
 
     #[test]
-    fn the_seed_parameters_become_the_tenant_query() {
+    fn auth0_clients_parameters_become_the_tenant_query() {
         let p = q("_l=10&_sk=20&email=a%40b.com&connection=db2&app_metadata.groups=admins").unwrap();
         assert_eq!(param(&p, "per_page").unwrap(), "10");
         assert_eq!(param(&p, "page").unwrap(), "2");

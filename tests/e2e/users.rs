@@ -1,4 +1,4 @@
-//! User management (seed 003) through the real binary, against the dev tenant's Management API:
+//! User management (auth0-client's `/users`) through the real binary, against the dev tenant's Management API:
 //! every endpoint and filter, the secret and management checks, a bulk import from submission
 //! to its errors, the tenant's refusals and faults, and the gateway's token fetched once.
 
