@@ -48,4 +48,6 @@ pub fn parse(text: &str, origin: &str, lookup: &dyn Fn(&str) -> Option<String>) 
 }
 
 #[cfg(test)]
+mod reference_tests;
+#[cfg(test)]
 mod tests;
