@@ -1,11 +1,11 @@
 //! What the proxy, the admin listener and the background tasks share: the current `App`
-//! (swapped whole on reload), whether we are draining, and the requests in flight (counted
-//! once, in the `authgate_requests_in_flight` gauge; the last one to end wakes the drain).
+//! (swapped whole on reload), whether we are draining, and the requests in flight (an atomic
+//! count the `authgate_requests_in_flight` gauge mirrors; the last one to end wakes the drain).
 
 use crate::app::App;
 use arc_swap::ArcSwap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 pub(crate) struct ProcessState {
@@ -13,6 +13,7 @@ pub(crate) struct ProcessState {
     /// The file the configuration came from, for reloads.
     pub(crate) config_path: Option<PathBuf>,
     draining: AtomicBool,
+    in_flight: AtomicUsize,
     /// Woken when the last request in flight ends.
     idle: tokio::sync::Notify,
 }
@@ -23,6 +24,7 @@ impl ProcessState {
             app: ArcSwap::from_pointee(app),
             config_path,
             draining: AtomicBool::new(false),
+            in_flight: AtomicUsize::new(0),
             idle: tokio::sync::Notify::new(),
         })
     }
@@ -41,11 +43,12 @@ impl ProcessState {
     }
 
     pub(crate) fn in_flight(&self) -> usize {
-        usize::try_from(crate::metrics::metrics().in_flight.get()).unwrap_or(0)
+        self.in_flight.load(Ordering::SeqCst)
     }
 
     /// Count a request as in flight until the guard is dropped.
     pub(crate) fn enter(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
         crate::metrics::metrics().in_flight.inc();
         InFlight(self.clone())
     }
@@ -69,10 +72,10 @@ pub(crate) struct InFlight(Arc<ProcessState>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let gauge = &crate::metrics::metrics().in_flight;
-        gauge.dec();
+        crate::metrics::metrics().in_flight.dec();
+        let left = self.0.in_flight.fetch_sub(1, Ordering::SeqCst) - 1;
         // Only a drain waits: the Notify's lock is not taken on every quiet moment.
-        if gauge.get() <= 0 && self.0.draining.load(Ordering::SeqCst) {
+        if left == 0 && self.0.draining.load(Ordering::SeqCst) {
             self.0.idle.notify_waiters();
         }
     }
