@@ -12,6 +12,7 @@ fn bench(c: &mut Criterion) {
         trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
         login: Rate::parse("1000000/s", None).unwrap(),
         login_attempts: Rate::parse("1000000/s", None).unwrap(),
+        refresh_per_user: Rate::parse("1000000/s", None).unwrap(),
         backend_per_ip: Some(Rate::parse("1000000/s", None).unwrap()),
         backend_per_user: None,
         max_failures: 10,

@@ -85,6 +85,9 @@ fn start_background(rt: &tokio::runtime::Runtime, shared: &Arc<ProcessState>) {
             let sessions = s.app.load().sessions.clone();
             let id = Arc::as_ptr(sessions.store()) as *const () as usize;
             if id != store_id {
+                if store_id != 0 {
+                    sessions.revocations.catch_up_anew();
+                }
                 (cursor, store_id) = (0, id);
             }
             cursor = crate::session::revocations::poll(sessions.store(), &sessions.revocations, cursor).await;

@@ -278,6 +278,7 @@ pub(crate) struct FileLimits {
     pub(crate) trusted_proxies: Vec<String>,
     pub(crate) login: Option<FileRate>,
     pub(crate) login_attempts: Option<FileRate>,
+    pub(crate) refresh_per_user: Option<FileRate>,
     pub(crate) backend_per_ip: Option<FileRate>,
     pub(crate) backend_per_user: Option<FileRate>,
     #[serde(default)]

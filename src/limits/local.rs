@@ -76,6 +76,7 @@ pub(super) struct Local<C: LimitClock> {
     pub(super) clock: C,
     pub(super) login: Limiter<(u64, IpAddr), C>,
     pub(super) attempts: Limiter<(u64, IpAddr), C>,
+    pub(super) refresh: Limiter<u64, C>,
     pub(super) backend_ip: Option<Limiter<IpAddr, C>>,
     pub(super) backend_user: Option<Limiter<u64, C>>,
     pub(super) failures: moka::sync::Cache<(u64, IpAddr), SharedFailures<C>>,

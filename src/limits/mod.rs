@@ -72,6 +72,8 @@ pub struct LimitsConfig {
     pub login: Rate,
     /// Per (username, client IP) on login attempts.
     pub login_attempts: Rate,
+    /// Refreshes per user (`sub`).
+    pub refresh_per_user: Rate,
     pub backend_per_ip: Option<Rate>,
     pub backend_per_user: Option<Rate>,
     pub max_failures: u32,
@@ -119,6 +121,7 @@ impl<C: LimitClock> Limits<C> {
         let local = Local {
             login: Limiter::new("login", config.login, &clock),
             attempts: Limiter::new("login_attempts", config.login_attempts, &clock),
+            refresh: Limiter::new("refresh_per_user", config.refresh_per_user, &clock),
             backend_ip: config.backend_per_ip.map(|r| Limiter::new("backend_per_ip", r, &clock)),
             backend_user: config.backend_per_user.map(|r| Limiter::new("backend_per_user", r, &clock)),
             failures: moka::sync::Cache::builder().max_capacity(1_000_000).time_to_idle(config.block).build(),
@@ -153,6 +156,18 @@ impl<C: LimitClock> Limits<C> {
                 s.check(Check { name: "login", rate: self.config.login, key: &key }).await
             }
             None => self.local.login.check(&(self.hasher.hash_one(client), ip)),
+        }
+    }
+
+    /// A refresh for the user `subject`: each adds a revocation that lives as long as the
+    /// replaced token, so one account may add only so many (fleet-wide with a store).
+    pub(crate) async fn check_refresh(&self, subject: &str) -> Result<RateInfo, ApiError> {
+        match &self.shared {
+            Some(s) => {
+                let key = format!("refresh:{}", short_digest(subject));
+                s.check(Check { name: "refresh_per_user", rate: self.config.refresh_per_user, key: &key }).await
+            }
+            None => self.local.refresh.check(&self.hasher.hash_one(subject)),
         }
     }
 
@@ -261,6 +276,7 @@ impl<C: LimitClock> Limits<C> {
     pub(crate) fn forget_idle(&self) {
         self.local.login.forget_idle();
         self.local.attempts.forget_idle();
+        self.local.refresh.forget_idle();
         if let Some(l) = &self.local.backend_ip {
             l.forget_idle();
         }
@@ -276,6 +292,7 @@ impl<C: LimitClock> Limits<C> {
         let l = &self.local;
         l.login.len()
             + l.attempts.len()
+            + l.refresh.len()
             + l.backend_ip.as_ref().map_or(0, Limiter::len)
             + l.backend_user.as_ref().map_or(0, Limiter::len)
             + l.failures.entry_count() as usize

@@ -12,6 +12,7 @@ fn limits(login: &str, burst: u32) -> (Limits<FakeRelativeClock>, FakeRelativeCl
         trusted_proxies: vec![],
         login: Rate::parse(login, Some(burst)).unwrap(),
         login_attempts: Rate::parse("20/min", None).unwrap(),
+        refresh_per_user: Rate::parse("1/h", Some(2)).unwrap(),
         backend_per_ip: Some(Rate::parse("1/h", Some(2)).unwrap()),
         backend_per_user: Some(Rate::parse("1/h", Some(1)).unwrap()),
         max_failures: 3,

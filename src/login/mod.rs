@@ -112,6 +112,14 @@ impl LoginService {
                 self.discard(client, tokens, std::net::Ipv4Addr::LOCALHOST.into()).await;
                 Err(ApiError::new(401, "invalid_grant", "The session has ended."))
             }
+            // Another refresh of the same token came first: its tokens are the session's now.
+            // These are not handed out; their refresh token is not revoked (without rotation
+            // it is the session's own).
+            Err(crate::store::StoreError::Superseded) => Err(ApiError::new(
+                401,
+                "invalid_grant",
+                "The session was refreshed by another request at the same time: use the newest cookie or token.",
+            )),
             Err(e) => {
                 crate::store::report_error("record session", &e);
                 Err(ApiError::new(

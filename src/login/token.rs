@@ -128,6 +128,10 @@ pub(crate) async fn refresh_with(
     req: &Request,
 ) -> Result<Reply, ApiError> {
     let (refresh_token, caller_scope, previous) = (r.token, r.caller_scope, r.previous);
+    // Each refresh adds a revocation (the token it replaces): one user may add only so many.
+    if let Some(subject) = r.subject {
+        svc.limits.check_refresh(subject).await?;
+    }
     let scope = caller_scope.map(|s| upstream_scope(Some(s), client));
     let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", refresh_token)];
     if let Some(s) = &scope {

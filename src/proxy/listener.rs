@@ -74,6 +74,7 @@ impl PerIp {
         let Some(ip) = ip.filter(|ip| !self.trusted.iter().any(|net| net.contains(ip))) else {
             return Ok(None);
         };
+        let ip = address_group(ip);
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         let n = open.entry(ip).or_default();
         if *n >= self.max {
@@ -81,6 +82,15 @@ impl PerIp {
         }
         *n += 1;
         Ok(Some(PeerSlot { per_ip: self.clone(), ip }))
+    }
+}
+
+/// The address a connection is counted against: an IPv4 address, or an IPv6 address's /64
+/// (one host commonly holds a whole /64).
+fn address_group(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        v4 => v4,
     }
 }
 
@@ -307,6 +317,15 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ipv6_host_is_counted_by_its_64() {
+        let group = |s: &str| address_group(s.parse().unwrap()).to_string();
+        assert_eq!(group("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::");
+        assert_eq!(group("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::");
+        assert_eq!(group("::ffff:10.1.2.3"), "10.1.2.3", "an IPv4-mapped address is its IPv4 address");
+        assert_eq!(group("10.1.2.3"), "10.1.2.3");
+    }
 
     #[test]
     fn header_sections_and_their_framing() {

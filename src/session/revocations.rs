@@ -87,6 +87,11 @@ impl Revocations {
         (&self.shards[shard], prefix)
     }
 
+    /// Read another store's feed from its start: not ready until it has been read to its head.
+    pub(crate) fn catch_up_anew(&self) {
+        self.caught_up.store(false, Ordering::Relaxed);
+    }
+
     /// The feed has been read to its head at least once (readiness).
     pub(crate) fn caught_up(&self) -> bool {
         self.caught_up.load(Ordering::Relaxed)
@@ -106,11 +111,15 @@ impl Revocations {
                     *kept = (*kept).max(until);
                     false
                 }
-                None => shard.insert(prefix, until).is_none(),
+                None => {
+                    shard.insert(prefix, until);
+                    // Counted under the shard's lock, so a purge never takes it away first.
+                    self.len.fetch_add(1, Ordering::Relaxed);
+                    true
+                }
             }
         };
         if added {
-            self.len.fetch_add(1, Ordering::Relaxed);
             self.note_size();
         }
     }
@@ -144,9 +153,9 @@ impl Revocations {
             if shard.len() < before / 2 {
                 shard.shrink_to_fit();
             }
+            self.len.fetch_sub(before - shard.len(), Ordering::Relaxed);
             purged += before - shard.len();
         }
-        self.len.fetch_sub(purged, Ordering::Relaxed);
         self.note_size();
         purged
     }

@@ -5,7 +5,7 @@
 use super::revocations::{from_hex, hex, Revocations};
 use super::seal::Sealer;
 use crate::config::{Client, Config, CookieMode};
-use crate::store::{report_error, unix_now, Revoked, Rotated, SessionRecord, Sessions, StoreError};
+use crate::store::{report_error, unix_now, Put, Revoked, Rotated, SessionRecord, Sessions, StoreError};
 use crate::tenant::Tokens;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -64,7 +64,8 @@ impl SessionService {
         if self.revocations.is_revoked(&key) {
             return Ok(None);
         }
-        if let Some(t) = self.opaque.get(&key) {
+        // A refresh (on any replica) replaced and revoked the cached token: read it anew.
+        if let Some(t) = self.opaque.get(&key).filter(|t| !self.revocations.is_revoked(&digest(t))) {
             return Ok(Some(t));
         }
         let Some(s) = self.store.session_by_id(&hex(&key)).await? else { return Ok(None) };
@@ -123,7 +124,10 @@ impl SessionService {
         // logout (a page that has not seen the new cookie yet): that logout ends it.
         let rotated = previous.map(|p| Rotated { token_hash: &p.token_hash, link_until: self.token_until(p) });
         match self.store.put_session(&record, rotated.as_ref()).await {
-            Ok(true) => {
+            Ok(Put::Written) => {
+                if let Some(id) = from_hex(&record.id) {
+                    self.opaque.invalidate(&id);
+                }
                 // The access token this refresh replaces is ended with it: a stolen older
                 // token or cookie does not outlive the refresh (nor a later logout).
                 if let Some(old) = previous.filter(|p| p.token_hash != record.token_hash) {
@@ -133,7 +137,8 @@ impl SessionService {
                 }
                 Ok(Some(record))
             }
-            Ok(false) => Err(StoreError::Ended),
+            Ok(Put::Ended) => Err(StoreError::Ended),
+            Ok(Put::Superseded) => Err(StoreError::Superseded),
             Err(e) if !self.opaque() && previous.is_none() => {
                 report_error("record session", &e);
                 Ok(None)
@@ -231,6 +236,12 @@ impl SessionService {
         }
         let found = self.find_unrevoked(credential, is_session_id).await?;
         match &found {
+            // A token a refresh replaced: revoked by that refresh, and here once more on
+            // every replica (had the refresh's publication failed).
+            Some(s) if !is_session_id && s.token_hash != hex(&revocation.hash) => {
+                self.end(s).await?;
+                self.revoke(&[revocation]).await?;
+            }
             Some(s) => self.end(s).await?,
             None if verified => self.revoke(&[revocation]).await?,
             None => {}

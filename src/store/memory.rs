@@ -1,7 +1,7 @@
 //! Sessions in this process: one replica, nothing survives a restart. Rate limits in this
 //! mode stay in governor (see `limits/`).
 
-use super::{unix_now, FeedPage, Revoked, Rotated, SessionRecord, Sessions, StoreResult};
+use super::{unix_now, FeedPage, Put, Revoked, Rotated, SessionRecord, Sessions, StoreResult};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
@@ -64,12 +64,19 @@ impl MemoryStore {
 
 #[async_trait]
 impl Sessions for MemoryStore {
-    async fn put_session(&self, s: &SessionRecord, previous: Option<&Rotated<'_>>) -> StoreResult<bool> {
+    async fn put_session(&self, s: &SessionRecord, previous: Option<&Rotated<'_>>) -> StoreResult<Put> {
         Ok(self.with(|st| {
             let now = unix_now();
             st.sweep(now);
-            if st.ended.contains_key(&s.id) || (previous.is_some() && st.live(&s.id, now).is_none()) {
-                return false;
+            if st.ended.contains_key(&s.id) {
+                return Put::Ended;
+            }
+            if let Some(p) = previous {
+                match st.live(&s.id, now) {
+                    None => return Put::Ended,
+                    Some(current) if current.token_hash != p.token_hash => return Put::Superseded,
+                    Some(_) => {}
+                }
             }
             if let Some(p) = previous.filter(|p| p.token_hash != s.token_hash) {
                 st.by_token.insert(p.token_hash.to_string(), (s.id.clone(), p.link_until.min(s.expires)));
@@ -77,7 +84,7 @@ impl Sessions for MemoryStore {
             st.by_token.insert(s.token_hash.clone(), (s.id.clone(), s.expires));
             st.by_user.entry(s.subject.clone()).or_default().insert(s.id.clone());
             st.sessions.insert(s.id.clone(), s.clone());
-            true
+            Put::Written
         }))
     }
 
@@ -169,15 +176,22 @@ mod tests {
     #[tokio::test]
     async fn an_ended_session_is_never_written_again() {
         let store = MemoryStore::new();
-        assert!(store.put_session(&record("s1", "t1"), None).await.unwrap());
         let rotated = |h| Rotated { token_hash: h, link_until: unix_now() + 60 };
-        assert!(store.put_session(&record("s1", "t2"), Some(&rotated("t1"))).await.unwrap(), "a refresh continues it");
+        let put = |r: Put| r == Put::Written;
+        assert!(put(store.put_session(&record("s1", "t1"), None).await.unwrap()));
+        let continued = store.put_session(&record("s1", "t2"), Some(&rotated("t1"))).await.unwrap();
+        assert_eq!(continued, Put::Written, "a refresh continues it");
+        let second = store.put_session(&record("s1", "t9"), Some(&rotated("t1"))).await.unwrap();
+        assert_eq!(second, Put::Superseded, "a second refresh of the same token loses");
         assert_eq!(store.session_by_token("t1").await.unwrap().map(|s| s.token_hash), Some("t2".into()), "linked");
         let ended = store.delete_session(&record("s1", "t1")).await.unwrap();
         assert_eq!(ended.map(|s| s.token_hash), Some("t2".into()), "the record as it was when it ended");
-        assert!(!store.put_session(&record("s1", "t3"), Some(&rotated("t2"))).await.unwrap(), "a refresh racing it");
-        assert!(!store.put_session(&record("s1", "t4"), None).await.unwrap(), "nor as new");
-        assert!(!store.put_session(&record("s2", "t5"), Some(&rotated("t0"))).await.unwrap(), "nothing to continue");
+        assert!(!put(store.put_session(&record("s1", "t3"), Some(&rotated("t2"))).await.unwrap()), "racing the end");
+        assert!(!put(store.put_session(&record("s1", "t4"), None).await.unwrap()), "nor as new");
+        assert!(
+            !put(store.put_session(&record("s2", "t5"), Some(&rotated("t0"))).await.unwrap()),
+            "nothing to continue"
+        );
         assert_eq!(store.session_by_id("s1").await.unwrap(), None);
     }
 

@@ -50,6 +50,16 @@ pub(crate) struct Revoked {
     pub(crate) until: u64,
 }
 
+/// What `put_session` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Put {
+    Written,
+    /// The session was ended, or is gone.
+    Ended,
+    /// Another refresh replaced the session's token first.
+    Superseded,
+}
+
 /// The access token a refresh replaces: it still names its session (for a logout that
 /// presents it) until `link_until` (Unix seconds), though it no longer verifies.
 #[derive(Debug, Clone, Copy)]
@@ -88,6 +98,9 @@ pub(crate) enum StoreError {
     /// A refresh of a session that was ended meanwhile (logout, management).
     #[error("the session has ended")]
     Ended,
+    /// A refresh of a session that another refresh replaced meanwhile.
+    #[error("the session was refreshed meanwhile")]
+    Superseded,
 }
 
 pub(crate) type StoreResult<T> = Result<T, StoreError>;
@@ -97,9 +110,10 @@ pub(crate) type StoreResult<T> = Result<T, StoreError>;
 pub(crate) trait Sessions: Send + Sync {
     /// Save `s`, indexed by its token hash and its user; it expires at `s.expires`.
     /// `previous`: `s` continues a session (a refresh); then it is written only while that
-    /// session still exists. A session that was ended is never written again (a refresh
-    /// racing a logout cannot bring it back). `false`: not written for either reason.
-    async fn put_session(&self, s: &SessionRecord, previous: Option<&Rotated<'_>>) -> StoreResult<bool>;
+    /// session still exists with `previous`'s token as its current one (of two refreshes at
+    /// once, one wins). A session that was ended is never written again (a refresh racing a
+    /// logout cannot bring it back).
+    async fn put_session(&self, s: &SessionRecord, previous: Option<&Rotated<'_>>) -> StoreResult<Put>;
     async fn session_by_token(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
     async fn session_by_id(&self, id: &str) -> StoreResult<Option<SessionRecord>>;
     /// Delete `s` and its indexes, and remember that it ended (until it would have expired).

@@ -4,7 +4,7 @@
 //! script touches one key, or keys under one hash tag, so all three modes run them.
 
 use super::{
-    unix_now, FeedPage, Gcra, Revoked, Rotated, SessionRecord, Sessions, SharedLimits, StoreError, StoreResult,
+    unix_now, FeedPage, Gcra, Put, Revoked, Rotated, SessionRecord, Sessions, SharedLimits, StoreError, StoreResult,
 };
 use crate::config::{RedisMode, RedisStore as Config};
 use crate::session::revocations::{from_hex, hex};
@@ -67,11 +67,16 @@ end
 return 0
 "#;
 
-/// Write a session (KEYS[1]) unless it ended (KEYS[2], same hash tag) or, when it continues
-/// one (ARGV[3] = 1), unless that one is gone.
+/// Write a session (KEYS[1]) unless it ended (KEYS[2], same hash tag: 0) or, when it
+/// continues one (ARGV[3] = 1), unless that one is gone (0) or its token is no longer ARGV[4]
+/// (2: another refresh came first).
 const PUT_SESSION: &str = r#"
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-if ARGV[3] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[3] == '1' then
+  local current = redis.call('GET', KEYS[1])
+  if not current then return 0 end
+  if cjson.decode(current).token_hash ~= ARGV[4] then return 2 end
+end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return 1
 "#;
@@ -263,7 +268,7 @@ impl RedisStore {
 
 #[async_trait]
 impl Sessions for RedisStore {
-    async fn put_session(&self, s: &SessionRecord, previous: Option<&Rotated<'_>>) -> StoreResult<bool> {
+    async fn put_session(&self, s: &SessionRecord, previous: Option<&Rotated<'_>>) -> StoreResult<Put> {
         let now = unix_now();
         let ttl = s.expires.saturating_sub(now).max(1);
         let json = serde_json::to_string(s).map_err(|e| StoreError::Failed(e.to_string()))?;
@@ -271,6 +276,7 @@ impl Sessions for RedisStore {
         let token_key = self.key(&format!("token:{}", s.token_hash));
         let (user_key, active_key) = (self.key(&format!("user:{}", s.subject)), self.key("active"));
         let continuing = u8::from(previous.is_some());
+        let expected = previous.map_or(String::new(), |p| p.token_hash.to_string());
         // The replaced token keeps naming the session while it could be shown to a logout.
         let previous = previous
             .filter(|p| p.token_hash != s.token_hash)
@@ -285,10 +291,13 @@ impl Sessions for RedisStore {
                     .arg(&json)
                     .arg(ttl)
                     .arg(continuing)
+                    .arg(&expected)
                     .invoke_async(&mut c)
                     .await?;
-                if written == 0 {
-                    return Ok(false);
+                match written {
+                    0 => return Ok(Put::Ended),
+                    2 => return Ok(Put::Superseded),
+                    _ => {}
                 }
                 let _: () = c.set_ex(&token_key, &id, ttl).await?;
                 if let Some((key, link_ttl)) = &previous {
@@ -304,7 +313,7 @@ impl Sessions for RedisStore {
                     .query_async(&mut c)
                     .await?;
                 let _: () = c.zrembyscore(&active_key, "-inf", unix_now()).await?;
-                Ok(true)
+                Ok(Put::Written)
             })
         })
         .await

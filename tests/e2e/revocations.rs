@@ -191,3 +191,77 @@ async fn a_logout_racing_a_refresh_leaves_no_session_alive() {
         assert!(refused_everywhere(&old, &[&a, &z]).await, "round {round}: the old cookie lives on");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_refreshes_at_once_one_wins_and_a_logout_ends_everything() {
+    let redis = RedisServer::start();
+    let b = Backends::start(with_store("standalone", &[redis.url()], ""), authgate::dev::echo::router()).await;
+    let (a, z) = (Gateway::start(&b.yaml).await, Gateway::start(&b.yaml).await);
+    for round in 0..6 {
+        let old = logged_in(&a).await;
+        let (first, second) = tokio::join!(refresh(&a, &old), refresh(&z, &old));
+        let won: Vec<String> = [&first, &second].iter().filter(|r| r.status() == 200).map(|r| cookie_of(r)).collect();
+        assert!(won.len() <= 1, "round {round}: both refreshes wrote the session");
+        // The other found the session refreshed already, or lost the race to write it.
+        for lost in [first, second].into_iter().filter(|r| r.status() != 200) {
+            assert_oauth_error(lost, 401, "invalid_grant").await;
+        }
+        // Logging out with the cookie the page still had ends whatever the refresh left.
+        assert!([204, 302].contains(&logout(&z, &old).await));
+        for cookie in won.iter().chain([&old]) {
+            assert!(refused_everywhere(cookie, &[&a, &z]).await, "round {round}: a cookie outlived the logout");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_account_may_refresh_only_so_often() {
+    let redis = RedisServer::start();
+    let b = Backends::start(
+        |y| {
+            let y = with_store("standalone", &[redis.url()], "")(y);
+            edit(&y, "guard:\n", "limits:\n  refresh_per_user: { rate: 1/hour, burst: 3 }\nguard:\n")
+        },
+        authgate::dev::echo::router(),
+    )
+    .await;
+    let (a, z) = (Gateway::start(&b.yaml).await, Gateway::start(&b.yaml).await);
+    let mut cookie = logged_in(&a).await;
+    // Counted fleet-wide: three refreshes across both replicas, then no more for this user.
+    for g in [&a, &z, &a] {
+        let resp = refresh(g, &cookie).await;
+        assert_eq!(resp.status(), 200);
+        cookie = cookie_of(&resp);
+    }
+    let refused = refresh(&z, &cookie).await;
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_oauth_error(refused, 429, "too_many_requests").await;
+    assert_eq!(status_of(&a, &cookie).await, 200, "the session itself goes on");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opaque_cookie_keeps_working_through_a_refresh_on_every_replica() {
+    let redis = RedisServer::start();
+    let b = Backends::start(
+        |y| {
+            let y = with_store("standalone", &[redis.url()], "")(y);
+            edit(&y, "session: { duration_seconds: 3600, ", "session: { duration_seconds: 3600, cookie: opaque, ")
+        },
+        authgate::dev::echo::router(),
+    )
+    .await;
+    let (a, z) = (Gateway::start(&b.yaml).await, Gateway::start(&b.yaml).await);
+    let cookie = logged_in(&a).await;
+    // Both replicas cache the session's access token.
+    assert_eq!((status_of(&a, &cookie).await, status_of(&z, &cookie).await), (200, 200));
+    let resp = refresh(&a, &cookie).await;
+    assert_eq!(resp.status(), 200);
+    let cookie = cookie_of(&resp);
+    // The replaced token is revoked on both within a feed interval; the cached copy of it must
+    // not lock the user out meanwhile (the cache lives 30 s).
+    for _ in 0..15 {
+        assert_eq!(status_of(&a, &cookie).await, 200, "refused on the replica that refreshed");
+        assert_eq!(status_of(&z, &cookie).await, 200, "refused on the other replica");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -20,9 +20,9 @@ pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// `connections.max`: connections served at once; each idle keep-alive connection holds about 40 KB.
 pub(crate) const DEFAULT_MAX_CONNECTIONS: usize = 2048;
-/// `connections.max_per_ip`: connections at once from one address that is not a trusted proxy
-/// (a quarter of the default `max`: one host cannot take every slot).
-pub(crate) const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 512;
+/// `connections.max_per_ip`: connections at once from one address (an IPv6 /64) that is not a
+/// trusted proxy: a sixteenth of the default `max`, so one host cannot take every slot.
+pub(crate) const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 128;
 /// `connections.header_timeout_ms`: from a request's first byte to the end of its headers.
 pub(crate) const DEFAULT_HEADER_TIMEOUT_MS: u64 = 10_000;
 /// `connections.body_timeout_ms`: from the end of a request's headers to the end of its body,
@@ -111,6 +111,12 @@ pub(crate) const DEFAULT_CLIENT_HEADER: &str = "x-client-type";
 pub(crate) const DEFAULT_LOGIN_RATE: &str = "10/s";
 /// `limits.login.burst`
 pub(crate) const DEFAULT_LOGIN_BURST: u32 = 50;
+/// `limits.refresh_per_user.rate`: refreshes per user, fleet-wide with a store. Each refresh
+/// adds a revocation (the replaced token) that lives as long as that token: this bounds what
+/// one account can add (docs/sessions.md §3a).
+pub(crate) const DEFAULT_REFRESH_PER_USER_RATE: &str = "120/hour";
+/// `limits.refresh_per_user.burst`
+pub(crate) const DEFAULT_REFRESH_PER_USER_BURST: u32 = 30;
 /// `limits.login_attempts.rate`: per (username, client IP) on password attempts.
 pub(crate) const DEFAULT_LOGIN_ATTEMPTS_RATE: &str = "20/min";
 /// `limits.login_attempts.burst`

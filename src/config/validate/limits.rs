@@ -2,7 +2,8 @@
 
 use super::defaults::{
     DEFAULT_BLOCK_SECONDS, DEFAULT_LOGIN_ATTEMPTS_BURST, DEFAULT_LOGIN_ATTEMPTS_RATE, DEFAULT_LOGIN_BURST,
-    DEFAULT_LOGIN_RATE, DEFAULT_MAX_FAILURES, MAX_BLOCK_SECONDS,
+    DEFAULT_LOGIN_RATE, DEFAULT_MAX_FAILURES, DEFAULT_REFRESH_PER_USER_BURST, DEFAULT_REFRESH_PER_USER_RATE,
+    MAX_BLOCK_SECONDS,
 };
 use super::Problems;
 use crate::config::file::{FileLimits, FileRate};
@@ -46,6 +47,13 @@ pub(super) fn limits(p: &mut Problems, l: FileLimits) -> LimitsConfig {
             "limits.login_attempts",
             l.login_attempts,
             Some((DEFAULT_LOGIN_ATTEMPTS_RATE, DEFAULT_LOGIN_ATTEMPTS_BURST)),
+        )
+        .unwrap_or(fallback),
+        refresh_per_user: rate(
+            p,
+            "limits.refresh_per_user",
+            l.refresh_per_user,
+            Some((DEFAULT_REFRESH_PER_USER_RATE, DEFAULT_REFRESH_PER_USER_BURST)),
         )
         .unwrap_or(fallback),
         backend_per_ip: rate(p, "limits.backend_per_ip", l.backend_per_ip, None),
