@@ -322,4 +322,29 @@ mod tests {
         }
         assert_eq!(r.len(), 4_000_000);
     }
+
+    /// What the guard pays per request for the check, for docs/sessions.md:
+    /// `cargo test --release --lib lookup_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn lookup_cost() {
+        let r = Revocations::new(usize::MAX);
+        let probes: Vec<[u8; 32]> = (5_000_000..5_100_000).map(hash).collect();
+        let time = |r: &Revocations| {
+            let started = std::time::Instant::now();
+            let mut hits = 0;
+            for _ in 0..20 {
+                hits += probes.iter().filter(|p| r.is_revoked(p)).count();
+            }
+            (started.elapsed().as_nanos() as f64 / (20.0 * probes.len() as f64), hits)
+        };
+        let (empty, _) = time(&r);
+        let until = unix_now() + 3600;
+        for n in 0..1_000_000 {
+            r.revoke(Revoked { hash: hash(n), until });
+        }
+        let (full, hits) = time(&r);
+        assert_eq!(hits, 0);
+        println!("is_revoked: {empty:.1} ns with no entry, {full:.1} ns with 1 M entries (a miss)");
+    }
 }

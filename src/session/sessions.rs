@@ -165,8 +165,13 @@ impl SessionService {
     /// Until when a session's current access token must stay revoked: its `exp` plus the
     /// leeway and the grace under which it is still taken (the session's end when unknown).
     fn token_until(&self, s: &SessionRecord) -> u64 {
+        self.revoked_until(if s.token_expires > 0 { s.token_expires } else { s.expires })
+    }
+
+    /// A token that expires at `exp` is still taken until then (plus the leeway), and shown to
+    /// `/oauth/refreshtoken` until the grace has passed too.
+    fn revoked_until(&self, exp: u64) -> u64 {
         let c = &self.config;
-        let exp = if s.token_expires > 0 { s.token_expires } else { s.expires };
         exp.saturating_add(c.guard.leeway_seconds).saturating_add(c.session.refresh_expired_grace_seconds)
     }
 
@@ -177,12 +182,10 @@ impl SessionService {
     /// A credential's revocation: until its own `exp` (plus leeway and grace) when it is a
     /// token that has one, else for as long as a session lives.
     fn credential_revocation(&self, credential: &str) -> Revoked {
-        let c = &self.config;
         let exp = crate::guard::jwt::unverified_claims(credential)
             .and_then(|claims| claims.get("exp").and_then(|v| v.as_u64()))
-            .unwrap_or_else(|| unix_now().saturating_add(c.session.duration_seconds));
-        let until = exp.saturating_add(c.guard.leeway_seconds).saturating_add(c.session.refresh_expired_grace_seconds);
-        Revoked { hash: digest(credential), until }
+            .unwrap_or_else(|| unix_now().saturating_add(self.config.session.duration_seconds));
+        Revoked { hash: digest(credential), until: self.revoked_until(exp) }
     }
 
     /// Whether new sessions are refused: the revocation list is at its capacity.

@@ -80,6 +80,26 @@ fn fill_feed(redis: &RedisServer, count: u32) {
     assert_eq!(String::from_utf8_lossy(&buf[..n]), format!(":{count}\r\n"));
 }
 
+/// Two replicas sharing `redis`, their configuration edited from `from` to `to` (none when
+/// `from` is empty).
+async fn two_replicas(redis: &RedisServer, from: &str, to: &str) -> (Backends, Gateway, Gateway) {
+    let store = with_store("standalone", &[redis.url()], "");
+    let b = Backends::start(
+        |y| {
+            let y = store(y);
+            if from.is_empty() {
+                y
+            } else {
+                edit(&y, from, to)
+            }
+        },
+        authgate::dev::echo::router(),
+    )
+    .await;
+    let (a, z) = (Gateway::start(&b.yaml).await, Gateway::start(&b.yaml).await);
+    (b, a, z)
+}
+
 /// A metric's value on a replica's `/metrics`.
 async fn metric(g: &Gateway, name: &str) -> Option<f64> {
     let text = http().get(format!("{}/metrics", g.admin_url)).send().await.ok()?.text().await.ok()?;
@@ -89,15 +109,8 @@ async fn metric(g: &Gateway, name: &str) -> Option<f64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_revocation_list_keeps_every_revocation_and_refuses_new_sessions() {
     let redis = RedisServer::start();
-    let b = Backends::start(
-        |y| {
-            let y = with_store("standalone", &[redis.url()], "")(y);
-            edit(&y, "session: { duration_seconds: 3600, ", "session: { duration_seconds: 3600, revocations_max: 100, ")
-        },
-        authgate::dev::echo::router(),
-    )
-    .await;
-    let (a, z) = (Gateway::start(&b.yaml).await, Gateway::start(&b.yaml).await);
+    let session = "session: { duration_seconds: 3600, ";
+    let (_b, a, z) = two_replicas(&redis, session, &format!("{session}revocations_max: 100, ")).await;
     let cookie = logged_in(&a).await;
     assert_eq!(status_of(&z, &cookie).await, 200);
 
@@ -149,8 +162,7 @@ async fn a_replica_is_ready_only_once_it_has_read_the_whole_feed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_logout_with_a_cookie_from_before_a_refresh_ends_the_refreshed_session() {
     let redis = RedisServer::start();
-    let b = Backends::start(with_store("standalone", &[redis.url()], ""), authgate::dev::echo::router()).await;
-    let (a, z) = (Gateway::start(&b.yaml).await, Gateway::start(&b.yaml).await);
+    let (_b, a, z) = two_replicas(&redis, "", "").await;
     let old = logged_in(&a).await;
     let resp = refresh(&a, &old).await;
     assert_eq!(resp.status(), 200);
@@ -169,8 +181,7 @@ async fn a_logout_with_a_cookie_from_before_a_refresh_ends_the_refreshed_session
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_logout_racing_a_refresh_leaves_no_session_alive() {
     let redis = RedisServer::start();
-    let b = Backends::start(with_store("standalone", &[redis.url()], ""), authgate::dev::echo::router()).await;
-    let (a, z) = (Gateway::start(&b.yaml).await, Gateway::start(&b.yaml).await);
+    let (_b, a, z) = two_replicas(&redis, "", "").await;
     for round in 0..8 {
         let old = logged_in(&a).await;
         // A page refreshing in the background on A while the user logs out on Z.
@@ -195,8 +206,7 @@ async fn a_logout_racing_a_refresh_leaves_no_session_alive() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_two_refreshes_at_once_one_wins_and_a_logout_ends_everything() {
     let redis = RedisServer::start();
-    let b = Backends::start(with_store("standalone", &[redis.url()], ""), authgate::dev::echo::router()).await;
-    let (a, z) = (Gateway::start(&b.yaml).await, Gateway::start(&b.yaml).await);
+    let (_b, a, z) = two_replicas(&redis, "", "").await;
     for round in 0..6 {
         let old = logged_in(&a).await;
         let (first, second) = tokio::join!(refresh(&a, &old), refresh(&z, &old));
@@ -217,15 +227,8 @@ async fn of_two_refreshes_at_once_one_wins_and_a_logout_ends_everything() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_account_may_refresh_only_so_often() {
     let redis = RedisServer::start();
-    let b = Backends::start(
-        |y| {
-            let y = with_store("standalone", &[redis.url()], "")(y);
-            edit(&y, "guard:\n", "limits:\n  refresh_per_user: { rate: 1/hour, burst: 3 }\nguard:\n")
-        },
-        authgate::dev::echo::router(),
-    )
-    .await;
-    let (a, z) = (Gateway::start(&b.yaml).await, Gateway::start(&b.yaml).await);
+    let limit = "limits:\n  refresh_per_user: { rate: 1/hour, burst: 3 }\nguard:\n";
+    let (_b, a, z) = two_replicas(&redis, "guard:\n", limit).await;
     let mut cookie = logged_in(&a).await;
     // Counted fleet-wide: three refreshes across both replicas, then no more for this user.
     for g in [&a, &z, &a] {
@@ -242,15 +245,8 @@ async fn one_account_may_refresh_only_so_often() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_opaque_cookie_keeps_working_through_a_refresh_on_every_replica() {
     let redis = RedisServer::start();
-    let b = Backends::start(
-        |y| {
-            let y = with_store("standalone", &[redis.url()], "")(y);
-            edit(&y, "session: { duration_seconds: 3600, ", "session: { duration_seconds: 3600, cookie: opaque, ")
-        },
-        authgate::dev::echo::router(),
-    )
-    .await;
-    let (a, z) = (Gateway::start(&b.yaml).await, Gateway::start(&b.yaml).await);
+    let session = "session: { duration_seconds: 3600, ";
+    let (_b, a, z) = two_replicas(&redis, session, &format!("{session}cookie: opaque, ")).await;
     let cookie = logged_in(&a).await;
     // Both replicas cache the session's access token.
     assert_eq!((status_of(&a, &cookie).await, status_of(&z, &cookie).await), (200, 200));
