@@ -3,8 +3,8 @@
 //! and JWKS endpoints pointing at the gateway's public URL when one is configured. With
 //! re-issued id_tokens, the JWKS carries the gateway's keys too and the issuer is the gateway.
 
-use crate::error::ApiError;
-use crate::exchange::Reply;
+use crate::http::error::ApiError;
+use crate::http::exchange::Reply;
 use crate::idtoken::IdTokens;
 use crate::tenant::{Jwks, TenantClient};
 use bytes::Bytes;

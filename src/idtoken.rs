@@ -7,8 +7,8 @@
 //! touched: the guard keeps verifying them against the tenant.
 
 use crate::config::{Client, Config};
-use crate::error::ApiError;
 use crate::guard::jwt::{verify, Claims, TokenChecks};
+use crate::http::error::ApiError;
 use crate::signing::Signer;
 use crate::tenant::Jwks;
 use serde_json::Value;

@@ -9,9 +9,9 @@ pub mod cli;
 pub mod config;
 pub mod dev;
 pub(crate) mod discovery;
-pub(crate) mod error;
-pub(crate) mod exchange;
+
 pub mod guard;
+pub(crate) mod http;
 pub(crate) mod idtoken;
 pub mod limits;
 pub mod login;

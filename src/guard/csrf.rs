@@ -5,7 +5,7 @@
 //! Bearer tokens are not sent by browsers on their own, so they are exempt.
 
 use crate::config::Client;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use http::HeaderMap;
 
 /// Whether `origin` may use the cookie: the gateway's own public URL, or one the client allows.

@@ -1,5 +1,6 @@
 //! JWT verification: allow-listed algorithms, signature through the JWKS, `iss`, `aud`, `exp`.
 
+use crate::http::error::ApiError;
 use crate::tenant::{Jwks, JwksError};
 use jsonwebtoken::{decode, decode_header, Algorithm, Validation};
 use serde_json::{Map, Value};
@@ -105,4 +106,18 @@ pub async fn verify(token: &str, jwks: &Jwks, policy: &TokenChecks) -> Result<Cl
         }
     }
     Ok(data.claims)
+}
+
+/// A token that did not verify: `503` while the signing keys cannot be had (the caller may
+/// retry), `401 invalid_token` for everything else (the reason is logged, never sent).
+impl From<VerifyError> for ApiError {
+    fn from(e: VerifyError) -> Self {
+        match e {
+            VerifyError::KeysUnavailable => {
+                ApiError::new(503, "temporarily_unavailable", "The signing keys are not available yet.")
+                    .with_header("retry-after", "1")
+            }
+            _ => ApiError::invalid_token("The access token is not valid."),
+        }
+    }
 }

@@ -13,8 +13,9 @@ pub(crate) use policy::{rule_for, rule_for_any_case, shadowed_rules, Matched};
 pub(crate) use verifier::{Verified, Verifier};
 
 use crate::config::{Config, Policy, Session};
-use crate::error::ApiError;
-use crate::session::{mentions_session_cookie, session_cookies, SessionService};
+use crate::http::cookies::{mentions_session_cookie, session_cookies};
+use crate::http::error::ApiError;
+use crate::session::SessionService;
 use http::{HeaderMap, HeaderName};
 use std::sync::Arc;
 

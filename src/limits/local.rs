@@ -2,7 +2,7 @@
 //! client, IP or user, and the consecutive failures of a username from an IP.
 
 use super::{ceil_secs, too_many, Rate, RateInfo};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use governor::clock::{Clock, Reference};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;

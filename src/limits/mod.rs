@@ -13,7 +13,7 @@ use local::{Failures, Limiter, Local};
 use shared::{Check, Shared};
 
 use crate::config::OnStoreError;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::store::SharedLimits;
 use governor::clock::DefaultClock;
 use governor::nanos::Nanos;
@@ -302,7 +302,7 @@ impl<C: LimitClock> Limits<C> {
 /// The first 128 bits of a value's SHA-256, in hex: how the shared store names users.
 fn short_digest(value: &str) -> String {
     use sha2::Digest;
-    crate::session::revocations::hex(&sha2::Sha256::digest(value.as_bytes())[..16])
+    crate::http::hex::hex(&sha2::Sha256::digest(value.as_bytes())[..16])
 }
 
 fn blocked(wait: Duration) -> ApiError {

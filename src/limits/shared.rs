@@ -3,7 +3,7 @@
 
 use super::{ceil_secs, store_unavailable, too_many, Rate, RateInfo};
 use crate::config::OnStoreError;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::store::{SharedLimits, StoreError};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;

@@ -8,8 +8,8 @@
 
 use super::{scope::upstream_scope, shape, LoginService, Params};
 use crate::config::{Client, Config, Routes};
-use crate::error::ApiError;
-use crate::exchange::{Reply, Request};
+use crate::http::error::ApiError;
+use crate::http::exchange::{Reply, Request};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -48,7 +48,7 @@ pub fn challenge(verifier: &str) -> String {
 /// name carries a digest of the state.
 fn transaction_cookie_name(config: &Config, state: &str) -> String {
     let digest = Sha256::digest(state.as_bytes());
-    let short = crate::session::revocations::hex(&digest[..6]);
+    let short = crate::http::hex::hex(&digest[..6]);
     format!("{}_tx_{short}", config.session.cookie_name)
 }
 
@@ -104,8 +104,8 @@ fn browser_refusal(e: ApiError, req: &Request) -> Reply {
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Login failed</title></head><body>\
          <h1>Login failed</h1><p id=\"error\">{}</p><p id=\"description\">{}</p><p><a href=\"/\">Back</a></p>\
          </body></html>",
-        crate::exchange::html_escape(&e.error),
-        crate::exchange::html_escape(&e.description)
+        crate::http::exchange::html_escape(&e.error),
+        crate::http::exchange::html_escape(&e.description)
     );
     let mut reply = Reply::empty(e.status).with_header("content-type", "text/html; charset=utf-8");
     reply.headers.extend(e.headers);

@@ -2,7 +2,7 @@
 //! Plain values in, a `Reply` out: no pingora type here.
 
 mod authorize;
-mod body;
+
 pub(crate) mod grant;
 mod passwords_api;
 mod refresh;
@@ -11,15 +11,15 @@ mod scope;
 mod shape;
 mod token;
 
+pub use crate::http::body::{body_kind, parse as parse_body, BodyKind, Params};
 pub use authorize::challenge;
 pub(crate) use authorize::login_redirect;
-pub use body::{body_kind, parse as parse_body, BodyKind, Params};
 pub use scope::upstream_scope;
 pub(crate) use shape::MAX_EXPIRES_IN;
 
 use crate::config::{Client, Config};
-use crate::error::ApiError;
-use crate::exchange::{Reply, Request};
+use crate::http::error::ApiError;
+use crate::http::exchange::{Reply, Request};
 use crate::limits::{Limits, RateInfo};
 use crate::tenant::{Jwks, TenantClient};
 use std::sync::Arc;

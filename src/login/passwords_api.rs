@@ -5,8 +5,8 @@
 use super::grant;
 use super::shape::OAuthTokens;
 use super::{attempt, upstream_scope, AppliedLimits, FormCall};
-use crate::error::ApiError;
-use crate::exchange::Reply;
+use crate::http::error::ApiError;
+use crate::http::exchange::Reply;
 use serde::Serialize;
 
 /// The standard token answer and the session's id.

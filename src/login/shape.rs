@@ -3,7 +3,7 @@
 
 use super::scope::same_scopes;
 use crate::config::{Client, CookieMode, Session, TokenResponse};
-use crate::exchange::Reply;
+use crate::http::exchange::Reply;
 use crate::session::session_cookie;
 use crate::tenant::Tokens;
 use serde::Serialize;

@@ -3,8 +3,8 @@
 use super::shape::{token_reply, Asked};
 use super::{attempt, upstream_scope, AppliedLimits, FormCall, LoginService, Params};
 use crate::config::Client;
-use crate::error::ApiError;
-use crate::exchange::{Reply, Request};
+use crate::http::error::ApiError;
+use crate::http::exchange::{Reply, Request};
 use crate::store::SessionRecord;
 use crate::tenant::TenantError;
 

@@ -10,9 +10,9 @@ pub use router::decide;
 pub(crate) use router::{decide_target, route, OwnEndpoint, Route, AUTHORIZE_PATH};
 
 use crate::app::App;
-use crate::error::ApiError;
-use crate::exchange::{Reply, Request};
 use crate::guard::{is_protected_spelling, Pass};
+use crate::http::error::ApiError;
+use crate::http::exchange::{Reply, Request};
 use crate::limits::client_ip::Resolved;
 use crate::limits::RateInfo;
 use crate::metrics::metrics;
@@ -347,7 +347,9 @@ impl ProxyHttp for Gateway {
                 .filter_map(|v| v.to_str().ok().map(str::to_string))
                 .collect();
             upstream_request.remove_header(&http::header::COOKIE);
-            if let Some(rest) = crate::session::without_cookie(&cookies.join("; "), &app.config.session.cookie_name) {
+            if let Some(rest) =
+                crate::http::cookies::without_cookie(&cookies.join("; "), &app.config.session.cookie_name)
+            {
                 upstream_request.insert_header(http::header::COOKIE, rest)?;
             }
         }

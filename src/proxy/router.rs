@@ -5,8 +5,8 @@
 //! the same request.
 
 use crate::config::Routes;
-use crate::error::ApiError;
 use crate::guard::{rule_for, rule_for_any_case, Matched};
+use crate::http::error::ApiError;
 use crate::login::Endpoint;
 use crate::path::{normalize, without_parameters, Strictness};
 use crate::users::UserOp;

@@ -6,11 +6,11 @@
 
 use super::cleared_cookie;
 use crate::config::{Client, Config, TenantLogout};
-use crate::error::ApiError;
-use crate::exchange::{Reply, Request};
 use crate::guard::{credential, csrf, Credential, TokenSource, Verifier};
+use crate::http::body::{body_kind, parse as parse_body, Params};
+use crate::http::error::ApiError;
+use crate::http::exchange::{Reply, Request};
 use crate::limits::Limits;
-use crate::login::{body_kind, parse_body, Params};
 use crate::session::SessionService;
 use crate::tenant::TenantClient;
 use std::sync::Arc;
@@ -184,5 +184,5 @@ fn logout_params(query: Option<&str>, req: &Request) -> Result<Params, ApiError>
     if !req.body.is_empty() {
         return parse_body(body_kind(req.header("content-type"))?, &req.body);
     }
-    parse_body(crate::login::BodyKind::Form, query.unwrap_or_default().as_bytes())
+    parse_body(crate::http::body::BodyKind::Form, query.unwrap_or_default().as_bytes())
 }

@@ -6,8 +6,8 @@
 use super::endpoints::store_unavailable;
 use super::SessionEndpoints;
 use crate::config::Client;
-use crate::error::ApiError;
-use crate::exchange::{Reply, Request};
+use crate::http::error::ApiError;
+use crate::http::exchange::{Reply, Request};
 
 impl SessionEndpoints {
     /// The calling management client, under its rate limit.

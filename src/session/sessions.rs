@@ -2,9 +2,10 @@
 //! refresh token sealed); a session is found by the hash of its access token or by its id;
 //! ending it deletes it and revokes its token and id on every replica.
 
-use super::revocations::{from_hex, hex, Revocations};
+use super::revocations::Revocations;
 use super::seal::Sealer;
 use crate::config::{Client, Config, CookieMode};
+use crate::http::hex::{from_hex, hex};
 use crate::store::{report_error, unix_now, Put, Revoked, Rotated, SessionRecord, Sessions, StoreError};
 use crate::tenant::Tokens;
 use sha2::{Digest, Sha256};

@@ -7,7 +7,7 @@ use super::{
     unix_now, FeedPage, Gcra, Put, Revoked, Rotated, SessionRecord, Sessions, SharedLimits, StoreError, StoreResult,
 };
 use crate::config::{RedisMode, RedisStore as Config};
-use crate::session::revocations::{from_hex, hex};
+use crate::http::hex::{from_hex, hex};
 use arc_swap::ArcSwapOption;
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;

@@ -2,7 +2,7 @@
 
 use super::client_auth::authenticate;
 use crate::config::{Client, Tenant};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::metrics::metrics;
 use crate::request_scope;
 use serde::Deserialize;
@@ -301,5 +301,18 @@ fn classify(e: reqwest::Error) -> TenantError {
     } else {
         tracing::warn!(kind = "transport", "tenant call failed");
         TenantError::BadAnswer("transport")
+    }
+}
+
+/// A tenant call that failed: its OAuth refusal passed on as it is (only 400/401/403/429 get
+/// here), `502` when it could not be reached or answered something else, `504` on a timeout.
+impl From<TenantError> for ApiError {
+    fn from(e: TenantError) -> Self {
+        match e {
+            TenantError::Rejected(api) => api,
+            TenantError::Unreachable => ApiError::bad_gateway("The identity provider could not be reached."),
+            TenantError::Timeout => ApiError::gateway_timeout(),
+            TenantError::BadAnswer(_) => ApiError::bad_gateway("The identity provider answered with an error."),
+        }
     }
 }

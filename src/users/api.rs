@@ -3,8 +3,8 @@
 //! with the tenant's answer mapped once: success and refusals passed on, faults `502`/`504`.
 
 use crate::config::Management;
-use crate::error::ApiError;
-use crate::exchange::Reply;
+use crate::http::error::ApiError;
+use crate::http::exchange::Reply;
 use crate::tenant::{TenantAnswer, TenantClient};
 use bytes::Bytes;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};

@@ -3,7 +3,7 @@
 //! default) becomes the `connection_id` (as auth0-client does).
 
 use crate::config::Management;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use bytes::Bytes;
 
 /// Auth0 refuses users files over 500 KB; the gateway reads a little more than that.

@@ -10,9 +10,9 @@ pub(crate) use api::ManagementApi;
 pub(crate) use import::MAX_IMPORT_BYTES;
 
 use crate::config::{Client, Config, Policy};
-use crate::error::ApiError;
-use crate::exchange::{Reply, Request};
 use crate::guard::Guard;
+use crate::http::error::ApiError;
+use crate::http::exchange::{Reply, Request};
 use crate::limits::{Limits, RateInfo};
 use crate::session::SessionService;
 use api::{reply_of, segment, Call, CallBody};
@@ -89,7 +89,7 @@ fn path_segment(path: &str, n: usize) -> Result<String, ApiError> {
 
 /// A JSON object body, with a managed `connection` (the default filled in when `fill`).
 fn user_body(req: &Request, m: &crate::config::Management, fill: bool) -> Result<CallBody, ApiError> {
-    if crate::login::body_kind(req.header("content-type")) != Ok(crate::login::BodyKind::Json) {
+    if crate::http::body::body_kind(req.header("content-type")) != Ok(crate::http::body::BodyKind::Json) {
         return Err(ApiError::new(415, "unsupported_media_type", "Send the user as application/json."));
     }
     let mut body: serde_json::Map<String, serde_json::Value> =

@@ -3,7 +3,7 @@
 //! `per_page` and `page`. Every value is quoted and escaped, so no value can widen the search.
 
 use crate::config::Management;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// `_l` when absent (auth0-client's default), and the most the Management API gives in one page.
 pub(crate) const DEFAULT_PAGE_SIZE: u32 = 25;

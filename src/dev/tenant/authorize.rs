@@ -10,7 +10,7 @@ use super::clients::{DevClient, Method};
 use super::handlers::{check_user, grant_scoped, now, oauth_error, params_of, random_token, UserRefusal};
 use super::users::User;
 use super::{header_pairs, Recorded, State};
-use crate::login::{parse_body, BodyKind, Params};
+use crate::http::body::{parse as parse_body, BodyKind, Params};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State as AxState};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -310,7 +310,7 @@ fn page(title: &str, body: &str) -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} · dev tenant</title><style>{style}</style></head>\n\
          <body><main>\n{body}\n</main></body></html>\n",
-        title = crate::exchange::html_escape(title),
+        title = crate::http::exchange::html_escape(title),
         style = STYLE,
     )
 }
@@ -327,8 +327,10 @@ fn html(status: StatusCode, document: String) -> Response {
 
 /// `400` and a page saying why.
 fn refusal(why: &str) -> Response {
-    let body =
-        format!("<h1>Login refused</h1>\n<p class=\"error\" id=\"error\">{}</p>", crate::exchange::html_escape(why));
+    let body = format!(
+        "<h1>Login refused</h1>\n<p class=\"error\" id=\"error\">{}</p>",
+        crate::http::exchange::html_escape(why)
+    );
     html(StatusCode::BAD_REQUEST, page("Login refused", &body))
 }
 
@@ -344,12 +346,12 @@ fn form_html(params: &Params, message: Option<&str>) -> String {
         .iter()
         .filter_map(|&name| {
             params.get(name).map(|v| {
-                format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">\n", crate::exchange::html_escape(v))
+                format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">\n", crate::http::exchange::html_escape(v))
             })
         })
         .collect();
     let message = message
-        .map(|m| format!("<p class=\"error\" role=\"alert\">{}</p>\n", crate::exchange::html_escape(m)))
+        .map(|m| format!("<p class=\"error\" role=\"alert\">{}</p>\n", crate::http::exchange::html_escape(m)))
         .unwrap_or_default();
     format!(
         "<h1>Sign in</h1>\n<p>to continue to <strong>{client}</strong></p>\n{message}\
@@ -362,8 +364,8 @@ fn form_html(params: &Params, message: Option<&str>) -> String {
          <button type=\"submit\">Sign in</button>\n\
          <button type=\"submit\" name=\"cancel\" value=\"1\" formnovalidate>Cancel</button>\n\
          </form>",
-        client = crate::exchange::html_escape(params.get("client_id").unwrap_or_default()),
-        username = crate::exchange::html_escape(params.get("username").unwrap_or_default()),
+        client = crate::http::exchange::html_escape(params.get("client_id").unwrap_or_default()),
+        username = crate::http::exchange::html_escape(params.get("username").unwrap_or_default()),
     )
 }
 
@@ -379,10 +381,10 @@ mod tests {
     #[test]
     fn reflected_text_is_escaped() {
         assert_eq!(
-            crate::exchange::html_escape(r#"<a href="x" onclick='y'>&amp;</a>"#),
+            crate::http::exchange::html_escape(r#"<a href="x" onclick='y'>&amp;</a>"#),
             "&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;"
         );
-        assert_eq!(crate::exchange::html_escape("plain été"), "plain été");
+        assert_eq!(crate::http::exchange::html_escape("plain été"), "plain été");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! API's machine-to-machine client may use either secret method.
 
 use crate::config::{Client, ClientAuth, Secret};
-use crate::login::Params;
+use crate::http::body::Params;
 use crate::tenant::client_auth::ASSERTION_TYPE;
 use aws_lc_rs::rsa::KeyPair;
 use base64::engine::general_purpose::STANDARD;

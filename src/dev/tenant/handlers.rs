@@ -2,7 +2,7 @@
 
 use super::users::{self, User};
 use super::{header_pairs, management, Recorded, RefreshGrant, State};
-use crate::login::{body_kind, parse_body, Params};
+use crate::http::body::{body_kind, parse as parse_body, Params};
 use axum::body::Bytes;
 use axum::extract::State as AxState;
 use axum::http::{HeaderMap, StatusCode};
@@ -130,7 +130,7 @@ fn basic(headers: &HeaderMap) -> Option<&str> {
         .filter(|v| v.len() > 6 && v[..6].eq_ignore_ascii_case("basic "))
 }
 
-pub(super) fn params_of(headers: &HeaderMap, body: &[u8]) -> Result<Params, crate::error::ApiError> {
+pub(super) fn params_of(headers: &HeaderMap, body: &[u8]) -> Result<Params, crate::http::error::ApiError> {
     body_kind(headers.get("content-type").and_then(|v| v.to_str().ok())).and_then(|kind| parse_body(kind, body))
 }
 

@@ -4,7 +4,7 @@
 
 use super::handlers::{now, oauth_error, random_token};
 use super::{header_pairs, jobs, users_api, Recorded, State};
-use crate::login::Params;
+use crate::http::body::Params;
 use axum::extract::{Request, State as AxState};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};

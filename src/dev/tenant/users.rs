@@ -245,5 +245,5 @@ pub(crate) fn check_type(field: &str, value: &Value) -> Option<Result<(), String
 pub(crate) fn hex_id(connection: &str, email: &str) -> String {
     use sha2::{Digest, Sha256};
     let d = Sha256::digest(format!("{connection}\0{email}").as_bytes());
-    crate::session::revocations::hex(&d[..12])
+    crate::http::hex::hex(&d[..12])
 }

@@ -2,7 +2,7 @@
 //! `{"error","error_description"}` body, and where every internal failure (a tenant call, a
 //! token that did not verify) is mapped to one. Nothing internal leaks into the description.
 
-use crate::exchange::Reply;
+use crate::http::exchange::Reply;
 use serde::Serialize;
 use std::borrow::Cow;
 
@@ -96,34 +96,6 @@ impl ApiError {
         let mut reply = Reply::json(self.status, &body);
         reply.headers.extend(self.headers);
         reply
-    }
-}
-
-/// A tenant call that failed: its OAuth refusal passed on as it is (only 400/401/403/429 get
-/// here), `502` when it could not be reached or answered something else, `504` on a timeout.
-impl From<crate::tenant::TenantError> for ApiError {
-    fn from(e: crate::tenant::TenantError) -> Self {
-        use crate::tenant::TenantError;
-        match e {
-            TenantError::Rejected(api) => api,
-            TenantError::Unreachable => ApiError::bad_gateway("The identity provider could not be reached."),
-            TenantError::Timeout => ApiError::gateway_timeout(),
-            TenantError::BadAnswer(_) => ApiError::bad_gateway("The identity provider answered with an error."),
-        }
-    }
-}
-
-/// A token that did not verify: `503` while the signing keys cannot be had (the caller may
-/// retry), `401 invalid_token` for everything else (the reason is logged, never sent).
-impl From<crate::guard::jwt::VerifyError> for ApiError {
-    fn from(e: crate::guard::jwt::VerifyError) -> Self {
-        match e {
-            crate::guard::jwt::VerifyError::KeysUnavailable => {
-                ApiError::new(503, "temporarily_unavailable", "The signing keys are not available yet.")
-                    .with_header("retry-after", "1")
-            }
-            _ => ApiError::invalid_token("The access token is not valid."),
-        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Login request bodies: form-urlencoded or JSON into one flat map of parameters.
 //! JSON `null` and empty strings count as absent (the Python Auth0 SDK sends them).
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use std::collections::HashMap;
 
 /// The parameters of a login call, by name: text values, and (JSON bodies) object or array
