@@ -4,7 +4,7 @@
 use authgate::app::App;
 use authgate::config::parse;
 use authgate::dev::tenant::DevTenant;
-use authgate::guard::jwt;
+use authgate::jwt;
 use authgate::proxy::decide;
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::HeaderMap;

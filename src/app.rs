@@ -3,10 +3,13 @@
 
 use crate::config::Config;
 use crate::discovery::Discovery;
-use crate::guard::{jwt, protected_headers, Guard, Verifier};
+use crate::guard::Verifier;
+use crate::guard::{protected_headers, Guard};
+use crate::jwt;
 use crate::limits::Limits;
 use crate::login::LoginService;
-use crate::session::{Revocations, SessionEndpoints, SessionService};
+use crate::revocations::Revocations;
+use crate::session::{SessionEndpoints, SessionService};
 use crate::store::{MemoryStore, RedisStore, Sessions, SharedLimits};
 use crate::tenant::{Jwks, TenantClient};
 use crate::users::{ManagementApi, UserEndpoints};

@@ -7,9 +7,9 @@
 //! touched: the guard keeps verifying them against the tenant.
 
 use crate::config::{Client, Config};
-use crate::guard::jwt::{verify, Claims, TokenChecks};
 use crate::http::error::ApiError;
-use crate::signing::Signer;
+use crate::jwt::signing::Signer;
+use crate::jwt::{verify, Claims, TokenChecks};
 use crate::tenant::Jwks;
 use serde_json::Value;
 

@@ -90,8 +90,8 @@ fn start_background(rt: &tokio::runtime::Runtime, shared: &Arc<ProcessState>) {
                 }
                 (cursor, store_id) = (0, id);
             }
-            cursor = crate::session::revocations::poll(sessions.store(), &sessions.revocations, cursor).await;
-            tokio::time::sleep(crate::session::revocations::FEED_INTERVAL).await;
+            cursor = crate::revocations::poll(sessions.store(), &sessions.revocations, cursor).await;
+            tokio::time::sleep(crate::revocations::FEED_INTERVAL).await;
         }
     });
     rt.spawn(reload::on_sighup(shared.clone()));

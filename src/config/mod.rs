@@ -3,10 +3,12 @@
 mod file;
 mod interpolate;
 mod model;
+mod rate;
 mod summary;
 mod validate;
 
 pub use model::*;
+pub use rate::{LimitsConfig, Rate};
 pub(crate) use validate::is_loopback;
 
 use std::path::Path;

@@ -6,6 +6,22 @@ use std::time::Duration;
 use url::Url;
 
 /// A secret string: never printed by `Debug`.
+/// The limits on downstream connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ConnectionLimits {
+    /// Connections served at once; more are answered `503` and closed.
+    pub(crate) max: usize,
+    /// Connections served at once from one peer address (not a trusted proxy's); more are
+    /// answered `429` and closed.
+    pub(crate) max_per_ip: usize,
+    /// From a request's first byte to the end of its header section.
+    pub(crate) header_timeout: Duration,
+    /// From the end of a request's header section to the end of its body.
+    pub(crate) body_timeout: Duration,
+    /// How long a keep-alive connection may wait for its next request.
+    pub(crate) idle_timeout: Duration,
+}
+
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Secret(pub String);
 
@@ -29,7 +45,7 @@ pub struct Config {
     pub(crate) grace_period_seconds: u64,
     pub(crate) max_body_bytes: usize,
     /// Limits on downstream connections.
-    pub(crate) connections: crate::proxy::ConnectionLimits,
+    pub(crate) connections: ConnectionLimits,
     /// The gateway's public base URL, for discovery documents (`None`: keep the tenant's).
     pub(crate) public_url: Option<String>,
     /// TLS on the proxy listener.
@@ -46,7 +62,7 @@ pub struct Config {
     pub(crate) id_token: Option<IdTokenKeys>,
     pub(crate) guard: Guard,
     pub routes: Routes,
-    pub(crate) limits: crate::limits::LimitsConfig,
+    pub(crate) limits: super::rate::LimitsConfig,
     pub clients: Vec<Client>,
 }
 
@@ -98,7 +114,7 @@ pub(crate) struct RouteRule {
 pub struct Routes {
     pub(crate) default: Policy,
     /// Refusals on top of the path normaliser's fixed ones.
-    pub strictness: crate::path::Strictness,
+    pub strictness: crate::routing::path::Strictness,
     pub(crate) rules: Vec<RouteRule>,
     /// The `/users` management endpoints are the gateway's (a `management` block is set).
     pub(crate) user_management: bool,
@@ -331,7 +347,7 @@ impl Routes {
         };
         Routes {
             default: Policy::Authenticated,
-            strictness: crate::path::Strictness::default(),
+            strictness: crate::routing::path::Strictness::default(),
             user_management: true,
             login_client: None,
             callbacks: vec![("/callback".into(), "website".into())],

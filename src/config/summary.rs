@@ -34,7 +34,7 @@ impl Config {
 
     /// What is valid but probably not meant: printed by `authgate check` and logged at start.
     pub fn warnings(&self) -> Vec<String> {
-        let mut w = crate::guard::shadowed_rules(&self.routes);
+        let mut w = crate::routing::policy::shadowed_rules(&self.routes);
         if self.tenant.embedded {
             w.push(format!(
                 "tenant.embedded: the dev tenant runs on {} with demo users: never in production",

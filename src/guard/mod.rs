@@ -4,12 +4,10 @@
 
 pub(crate) mod csrf;
 mod identity;
-pub mod jwt;
-mod policy;
-mod verifier;
 
 pub(crate) use identity::{is_protected_spelling, protected_headers, FORWARDED_BY_PROXIES};
-pub(crate) use policy::{rule_for, rule_for_any_case, shadowed_rules, Matched};
+mod verifier;
+
 pub(crate) use verifier::{Verified, Verifier};
 
 use crate::config::{Config, Policy, Session};
@@ -119,7 +117,7 @@ impl Guard {
     /// Verify an access token as the guard does (cached), mapping failures to refusals.
     pub(crate) async fn verify(&self, token: &str) -> Result<Arc<Verified>, ApiError> {
         self.verifier.verify(token).await.map_err(|e| {
-            if e != jwt::VerifyError::KeysUnavailable {
+            if e != crate::jwt::VerifyError::KeysUnavailable {
                 tracing::info!(reason = %e, "token refused");
             }
             ApiError::from(e)

@@ -1,7 +1,7 @@
 use super::identity::identity_values;
-use super::policy::policy_for;
 use super::*;
 use crate::config::parse;
+use crate::routing::policy::policy_for;
 use serde_json::json;
 
 fn config() -> Config {
@@ -140,9 +140,10 @@ fn one_credential_per_request() {
 // through `App::new` against the dev tenant (the login tests' harness), keys fetched as in
 // production.
 
+use crate::jwt;
+use crate::jwt::signing::Signer;
 use crate::login::tests as logins;
-use crate::session::Revocations;
-use crate::signing::Signer;
+use crate::revocations::Revocations;
 use crate::store::MemoryStore;
 use crate::tenant::Jwks;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

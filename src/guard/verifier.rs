@@ -5,9 +5,9 @@
 //! rendered), and the cache is bounded by bytes, not entries.
 
 use super::identity::identity_values;
-use super::jwt::{verify, TokenChecks, VerifyError};
 use crate::config::Guard as GuardConfig;
-use crate::session::Revocations;
+use crate::jwt::{verify, TokenChecks, VerifyError};
+use crate::revocations::Revocations;
 use crate::tenant::Jwks;
 use moka::sync::Cache;
 use moka::Expiry;

@@ -29,7 +29,7 @@ pub fn session_cookies<'a>(headers: &'a http::HeaderMap, name: &str) -> Result<O
 /// `,` as well as `;` (Rack 2 does).
 fn names_session(pair: &str, name: &str) -> bool {
     let raw = pair.split('=').next().unwrap_or_default().trim().trim_start_matches('$');
-    String::from_utf8_lossy(&crate::path::percent_decode(raw.as_bytes())).eq_ignore_ascii_case(name)
+    String::from_utf8_lossy(&crate::routing::path::percent_decode(raw.as_bytes())).eq_ignore_ascii_case(name)
 }
 
 /// A `Cookie` header value without anything that could be read as the cookie `name` (see

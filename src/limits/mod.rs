@@ -3,11 +3,10 @@
 
 pub(crate) mod client_ip;
 mod local;
-mod quota;
 mod shared;
 
+pub use crate::config::{LimitsConfig, Rate};
 pub use local::LimitClock;
-pub use quota::Rate;
 
 use local::{Failures, Limiter, Local};
 use shared::{Check, Shared};
@@ -63,22 +62,6 @@ pub(crate) fn username_key(username: &str) -> String {
 const TOO_MANY_REQUESTS: &str =
     "Too many requests. Check the X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset headers.";
 const BLOCKED: &str = "Your account has been blocked after multiple consecutive login attempts.";
-
-/// Configuration of the limits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LimitsConfig {
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// Per (client, client IP) on the login endpoints.
-    pub login: Rate,
-    /// Per (username, client IP) on login attempts.
-    pub login_attempts: Rate,
-    /// Refreshes per user (`sub`).
-    pub refresh_per_user: Rate,
-    pub backend_per_ip: Option<Rate>,
-    pub backend_per_user: Option<Rate>,
-    pub max_failures: u32,
-    pub block: Duration,
-}
 
 fn too_many(name: &'static str, rate: &Rate, wait: Duration) -> ApiError {
     crate::metrics::metrics().limit_refusals.with_label_values(&[name]).inc();

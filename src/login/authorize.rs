@@ -72,7 +72,7 @@ pub(crate) fn safe_redirect(client: &Client, asked: Option<&str>) -> String {
     let clean = !asked.bytes().any(|b| b.is_ascii_control() || b == b'\\' || b == b' ');
     if clean && asked.starts_with('/') && !asked.starts_with("//") {
         let path = asked.split(['?', '#']).next().unwrap_or_default();
-        if crate::path::normalize(path, Default::default()).is_ok_and(|n| n == path) {
+        if crate::routing::path::normalize(path, Default::default()).is_ok_and(|n| n == path) {
             return asked.to_string();
         }
         return "/".into();
@@ -262,7 +262,7 @@ impl LoginService {
         client: &Client,
         id_token: Option<&str>,
         nonce: &str,
-    ) -> Result<crate::guard::jwt::Claims, ApiError> {
+    ) -> Result<crate::jwt::Claims, ApiError> {
         let refused = || ApiError::bad_gateway("The identity provider's id_token did not verify.");
         let id_token = id_token.ok_or_else(refused)?;
         let claims = crate::idtoken::IdTokens::verified(id_token, client, &self.jwks, &self.config)
@@ -328,7 +328,7 @@ fn within_client(client: &Client, tokens: &crate::tenant::Tokens) -> Result<(), 
         tracing::warn!(client = client.name.as_str(), why, "code grant: tokens outside the client's configuration");
         ApiError::new(403, "access_denied", "The authorization code was issued for more than this client may have.")
     };
-    let claims = crate::guard::jwt::unverified_claims(&tokens.access_token).unwrap_or_default();
+    let claims = crate::jwt::unverified_claims(&tokens.access_token).unwrap_or_default();
     if let Some(audience) = &client.audience {
         let matches = match claims.get("aud") {
             Some(serde_json::Value::String(a)) => a == audience,
@@ -359,7 +359,7 @@ pub(crate) fn login_redirect(routes: &Routes, method: &str, accept: Option<&str>
         .append_pair("client", client)
         .append_pair("redirect", original_uri)
         .finish();
-    Some(Reply::empty(302).with_header("location", format!("{}?{query}", crate::proxy::AUTHORIZE_PATH)))
+    Some(Reply::empty(302).with_header("location", format!("{}?{query}", crate::routing::endpoints::AUTHORIZE_PATH)))
 }
 
 #[cfg(test)]

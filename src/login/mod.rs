@@ -15,7 +15,6 @@ pub use crate::http::body::{body_kind, parse as parse_body, BodyKind, Params};
 pub use authorize::challenge;
 pub(crate) use authorize::login_redirect;
 pub use scope::upstream_scope;
-pub(crate) use shape::MAX_EXPIRES_IN;
 
 use crate::config::{Client, Config};
 use crate::http::error::ApiError;
@@ -24,16 +23,7 @@ use crate::limits::{Limits, RateInfo};
 use crate::tenant::{Jwks, TenantClient};
 use std::sync::Arc;
 
-/// Which login endpoint a request is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Endpoint {
-    Token,
-    RefreshToken,
-    /// Legacy `/oauth/ro`.
-    Ro,
-    /// The Passwords API's `/v1/auth/password/authenticate`.
-    PasswordsApi,
-}
+pub(crate) use crate::routing::endpoints::Endpoint;
 
 /// Everything the login endpoints need.
 pub(crate) struct LoginService {
@@ -85,7 +75,7 @@ impl LoginService {
         client: &Client,
         tokens: &mut crate::tenant::Tokens,
         previous: Option<&crate::store::SessionRecord>,
-        id_claims: Option<crate::guard::jwt::Claims>,
+        id_claims: Option<crate::jwt::Claims>,
     ) -> Result<Option<crate::store::SessionRecord>, ApiError> {
         if let (Some(signer), Some(id_token)) = (&self.id_tokens, &tokens.id_token) {
             let claims = match id_claims {

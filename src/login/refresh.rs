@@ -6,10 +6,10 @@
 use super::token::{refresh_grant, refresh_with, Refresh};
 use super::{check_client_id, read_params, LoginService};
 use crate::config::Client;
-use crate::guard::jwt::{verify, TokenChecks};
 use crate::guard::{credential, TokenSource};
 use crate::http::error::ApiError;
 use crate::http::exchange::{Reply, Request};
+use crate::jwt::{verify, TokenChecks};
 use crate::session::store_unavailable;
 
 pub(crate) async fn handle(svc: &LoginService, client: &Client, req: &Request) -> Result<Reply, ApiError> {

@@ -7,9 +7,9 @@ use super::grant::{self, JWT_BEARER};
 use super::token::{credentials, Credentials};
 use super::{attempt, upstream_scope, AppliedLimits, FormCall, LoginService, Params};
 use crate::config::{Client, LegacyRo};
-use crate::guard::jwt;
 use crate::http::error::ApiError;
 use crate::http::exchange::{Reply, Request};
+use crate::jwt;
 use crate::tenant::Tokens;
 use serde::Serialize;
 

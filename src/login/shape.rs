@@ -10,9 +10,7 @@ use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-/// The longest token lifetime believed from a tenant (ten years): a larger `expires_in` is
-/// clamped to it, so no date overflows.
-pub(crate) const MAX_EXPIRES_IN: u64 = 10 * 365 * 86_400;
+pub(crate) use crate::tenant::MAX_EXPIRES_IN;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]

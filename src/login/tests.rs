@@ -4,8 +4,8 @@
 use super::Endpoint;
 use crate::app::App;
 use crate::dev::tenant::DevTenant;
-use crate::guard::jwt::unverified_claims;
 use crate::http::exchange::{Reply, Request};
+use crate::jwt::unverified_claims;
 use http::{HeaderMap, HeaderValue};
 use serde_json::Value;
 use std::net::Ipv4Addr;

@@ -139,7 +139,7 @@ pub(crate) async fn refresh_with(
     }
     let mut tokens = svc.tenant.token(client, &form, req.client_ip).await?;
     if let Some(expected) = r.subject {
-        let claims = crate::guard::jwt::unverified_claims(&tokens.access_token);
+        let claims = crate::jwt::unverified_claims(&tokens.access_token);
         if claims.as_ref().and_then(|c| c.get("sub")).and_then(|s| s.as_str()) != Some(expected) {
             svc.discard(client, &tokens, req.client_ip).await;
             return Err(ApiError::new(401, "invalid_grant", "The refresh token belongs to another user."));

@@ -6,6 +6,7 @@
 //! ambiguous framing (`Content-Length` with `Transfer-Encoding`: `400`) before pingora parses
 //! anything. The header bytes read here are handed to pingora as the request's first bytes.
 
+use crate::config::ConnectionLimits;
 use async_trait::async_trait;
 use bytes::BytesMut;
 use pingora::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
@@ -19,22 +20,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
-
-/// The limits on downstream connections.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ConnectionLimits {
-    /// Connections served at once; more are answered `503` and closed.
-    pub(crate) max: usize,
-    /// Connections served at once from one peer address (not a trusted proxy's); more are
-    /// answered `429` and closed.
-    pub(crate) max_per_ip: usize,
-    /// From a request's first byte to the end of its header section.
-    pub(crate) header_timeout: Duration,
-    /// From the end of a request's header section to the end of its body.
-    pub(crate) body_timeout: Duration,
-    /// How long a keep-alive connection may wait for its next request.
-    pub(crate) idle_timeout: Duration,
-}
 
 /// pingora's own limit on a request's header section.
 const MAX_HEADER_BYTES: usize = 1024 * 1024;

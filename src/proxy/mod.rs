@@ -3,11 +3,11 @@
 //! pingora types.
 
 mod listener;
-mod router;
 
-pub(crate) use listener::{ConnectionLimits, Edge};
-pub use router::decide;
-pub(crate) use router::{decide_target, route, OwnEndpoint, Route, AUTHORIZE_PATH};
+pub(crate) use crate::routing::endpoints::{OwnEndpoint, Route};
+pub use crate::routing::router::decide;
+use crate::routing::router::{check_host, decide_target};
+pub(crate) use listener::Edge;
 
 use crate::app::App;
 use crate::guard::{is_protected_spelling, Pass};
@@ -134,7 +134,7 @@ async fn answer(
         Route::Own(OwnEndpoint::UserSessions) => {
             // The user id: the last segment, percent-decoded (`auth0%7Cabc`).
             let segment = target.path.rsplit('/').next().unwrap_or_default();
-            let user = String::from_utf8(crate::path::percent_decode(segment.as_bytes())).unwrap_or_default();
+            let user = String::from_utf8(crate::routing::path::percent_decode(segment.as_bytes())).unwrap_or_default();
             (app.session.end_user_sessions(&user, &request).await, None)
         }
         Route::Own(OwnEndpoint::OpenidConfiguration) => (app.discovery.openid_configuration().await, None),
@@ -193,7 +193,7 @@ impl ProxyHttp for Gateway {
         }
         let req = session.req_header();
         let http11 = req.version == http::Version::HTTP_11;
-        if let Err(refusal) = router::check_host(req.headers.get(http::header::HOST).map(|h| h.as_bytes()), http11) {
+        if let Err(refusal) = check_host(req.headers.get(http::header::HOST).map(|h| h.as_bytes()), http11) {
             session.set_keepalive(None);
             return self.refuse(session, ctx, refusal).await;
         }

@@ -6,7 +6,8 @@
 
 use super::cleared_cookie;
 use crate::config::{Client, Config, TenantLogout};
-use crate::guard::{credential, csrf, Credential, TokenSource, Verifier};
+use crate::guard::Verifier;
+use crate::guard::{credential, csrf, Credential, TokenSource};
 use crate::http::body::{body_kind, parse as parse_body, Params};
 use crate::http::error::ApiError;
 use crate::http::exchange::{Reply, Request};
@@ -143,7 +144,7 @@ impl SessionEndpoints {
             let session = self.sessions.find(c.token, true).await.ok()??;
             return self.config.client_by_name(&session.client);
         }
-        let claims = crate::guard::jwt::unverified_claims(c.token)?;
+        let claims = crate::jwt::unverified_claims(c.token)?;
         self.config.client_by_id(claims.get("azp")?.as_str()?)
     }
 

@@ -3,12 +3,10 @@
 
 mod endpoints;
 mod management;
-pub(crate) mod revocations;
 mod seal;
 mod sessions;
 
 pub(crate) use endpoints::{store_unavailable, SessionEndpoints};
-pub(crate) use revocations::Revocations;
 pub(crate) use sessions::SessionService;
 // Read by the guard and the proxy; here for the benches' sake too.
 pub use crate::http::cookies::session_cookies;

@@ -2,10 +2,10 @@
 //! refresh token sealed); a session is found by the hash of its access token or by its id;
 //! ending it deletes it and revokes its token and id on every replica.
 
-use super::revocations::Revocations;
 use super::seal::Sealer;
 use crate::config::{Client, Config, CookieMode};
 use crate::http::hex::{from_hex, hex};
+use crate::revocations::Revocations;
 use crate::store::{report_error, unix_now, Put, Revoked, Rotated, SessionRecord, Sessions, StoreError};
 use crate::tenant::Tokens;
 use sha2::{Digest, Sha256};
@@ -88,7 +88,7 @@ impl SessionService {
         previous: Option<&SessionRecord>,
     ) -> Result<Option<SessionRecord>, StoreError> {
         // Read, not verified: the tokens came from the tenant just now.
-        let Some(claims) = crate::guard::jwt::unverified_claims(&tokens.access_token) else {
+        let Some(claims) = crate::jwt::unverified_claims(&tokens.access_token) else {
             return Ok(None);
         };
         let subject = claims.get("sub").and_then(|v| v.as_str()).unwrap_or_default().to_string();
@@ -183,7 +183,7 @@ impl SessionService {
     /// A credential's revocation: until its own `exp` (plus leeway and grace) when it is a
     /// token that has one, else for as long as a session lives.
     fn credential_revocation(&self, credential: &str) -> Revoked {
-        let exp = crate::guard::jwt::unverified_claims(credential)
+        let exp = crate::jwt::unverified_claims(credential)
             .and_then(|claims| claims.get("exp").and_then(|v| v.as_u64()))
             .unwrap_or_else(|| unix_now().saturating_add(self.config.session.duration_seconds));
         Revoked { hash: digest(credential), until: self.revoked_until(exp) }

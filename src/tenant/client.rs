@@ -117,7 +117,7 @@ impl TenantClient {
                 tracing::warn!(status = status.as_u16(), "tenant token answer is not the expected JSON");
                 TenantError::BadAnswer("success body")
             })?;
-            tokens.expires_in = tokens.expires_in.map(|s| s.min(crate::login::MAX_EXPIRES_IN));
+            tokens.expires_in = tokens.expires_in.map(|s| s.min(super::MAX_EXPIRES_IN));
             return Ok(tokens);
         }
         Err(refusal(status, &body).unwrap_or_else(|| {

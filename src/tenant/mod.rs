@@ -6,3 +6,7 @@ mod jwks;
 
 pub(crate) use client::{TenantAnswer, TenantClient, TenantError, Tokens};
 pub(crate) use jwks::{Jwks, JwksError};
+
+/// The longest token lifetime believed from a tenant (ten years): a larger `expires_in` is
+/// clamped to it, so no date overflows.
+pub(crate) const MAX_EXPIRES_IN: u64 = 10 * 365 * 86_400;

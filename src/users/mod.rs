@@ -19,35 +19,7 @@ use api::{reply_of, segment, Call, CallBody};
 use reqwest::Method;
 use std::sync::Arc;
 
-/// What a `/users…` request asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum UserOp {
-    List,
-    Create,
-    Get,
-    Update,
-    Delete,
-    Import,
-    ImportStatus,
-    ImportErrors,
-    Me,
-}
-
-impl UserOp {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            UserOp::List => "list",
-            UserOp::Create => "create",
-            UserOp::Get => "get",
-            UserOp::Update => "update",
-            UserOp::Delete => "delete",
-            UserOp::Import => "import",
-            UserOp::ImportStatus => "import_status",
-            UserOp::ImportErrors => "import_errors",
-            UserOp::Me => "me",
-        }
-    }
-}
+pub(crate) use crate::routing::endpoints::UserOp;
 
 /// The calling management client (a client marked `management: true`), under its per-client
 /// rate limit: 401 without a known `secret`, 403 for any other client.
@@ -83,7 +55,7 @@ fn not_configured() -> ApiError {
 /// The `n`th segment of a normalised path, percent-decoded (`auth0%7Cabc` → `auth0|abc`).
 fn path_segment(path: &str, n: usize) -> Result<String, ApiError> {
     let raw = path.split('/').nth(n).filter(|s| !s.is_empty());
-    raw.and_then(|s| String::from_utf8(crate::path::percent_decode(s.as_bytes())).ok())
+    raw.and_then(|s| String::from_utf8(crate::routing::path::percent_decode(s.as_bytes())).ok())
         .ok_or_else(|| ApiError::invalid_request("the path does not name a user or a job"))
 }
 

@@ -15,13 +15,15 @@ pub(super) fn routes(p: &mut Problems, mut routes: Routes, clients: &[Client]) -
             );
         }
         let path = url.path().to_string();
-        if crate::path::normalize(&path, routes.strictness).as_deref() != Ok(path.as_str()) || path == "/" {
+        if crate::routing::path::normalize(&path, routes.strictness).as_deref() != Ok(path.as_str()) || path == "/" {
             p.push(&key, format!("{path:?}: the callback must be a normalised path other than /"));
         }
         if url.query().is_some() || url.fragment().is_some() {
             p.push(&key, "the callback URL has no query or fragment");
         }
-        if crate::proxy::route("GET", &path) != crate::proxy::Route::Backend || path.starts_with("/users") {
+        if crate::routing::endpoints::route("GET", &path) != crate::routing::endpoints::Route::Backend
+            || path.starts_with("/users")
+        {
             p.push(&key, format!("{path:?} is one of the gateway's own paths"));
         }
         match routes.callbacks.iter().find(|(other, _)| *other == path) {

@@ -9,7 +9,7 @@ use super::Problems;
 use crate::config::file::FileConnections;
 use std::time::Duration;
 
-pub(super) fn connections(p: &mut Problems, c: &FileConnections) -> crate::proxy::ConnectionLimits {
+pub(super) fn connections(p: &mut Problems, c: &FileConnections) -> crate::config::ConnectionLimits {
     let max = c.max.unwrap_or(DEFAULT_MAX_CONNECTIONS);
     if max == 0 {
         p.push("connections.max", "must be at least 1");
@@ -25,7 +25,7 @@ pub(super) fn connections(p: &mut Problems, c: &FileConnections) -> crate::proxy
     if max_per_ip == 0 {
         p.push("connections.max_per_ip", "must be at least 1");
     }
-    crate::proxy::ConnectionLimits {
+    crate::config::ConnectionLimits {
         max,
         max_per_ip,
         header_timeout: ms(p, "connections.header_timeout_ms", c.header_timeout_ms, DEFAULT_HEADER_TIMEOUT_MS),

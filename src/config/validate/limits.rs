@@ -7,7 +7,7 @@ use super::defaults::{
 };
 use super::Problems;
 use crate::config::file::{FileLimits, FileRate};
-use crate::limits::{LimitsConfig, Rate};
+use crate::config::{LimitsConfig, Rate};
 use std::time::Duration;
 
 fn rate(p: &mut Problems, key: &str, r: Option<FileRate>, default: Option<(&str, u32)>) -> Option<Rate> {

@@ -19,14 +19,14 @@ fn policy(p: &mut Problems, key: &str, value: &str) -> Policy {
 
 pub(super) fn routes(p: &mut Problems, r: FileRoutes) -> Routes {
     let default = policy(p, "routes.default", r.default.as_deref().unwrap_or(DEFAULT_ROUTE_POLICY));
-    let strictness = crate::path::Strictness {
+    let strictness = crate::routing::path::Strictness {
         reject_escaped_percent: r.reject_escaped_percent,
         reject_path_parameters: r.reject_path_parameters,
     };
     let mut rules = Vec::new();
     for (i, rule) in r.rules.into_iter().enumerate() {
         let key = format!("routes.rules[{i}]");
-        let normal = crate::path::normalize(&rule.prefix, strictness);
+        let normal = crate::routing::path::normalize(&rule.prefix, strictness);
         if normal.as_deref() != Ok(rule.prefix.as_str()) || rule.prefix.contains(';') {
             p.push(
                 &format!("{key}.prefix"),

@@ -69,7 +69,7 @@ fn rsa_key(p: &mut Problems, key: &str, file: Option<String>, inline: Option<Str
             return None;
         }
     };
-    match crate::signing::Signer::from_pem(&pem) {
+    match crate::jwt::signing::Signer::from_pem(&pem) {
         Ok(_) => Some(Secret(pem)),
         Err(e) => {
             p.push(key, e);

@@ -148,6 +148,6 @@ fn public_key(pem_text: &str) -> Result<DecodingKey, String> {
     let pair = KeyPair::from_pkcs8(pem.contents())
         .or_else(|_| KeyPair::from_der(pem.contents()))
         .map_err(|_| "private key: not an RSA key".to_string())?;
-    let (n, e) = crate::signing::rsa_components(aws_lc_rs::signature::KeyPair::public_key(&pair));
+    let (n, e) = crate::jwt::signing::rsa_components(aws_lc_rs::signature::KeyPair::public_key(&pair));
     DecodingKey::from_rsa_components(&n, &e).map_err(|e| e.to_string())
 }

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
 
-pub use crate::signing::Signer;
+pub use crate::jwt::signing::Signer;
 
 /// One call the dev tenant received (kept only when recording is on, for tests).
 #[derive(Debug, Clone)]

@@ -1,8 +1,25 @@
-//! Quotas written like `10/s`, `20/min` or `1000/h`, with a burst, as governor quotas.
+//! The limits' configuration: quotas written like `10/s`, `20/min` or `1000/h`, with a burst
+//! (as governor quotas), and which limits apply.
 
 use governor::Quota;
 use std::num::NonZeroU32;
 use std::time::Duration;
+
+/// Configuration of the limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitsConfig {
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Per (client, client IP) on the login endpoints.
+    pub login: Rate,
+    /// Per (username, client IP) on login attempts.
+    pub login_attempts: Rate,
+    /// Refreshes per user (`sub`).
+    pub refresh_per_user: Rate,
+    pub backend_per_ip: Option<Rate>,
+    pub backend_per_user: Option<Rate>,
+    pub max_failures: u32,
+    pub block: Duration,
+}
 
 /// A parsed rate: `count` requests per `period`, bursts up to `burst`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,7 @@
 //! JWT verification: allow-listed algorithms, signature through the JWKS, `iss`, `aud`, `exp`.
 
+pub(crate) mod signing;
+
 use crate::http::error::ApiError;
 use crate::tenant::{Jwks, JwksError};
 use jsonwebtoken::{decode, decode_header, Algorithm, Validation};
