@@ -4,6 +4,7 @@
 //! (standalone, Sentinel or Cluster).
 
 mod memory;
+mod redis_scripts;
 mod redis_store;
 
 pub(crate) use memory::MemoryStore;

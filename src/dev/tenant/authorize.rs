@@ -7,7 +7,8 @@
 //! every `/authorize` shows the form.
 
 use super::clients::{DevClient, Method};
-use super::handlers::{check_user, grant_scoped, now, oauth_error, params_of, random_token, UserRefusal};
+use super::common::{now, oauth_error, params_of, random_token};
+use super::grants::{check_user, grant_scoped, UserRefusal};
 use super::users::User;
 use super::{header_pairs, Recorded, State};
 use crate::http::body::{parse as parse_body, BodyKind, Params};

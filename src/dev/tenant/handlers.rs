@@ -1,8 +1,10 @@
 //! The dev tenant's HTTP endpoints.
 
-use super::users::{self, User};
-use super::{header_pairs, management, Recorded, RefreshGrant, State};
-use crate::http::body::{body_kind, parse as parse_body, Params};
+use super::common::{oauth_error, params_of};
+use super::grants::{check_user, form_pairs, grant, mfa_required, refresh, UserRefusal};
+use super::users::User;
+use super::{header_pairs, management, Recorded, State};
+use crate::http::body::Params;
 use axum::body::Bytes;
 use axum::extract::State as AxState;
 use axum::http::{HeaderMap, StatusCode};
@@ -10,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Json;
 use jsonwebtoken::{Algorithm, Validation};
-use rand::RngCore;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -29,22 +30,6 @@ pub(crate) fn router(state: Arc<State>) -> axum::Router {
         .merge(super::authorize::router())
         .merge(management::router(state.clone()))
         .with_state(state)
-}
-
-pub(super) fn oauth_error(status: u16, error: &str, description: &str) -> Response {
-    let status = StatusCode::from_u16(status).expect("valid status");
-    (status, Json(json!({"error": error, "error_description": description}))).into_response()
-}
-
-pub(super) fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-pub(super) fn now() -> u64 {
-    jsonwebtoken::get_current_timestamp()
 }
 
 async fn jwks(AxState(s): St) -> Response {
@@ -128,10 +113,6 @@ fn basic(headers: &HeaderMap) -> Option<&str> {
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .filter(|v| v.len() > 6 && v[..6].eq_ignore_ascii_case("basic "))
-}
-
-pub(super) fn params_of(headers: &HeaderMap, body: &[u8]) -> Result<Params, crate::http::error::ApiError> {
-    body_kind(headers.get("content-type").and_then(|v| v.to_str().ok())).and_then(|kind| parse_body(kind, body))
 }
 
 /// The body's parameters, recorded with the call; a body that cannot be read is refused.
@@ -259,155 +240,4 @@ fn user_of_id_token(s: &State, id_token: &str, client: &super::clients::DevClien
         _ => return None,
     };
     s.user(claims["sub"].as_str()?.strip_prefix("auth0|")?)
-}
-
-pub(super) enum UserRefusal {
-    UnknownConnection,
-    Wrong,
-    Blocked,
-    Mfa,
-}
-
-/// The user of `connection` named `username` whose password (or one-time code) is `secret`.
-pub(super) async fn check_user(
-    s: &Arc<State>,
-    connection: &str,
-    username: &str,
-    secret: &str,
-    otp: bool,
-) -> Result<User, UserRefusal> {
-    if !s.connections.knows(connection) {
-        return Err(UserRefusal::UnknownConnection);
-    }
-    let username = username.to_lowercase();
-    let found = s
-        .users
-        .read()
-        .expect("not poisoned")
-        .iter()
-        .find(|u| u.connection == connection && u.is_named(&username))
-        .cloned();
-    let ok = match &found {
-        None => false,
-        Some(u) if otp => u.otp_matches(secret),
-        Some(u) => {
-            let (hash, secret) = (u.hash.clone(), secret.to_string());
-            tokio::task::spawn_blocking(move || users::password_matches(&hash, &secret)).await.unwrap_or(false)
-        }
-    };
-    match found.filter(|_| ok).ok_or(UserRefusal::Wrong)? {
-        u if u.blocked => Err(UserRefusal::Blocked),
-        u if u.mfa => Err(UserRefusal::Mfa),
-        u => Ok(u),
-    }
-}
-
-fn mfa_required() -> Response {
-    let body = json!({"error": "mfa_required", "error_description": "Multifactor authentication required", "mfa_token": random_token()});
-    (StatusCode::FORBIDDEN, Json(body)).into_response()
-}
-
-/// Tokens for `user`: scope and audience as asked, a refresh token with `offline_access`.
-fn grant(s: &State, user: &User, client_id: &str, params: &Params) -> Value {
-    let scope = params.get("scope").unwrap_or("openid");
-    let audience = params.get("audience").unwrap_or(&s.audience);
-    grant_scoped(s, user, client_id, scope, audience, None)
-}
-
-/// Tokens for `user` with this scope and audience, a refresh token with `offline_access`; the
-/// id_token carries `nonce` when there is one (the authorization-code grant).
-pub(super) fn grant_scoped(
-    s: &State,
-    user: &User,
-    client_id: &str,
-    scope: &str,
-    audience: &str,
-    nonce: Option<&str>,
-) -> Value {
-    let refresh = scope.split_whitespace().any(|x| x == "offline_access").then(|| {
-        let t = random_token();
-        let grant = RefreshGrant {
-            user: user.id.clone(),
-            client_id: client_id.to_string(),
-            scope: scope.to_string(),
-            audience: audience.to_string(),
-        };
-        s.refresh.lock().expect("not poisoned").insert(t.clone(), grant);
-        t
-    });
-    issue(s, user, client_id, scope, audience, refresh, nonce)
-}
-
-/// The parameters as the tenant saw them, in a stable order, for the recorder.
-fn form_pairs(body: &[u8], params: &Params) -> Vec<(String, String)> {
-    let names: Vec<String> = match serde_json::from_slice::<serde_json::Map<String, Value>>(body) {
-        Ok(map) => map.keys().cloned().collect(),
-        Err(_) => form_urlencoded::parse(body).map(|(k, _)| k.into_owned()).collect(),
-    };
-    names.into_iter().filter_map(|n| params.get(&n).map(|v| (n.clone(), v.to_string()))).collect()
-}
-
-fn refresh(s: &Arc<State>, params: &Params, client_id: &str) -> Response {
-    let Some(token) = params.get("refresh_token") else {
-        return oauth_error(400, "invalid_request", "Missing required parameter: refresh_token");
-    };
-    let mut grants = s.refresh.lock().expect("not poisoned");
-    let (user, scope, audience) = match grants.get(token) {
-        Some(g) if g.client_id == client_id => (g.user.clone(), g.scope.clone(), g.audience.clone()),
-        _ => return oauth_error(403, "invalid_grant", "Unknown or invalid refresh token."),
-    };
-    let new_refresh = s.rotate.then(|| {
-        let g = grants.remove(token).expect("present");
-        let t = random_token();
-        grants.insert(t.clone(), g);
-        t
-    });
-    drop(grants);
-    // The user may have been deleted through the Management API since.
-    let Some(u) = s.user(&user) else {
-        return oauth_error(403, "invalid_grant", "Unknown or invalid refresh token.");
-    };
-    let scope = params.get("scope").unwrap_or(&scope).to_string();
-    Json(issue(s, &u, client_id, &scope, &audience, new_refresh, None)).into_response()
-}
-
-fn issue(
-    s: &State,
-    u: &User,
-    client_id: &str,
-    scope: &str,
-    audience: &str,
-    refresh: Option<String>,
-    nonce: Option<&str>,
-) -> Value {
-    let (iat, exp) = (now(), now() + s.ttl);
-    let sub = u.user_id();
-    let openid = scope.split_whitespace().any(|x| x == "openid");
-    let aud = if openid { json!([audience, format!("{}userinfo", s.issuer)]) } else { json!(audience) };
-    let mut access = json!({
-        "iss": s.issuer, "sub": sub, "aud": aud, "iat": iat, "exp": exp,
-        "azp": client_id, "scope": scope, "gty": "password", "jti": random_token(),
-        "email": u.email, "email_verified": u.email_verified,
-    });
-    access[s.groups_claim.as_str()] = json!(u.groups());
-    let signer = s.signer();
-    let mut out = json!({
-        "access_token": signer.sign(&access),
-        "token_type": "Bearer",
-        "expires_in": s.ttl,
-    });
-    if openid {
-        let mut id = json!({
-            "iss": s.issuer, "sub": sub, "aud": client_id, "iat": iat, "exp": exp,
-            "email": u.email, "email_verified": u.email_verified, "name": u.name,
-        });
-        if let Some(nonce) = nonce {
-            id["nonce"] = json!(nonce);
-        }
-        out["id_token"] = json!(signer.sign(&id));
-    }
-    if let Some(r) = refresh {
-        out["refresh_token"] = json!(r);
-    }
-    out
 }

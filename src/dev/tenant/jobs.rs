@@ -2,7 +2,7 @@
 //! once (`pending`); the rows are checked and applied in the background (`processing`, then
 //! `completed` with a summary), and the failed rows kept for `GET /api/v2/jobs/{id}/errors`.
 
-use super::management::{api_error, no_connection, payload_error};
+use super::common::{api_error, no_connection, payload_error};
 use super::users::{check_type, timestamp, type_name, User};
 use super::{header_pairs, Recorded, State};
 use argon2::password_hash::PasswordHash;

@@ -2,7 +2,7 @@
 //! and the gate every `/api/v2` call passes (bearer token, a fixed one-minute rate-limit
 //! window per token, scope), with Auth0's Management API error bodies.
 
-use super::handlers::{now, oauth_error, random_token};
+use super::common::{api_error, now, oauth_error, payload_error, random_token};
 use super::{header_pairs, jobs, users_api, Recorded, State};
 use crate::http::body::Params;
 use axum::extract::{Request, State as AxState};
@@ -114,26 +114,6 @@ pub(super) fn router(state: Arc<State>) -> axum::Router<Arc<State>> {
         .route("/api/v2/jobs/{id}", get(jobs::status))
         .route("/api/v2/jobs/{id}/errors", get(jobs::errors))
         .route_layer(middleware::from_fn_with_state(state, gate))
-}
-
-/// An error in Auth0's Management API shape.
-pub(super) fn api_error(status: StatusCode, message: &str, code: &str) -> Response {
-    let body = json!({
-        "statusCode": status.as_u16(),
-        "error": status.canonical_reason().unwrap_or_default(),
-        "message": message,
-        "errorCode": code,
-    });
-    (status, Json(body)).into_response()
-}
-
-/// `400 invalid_body`: "Payload validation error: '<detail>'.".
-pub(super) fn payload_error(detail: &str) -> Response {
-    api_error(StatusCode::BAD_REQUEST, &format!("Payload validation error: '{detail}'."), "invalid_body")
-}
-
-pub(super) fn no_connection() -> Response {
-    api_error(StatusCode::BAD_REQUEST, "The connection does not exist.", "inexistent_connection")
 }
 
 fn unauthorized() -> Response {

@@ -10,7 +10,9 @@
 
 mod authorize;
 mod clients;
+mod common;
 mod connections;
+mod grants;
 mod handlers;
 mod jobs;
 mod lucene;

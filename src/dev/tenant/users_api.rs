@@ -1,7 +1,7 @@
 //! The Management API's `/api/v2/users` endpoints over the dev tenant's users: search (`q`,
 //! pages), create, read, update (metadata merged), delete. Changes apply to later logins.
 
-use super::management::{api_error, no_connection, payload_error};
+use super::common::{api_error, no_connection, payload_error};
 use super::users::{check_type, hash_password, timestamp, type_name, User};
 use super::{lucene, State};
 use crate::login::grant::is_passwordless;

@@ -1,0 +1,163 @@
+//! How the dev tenant checks a user and issues tokens: the password and one-time-code
+//! checks, the grants' answers, refresh.
+
+use super::common::{now, oauth_error, random_token};
+use super::users::{self, User};
+use super::{RefreshGrant, State};
+use crate::http::body::Params;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+pub(super) enum UserRefusal {
+    UnknownConnection,
+    Wrong,
+    Blocked,
+    Mfa,
+}
+
+/// The user of `connection` named `username` whose password (or one-time code) is `secret`.
+pub(super) async fn check_user(
+    s: &Arc<State>,
+    connection: &str,
+    username: &str,
+    secret: &str,
+    otp: bool,
+) -> Result<User, UserRefusal> {
+    if !s.connections.knows(connection) {
+        return Err(UserRefusal::UnknownConnection);
+    }
+    let username = username.to_lowercase();
+    let found = s
+        .users
+        .read()
+        .expect("not poisoned")
+        .iter()
+        .find(|u| u.connection == connection && u.is_named(&username))
+        .cloned();
+    let ok = match &found {
+        None => false,
+        Some(u) if otp => u.otp_matches(secret),
+        Some(u) => {
+            let (hash, secret) = (u.hash.clone(), secret.to_string());
+            tokio::task::spawn_blocking(move || users::password_matches(&hash, &secret)).await.unwrap_or(false)
+        }
+    };
+    match found.filter(|_| ok).ok_or(UserRefusal::Wrong)? {
+        u if u.blocked => Err(UserRefusal::Blocked),
+        u if u.mfa => Err(UserRefusal::Mfa),
+        u => Ok(u),
+    }
+}
+
+pub(super) fn mfa_required() -> Response {
+    let body = json!({"error": "mfa_required", "error_description": "Multifactor authentication required", "mfa_token": random_token()});
+    (StatusCode::FORBIDDEN, Json(body)).into_response()
+}
+
+/// Tokens for `user`: scope and audience as asked, a refresh token with `offline_access`.
+pub(super) fn grant(s: &State, user: &User, client_id: &str, params: &Params) -> Value {
+    let scope = params.get("scope").unwrap_or("openid");
+    let audience = params.get("audience").unwrap_or(&s.audience);
+    grant_scoped(s, user, client_id, scope, audience, None)
+}
+
+/// Tokens for `user` with this scope and audience, a refresh token with `offline_access`; the
+/// id_token carries `nonce` when there is one (the authorization-code grant).
+pub(super) fn grant_scoped(
+    s: &State,
+    user: &User,
+    client_id: &str,
+    scope: &str,
+    audience: &str,
+    nonce: Option<&str>,
+) -> Value {
+    let refresh = scope.split_whitespace().any(|x| x == "offline_access").then(|| {
+        let t = random_token();
+        let grant = RefreshGrant {
+            user: user.id.clone(),
+            client_id: client_id.to_string(),
+            scope: scope.to_string(),
+            audience: audience.to_string(),
+        };
+        s.refresh.lock().expect("not poisoned").insert(t.clone(), grant);
+        t
+    });
+    issue(s, user, client_id, scope, audience, refresh, nonce)
+}
+
+/// The parameters as the tenant saw them, in a stable order, for the recorder.
+pub(super) fn form_pairs(body: &[u8], params: &Params) -> Vec<(String, String)> {
+    let names: Vec<String> = match serde_json::from_slice::<serde_json::Map<String, Value>>(body) {
+        Ok(map) => map.keys().cloned().collect(),
+        Err(_) => form_urlencoded::parse(body).map(|(k, _)| k.into_owned()).collect(),
+    };
+    names.into_iter().filter_map(|n| params.get(&n).map(|v| (n.clone(), v.to_string()))).collect()
+}
+
+pub(super) fn refresh(s: &Arc<State>, params: &Params, client_id: &str) -> Response {
+    let Some(token) = params.get("refresh_token") else {
+        return oauth_error(400, "invalid_request", "Missing required parameter: refresh_token");
+    };
+    let mut grants = s.refresh.lock().expect("not poisoned");
+    let (user, scope, audience) = match grants.get(token) {
+        Some(g) if g.client_id == client_id => (g.user.clone(), g.scope.clone(), g.audience.clone()),
+        _ => return oauth_error(403, "invalid_grant", "Unknown or invalid refresh token."),
+    };
+    let new_refresh = s.rotate.then(|| {
+        let g = grants.remove(token).expect("present");
+        let t = random_token();
+        grants.insert(t.clone(), g);
+        t
+    });
+    drop(grants);
+    // The user may have been deleted through the Management API since.
+    let Some(u) = s.user(&user) else {
+        return oauth_error(403, "invalid_grant", "Unknown or invalid refresh token.");
+    };
+    let scope = params.get("scope").unwrap_or(&scope).to_string();
+    Json(issue(s, &u, client_id, &scope, &audience, new_refresh, None)).into_response()
+}
+
+pub(super) fn issue(
+    s: &State,
+    u: &User,
+    client_id: &str,
+    scope: &str,
+    audience: &str,
+    refresh: Option<String>,
+    nonce: Option<&str>,
+) -> Value {
+    let (iat, exp) = (now(), now() + s.ttl);
+    let sub = u.user_id();
+    let openid = scope.split_whitespace().any(|x| x == "openid");
+    let aud = if openid { json!([audience, format!("{}userinfo", s.issuer)]) } else { json!(audience) };
+    let mut access = json!({
+        "iss": s.issuer, "sub": sub, "aud": aud, "iat": iat, "exp": exp,
+        "azp": client_id, "scope": scope, "gty": "password", "jti": random_token(),
+        "email": u.email, "email_verified": u.email_verified,
+    });
+    access[s.groups_claim.as_str()] = json!(u.groups());
+    let signer = s.signer();
+    let mut out = json!({
+        "access_token": signer.sign(&access),
+        "token_type": "Bearer",
+        "expires_in": s.ttl,
+    });
+    if openid {
+        let mut id = json!({
+            "iss": s.issuer, "sub": sub, "aud": client_id, "iat": iat, "exp": exp,
+            "email": u.email, "email_verified": u.email_verified, "name": u.name,
+        });
+        if let Some(nonce) = nonce {
+            id["nonce"] = json!(nonce);
+        }
+        out["id_token"] = json!(signer.sign(&id));
+    }
+    if let Some(r) = refresh {
+        out["refresh_token"] = json!(r);
+    }
+    out
+}
