@@ -10,8 +10,8 @@ use crate::limits::Limits;
 use crate::login::LoginService;
 use crate::revocations::Revocations;
 use crate::session::{SessionEndpoints, SessionService};
-use crate::store::{MemoryStore, RedisStore, Sessions, SharedLimits};
-use crate::tenant::{Jwks, TenantClient};
+use crate::store::{LimitStore, MemoryStore, RedisStore, SessionStore};
+use crate::tenant_client::{Jwks, TenantClient};
 use crate::users::{ManagementApi, UserEndpoints};
 use http::HeaderName;
 use std::sync::Arc;
@@ -78,7 +78,7 @@ impl App {
             (Some(_), Some(p)) => p.redis.clone(),
             (Some(r), None) => Some(Arc::new(RedisStore::new(r.clone(), config.session.duration_seconds))),
         };
-        let store: Arc<dyn Sessions> = match &redis {
+        let store: Arc<dyn SessionStore> = match &redis {
             Some(r) => r.clone(),
             None => memory.clone(),
         };
@@ -89,7 +89,7 @@ impl App {
             Some(p) => p.limits.clone(),
             None => Arc::new(match (&redis, &config.store) {
                 (Some(r), Some(c)) => {
-                    Limits::shared(config.limits.clone(), r.clone() as Arc<dyn SharedLimits>, c.on_error)
+                    Limits::fleet(config.limits.clone(), r.clone() as Arc<dyn LimitStore>, c.on_error)
                 }
                 _ => Limits::new(config.limits.clone()),
             }),

@@ -6,7 +6,7 @@
 use crate::http::error::ApiError;
 use crate::http::exchange::Reply;
 use crate::idtoken::IdTokens;
-use crate::tenant::{Jwks, TenantClient};
+use crate::tenant_client::{Jwks, TenantClient};
 use bytes::Bytes;
 use moka::future::Cache;
 use serde_json::Value;
@@ -68,7 +68,7 @@ impl Discovery {
             if let Some(own) = &self.id_tokens {
                 doc.insert("issuer".to_string(), Value::String(own.issuer().to_string()));
             }
-            Ok::<_, crate::tenant::TenantError>(Bytes::from(serde_json::to_vec(&doc).expect("JSON")))
+            Ok::<_, crate::tenant_client::TenantError>(Bytes::from(serde_json::to_vec(&doc).expect("JSON")))
         };
         match self.document.try_get_with((), fetch).await {
             Ok(body) => Reply::json_bytes(200, body).with_header("cache-control", "public, max-age=60"),

@@ -10,7 +10,7 @@ use crate::config::{Client, Config};
 use crate::http::error::ApiError;
 use crate::jwt::signing::Signer;
 use crate::jwt::{verify, Claims, TokenChecks};
-use crate::tenant::Jwks;
+use crate::tenant_client::Jwks;
 use serde_json::Value;
 
 pub(crate) struct IdTokens {

@@ -6,7 +6,7 @@
 use crate::app::App;
 use crate::config;
 use crate::metrics::metrics;
-use crate::shared::ProcessState;
+use crate::process::ProcessState;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -9,7 +9,7 @@
 //! table, no allocation of their own; see docs/sessions.md for the bytes an entry takes). The configured capacity bounds them:
 //! at it, revocations are still all kept, and new sessions are refused instead (`full`).
 
-use crate::store::{unix_now, Revoked, Sessions, StoreError};
+use crate::store::{unix_now, Revoked, SessionStore, StoreError};
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -196,7 +196,7 @@ impl Revocations {
 /// while catching up); the cursor to read from next. The replica is caught up once a page
 /// comes back short. A failure is counted and logged (once a minute) and the cursor keeps its
 /// place, so the replica catches up when the store returns.
-pub(crate) async fn poll(store: &Arc<dyn Sessions>, revocations: &Revocations, mut cursor: u64) -> u64 {
+pub(crate) async fn poll(store: &Arc<dyn SessionStore>, revocations: &Revocations, mut cursor: u64) -> u64 {
     loop {
         let most = if revocations.caught_up() { FEED_PAGE } else { CATCH_UP_PAGE };
         let page = revocations.page.load(Ordering::Relaxed).min(most);

@@ -6,7 +6,7 @@
 
 use crate::app::App;
 use crate::config::Config;
-use crate::shared::ProcessState;
+use crate::process::ProcessState;
 use crate::{admin, dev, reload};
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};

@@ -3,7 +3,7 @@
 //! `503` on `/readyz` while the proxy drains.
 
 use crate::metrics::metrics;
-use crate::shared::ProcessState;
+use crate::process::ProcessState;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;

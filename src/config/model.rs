@@ -55,7 +55,7 @@ pub struct Config {
     pub(crate) dev_tenant: Option<DevTenant>,
     /// The tenant's Management API: the `/users` endpoints exist only with it.
     pub(crate) management: Option<Management>,
-    pub session: Session,
+    pub session: SessionConfig,
     /// Where shared state lives: `None`, in this process (one replica).
     pub(crate) store: Option<RedisStore>,
     /// Re-sign the tenant's id_tokens with the gateway's own key (`iss` = `public_url/`).
@@ -167,7 +167,7 @@ pub(crate) struct Tls {
 }
 
 #[derive(Debug, Clone)]
-pub struct Session {
+pub struct SessionConfig {
     pub(crate) duration_seconds: u64,
     pub cookie_name: String,
     /// How long after its `exp` an access token may still be shown to `/oauth/refreshtoken`.

@@ -10,7 +10,7 @@ mod verifier;
 
 pub(crate) use verifier::{Verified, Verifier};
 
-use crate::config::{Config, Policy, Session};
+use crate::config::{Config, Policy, SessionConfig};
 use crate::http::cookies::{mentions_session_cookie, session_cookies};
 use crate::http::error::ApiError;
 use crate::session::SessionService;
@@ -132,7 +132,10 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// The request's one credential: a Bearer token or the session cookie. Refused (400): two
 /// `Authorization` headers, two session cookies (in any letter case), or a Bearer and a
 /// cookie that disagree. `None`: no credential.
-pub(crate) fn credential<'a>(headers: &'a HeaderMap, session: &Session) -> Result<Option<Credential<'a>>, ApiError> {
+pub(crate) fn credential<'a>(
+    headers: &'a HeaderMap,
+    session: &SessionConfig,
+) -> Result<Option<Credential<'a>>, ApiError> {
     let mut authorizations = headers.get_all(http::header::AUTHORIZATION).iter();
     let authorization = authorizations.next();
     if authorizations.next().is_some() {

@@ -145,7 +145,7 @@ use crate::jwt::signing::Signer;
 use crate::login::tests as logins;
 use crate::revocations::Revocations;
 use crate::store::MemoryStore;
-use crate::tenant::Jwks;
+use crate::tenant_client::Jwks;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::jwk::JwkSet;

@@ -8,7 +8,7 @@ use super::identity::identity_values;
 use crate::config::Guard as GuardConfig;
 use crate::jwt::{verify, TokenChecks, VerifyError};
 use crate::revocations::Revocations;
-use crate::tenant::Jwks;
+use crate::tenant_client::Jwks;
 use moka::sync::Cache;
 use moka::Expiry;
 use sha2::{Digest, Sha256};

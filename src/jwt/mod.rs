@@ -3,7 +3,7 @@
 pub(crate) mod signing;
 
 use crate::http::error::ApiError;
-use crate::tenant::{Jwks, JwksError};
+use crate::tenant_client::{Jwks, JwksError};
 use jsonwebtoken::{decode, decode_header, Algorithm, Validation};
 use serde_json::{Map, Value};
 

@@ -2,18 +2,18 @@
 //! the `X-RateLimit-*` headers. Plain values in and out.
 
 pub(crate) mod client_ip;
+mod fleet;
 mod local;
-mod shared;
 
 pub use crate::config::{LimitsConfig, Rate};
 pub use local::LimitClock;
 
+use fleet::{Check, Fleet};
 use local::{Failures, Limiter, Local};
-use shared::{Check, Shared};
 
 use crate::config::OnStoreError;
 use crate::http::error::ApiError;
-use crate::store::SharedLimits;
+use crate::store::LimitStore;
 use governor::clock::DefaultClock;
 use governor::nanos::Nanos;
 use std::hash::BuildHasher;
@@ -82,7 +82,7 @@ pub struct Limits<C: LimitClock = DefaultClock> {
     pub(crate) config: LimitsConfig,
     hasher: std::collections::hash_map::RandomState,
     local: Local<C>,
-    shared: Option<Shared>,
+    fleet: Option<Fleet>,
 }
 
 impl Limits {
@@ -91,9 +91,9 @@ impl Limits {
     }
 
     /// The same limits, counted in the shared store.
-    pub(crate) fn shared(config: LimitsConfig, store: Arc<dyn SharedLimits>, on_error: OnStoreError) -> Self {
+    pub(crate) fn fleet(config: LimitsConfig, store: Arc<dyn LimitStore>, on_error: OnStoreError) -> Self {
         let mut limits = Self::new(config);
-        limits.shared = Some(Shared::new(store, on_error));
+        limits.fleet = Some(Fleet::new(store, on_error));
         limits
     }
 }
@@ -110,7 +110,7 @@ impl<C: LimitClock> Limits<C> {
             failures: moka::sync::Cache::builder().max_capacity(1_000_000).time_to_idle(config.block).build(),
             clock: clock.clone(),
         };
-        Limits { hasher: Default::default(), local, shared: None, config }
+        Limits { hasher: Default::default(), local, fleet: None, config }
     }
 
     /// Usernames compare trimmed, NFKC-normalised and case-insensitively (so `Ｄemo@example.com`
@@ -133,7 +133,7 @@ impl<C: LimitClock> Limits<C> {
     /// A login call from `ip` by the client named `client` (`""`: an unknown secret; such
     /// calls share one bucket per IP, so guessing secrets is limited too).
     pub async fn check_login(&self, client: &str, ip: IpAddr) -> Result<RateInfo, ApiError> {
-        match &self.shared {
+        match &self.fleet {
             Some(s) => {
                 let key = format!("login:{client}:{ip}");
                 s.check(Check { name: "login", rate: self.config.login, key: &key }).await
@@ -145,7 +145,7 @@ impl<C: LimitClock> Limits<C> {
     /// A refresh for the user `subject`: each adds a revocation that lives as long as the
     /// replaced token, so one account may add only so many (fleet-wide with a store).
     pub(crate) async fn check_refresh(&self, subject: &str) -> Result<RateInfo, ApiError> {
-        match &self.shared {
+        match &self.fleet {
             Some(s) => {
                 let key = format!("refresh:{}", short_digest(subject));
                 s.check(Check { name: "refresh_per_user", rate: self.config.refresh_per_user, key: &key }).await
@@ -161,14 +161,14 @@ impl<C: LimitClock> Limits<C> {
     }
 
     /// The shared store's key for a username and IP: a digest, so no username is stored.
-    fn shared_user_key(username: &str, ip: IpAddr) -> String {
+    fn fleet_user_key(username: &str, ip: IpAddr) -> String {
         format!("{}:{ip}", short_digest(&username_key(username)))
     }
 
     /// A login attempt for `username` from `ip`: brute-force block first, then the rate.
     pub async fn check_attempt(&self, username: &str, ip: IpAddr) -> Result<RateInfo, ApiError> {
-        if let Some(s) = &self.shared {
-            let key = Self::shared_user_key(username, ip);
+        if let Some(s) = &self.fleet {
+            let key = Self::fleet_user_key(username, ip);
             if let Some(wait) = s.blocked_for(&key).await? {
                 return Err(blocked(wait));
             }
@@ -187,8 +187,8 @@ impl<C: LimitClock> Limits<C> {
 
     /// The outcome of a login attempt: failures count up to a block; a success resets.
     pub(crate) async fn record_attempt(&self, username: &str, ip: IpAddr, success: bool) {
-        if let Some(s) = &self.shared {
-            let key = Self::shared_user_key(username, ip);
+        if let Some(s) = &self.fleet {
+            let key = Self::fleet_user_key(username, ip);
             if s.record_attempt(&key, success, self.config.max_failures, self.config.block).await {
                 tracing::warn!(%ip, "login attempts blocked after {} consecutive failures", self.config.max_failures)
             }
@@ -218,7 +218,7 @@ impl<C: LimitClock> Limits<C> {
     /// round trip.
     pub async fn precheck_backend_ip(&self, ip: IpAddr) -> Result<Option<RateInfo>, ApiError> {
         let Some(local) = &self.local.backend_ip else { return Ok(None) };
-        match &self.shared {
+        match &self.fleet {
             Some(_) => local.check(&ip).map(|_| None),
             None => local.check(&ip).map(Some),
         }
@@ -234,7 +234,7 @@ impl<C: LimitClock> Limits<C> {
             else {
                 return Ok(None);
             };
-            match &self.shared {
+            match &self.fleet {
                 Some(s) => {
                     let key = format!("user:{}", short_digest(subject));
                     s.leased_check(Check { name: "backend_per_user", rate, key: &key }).await.map(Some)
@@ -243,7 +243,7 @@ impl<C: LimitClock> Limits<C> {
             }
         };
         let per_ip = async {
-            match (&self.shared, self.config.backend_per_ip) {
+            match (&self.fleet, self.config.backend_per_ip) {
                 (Some(s), Some(rate)) => {
                     let key = format!("ip:{ip}");
                     s.leased_check(Check { name: "backend_per_ip", rate, key: &key }).await.map(Some)

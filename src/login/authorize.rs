@@ -323,7 +323,7 @@ pub(crate) async fn code_grant(
 
 /// The tokens of a code the caller obtained: their audience must be the client's (when it has
 /// one) and their scopes among the client's (plus `openid`); never `website`.
-fn within_client(client: &Client, tokens: &crate::tenant::Tokens) -> Result<(), ApiError> {
+fn within_client(client: &Client, tokens: &crate::tenant_client::Tokens) -> Result<(), ApiError> {
     let refused = |why: &'static str| {
         tracing::warn!(client = client.name.as_str(), why, "code grant: tokens outside the client's configuration");
         ApiError::new(403, "access_denied", "The authorization code was issued for more than this client may have.")

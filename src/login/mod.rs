@@ -20,7 +20,7 @@ use crate::config::{Client, Config};
 use crate::http::error::ApiError;
 use crate::http::exchange::{Reply, Request};
 use crate::limits::{Limits, RateInfo};
-use crate::tenant::{Jwks, TenantClient};
+use crate::tenant_client::{Jwks, TenantClient};
 use std::sync::Arc;
 
 pub(crate) use crate::routing::endpoints::Endpoint;
@@ -44,7 +44,7 @@ impl LoginService {
     fn web_answer(
         &self,
         client: &Client,
-        tokens: &crate::tenant::Tokens,
+        tokens: &crate::tenant_client::Tokens,
         session: Option<&crate::store::SessionRecord>,
     ) -> Option<Reply> {
         client.website.then(|| {
@@ -56,14 +56,14 @@ impl LoginService {
     async fn issued(
         &self,
         client: &Client,
-        tokens: &mut crate::tenant::Tokens,
+        tokens: &mut crate::tenant_client::Tokens,
         previous: Option<&crate::store::SessionRecord>,
     ) -> Result<Option<crate::store::SessionRecord>, ApiError> {
         self.issued_verified(client, tokens, previous, None).await
     }
 
     /// Tokens the tenant issued that will not be handed out: their refresh token is revoked.
-    async fn discard(&self, client: &Client, tokens: &crate::tenant::Tokens, client_ip: std::net::IpAddr) {
+    async fn discard(&self, client: &Client, tokens: &crate::tenant_client::Tokens, client_ip: std::net::IpAddr) {
         if let Some(rt) = &tokens.refresh_token {
             let _ = self.tenant.revoke(client, rt, client_ip).await;
         }
@@ -73,7 +73,7 @@ impl LoginService {
     async fn issued_verified(
         &self,
         client: &Client,
-        tokens: &mut crate::tenant::Tokens,
+        tokens: &mut crate::tenant_client::Tokens,
         previous: Option<&crate::store::SessionRecord>,
         id_claims: Option<crate::jwt::Claims>,
     ) -> Result<Option<crate::store::SessionRecord>, ApiError> {
@@ -198,8 +198,8 @@ async fn attempt<T>(
     svc: &LoginService,
     username: &str,
     req: &Request,
-    call: impl std::future::Future<Output = Result<T, crate::tenant::TenantError>>,
-) -> Result<T, crate::tenant::TenantError> {
+    call: impl std::future::Future<Output = Result<T, crate::tenant_client::TenantError>>,
+) -> Result<T, crate::tenant_client::TenantError> {
     let result = call.await;
     if let Some(success) = token::credential_outcome(&result) {
         svc.limits.record_attempt(username, req.client_ip, success).await;

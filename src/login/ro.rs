@@ -10,7 +10,7 @@ use crate::config::{Client, LegacyRo};
 use crate::http::error::ApiError;
 use crate::http::exchange::{Reply, Request};
 use crate::jwt;
-use crate::tenant::Tokens;
+use crate::tenant_client::Tokens;
 use serde::Serialize;
 
 #[derive(Serialize)]

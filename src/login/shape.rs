@@ -2,15 +2,15 @@
 //! OAuth 2.0 response, or (website clients) an empty body with the session cookie.
 
 use super::scope::same_scopes;
-use crate::config::{Client, CookieMode, Session, TokenResponse};
+use crate::config::{Client, CookieMode, SessionConfig, TokenResponse};
 use crate::http::exchange::Reply;
 use crate::session::session_cookie;
-use crate::tenant::Tokens;
+use crate::tenant_client::Tokens;
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-pub(crate) use crate::tenant::MAX_EXPIRES_IN;
+pub(crate) use crate::tenant_client::MAX_EXPIRES_IN;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -67,7 +67,12 @@ pub(crate) struct Asked<'a> {
 
 /// A web client's answer to any login: an empty `200` and the session cookie (the access
 /// token, or with opaque cookies the session id). Web clients never see their tokens.
-pub(crate) fn cookie_reply(client: &Client, session: &Session, tokens: &Tokens, session_id: Option<&str>) -> Reply {
+pub(crate) fn cookie_reply(
+    client: &Client,
+    session: &SessionConfig,
+    tokens: &Tokens,
+    session_id: Option<&str>,
+) -> Reply {
     let value = match (session.cookie, session_id) {
         (CookieMode::Opaque, Some(id)) => id,
         _ => &tokens.access_token,
@@ -77,7 +82,7 @@ pub(crate) fn cookie_reply(client: &Client, session: &Session, tokens: &Tokens, 
 
 pub(crate) fn token_reply(
     client: &Client,
-    session: &Session,
+    session: &SessionConfig,
     tokens: &Tokens,
     asked: &Asked,
     now: OffsetDateTime,

@@ -6,7 +6,7 @@ use crate::config::Client;
 use crate::http::error::ApiError;
 use crate::http::exchange::{Reply, Request};
 use crate::store::SessionRecord;
-use crate::tenant::TenantError;
+use crate::tenant_client::TenantError;
 
 use super::grant::PASSWORD_REALM;
 

@@ -13,7 +13,7 @@ use crate::http::error::ApiError;
 use crate::http::exchange::{Reply, Request};
 use crate::limits::Limits;
 use crate::session::SessionService;
-use crate::tenant::TenantClient;
+use crate::tenant_client::TenantClient;
 use std::sync::Arc;
 
 pub(crate) struct SessionEndpoints {

@@ -4,28 +4,28 @@
 mod endpoints;
 mod management;
 mod seal;
-mod sessions;
+mod service;
 
 pub(crate) use endpoints::{store_unavailable, SessionEndpoints};
-pub(crate) use sessions::SessionService;
+pub(crate) use service::SessionService;
 // Read by the guard and the proxy; here for the benches' sake too.
 pub use crate::http::cookies::session_cookies;
 
-use crate::config::{SameSite, Session};
+use crate::config::{SameSite, SessionConfig};
 use cookie::{time::Duration, Cookie};
 
 /// `Set-Cookie` value carrying the access token: `HttpOnly; Secure; Path=/; Max-Age=…` and
 /// `SameSite` as the client configures it (`Lax` when it says nothing).
-pub fn session_cookie(session: &Session, token: &str, same_site: Option<SameSite>) -> String {
+pub fn session_cookie(session: &SessionConfig, token: &str, same_site: Option<SameSite>) -> String {
     build_cookie(session, token, session.duration_seconds, same_site)
 }
 
 /// `Set-Cookie` value that clears the session cookie: the same attributes, `Max-Age=0`.
-pub(crate) fn cleared_cookie(session: &Session, same_site: Option<SameSite>) -> String {
+pub(crate) fn cleared_cookie(session: &SessionConfig, same_site: Option<SameSite>) -> String {
     build_cookie(session, "", 0, same_site)
 }
 
-fn build_cookie(session: &Session, value: &str, max_age: u64, same_site: Option<SameSite>) -> String {
+fn build_cookie(session: &SessionConfig, value: &str, max_age: u64, same_site: Option<SameSite>) -> String {
     let mut c = Cookie::build((session.cookie_name.as_str(), value))
         .http_only(true)
         .secure(true)
@@ -43,8 +43,8 @@ fn build_cookie(session: &Session, value: &str, max_age: u64, same_site: Option<
 mod tests {
     use super::*;
 
-    fn session() -> Session {
-        Session {
+    fn session() -> SessionConfig {
+        SessionConfig {
             duration_seconds: 3600,
             cookie_name: "sid".into(),
             refresh_expired_grace_seconds: 0,

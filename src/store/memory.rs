@@ -1,7 +1,7 @@
 //! Sessions in this process: one replica, nothing survives a restart. Rate limits in this
 //! mode stay in governor (see `limits/`).
 
-use super::{unix_now, FeedPage, Put, Revoked, Rotated, SessionRecord, Sessions, StoreResult};
+use super::{unix_now, FeedPage, Put, Revoked, Rotated, SessionRecord, SessionStore, StoreResult};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
@@ -63,7 +63,7 @@ impl MemoryStore {
 }
 
 #[async_trait]
-impl Sessions for MemoryStore {
+impl SessionStore for MemoryStore {
     async fn put_session(&self, s: &SessionRecord, previous: Option<&Rotated<'_>>) -> StoreResult<Put> {
         Ok(self.with(|st| {
             let now = unix_now();

@@ -106,9 +106,9 @@ pub(crate) enum StoreError {
 
 pub(crate) type StoreResult<T> = Result<T, StoreError>;
 
-/// Sessions and their revocations.
+/// Where sessions and their revocations are kept.
 #[async_trait]
-pub(crate) trait Sessions: Send + Sync {
+pub(crate) trait SessionStore: Send + Sync {
     /// Save `s`, indexed by its token hash and its user; it expires at `s.expires`.
     /// `previous`: `s` continues a session (a refresh); then it is written only while that
     /// session still exists with `previous`'s token as its current one (of two refreshes at
@@ -134,7 +134,7 @@ pub(crate) trait Sessions: Send + Sync {
 
 /// Rate-limit and brute-force state shared by every replica.
 #[async_trait]
-pub(crate) trait SharedLimits: Send + Sync {
+pub(crate) trait LimitStore: Send + Sync {
     /// `cost` requests at once against `key` under a GCRA of `per` per request and `burst`,
     /// after giving back `refund` requests counted earlier and not used.
     async fn gcra(&self, key: &str, per: Duration, burst: u32, cost: u32, refund: u32) -> StoreResult<Gcra>;

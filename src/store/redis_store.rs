@@ -4,7 +4,7 @@
 //! script touches one key, or keys under one hash tag, so all three modes run them.
 
 use super::redis_scripts::{feed_entry, parse_feed_entry, END_SESSION, FAILURE, GCRA, PUT_SESSION, REVOKE};
-use super::{unix_now, FeedPage, Put, Revoked, Rotated, SessionRecord, Sessions, StoreError, StoreResult};
+use super::{unix_now, FeedPage, Put, Revoked, Rotated, SessionRecord, SessionStore, StoreError, StoreResult};
 use crate::config::{RedisMode, RedisStore as Config};
 use arc_swap::ArcSwapOption;
 use async_trait::async_trait;
@@ -191,7 +191,7 @@ impl RedisStore {
 }
 
 #[async_trait]
-impl Sessions for RedisStore {
+impl SessionStore for RedisStore {
     async fn put_session(&self, s: &SessionRecord, previous: Option<&Rotated<'_>>) -> StoreResult<Put> {
         let now = unix_now();
         let ttl = s.expires.saturating_sub(now).max(1);

@@ -5,7 +5,7 @@
 use crate::config::Management;
 use crate::http::error::ApiError;
 use crate::http::exchange::Reply;
-use crate::tenant::{TenantAnswer, TenantClient};
+use crate::tenant_client::{TenantAnswer, TenantClient};
 use bytes::Bytes;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use std::sync::Arc;
@@ -83,7 +83,7 @@ impl ManagementApi {
             let tokens = self.tenant.management_token(&self.config).await.map_err(|e| {
                 tracing::warn!(error = %e, "the tenant refused the gateway a Management API token");
                 match e {
-                    crate::tenant::TenantError::Rejected(_) => {
+                    crate::tenant_client::TenantError::Rejected(_) => {
                         ApiError::bad_gateway("The gateway could not get a Management API token.")
                     }
                     other => ApiError::from(other),

@@ -7,11 +7,11 @@ use super::defaults::{
 };
 use super::Problems;
 use crate::config::file::{FileIdToken, FileSession, FileStore};
-use crate::config::model::{CookieMode, IdTokenKeys, OnStoreError, RedisMode, RedisStore, Secret, Session};
+use crate::config::model::{CookieMode, IdTokenKeys, OnStoreError, RedisMode, RedisStore, Secret, SessionConfig};
 use std::time::Duration;
 use url::Url;
 
-pub(super) fn session(p: &mut Problems, s: FileSession, env_duration: Option<String>) -> Session {
+pub(super) fn session(p: &mut Problems, s: FileSession, env_duration: Option<String>) -> SessionConfig {
     let duration_seconds = match (s.duration_seconds, env_duration) {
         (Some(d), _) => d,
         (None, Some(env)) => env.trim().parse().unwrap_or_else(|_| {
@@ -46,7 +46,7 @@ pub(super) fn session(p: &mut Problems, s: FileSession, env_duration: Option<Str
     if revocations_max < 100 {
         p.push("session.revocations_max", "must be at least 100");
     }
-    Session {
+    SessionConfig {
         revocations_max,
         encryption_key,
         cookie,

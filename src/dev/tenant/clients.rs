@@ -5,7 +5,7 @@
 
 use crate::config::{Client, ClientAuth, Secret};
 use crate::http::body::Params;
-use crate::tenant::client_auth::ASSERTION_TYPE;
+use crate::tenant_client::client_auth::ASSERTION_TYPE;
 use aws_lc_rs::rsa::KeyPair;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;

@@ -1,13 +1,13 @@
 //! The rate-limit and brute-force counts on Redis: one script each, at Redis' own time.
 
 use super::{Conn, RedisStore};
-use crate::store::{Gcra, SharedLimits, StoreResult};
+use crate::store::{Gcra, LimitStore, StoreResult};
 use async_trait::async_trait;
 use redis::AsyncCommands;
 use std::time::Duration;
 
 #[async_trait]
-impl SharedLimits for RedisStore {
+impl LimitStore for RedisStore {
     async fn gcra(&self, key: &str, per: Duration, burst: u32, cost: u32, refund: u32) -> StoreResult<Gcra> {
         let key = self.key(&format!("rate:{key}"));
         let script = &self.gcra;

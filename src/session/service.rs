@@ -6,14 +6,14 @@ use super::seal::Sealer;
 use crate::config::{Client, Config, CookieMode};
 use crate::http::hex::{from_hex, hex};
 use crate::revocations::Revocations;
-use crate::store::{report_error, unix_now, Put, Revoked, Rotated, SessionRecord, Sessions, StoreError};
-use crate::tenant::Tokens;
+use crate::store::{report_error, unix_now, Put, Revoked, Rotated, SessionRecord, SessionStore, StoreError};
+use crate::tenant_client::Tokens;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 pub(crate) struct SessionService {
     config: Arc<Config>,
-    store: Arc<dyn Sessions>,
+    store: Arc<dyn SessionStore>,
     sealer: Arc<Sealer>,
     pub(crate) revocations: Arc<Revocations>,
     /// Opaque cookies: session id hash → its access token, so the guard asks the store once
@@ -33,7 +33,7 @@ impl SessionService {
     /// configured key did not change (a random one included), so sealed tokens still open.
     pub(crate) fn new(
         config: Arc<Config>,
-        store: Arc<dyn Sessions>,
+        store: Arc<dyn SessionStore>,
         revocations: Arc<Revocations>,
         previous: Option<&SessionService>,
     ) -> Self {
@@ -51,7 +51,7 @@ impl SessionService {
         &self.sealer
     }
 
-    pub(crate) fn store(&self) -> &Arc<dyn Sessions> {
+    pub(crate) fn store(&self) -> &Arc<dyn SessionStore> {
         &self.store
     }
 

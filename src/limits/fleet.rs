@@ -4,14 +4,14 @@
 use super::{ceil_secs, store_unavailable, too_many, Rate, RateInfo};
 use crate::config::OnStoreError;
 use crate::http::error::ApiError;
-use crate::store::{SharedLimits, StoreError};
+use crate::store::{LimitStore, StoreError};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The limits' state in the shared store: every replica counts the same requests.
-pub(super) struct Shared {
-    store: Arc<dyn SharedLimits>,
+pub(super) struct Fleet {
+    store: Arc<dyn LimitStore>,
     on_error: OnStoreError,
     /// Requests taken from the store ahead, per key, and spent here (see `lease_size`); a
     /// lease is spent for `LEASE_LIFETIME`, then its rest is given back with the next count.
@@ -58,10 +58,10 @@ pub(super) struct Check<'a> {
     pub(super) key: &'a str,
 }
 
-impl Shared {
-    pub(super) fn new(store: Arc<dyn SharedLimits>, on_error: OnStoreError) -> Self {
+impl Fleet {
+    pub(super) fn new(store: Arc<dyn LimitStore>, on_error: OnStoreError) -> Self {
         let leases = moka::sync::Cache::builder().max_capacity(100_000).time_to_idle(LEASE_IDLE).build();
-        Shared { store, on_error, leases }
+        Fleet { store, on_error, leases }
     }
 
     /// A guarded-path check in the shared store, spending a lease when this replica holds one.
