@@ -5,26 +5,17 @@ use super::defaults::{
     DEFAULT_BODY_TIMEOUT_MS, DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_CONNECTIONS_PER_IP,
 };
+use super::scalars::at_least;
 use super::Problems;
 use crate::config::file::FileConnections;
 use std::time::Duration;
 
 pub(super) fn connections(p: &mut Problems, c: &FileConnections) -> crate::config::ConnectionLimits {
-    let max = c.max.unwrap_or(DEFAULT_MAX_CONNECTIONS);
-    if max == 0 {
-        p.push("connections.max", "must be at least 1");
-    }
+    let max = at_least(p, "connections.max", c.max, DEFAULT_MAX_CONNECTIONS, 1, "");
+    let max_per_ip = at_least(p, "connections.max_per_ip", c.max_per_ip, DEFAULT_MAX_CONNECTIONS_PER_IP, 1, "");
     let ms = |p: &mut Problems, key: &str, v: Option<u64>, default: u64| {
-        let ms = v.unwrap_or(default);
-        if ms < 100 {
-            p.push(key, "must be at least 100 (milliseconds)");
-        }
-        Duration::from_millis(ms)
+        Duration::from_millis(at_least(p, key, v, default, 100, "milliseconds"))
     };
-    let max_per_ip = c.max_per_ip.unwrap_or(DEFAULT_MAX_CONNECTIONS_PER_IP);
-    if max_per_ip == 0 {
-        p.push("connections.max_per_ip", "must be at least 1");
-    }
     crate::config::ConnectionLimits {
         max,
         max_per_ip,

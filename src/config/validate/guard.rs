@@ -57,10 +57,8 @@ pub(super) fn guard(p: &mut Problems, g: FileGuard, clients: &[Client], routes: 
     let client_header =
         header_name(p, "guard.client_header", g.client_header.as_deref().unwrap_or(DEFAULT_CLIENT_HEADER))
             .unwrap_or(http::HeaderName::from_static(DEFAULT_CLIENT_HEADER));
-    let jwks_ttl = g.jwks_ttl_seconds.unwrap_or(DEFAULT_JWKS_TTL_SECONDS);
-    if jwks_ttl < 10 {
-        p.push("guard.jwks_ttl_seconds", "must be at least 10");
-    }
+    let jwks_ttl =
+        super::scalars::at_least(p, "guard.jwks_ttl_seconds", g.jwks_ttl_seconds, DEFAULT_JWKS_TTL_SECONDS, 10, "");
     Guard {
         audiences,
         algorithms,

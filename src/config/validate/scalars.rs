@@ -4,6 +4,24 @@ use super::Problems;
 use std::net::SocketAddr;
 use url::Url;
 
+/// A number that defaults to `default` and must be at least `min` (`unit` names it in the
+/// problem, e.g. "milliseconds").
+pub(super) fn at_least<T: Copy + PartialOrd + std::fmt::Display>(
+    p: &mut Problems,
+    key: &str,
+    value: Option<T>,
+    default: T,
+    min: T,
+    unit: &str,
+) -> T {
+    let v = value.unwrap_or(default);
+    if v < min {
+        let unit = if unit.is_empty() { String::new() } else { format!(" ({unit})") };
+        p.push(key, format!("must be at least {min}{unit}"));
+    }
+    v
+}
+
 pub(super) fn header_name(p: &mut Problems, key: &str, name: &str) -> Option<http::HeaderName> {
     let lower = name.to_ascii_lowercase();
     if ["secret", "authorization", "cookie", "host", "content-length", "transfer-encoding"].contains(&lower.as_str()) {

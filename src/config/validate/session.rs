@@ -42,10 +42,8 @@ pub(super) fn session(p: &mut Problems, s: FileSession, env_duration: Option<Str
             CookieMode::Token
         }
     };
-    let revocations_max = s.revocations_max.unwrap_or(DEFAULT_REVOCATIONS_MAX);
-    if revocations_max < 100 {
-        p.push("session.revocations_max", "must be at least 100");
-    }
+    let revocations_max =
+        super::scalars::at_least(p, "session.revocations_max", s.revocations_max, DEFAULT_REVOCATIONS_MAX, 100, "");
     SessionConfig {
         revocations_max,
         encryption_key,
