@@ -1,16 +1,27 @@
 //! The limits counted in the shared store: every replica counts the same requests, high-rate
 //! limits through leases taken ahead.
 
-use super::{ceil_secs, store_unavailable, too_many, Rate, RateInfo};
+use super::local::Limiter;
+use super::RateInfo;
+use super::{
+    blocked, ceil_secs, short_digest, store_unavailable, too_many, username_key, Counting, LimitsConfig, Rate,
+};
 use crate::config::OnStoreError;
 use crate::http::error::ApiError;
 use crate::store::{LimitStore, StoreError};
+use async_trait::async_trait;
+use governor::clock::DefaultClock;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The limits' state in the shared store: every replica counts the same requests.
 pub(super) struct Fleet {
+    config: LimitsConfig,
+    /// The per-IP limit counted in this process too, before the guard: one replica seeing more
+    /// than the whole fleet may is over the limit for sure, at no store round trip.
+    precheck: Option<Limiter<IpAddr, DefaultClock>>,
     store: Arc<dyn LimitStore>,
     on_error: OnStoreError,
     /// Requests taken from the store ahead, per key, and spent here (see `lease_size`); a
@@ -59,9 +70,10 @@ pub(super) struct Check<'a> {
 }
 
 impl Fleet {
-    pub(super) fn new(store: Arc<dyn LimitStore>, on_error: OnStoreError) -> Self {
+    pub(super) fn new(config: &LimitsConfig, store: Arc<dyn LimitStore>, on_error: OnStoreError) -> Self {
+        let precheck = config.backend_per_ip.map(|r| Limiter::new("backend_per_ip", r, &DefaultClock::default()));
         let leases = moka::sync::Cache::builder().max_capacity(100_000).time_to_idle(LEASE_IDLE).build();
-        Fleet { store, on_error, leases }
+        Fleet { config: config.clone(), precheck, store, on_error, leases }
     }
 
     /// A guarded-path check in the shared store, spending a lease when this replica holds one.
@@ -133,7 +145,7 @@ impl Fleet {
     /// A login attempt's outcome on `key`: failures count up to `max`, then block for `block`;
     /// a success resets. `true` when this failure started a block. A store error is reported
     /// (the attempt itself was already allowed).
-    pub(super) async fn record_attempt(&self, key: &str, success: bool, max: u32, block: Duration) -> bool {
+    async fn record_outcome(&self, key: &str, success: bool, max: u32, block: Duration) -> bool {
         let result = if success {
             self.store.clear_failures(key).await.map(|_| false)
         } else {
@@ -152,5 +164,69 @@ impl Fleet {
             OnStoreError::Allow => Ok(()),
             OnStoreError::Deny => Err(store_unavailable()),
         }
+    }
+}
+
+/// The store's key for a username and IP: a digest, so no username is stored.
+fn user_key(username: &str, ip: IpAddr) -> String {
+    format!("{}:{ip}", short_digest(&username_key(username)))
+}
+
+#[async_trait]
+impl Counting for Fleet {
+    async fn login(&self, client: &str, ip: IpAddr) -> Result<RateInfo, ApiError> {
+        let key = format!("login:{client}:{ip}");
+        self.check(Check { name: "login", rate: self.config.login, key: &key }).await
+    }
+
+    async fn refresh(&self, subject: &str) -> Result<RateInfo, ApiError> {
+        let key = format!("refresh:{}", short_digest(subject));
+        self.check(Check { name: "refresh_per_user", rate: self.config.refresh_per_user, key: &key }).await
+    }
+
+    async fn attempt(&self, username: &str, ip: IpAddr) -> Result<RateInfo, ApiError> {
+        let key = user_key(username, ip);
+        if let Some(wait) = self.blocked_for(&key).await? {
+            return Err(blocked(wait));
+        }
+        let key = format!("attempts:{key}");
+        self.check(Check { name: "login_attempts", rate: self.config.login_attempts, key: &key }).await
+    }
+
+    async fn record_attempt(&self, username: &str, ip: IpAddr, success: bool) -> bool {
+        let key = user_key(username, ip);
+        self.record_outcome(&key, success, self.config.max_failures, self.config.block).await
+    }
+
+    /// A pre-check only: the fleet's count follows in `backend`.
+    fn precheck_backend_ip(&self, ip: IpAddr) -> Result<Option<RateInfo>, ApiError> {
+        self.precheck.as_ref().map_or(Ok(None), |l| l.check(&ip).map(|_| None))
+    }
+
+    /// The per-user and the per-IP limits, counted concurrently (pipelined on one connection).
+    async fn backend(&self, ip: IpAddr, subject: Option<&str>) -> Result<Option<RateInfo>, ApiError> {
+        let per_user = async {
+            let (Some(rate), Some(subject)) = (self.config.backend_per_user, subject) else { return Ok(None) };
+            let key = format!("user:{}", short_digest(subject));
+            self.leased_check(Check { name: "backend_per_user", rate, key: &key }).await.map(Some)
+        };
+        let per_ip = async {
+            let Some(rate) = self.config.backend_per_ip else { return Ok(None) };
+            let key = format!("ip:{ip}");
+            self.leased_check(Check { name: "backend_per_ip", rate, key: &key }).await.map(Some)
+        };
+        let (by_user, by_ip) = tokio::join!(per_user, per_ip);
+        Ok(RateInfo::tightest(by_ip?, by_user?))
+    }
+
+    fn forget_idle(&self) {
+        if let Some(l) = &self.precheck {
+            l.forget_idle();
+        }
+    }
+
+    #[cfg(test)]
+    fn keys(&self) -> usize {
+        self.precheck.as_ref().map_or(0, Limiter::len)
     }
 }

@@ -8,15 +8,14 @@ mod local;
 pub use crate::config::{LimitsConfig, Rate};
 pub use local::LimitClock;
 
-use fleet::{Check, Fleet};
-use local::{Failures, Limiter, Local};
+use fleet::Fleet;
+use local::Local;
 
 use crate::config::OnStoreError;
 use crate::http::error::ApiError;
 use crate::store::LimitStore;
+use async_trait::async_trait;
 use governor::clock::DefaultClock;
-use governor::nanos::Nanos;
-use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -77,12 +76,33 @@ fn ceil_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
-/// Every limit of the gateway; `C` is the in-memory limits' clock.
-pub struct Limits<C: LimitClock = DefaultClock> {
+/// Where the limits are counted, chosen once when they are built: in this process
+/// (`local::Local`, governor) or for the whole fleet in the shared store (`fleet::Fleet`).
+#[async_trait]
+pub(super) trait Counting: Send + Sync {
+    /// A login call by the client named `client` from `ip`.
+    async fn login(&self, client: &str, ip: IpAddr) -> Result<RateInfo, ApiError>;
+    /// A refresh for the user `subject`.
+    async fn refresh(&self, subject: &str) -> Result<RateInfo, ApiError>;
+    /// A password attempt for `username` from `ip`: the brute-force block first, then the rate.
+    async fn attempt(&self, username: &str, ip: IpAddr) -> Result<RateInfo, ApiError>;
+    /// A password attempt's outcome; `true` when this failure started a block.
+    async fn record_attempt(&self, username: &str, ip: IpAddr, success: bool) -> bool;
+    /// A backend request from `ip`, before the guard (see `Limits::precheck_backend_ip`).
+    fn precheck_backend_ip(&self, ip: IpAddr) -> Result<Option<RateInfo>, ApiError>;
+    /// A backend request once the guard let it through (see `Limits::check_backend`).
+    async fn backend(&self, ip: IpAddr, subject: Option<&str>) -> Result<Option<RateInfo>, ApiError>;
+    /// Drop the state of keys that have been idle long enough to be whole again.
+    fn forget_idle(&self);
+    /// Keys held in this process.
+    #[cfg(test)]
+    fn keys(&self) -> usize;
+}
+
+/// Every limit of the gateway.
+pub struct Limits {
     pub(crate) config: LimitsConfig,
-    hasher: std::collections::hash_map::RandomState,
-    local: Local<C>,
-    fleet: Option<Fleet>,
+    counting: Box<dyn Counting>,
 }
 
 impl Limits {
@@ -90,34 +110,14 @@ impl Limits {
         Self::with_clock(config, DefaultClock::default())
     }
 
-    /// The same limits, counted in the shared store.
-    pub(crate) fn fleet(config: LimitsConfig, store: Arc<dyn LimitStore>, on_error: OnStoreError) -> Self {
-        let mut limits = Self::new(config);
-        limits.fleet = Some(Fleet::new(store, on_error));
-        limits
-    }
-}
-
-impl<C: LimitClock> Limits<C> {
     /// The limits in this process, counting time with `clock`.
-    pub(crate) fn with_clock(config: LimitsConfig, clock: C) -> Self {
-        let local = Local {
-            login: Limiter::new("login", config.login, &clock),
-            attempts: Limiter::new("login_attempts", config.login_attempts, &clock),
-            refresh: Limiter::new("refresh_per_user", config.refresh_per_user, &clock),
-            backend_ip: config.backend_per_ip.map(|r| Limiter::new("backend_per_ip", r, &clock)),
-            backend_user: config.backend_per_user.map(|r| Limiter::new("backend_per_user", r, &clock)),
-            failures: moka::sync::Cache::builder().max_capacity(1_000_000).time_to_idle(config.block).build(),
-            clock: clock.clone(),
-        };
-        Limits { hasher: Default::default(), local, fleet: None, config }
+    pub(crate) fn with_clock<C: LimitClock>(config: LimitsConfig, clock: C) -> Self {
+        Limits { counting: Box::new(Local::new(&config, clock)), config }
     }
 
-    /// Usernames compare trimmed, NFKC-normalised and case-insensitively (so `Ｄemo@example.com`
-    /// and ` demo@example.com` count as `demo@example.com`); keys are keyed hashes, so memory
-    /// per key is fixed.
-    fn user_key(&self, username: &str) -> u64 {
-        self.hasher.hash_one(username_key(username))
+    /// The same limits, counted in the shared store for the whole fleet.
+    pub(crate) fn fleet(config: LimitsConfig, store: Arc<dyn LimitStore>, on_error: OnStoreError) -> Self {
+        Limits { counting: Box::new(Fleet::new(&config, store, on_error)), config }
     }
 
     /// The end user's IP for a request from `peer`.
@@ -133,25 +133,13 @@ impl<C: LimitClock> Limits<C> {
     /// A login call from `ip` by the client named `client` (`""`: an unknown secret; such
     /// calls share one bucket per IP, so guessing secrets is limited too).
     pub async fn check_login(&self, client: &str, ip: IpAddr) -> Result<RateInfo, ApiError> {
-        match &self.fleet {
-            Some(s) => {
-                let key = format!("login:{client}:{ip}");
-                s.check(Check { name: "login", rate: self.config.login, key: &key }).await
-            }
-            None => self.local.login.check(&(self.hasher.hash_one(client), ip)),
-        }
+        self.counting.login(client, ip).await
     }
 
     /// A refresh for the user `subject`: each adds a revocation that lives as long as the
     /// replaced token, so one account may add only so many (fleet-wide with a store).
     pub(crate) async fn check_refresh(&self, subject: &str) -> Result<RateInfo, ApiError> {
-        match &self.fleet {
-            Some(s) => {
-                let key = format!("refresh:{}", short_digest(subject));
-                s.check(Check { name: "refresh_per_user", rate: self.config.refresh_per_user, key: &key }).await
-            }
-            None => self.local.refresh.check(&self.hasher.hash_one(subject)),
-        }
+        self.counting.refresh(subject).await
     }
 
     /// A call to `/userinfo` or `/logout` from `ip`: under the login rate, in a bucket of its
@@ -160,54 +148,15 @@ impl<C: LimitClock> Limits<C> {
         self.check_login(SESSION_ENDPOINTS, ip).await
     }
 
-    /// The shared store's key for a username and IP: a digest, so no username is stored.
-    fn fleet_user_key(username: &str, ip: IpAddr) -> String {
-        format!("{}:{ip}", short_digest(&username_key(username)))
-    }
-
     /// A login attempt for `username` from `ip`: brute-force block first, then the rate.
     pub async fn check_attempt(&self, username: &str, ip: IpAddr) -> Result<RateInfo, ApiError> {
-        if let Some(s) = &self.fleet {
-            let key = Self::fleet_user_key(username, ip);
-            if let Some(wait) = s.blocked_for(&key).await? {
-                return Err(blocked(wait));
-            }
-            let key = format!("attempts:{key}");
-            return s.check(Check { name: "login_attempts", rate: self.config.login_attempts, key: &key }).await;
-        }
-        let key = (self.user_key(username), ip);
-        if let Some(f) = self.local.failures.get(&key) {
-            let blocked_until = f.lock().expect("not poisoned").blocked_until;
-            if let Some(wait) = blocked_until.and_then(|until| self.local.time_until(until)) {
-                return Err(blocked(wait));
-            }
-        }
-        self.local.attempts.check(&key)
+        self.counting.attempt(username, ip).await
     }
 
     /// The outcome of a login attempt: failures count up to a block; a success resets.
     pub(crate) async fn record_attempt(&self, username: &str, ip: IpAddr, success: bool) {
-        if let Some(s) = &self.fleet {
-            let key = Self::fleet_user_key(username, ip);
-            if s.record_attempt(&key, success, self.config.max_failures, self.config.block).await {
-                tracing::warn!(%ip, "login attempts blocked after {} consecutive failures", self.config.max_failures)
-            }
-            return;
-        }
-        let key = (self.user_key(username), ip);
-        if success {
-            self.local.failures.invalidate(&key);
-            return;
-        }
-        let entry = self.local.failures.get_with(key, Default::default);
-        let mut f = entry.lock().expect("not poisoned");
-        if f.blocked_until.is_some_and(|until| self.local.time_until(until).is_none()) {
-            *f = Failures::default();
-        }
-        f.count += 1;
-        if f.count >= self.config.max_failures {
-            f.blocked_until = Some(self.local.clock.now() + Nanos::from(self.config.block));
-            tracing::warn!(%ip, "login attempts blocked after {} consecutive failures", f.count);
+        if self.counting.record_attempt(username, ip, success).await {
+            tracing::warn!(%ip, "login attempts blocked after {} consecutive failures", self.config.max_failures);
         }
     }
 
@@ -217,78 +166,35 @@ impl<C: LimitClock> Limits<C> {
     /// shared count follows in `check_backend`, so the guarded path makes at most one store
     /// round trip.
     pub async fn precheck_backend_ip(&self, ip: IpAddr) -> Result<Option<RateInfo>, ApiError> {
-        let Some(local) = &self.local.backend_ip else { return Ok(None) };
-        match &self.fleet {
-            Some(_) => local.check(&ip).map(|_| None),
-            None => local.check(&ip).map(Some),
-        }
+        self.counting.precheck_backend_ip(ip)
     }
 
     /// A backend request from `ip` by the user `subject` (once the guard verified it): the
     /// per-user limit, and with the shared store the per-IP one, both counted concurrently
     /// (pipelined on one connection). The tightest limit that applied.
     pub(crate) async fn check_backend(&self, ip: IpAddr, subject: Option<&str>) -> Result<Option<RateInfo>, ApiError> {
-        let per_user = async {
-            let (Some(rate), Some(local), Some(subject)) =
-                (self.config.backend_per_user, &self.local.backend_user, subject)
-            else {
-                return Ok(None);
-            };
-            match &self.fleet {
-                Some(s) => {
-                    let key = format!("user:{}", short_digest(subject));
-                    s.leased_check(Check { name: "backend_per_user", rate, key: &key }).await.map(Some)
-                }
-                None => local.check(&self.hasher.hash_one(subject)).map(Some),
-            }
-        };
-        let per_ip = async {
-            match (&self.fleet, self.config.backend_per_ip) {
-                (Some(s), Some(rate)) => {
-                    let key = format!("ip:{ip}");
-                    s.leased_check(Check { name: "backend_per_ip", rate, key: &key }).await.map(Some)
-                }
-                _ => Ok(None),
-            }
-        };
-        let (by_user, by_ip) = tokio::join!(per_user, per_ip);
-        Ok(RateInfo::tightest(by_ip?, by_user?))
+        self.counting.backend(ip, subject).await
     }
 
     /// Drop the state of keys that have been idle long enough to be whole again.
     pub(crate) fn forget_idle(&self) {
-        self.local.login.forget_idle();
-        self.local.attempts.forget_idle();
-        self.local.refresh.forget_idle();
-        if let Some(l) = &self.local.backend_ip {
-            l.forget_idle();
-        }
-        if let Some(l) = &self.local.backend_user {
-            l.forget_idle();
-        }
-        self.local.failures.run_pending_tasks();
+        self.counting.forget_idle();
     }
 
     /// Keys held in this process, for tests.
     #[cfg(test)]
     pub(crate) fn keys(&self) -> usize {
-        let l = &self.local;
-        l.login.len()
-            + l.attempts.len()
-            + l.refresh.len()
-            + l.backend_ip.as_ref().map_or(0, Limiter::len)
-            + l.backend_user.as_ref().map_or(0, Limiter::len)
-            + l.failures.entry_count() as usize
+        self.counting.keys()
     }
 }
 
 /// The first 128 bits of a value's SHA-256, in hex: how the shared store names users.
-fn short_digest(value: &str) -> String {
+pub(super) fn short_digest(value: &str) -> String {
     use sha2::Digest;
     crate::http::hex::hex(&sha2::Sha256::digest(value.as_bytes())[..16])
 }
 
-fn blocked(wait: Duration) -> ApiError {
+pub(super) fn blocked(wait: Duration) -> ApiError {
     crate::metrics::metrics().limit_refusals.with_label_values(&["brute_force"]).inc();
     ApiError::new(429, "too_many_attempts", BLOCKED).with_header("retry-after", ceil_secs(wait).max(1).to_string())
 }

@@ -6,7 +6,7 @@ fn ip(s: &str) -> IpAddr {
 }
 
 /// Limits on a fake clock: tests move time on with `clock.advance`, never sleep.
-fn limits(login: &str, burst: u32) -> (Limits<FakeRelativeClock>, FakeRelativeClock) {
+fn limits(login: &str, burst: u32) -> (Limits, FakeRelativeClock) {
     let clock = FakeRelativeClock::default();
     let config = LimitsConfig {
         trusted_proxies: vec![],
@@ -22,7 +22,7 @@ fn limits(login: &str, burst: u32) -> (Limits<FakeRelativeClock>, FakeRelativeCl
 }
 
 /// `times` failed logins of `u` from 1.1.1.1.
-async fn fail(l: &Limits<FakeRelativeClock>, times: usize) {
+async fn fail(l: &Limits, times: usize) {
     for _ in 0..times {
         l.record_attempt("u", ip("1.1.1.1"), false).await;
     }
