@@ -5,10 +5,13 @@ use crate::config::Config;
 use crate::discovery::Discovery;
 use crate::guard::Verifier;
 use crate::guard::{protected_headers, Guard};
+use crate::http::error::ApiError;
+use crate::http::exchange::{Reply, Request};
 use crate::jwt;
 use crate::limits::Limits;
 use crate::login::LoginService;
 use crate::revocations::Revocations;
+use crate::routing::endpoints::{OwnEndpoint, Route, UserOp};
 use crate::session::{SessionEndpoints, SessionService};
 use crate::store::{LimitStore, MemoryStore, RedisStore, SessionStore};
 use crate::tenant_client::{Jwks, TenantClient};
@@ -128,5 +131,98 @@ impl App {
             jwks,
             config,
         })
+    }
+}
+
+/// The gateway's own endpoints, answered from plain values (no pingora type): testable in
+/// process, like the services they call.
+impl App {
+    /// Another spelling of one of the gateway's own paths: never proxied.
+    pub(crate) fn reserved() -> ApiError {
+        ApiError::new(404, "not_found", "No such endpoint: the gateway's own paths are spelled exactly.")
+    }
+
+    /// The largest body `route` takes: a bulk import's, for a management client only (decided
+    /// by its `secret` before the body is read); the usual limit for everything else.
+    pub(crate) fn body_limit(&self, route: Route, headers: &http::HeaderMap) -> usize {
+        let management_caller = || {
+            let secret = headers.get("secret").map(|s| s.as_bytes());
+            secret.and_then(|s| self.config.client_by_secret(s)).is_some_and(|c| c.management)
+        };
+        match route {
+            Route::Own(OwnEndpoint::Users(UserOp::Import)) if management_caller() => crate::users::MAX_IMPORT_BYTES,
+            _ => self.config.max_body_bytes,
+        }
+    }
+
+    /// Answer `request` (its body read whole) on the own endpoint `route`, at the normalised
+    /// `path` with `query`; also the client it named, if any.
+    pub(crate) async fn answer(
+        &self,
+        route: Route,
+        path: &str,
+        query: Option<&str>,
+        request: &Request,
+    ) -> (Reply, Option<String>) {
+        match route {
+            Route::Login(endpoint) => {
+                let outcome = self.login.handle(endpoint, request).await;
+                (outcome.reply, outcome.client)
+            }
+            Route::Own(OwnEndpoint::Userinfo) => (self.session.userinfo(request).await, None),
+            Route::Own(OwnEndpoint::Logout) => (self.session.logout(query, request).await, None),
+            Route::Own(OwnEndpoint::Jwks) => (self.discovery.jwks().await, None),
+            Route::Own(OwnEndpoint::ActiveUsers) => (self.session.active_users(request).await, None),
+            Route::Own(OwnEndpoint::UserSessions) => {
+                // The user id: the last segment, percent-decoded (`auth0%7Cabc`).
+                let segment = path.rsplit('/').next().unwrap_or_default();
+                let user =
+                    String::from_utf8(crate::routing::path::percent_decode(segment.as_bytes())).unwrap_or_default();
+                (self.session.end_user_sessions(&user, request).await, None)
+            }
+            Route::Own(OwnEndpoint::OpenidConfiguration) => (self.discovery.openid_configuration().await, None),
+            Route::Own(OwnEndpoint::Authorize) => (self.login.authorize(query, request).await, None),
+            Route::Own(OwnEndpoint::Callback) => (self.login.callback(path, query, request).await, None),
+            Route::Own(OwnEndpoint::Users(crate::users::UserOp::Me)) => {
+                (self.users.me(&self.guard, request).await, None)
+            }
+            Route::Own(OwnEndpoint::Users(op)) => (self.users.handle(op, path, query, request).await, None),
+            Route::WrongMethod(allow) => (ApiError::method_not_allowed(allow).into_reply(), None),
+            Route::Reserved => (Self::reserved().into_reply(), None),
+            Route::Backend => unreachable!("the backend's routes are proxied, never answered here"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::login::tests::{json, request, Harness, DEMO_EMAIL, DEMO_PASSWORD};
+    use crate::routing::endpoints::{Endpoint, OwnEndpoint, Route};
+    use crate::routing::router::decide;
+
+    #[tokio::test]
+    async fn own_endpoints_are_answered_in_process_from_the_routers_decision() {
+        let h = Harness::start().await;
+        let app = &h.app;
+        let routes = &app.config.routes;
+        let at = |method, path| decide(routes, routes.strictness, method, path).unwrap().route;
+        let login = request(
+            Some("mobile-secret"),
+            &[("grant_type", "password"), ("username", DEMO_EMAIL), ("password", DEMO_PASSWORD)],
+        );
+        let (reply, client) = app.answer(at("POST", "/oauth/token"), "/oauth/token", None, &login).await;
+        assert_eq!((reply.status, client.as_deref()), (200, Some("mobile")));
+        assert!(json(&reply)["accessToken"].is_string());
+        let none = request(None, &[]);
+        let discovery = at("GET", "/.well-known/openid-configuration");
+        assert_eq!(discovery, Route::Own(OwnEndpoint::OpenidConfiguration));
+        let (reply, _) = app.answer(discovery, "/.well-known/openid-configuration", None, &none).await;
+        assert_eq!(reply.status, 200);
+        let (reply, _) = app.answer(at("GET", "/oauth/token"), "/oauth/token", None, &none).await;
+        assert_eq!(reply.status, 405);
+        assert!(reply.headers.contains(&("allow", "POST".to_string())));
+        let (reply, _) = app.answer(at("POST", "/OAuth/Token"), "/OAuth/Token", None, &none).await;
+        assert_eq!(reply.status, 404, "another spelling of an own path is reserved");
+        assert_eq!(at("POST", "/oauth/refreshtoken"), Route::Login(Endpoint::RefreshToken));
     }
 }

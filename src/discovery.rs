@@ -47,9 +47,7 @@ impl Discovery {
         match self.jwks.current().await {
             Ok(set) => Reply::json_bytes(200, self.merged_jwks(&set.document))
                 .with_header("cache-control", "public, max-age=60"),
-            Err(_) => {
-                ApiError::new(503, "temporarily_unavailable", "The signing keys are not available yet.").into_reply()
-            }
+            Err(_) => ApiError::unavailable("The signing keys are not available yet.", 1).into_reply(),
         }
     }
 

@@ -75,6 +75,12 @@ impl ApiError {
         Self::new(502, "bad_gateway", description)
     }
 
+    /// `503 temporarily_unavailable`: the caller may try again after `retry_after_seconds`.
+    pub(crate) fn unavailable(description: &'static str, retry_after_seconds: u32) -> Self {
+        Self::new(503, "temporarily_unavailable", description)
+            .with_header("retry-after", retry_after_seconds.to_string())
+    }
+
     pub(crate) fn gateway_timeout() -> Self {
         Self::new(504, "gateway_timeout", "The identity provider did not answer in time.")
     }

@@ -115,10 +115,7 @@ pub async fn verify(token: &str, jwks: &Jwks, policy: &TokenChecks) -> Result<Cl
 impl From<VerifyError> for ApiError {
     fn from(e: VerifyError) -> Self {
         match e {
-            VerifyError::KeysUnavailable => {
-                ApiError::new(503, "temporarily_unavailable", "The signing keys are not available yet.")
-                    .with_header("retry-after", "1")
-            }
+            VerifyError::KeysUnavailable => ApiError::unavailable("The signing keys are not available yet.", 1),
             _ => ApiError::invalid_token("The access token is not valid."),
         }
     }

@@ -200,8 +200,7 @@ pub(super) fn blocked(wait: Duration) -> ApiError {
 }
 
 fn store_unavailable() -> ApiError {
-    ApiError::new(503, "temporarily_unavailable", "The rate-limit store cannot be reached; try again shortly.")
-        .with_header("retry-after", "1")
+    ApiError::unavailable("The rate-limit store cannot be reached; try again shortly.", 1)
 }
 
 #[cfg(test)]

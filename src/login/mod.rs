@@ -88,12 +88,10 @@ impl LoginService {
             // Each session (and each refresh) may add revocations; the list is full, and a
             // revocation is never dropped: no new session until entries expire.
             self.discard(client, tokens, std::net::Ipv4Addr::LOCALHOST.into()).await;
-            return Err(ApiError::new(
-                503,
-                "temporarily_unavailable",
+            return Err(ApiError::unavailable(
                 "The gateway cannot start sessions right now (its revocation list is full); try again later.",
-            )
-            .with_header("retry-after", "60"));
+                60,
+            ));
         }
         match self.sessions.record(client, tokens, previous).await {
             Ok(session) => Ok(session),
@@ -112,12 +110,7 @@ impl LoginService {
             )),
             Err(e) => {
                 crate::store::report_error("record session", &e);
-                Err(ApiError::new(
-                    503,
-                    "temporarily_unavailable",
-                    "The session store cannot be reached; try again shortly.",
-                )
-                .with_header("retry-after", "1"))
+                Err(ApiError::unavailable(crate::session::STORE_UNAVAILABLE, 1))
             }
         }
     }

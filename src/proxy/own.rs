@@ -4,7 +4,7 @@
 use crate::app::App;
 use crate::http::error::ApiError;
 use crate::http::exchange::{Reply, Request};
-use crate::routing::endpoints::{OwnEndpoint, Route};
+use crate::routing::endpoints::Route;
 use bytes::{Bytes, BytesMut};
 use pingora::proxy::Session;
 use std::net::IpAddr;
@@ -17,7 +17,8 @@ pub(super) struct OwnTarget {
     pub(super) query: Option<String>,
 }
 
-/// Answer a request the gateway handles itself; also returns the client it named, if any.
+/// Read a request the gateway answers itself, then answer it (`App::answer`); also returns
+/// the client it named, if any.
 pub(super) async fn answer(
     app: &App,
     route: Route,
@@ -26,54 +27,15 @@ pub(super) async fn answer(
     session: &mut Session,
 ) -> (Reply, Option<String>) {
     if route == Route::Reserved {
-        let e = ApiError::new(404, "not_found", "No such endpoint: the gateway's own paths are spelled exactly.");
-        return (e.into_reply(), None);
+        return (App::reserved().into_reply(), None);
     }
-    // Only a management client may send an import's larger body: anyone else is held to the
-    // usual limit before the body is read.
-    let management_caller = || {
-        let secret = session.req_header().headers.get("secret").map(|s| s.as_bytes());
-        secret.and_then(|s| app.config.client_by_secret(s)).is_some_and(|c| c.management)
-    };
-    let limit = match route {
-        Route::Own(OwnEndpoint::Users(crate::users::UserOp::Import)) if management_caller() => {
-            crate::users::MAX_IMPORT_BYTES
-        }
-        _ => app.config.max_body_bytes,
-    };
-    let request = match read_request(session, limit, app.config.connections.body_timeout, ip).await {
-        Ok(r) => r,
+    let limit = app.body_limit(route, &session.req_header().headers);
+    match read_request(session, limit, app.config.connections.body_timeout, ip).await {
+        Ok(request) => app.answer(route, &target.path, target.query.as_deref(), &request).await,
         Err(reply) => {
             session.set_keepalive(None);
-            return (reply, None);
+            (reply, None)
         }
-    };
-    match route {
-        Route::Login(endpoint) => {
-            let outcome = app.login.handle(endpoint, &request).await;
-            (outcome.reply, outcome.client)
-        }
-        Route::Own(OwnEndpoint::Userinfo) => (app.session.userinfo(&request).await, None),
-        Route::Own(OwnEndpoint::Logout) => (app.session.logout(target.query.as_deref(), &request).await, None),
-        Route::Own(OwnEndpoint::Jwks) => (app.discovery.jwks().await, None),
-        Route::Own(OwnEndpoint::ActiveUsers) => (app.session.active_users(&request).await, None),
-        Route::Own(OwnEndpoint::UserSessions) => {
-            // The user id: the last segment, percent-decoded (`auth0%7Cabc`).
-            let segment = target.path.rsplit('/').next().unwrap_or_default();
-            let user = String::from_utf8(crate::routing::path::percent_decode(segment.as_bytes())).unwrap_or_default();
-            (app.session.end_user_sessions(&user, &request).await, None)
-        }
-        Route::Own(OwnEndpoint::OpenidConfiguration) => (app.discovery.openid_configuration().await, None),
-        Route::Own(OwnEndpoint::Authorize) => (app.login.authorize(target.query.as_deref(), &request).await, None),
-        Route::Own(OwnEndpoint::Callback) => {
-            (app.login.callback(&target.path, target.query.as_deref(), &request).await, None)
-        }
-        Route::Own(OwnEndpoint::Users(crate::users::UserOp::Me)) => (app.users.me(&app.guard, &request).await, None),
-        Route::Own(OwnEndpoint::Users(op)) => {
-            (app.users.handle(op, &target.path, target.query.as_deref(), &request).await, None)
-        }
-        Route::WrongMethod(allow) => (ApiError::method_not_allowed(allow).into_reply(), None),
-        Route::Reserved | Route::Backend => unreachable!("answered above, or proxied"),
     }
 }
 

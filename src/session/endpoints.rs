@@ -34,10 +34,12 @@ async fn access_token(sessions: &SessionService, c: &Credential<'_>) -> Result<S
     Ok(c.token.to_string())
 }
 
+/// Why a session operation could not be done while the store is unreachable.
+pub(crate) const STORE_UNAVAILABLE: &str = "The session store cannot be reached; try again shortly.";
+
 pub(crate) fn store_unavailable(e: crate::store::StoreError) -> ApiError {
     crate::store::report_error("session", &e);
-    ApiError::new(503, "temporarily_unavailable", "The session store cannot be reached; try again shortly.")
-        .with_header("retry-after", "1")
+    ApiError::unavailable(STORE_UNAVAILABLE, 1)
 }
 
 impl SessionEndpoints {

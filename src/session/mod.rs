@@ -6,7 +6,7 @@ mod management;
 mod seal;
 mod service;
 
-pub(crate) use endpoints::{store_unavailable, SessionEndpoints};
+pub(crate) use endpoints::{store_unavailable, SessionEndpoints, STORE_UNAVAILABLE};
 pub(crate) use service::SessionService;
 // Read by the guard and the proxy; here for the benches' sake too.
 pub use crate::http::cookies::session_cookies;
