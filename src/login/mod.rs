@@ -103,17 +103,22 @@ impl LoginService {
             // Another refresh of the same token came first: its tokens are the session's now.
             // These are not handed out; their refresh token is not revoked (without rotation
             // it is the session's own).
-            Err(crate::store::StoreError::Superseded) => Err(ApiError::new(
-                401,
-                "invalid_grant",
-                "The session was refreshed by another request at the same time: use the newest cookie or token.",
-            )),
+            Err(crate::store::StoreError::Superseded) => Err(superseded()),
             Err(e) => {
                 crate::store::report_error("record session", &e);
                 Err(ApiError::unavailable(crate::session::STORE_UNAVAILABLE, 1))
             }
         }
     }
+}
+
+/// A refresh of a token that another refresh replaced first.
+fn superseded() -> ApiError {
+    ApiError::new(
+        401,
+        "invalid_grant",
+        "The session was refreshed by another request at the same time: use the newest cookie or token.",
+    )
 }
 
 /// The outcome of a login call, for the access log.

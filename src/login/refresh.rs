@@ -4,13 +4,13 @@
 //! A web client sends its `sid` cookie and no body: the session's refresh token is used.
 
 use super::token::{refresh_grant, refresh_with, Refresh};
-use super::{check_client_id, read_params, LoginService};
+use super::{check_client_id, read_params, superseded, LoginService};
 use crate::config::Client;
 use crate::guard::{credential, TokenSource};
 use crate::http::error::ApiError;
 use crate::http::exchange::{Reply, Request};
 use crate::jwt::{verify, TokenChecks};
-use crate::session::store_unavailable;
+use crate::session::{store_unavailable, TokenLookup};
 
 pub(crate) async fn handle(svc: &LoginService, client: &Client, req: &Request) -> Result<Reply, ApiError> {
     if client.website && req.body.is_empty() {
@@ -40,11 +40,17 @@ pub(crate) async fn handle(svc: &LoginService, client: &Client, req: &Request) -
     }
     let params = read_params(req)?;
     check_client_id(&params, client)?;
-    // The session this refresh continues, when the store knows it (and can be reached).
-    let previous = svc.sessions.find(token, false).await.unwrap_or_else(|e| {
-        crate::store::report_error("find session", &e);
-        None
-    });
+    // The session this refresh continues, when the store knows it (and can be reached). A
+    // token another refresh already replaced does not start a session of its own.
+    let previous = match svc.sessions.lookup_token(token).await {
+        Ok(TokenLookup::Current(s)) => Some(s),
+        Ok(TokenLookup::Replaced) => return Err(superseded()),
+        Ok(TokenLookup::Unknown) => None,
+        Err(e) => {
+            crate::store::report_error("find session", &e);
+            None
+        }
+    };
     let subject = claims.get("sub").and_then(|v| v.as_str());
     refresh_grant(svc, client, &params, req, previous.as_ref(), subject).await
 }

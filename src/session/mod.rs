@@ -7,7 +7,7 @@ mod seal;
 mod service;
 
 pub(crate) use endpoints::{store_unavailable, SessionEndpoints, STORE_UNAVAILABLE};
-pub(crate) use service::SessionService;
+pub(crate) use service::{SessionService, TokenLookup};
 // Read by the guard and the proxy; here for the benches' sake too.
 pub use crate::http::cookies::session_cookies;
 

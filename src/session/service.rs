@@ -11,6 +11,14 @@ use crate::tenant_client::Tokens;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
+/// What the store knows of an access token (see `SessionService::lookup_token`).
+pub(crate) enum TokenLookup {
+    Current(SessionRecord),
+    /// Another refresh replaced it (on any replica, perhaps not yet known here as revoked).
+    Replaced,
+    Unknown,
+}
+
 pub(crate) struct SessionService {
     config: Arc<Config>,
     store: Arc<dyn SessionStore>,
@@ -161,6 +169,17 @@ impl SessionService {
         let found = self.find_unrevoked(credential, is_session_id).await?;
         // A token a refresh replaced still names its session (for a logout), but is not it.
         Ok(found.filter(|s| is_session_id || s.token_hash == hex(&digest(credential))))
+    }
+
+    /// What the store knows of an access token shown to a refresh: the session it is the
+    /// current token of, or a session that a refresh moved on from it, or nothing.
+    pub(crate) async fn lookup_token(&self, token: &str) -> Result<TokenLookup, StoreError> {
+        let current = hex(&digest(token));
+        Ok(match self.find_unrevoked(token, false).await? {
+            Some(s) if s.token_hash == current => TokenLookup::Current(s),
+            Some(_) => TokenLookup::Replaced,
+            None => TokenLookup::Unknown,
+        })
     }
 
     /// Until when a session's current access token must stay revoked: its `exp` plus the

@@ -261,3 +261,47 @@ async fn an_opaque_cookie_keeps_working_through_a_refresh_on_every_replica() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_bearer_refreshes_at_once_one_wins_and_a_logout_ends_everything() {
+    let redis = RedisServer::start();
+    let (_b, a, z) = two_replicas(&redis, "", "").await;
+    for round in 0..6 {
+        let (status, body) = Stack::login_at(&a.url, "mobile-secret").await;
+        assert_eq!(status, 200, "{body}");
+        let (at, rt) = (body["accessToken"].as_str().unwrap(), body["refreshToken"].as_str().unwrap());
+        let bearer_refresh = |g: &Gateway| {
+            let req = g.post("/oauth/refreshtoken").header("secret", "mobile-secret").bearer_auth(at);
+            req.json(&serde_json::json!({"refresh_token": rt})).send()
+        };
+        // The second starts a little later each round: before, during or after the first writes.
+        let later = async {
+            tokio::time::sleep(Duration::from_millis(20 * round)).await;
+            bearer_refresh(&z).await
+        };
+        let (first, second) = tokio::join!(bearer_refresh(&a), later);
+        let (first, second) = (first.unwrap(), second.unwrap());
+        let mut won = Vec::new();
+        for resp in [first, second] {
+            match resp.status().as_u16() {
+                200 => won
+                    .push(resp.json::<serde_json::Value>().await.unwrap()["accessToken"].as_str().unwrap().to_string()),
+                // Replaced by the other refresh (invalid_grant), or already known as revoked
+                // (invalid_token).
+                status => assert_eq!(status, 401, "round {round}: {:?}", resp.text().await),
+            }
+        }
+        assert!(won.len() <= 1, "round {round}: both refreshes wrote a session");
+        // The logout with the token the app started from ends whatever the refresh left.
+        let resp = a.post("/logout").bearer_auth(at).send().await.unwrap();
+        assert!([204, 302].contains(&resp.status().as_u16()), "round {round}: logout {}", resp.status());
+        for token in &won {
+            for g in [&a, &z] {
+                let refused = eventually(Duration::from_secs(5), async || {
+                    g.get("/api/me").bearer_auth(token).send().await.unwrap().status() == 401
+                });
+                assert!(refused.await, "round {round}: a refreshed token outlived the logout");
+            }
+        }
+    }
+}
