@@ -195,6 +195,8 @@ async fn a_logout_racing_a_refresh_leaves_no_session_alive() {
             }
             // The logout came first: the refresh found no session, or lost the race to write.
             401 => {}
+            // The logout revoked the refresh token at the tenant before the refresh used it.
+            403 => assert_eq!(refreshed.json::<serde_json::Value>().await.unwrap()["error"], "invalid_grant"),
             // The store did not answer within its 300 ms on a loaded machine: no new cookie.
             503 => assert_eq!(refreshed.json::<serde_json::Value>().await.unwrap()["error"], "temporarily_unavailable"),
             other => panic!("round {round}: the refresh answered {other}: {:?}", refreshed.text().await),
@@ -212,9 +214,16 @@ async fn of_two_refreshes_at_once_one_wins_and_a_logout_ends_everything() {
         let (first, second) = tokio::join!(refresh(&a, &old), refresh(&z, &old));
         let won: Vec<String> = [&first, &second].iter().filter(|r| r.status() == 200).map(|r| cookie_of(r)).collect();
         assert!(won.len() <= 1, "round {round}: both refreshes wrote the session");
-        // The other found the session refreshed already, or lost the race to write it.
+        // The other found the session refreshed already, or lost the race to write it (or, on a
+        // loaded machine, the store did not answer in its 300 ms: 503, no cookie either).
         for lost in [first, second].into_iter().filter(|r| r.status() != 200) {
-            assert_oauth_error(lost, 401, "invalid_grant").await;
+            let status = lost.status().as_u16();
+            let error = lost.json::<serde_json::Value>().await.unwrap()["error"].clone();
+            assert!(
+                (status, error.as_str()) == (401, Some("invalid_grant"))
+                    || (status, error.as_str()) == (503, Some("temporarily_unavailable")),
+                "round {round}: {status} {error}"
+            );
         }
         // Logging out with the cookie the page still had ends whatever the refresh left.
         assert!([204, 302].contains(&logout(&z, &old).await));
@@ -287,8 +296,8 @@ async fn of_two_bearer_refreshes_at_once_one_wins_and_a_logout_ends_everything()
                 200 => won
                     .push(resp.json::<serde_json::Value>().await.unwrap()["accessToken"].as_str().unwrap().to_string()),
                 // Replaced by the other refresh (invalid_grant), or already known as revoked
-                // (invalid_token).
-                status => assert_eq!(status, 401, "round {round}: {:?}", resp.text().await),
+                // (invalid_token); 503 when the store did not answer in time on a loaded machine.
+                status => assert!([401, 503].contains(&status), "round {round}: {status} {:?}", resp.text().await),
             }
         }
         assert!(won.len() <= 1, "round {round}: both refreshes wrote a session");
