@@ -26,7 +26,8 @@ pub(crate) struct SessionService {
     pub(crate) revocations: Arc<Revocations>,
     /// Opaque cookies: session id hash → its access token, so the guard asks the store once
     /// per session and `OPAQUE_CACHE_TTL`, not per request. Revocations still apply at once.
-    opaque: moka::sync::Cache<[u8; 32], Arc<str>>,
+    /// The token's own hash is kept with it, so checking its revocation costs no digest.
+    opaque: moka::sync::Cache<[u8; 32], (Arc<str>, [u8; 32])>,
 }
 
 const OPAQUE_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
@@ -74,13 +75,13 @@ impl SessionService {
             return Ok(None);
         }
         // A refresh (on any replica) replaced and revoked the cached token: read it anew.
-        if let Some(t) = self.opaque.get(&key).filter(|t| !self.revocations.is_revoked(&digest(t))) {
+        if let Some((t, _)) = self.opaque.get(&key).filter(|(_, hash)| !self.revocations.is_revoked(hash)) {
             return Ok(Some(t));
         }
         let Some(s) = self.store.session_by_id(&hex(&key)).await? else { return Ok(None) };
         let token: Option<Arc<str>> = self.access_token(&s).map(Arc::from);
         if let Some(t) = &token {
-            self.opaque.insert(key, t.clone());
+            self.opaque.insert(key, (t.clone(), digest(t)));
         }
         Ok(token)
     }
