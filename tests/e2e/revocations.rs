@@ -147,6 +147,12 @@ async fn a_replica_is_ready_only_once_it_has_read_the_whole_feed() {
     // More than one page of backlog (a page is 10,000 entries; up to 50,000 while catching up),
     // then a logout: the newest entry, read last.
     fill_feed(&redis, 120_000);
+    // A reads the backlog first (its large pages share its Redis connection with the logout's
+    // publication, which must not time out behind them on a loaded machine).
+    let read = eventually(Duration::from_secs(30), async || {
+        metric(&a, "authgate_revocations").await.is_some_and(|n| n >= 120_000.0)
+    });
+    assert!(read.await, "A never read the backlog");
     assert!([204, 302].contains(&logout(&a, &cookie).await));
 
     let z = Gateway::start(&b.yaml).await;
