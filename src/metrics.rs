@@ -29,6 +29,8 @@ pub(crate) struct Metrics {
     pub(crate) revocations: IntGauge,
     /// 1 while the revocation list is at its capacity (new sessions refused).
     pub(crate) revocations_full: IntGauge,
+    /// Revocations made here that the store has not taken yet (published again each feed read).
+    pub(crate) revocations_unpublished: IntGauge,
 }
 
 const LATENCY_BUCKETS: [f64; 14] =
@@ -58,6 +60,10 @@ impl Metrics {
         let revocations_full = gauge(
             "authgate_revocations_full",
             "1 while the revocation list is at its capacity: new sessions are refused.",
+        );
+        let revocations_unpublished = gauge(
+            "authgate_revocations_unpublished",
+            "Revocations made on this replica that the store has not taken yet: retried before each feed read.",
         );
         Metrics {
             requests: counter(
@@ -96,6 +102,7 @@ impl Metrics {
             ),
             revocations,
             revocations_full,
+            revocations_unpublished,
             registry,
         }
     }

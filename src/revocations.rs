@@ -14,7 +14,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 /// How often the feed is read: the longest a revoked token still passes on another replica
@@ -27,6 +27,12 @@ pub(crate) const FEED_INTERVAL: Duration = Duration::from_millis(200);
 const CATCH_UP_PAGE: usize = 50_000;
 const FEED_PAGE: usize = 10_000;
 const MIN_PAGE: usize = 500;
+
+/// Revocations held for publishing again at most (40 bytes each).
+const UNPUBLISHED_MAX: usize = 100_000;
+
+/// Revocations published in one store call when publishing held ones again.
+const PUBLISH_CHUNK: usize = 1_000;
 
 /// How often expired entries are purged.
 const PURGE_EVERY_SECONDS: u64 = 5;
@@ -54,6 +60,9 @@ pub(crate) struct Revocations {
     last_purge: AtomicU64,
     /// Feed entries to ask for next.
     page: AtomicUsize,
+    /// Revocations made here that the store did not take (it failed or timed out): published
+    /// again before each feed read, so a logout reaches the other replicas once the store is back.
+    unpublished: Mutex<Vec<Revoked>>,
 }
 
 impl Revocations {
@@ -69,7 +78,33 @@ impl Revocations {
             caught_up: AtomicBool::new(false),
             last_purge: AtomicU64::new(unix_now()),
             page: AtomicUsize::new(CATCH_UP_PAGE),
+            unpublished: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Keep `revoked`, which the store did not take, to publish again. At most
+    /// `UNPUBLISHED_MAX` wait (the oldest first out, still revoked here): beyond that the store
+    /// has been gone so long that the other replicas' own failures are the alert.
+    pub(crate) fn hold_unpublished(&self, revoked: &[Revoked]) {
+        let mut held = self.unpublished.lock().unwrap_or_else(|e| e.into_inner());
+        held.extend_from_slice(revoked);
+        if held.len() > UNPUBLISHED_MAX {
+            let over = held.len() - UNPUBLISHED_MAX;
+            held.drain(..over);
+            tracing::error!(dropped = over, "revocations the store did not take were dropped from the retry queue (they stay revoked on this replica)");
+        }
+        crate::metrics::metrics().revocations_unpublished.set(i64::try_from(held.len()).unwrap_or(i64::MAX));
+    }
+
+    /// The held revocations, to publish again (the gauge keeps counting them meanwhile).
+    fn take_unpublished(&self) -> Vec<Revoked> {
+        std::mem::take(&mut *self.unpublished.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Count what is held now (after publishing again).
+    fn count_unpublished(&self) {
+        let held = self.unpublished.lock().unwrap_or_else(|e| e.into_inner()).len();
+        crate::metrics::metrics().revocations_unpublished.set(i64::try_from(held).unwrap_or(i64::MAX));
     }
 
     /// A reload's capacity.
@@ -197,6 +232,7 @@ impl Revocations {
 /// comes back short. A failure is counted and logged (once a minute) and the cursor keeps its
 /// place, so the replica catches up when the store returns.
 pub(crate) async fn poll(store: &Arc<dyn SessionStore>, revocations: &Revocations, mut cursor: u64) -> u64 {
+    publish_held(store, revocations).await;
     loop {
         let most = if revocations.caught_up() { FEED_PAGE } else { CATCH_UP_PAGE };
         let page = revocations.page.load(Ordering::Relaxed).min(most);
@@ -223,6 +259,22 @@ pub(crate) async fn poll(store: &Arc<dyn SessionStore>, revocations: &Revocation
     }
     revocations.purge_when_due();
     cursor
+}
+
+/// Publish the revocations the store did not take when they were made; what it still does not
+/// take is held again (and counted as a failed `revocation publication`).
+async fn publish_held(store: &Arc<dyn SessionStore>, revocations: &Revocations) {
+    let held = revocations.take_unpublished();
+    for (i, chunk) in held.chunks(PUBLISH_CHUNK).enumerate() {
+        if let Err(e) = store.publish_revocations(chunk).await {
+            crate::store::report_error("revocation publication", &e);
+            revocations.hold_unpublished(&held[i * PUBLISH_CHUNK..]);
+            return;
+        }
+    }
+    if !held.is_empty() {
+        revocations.count_unpublished();
+    }
 }
 
 #[cfg(test)]

@@ -222,12 +222,17 @@ impl SessionService {
         s.access_token.as_deref().and_then(|a| self.sealer.open(a, &s.id))
     }
 
-    /// Revoke here at once, and on the other replicas through the store's feed.
+    /// Revoke here at once, and on the other replicas through the store's feed. What the
+    /// store does not take now is published again before each feed read until it does.
     async fn revoke(&self, revoked: &[Revoked]) -> Result<(), StoreError> {
         for r in revoked {
             self.revocations.revoke(*r);
         }
-        self.store.publish_revocations(revoked).await
+        let published = self.store.publish_revocations(revoked).await;
+        if published.is_err() {
+            self.revocations.hold_unpublished(revoked);
+        }
+        published
     }
 
     /// End `s` on every replica: its token and id are revoked, the session deleted. A refresh
@@ -258,7 +263,16 @@ impl SessionService {
         if verified {
             self.revocations.revoke(revocation);
         }
-        let found = self.find_unrevoked(credential, is_session_id).await?;
+        let found = match self.find_unrevoked(credential, is_session_id).await {
+            Ok(found) => found,
+            Err(e) => {
+                // The store is down: the other replicas learn of it once it is back.
+                if verified {
+                    self.revocations.hold_unpublished(&[revocation]);
+                }
+                return Err(e);
+            }
+        };
         match &found {
             // A token a refresh replaced: revoked by that refresh, and here once more on
             // every replica (had the refresh's publication failed).

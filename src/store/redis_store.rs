@@ -21,13 +21,23 @@ enum Conn {
     Cluster(ClusterConnection),
 }
 
+/// One multiplexed connection, made on first use and made again after a failure.
+#[derive(Default)]
+struct Slot {
+    conn: ArcSwapOption<Conn>,
+    connecting: tokio::sync::Mutex<()>,
+}
+
 pub(crate) struct RedisStore {
     config: Config,
     /// How long revocations are kept in the feed: the longest a session lives, or longer when
     /// a token published here stays revoked longer (only grows).
     retention_seconds: AtomicU64,
-    conn: ArcSwapOption<Conn>,
-    connecting: tokio::sync::Mutex<()>,
+    /// Every operation but the feed's.
+    main: Slot,
+    /// The revocation feed's reads, on a connection of their own: a catch-up's large pages
+    /// must not hold up a logout's publication (or any other operation) behind them.
+    feed: Slot,
     gcra: Script,
     failure: Script,
     revoke: Script,
@@ -47,8 +57,8 @@ impl RedisStore {
         RedisStore {
             config,
             retention_seconds: AtomicU64::new(retention_seconds),
-            conn: ArcSwapOption::empty(),
-            connecting: tokio::sync::Mutex::new(()),
+            main: Slot::default(),
+            feed: Slot::default(),
             gcra: Script::new(GCRA),
             failure: Script::new(FAILURE),
             revoke: Script::new(REVOKE),
@@ -127,31 +137,40 @@ impl RedisStore {
         }
     }
 
-    async fn conn(&self) -> StoreResult<Conn> {
-        if let Some(c) = self.conn.load_full() {
+    async fn conn(&self, slot: &Slot) -> StoreResult<Conn> {
+        if let Some(c) = slot.conn.load_full() {
             return Ok((*c).clone());
         }
-        let _one = self.connecting.lock().await;
-        if let Some(c) = self.conn.load_full() {
+        let _one = slot.connecting.lock().await;
+        if let Some(c) = slot.conn.load_full() {
             return Ok((*c).clone());
         }
         let c = self.connect().await.map_err(failed)?;
-        self.conn.store(Some(Arc::new(c.clone())));
+        slot.conn.store(Some(Arc::new(c.clone())));
         Ok(c)
     }
 
-    /// Run `op` on a connection within the timeout. A connection that failed is dropped, so
-    /// the next operation connects again (for Sentinel: asks for the master again).
+    /// Run `op` on the main connection within the timeout.
     async fn run<T, F, Fut>(&self, op: F) -> StoreResult<T>
     where
         F: FnOnce(Conn) -> Fut,
         Fut: std::future::Future<Output = RedisResult<T>>,
     {
+        self.run_on(&self.main, op).await
+    }
+
+    /// Run `op` on `slot`'s connection within the timeout. A connection that failed is
+    /// dropped, so the next operation connects again (for Sentinel: asks for the master again).
+    async fn run_on<T, F, Fut>(&self, slot: &Slot, op: F) -> StoreResult<T>
+    where
+        F: FnOnce(Conn) -> Fut,
+        Fut: std::future::Future<Output = RedisResult<T>>,
+    {
         let work = async {
-            let conn = self.conn().await?;
+            let conn = self.conn(slot).await?;
             op(conn).await.map_err(|e| {
                 if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout() {
-                    self.conn.store(None);
+                    slot.conn.store(None);
                 }
                 failed(e)
             })
@@ -160,7 +179,7 @@ impl RedisStore {
             Ok(result) => result,
             Err(_) => {
                 // Its late answer would hold up every later one on the same connection.
-                self.conn.store(None);
+                slot.conn.store(None);
                 Err(StoreError::Timeout)
             }
         };
@@ -343,8 +362,8 @@ impl SessionStore for RedisStore {
         let count = isize::try_from(page).unwrap_or(isize::MAX);
         // From the cursor's millisecond on, inclusive: revocations published later in that
         // same millisecond are read too (the ones read again change nothing).
-        let items: Vec<(String, u64)> =
-            self.run(|conn| async move {
+        let items: Vec<(String, u64)> = self
+            .run_on(&self.feed, |conn| async move {
                 on!(conn, |c| c.zrangebyscore_limit_withscores(&key, cursor, "+inf", 0, count).await)
             })
             .await?;
