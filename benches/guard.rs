@@ -3,7 +3,6 @@
 
 use authgate::app::App;
 use authgate::config::parse;
-use authgate::dev::tenant::DevTenant;
 use authgate::jwt;
 use authgate::proxy::decide;
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -20,7 +19,7 @@ fn bench(c: &mut Criterion) {
         .replace("http://127.0.0.1:8081", &tenant_url)
         .replace("embedded: true", "embedded: false");
     let config = parse(&text, "gateway.yaml", &|_| None).unwrap();
-    let dev = DevTenant::new(&config, &tenant_url).unwrap();
+    let dev = authgate::dev::tenant::from_config(&config, &tenant_url).unwrap();
     rt.spawn(dev.clone().serve(listener));
     let app = App::new(config).unwrap();
 

@@ -5,7 +5,6 @@
 //!
 //! Usage: cargo run --release --example token_cache -- target/release/authgate [N]
 
-use authgate::dev::tenant::DevTenant;
 use serde_json::json;
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -58,7 +57,7 @@ async fn main() {
     let tenant_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let tenant_url = format!("http://{}", tenant_listener.local_addr().unwrap());
     let config = authgate::config::parse(&demo, "gateway.yaml", &|_| None).unwrap();
-    let tenant = DevTenant::new(&config, &tenant_url).unwrap();
+    let tenant = authgate::dev::tenant::from_config(&config, &tenant_url).unwrap();
     tokio::spawn(tenant.clone().serve(tenant_listener));
 
     let started = Instant::now();

@@ -46,7 +46,7 @@ fn main() -> ExitCode {
 }
 
 fn run_dev_tenant(config: config::Config, listen: std::net::SocketAddr) -> Result<(), String> {
-    let tenant = dev::tenant::DevTenant::new(&config, &format!("http://{listen}"))?;
+    let tenant = dev::tenant::from_config(&config, &format!("http://{listen}"))?;
     let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     rt.block_on(async move {
         let listener =

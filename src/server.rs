@@ -52,7 +52,7 @@ fn socket_addr_of(url: &url::Url) -> Result<SocketAddr, StartError> {
 fn start_embedded(rt: &tokio::runtime::Runtime, config: &Config) -> Result<(), StartError> {
     if config.tenant.embedded && config.dev_tenant.is_some() {
         let base = config.tenant.base_url.as_str().trim_end_matches('/').to_string();
-        let tenant = dev::tenant::DevTenant::new(config, &base).map_err(StartError::Other)?;
+        let tenant = dev::tenant::from_config(config, &base).map_err(StartError::Other)?;
         serve(rt, socket_addr_of(&config.tenant.base_url)?, tenant.router())?;
     }
     if config.backend.embedded_echo {

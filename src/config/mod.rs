@@ -9,7 +9,6 @@ mod validate;
 
 pub use model::*;
 pub use rate::{LimitsConfig, Rate};
-pub(crate) use validate::is_loopback;
 
 use std::path::Path;
 

@@ -1,19 +1,18 @@
-//! An RS256 signing key and its JWKS entry: the dev tenant's (generated at start) and the
-//! gateway's own for re-issued id_tokens (from a PEM file or an environment variable).
+//! The gateway's own RS256 signing key for re-issued id_tokens (from a PEM file or an
+//! environment variable), and its JWKS entry. (The dev tenant has keys of its own.)
 
 use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::rsa::KeyPair;
 use aws_lc_rs::signature::KeyPair as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-pub struct Signer {
-    pub kid: String,
+pub(crate) struct Signer {
+    pub(crate) kid: String,
     encoding: EncodingKey,
-    pub(crate) decoding: DecodingKey,
     jwk: Value,
 }
 
@@ -26,8 +25,9 @@ pub(crate) fn rsa_components(public: &aws_lc_rs::rsa::PublicKey) -> (String, Str
 }
 
 impl Signer {
-    pub fn generate() -> Self {
-        Self::from_pair(KeyPair::generate(KeySize::Rsa2048).expect("RSA key generation"))
+    #[cfg(test)]
+    pub(crate) fn generate() -> Self {
+        Self::from_pair(KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("RSA key generation"))
     }
 
     /// From an RSA private key in PEM (`PRIVATE KEY`, PKCS#8, or `RSA PRIVATE KEY`, PKCS#1).
@@ -51,24 +51,23 @@ impl Signer {
         let encoding = EncodingKey::from_rsa_pem(pem.as_bytes()).expect("a valid key");
         let (n, e) = rsa_components(pair.public_key());
         let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(n.as_bytes())[..12]);
-        let decoding = DecodingKey::from_rsa_components(&n, &e).expect("a valid key");
         let jwk = json!({"alg": "RS256", "kty": "RSA", "use": "sig", "n": n, "e": e, "kid": kid});
-        Signer { kid, encoding, decoding, jwk }
+        Signer { kid, encoding, jwk }
     }
 
-    pub fn sign(&self, claims: &Value) -> String {
+    pub(crate) fn sign(&self, claims: &Value) -> String {
         self.sign_with_kid(claims, &self.kid)
     }
 
     /// Sign under another `kid` (tests forge tokens with it).
-    pub fn sign_with_kid(&self, claims: &Value, kid: &str) -> String {
+    pub(crate) fn sign_with_kid(&self, claims: &Value, kid: &str) -> String {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(kid.to_string());
         jsonwebtoken::encode(&header, claims, &self.encoding).expect("RS256 signing")
     }
 
     /// The public key's JWKS entry.
-    pub fn jwk(&self) -> &Value {
+    pub(crate) fn jwk(&self) -> &Value {
         &self.jwk
     }
 }
@@ -76,6 +75,8 @@ impl Signer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_lc_rs::rsa::KeySize;
+    use jsonwebtoken::DecodingKey;
 
     #[test]
     fn a_pem_key_signs_what_its_jwk_verifies() {

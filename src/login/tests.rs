@@ -35,7 +35,7 @@ impl Harness {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let tenant_url = format!("http://{}", listener.local_addr().unwrap());
         let config = test_config(&tenant_url);
-        let dev = DevTenant::new(&config, &tenant_url).unwrap();
+        let dev = crate::dev::tenant::from_config(&config, &tenant_url).unwrap();
         tokio::spawn(dev.clone().serve(listener));
         Harness { app: App::new(config).unwrap(), dev }
     }

@@ -49,7 +49,7 @@ async fn until(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> Option<
 
 /// Two gateways sharing `redis` (standalone), in front of one tenant and echo backend.
 async fn two_replicas(redis: &RedisServer) -> (Backends, Gateway, Gateway) {
-    let b = Backends::start(with_store("standalone", &[redis.url()], ""), authgate::dev::echo::router()).await;
+    let b = Backends::with_redis(redis).await;
     let (a, z) = (Gateway::start(&b.yaml).await, Gateway::start(&b.yaml).await);
     (b, a, z)
 }
@@ -143,7 +143,7 @@ async fn brute_force_and_rate_limits_count_on_every_replica() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_website_refreshes_from_its_session_and_management_ends_sessions() {
     let redis = RedisServer::start();
-    let b = Backends::start(with_store("standalone", &[redis.url()], ""), authgate::dev::echo::router()).await;
+    let b = Backends::with_redis(&redis).await;
     let g = Gateway::start(&b.yaml).await;
     let cookie = website_login(&g).await;
     let resp = g
@@ -215,7 +215,7 @@ async fn opaque_cookies_name_a_session_and_the_backend_gets_the_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_going_away_degrades_and_coming_back_recovers() {
     let mut redis = RedisServer::start();
-    let b = Backends::start(with_store("standalone", &[redis.url()], ""), authgate::dev::echo::router()).await;
+    let b = Backends::with_redis(&redis).await;
     let g = Gateway::start(&b.yaml).await;
     let cookie = website_login(&g).await;
     redis.kill();
@@ -375,7 +375,7 @@ async fn the_third_review_is_closed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_is_ready_only_once_it_has_read_the_revocations() {
     let mut redis = RedisServer::start();
-    let b = Backends::start(with_store("standalone", &[redis.url()], ""), authgate::dev::echo::router()).await;
+    let b = Backends::with_redis(&redis).await;
     redis.kill();
     let g = Gateway::start(&b.yaml).await;
     let readyz = format!("{}/readyz", g.admin_url);

@@ -30,12 +30,7 @@ async fn gateway_for(router: Option<axum::Router>) -> Gateway {
 }
 
 async fn login(g: &Gateway) -> reqwest::Response {
-    post_form(
-        &format!("{}/oauth/token", g.url),
-        Some("mobile-secret"),
-        &password_form("demo@example.com", DEMO_PASSWORD),
-    )
-    .await
+    password_login_at(&g.url, "mobile-secret").await
 }
 
 async fn assert_still_serves(g: &Gateway) {

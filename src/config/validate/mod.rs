@@ -31,7 +31,6 @@ use self::session::{id_token, session, store};
 use self::tenant::tenant;
 
 pub(crate) use self::defaults::DEFAULT_MAX_BODY_BYTES;
-pub(crate) use self::scalars::is_loopback;
 
 /// Errors collected while validating: all are reported, not only the first.
 #[derive(Default)]

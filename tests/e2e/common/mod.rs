@@ -141,6 +141,11 @@ pub struct Backends {
 }
 
 impl Backends {
+    /// The tenant and the echo backend, with `redis` as the gateway's store.
+    pub async fn with_redis(redis: &redis::RedisServer) -> Backends {
+        Backends::start(redis::with_store("standalone", &[redis.url()], ""), authgate::dev::echo::router()).await
+    }
+
     pub async fn start(edit: impl FnOnce(String) -> String, backend: axum::Router) -> Backends {
         let (tl, taddr) = listener().await;
         let (bl, baddr) = listener().await;
@@ -148,7 +153,7 @@ impl Backends {
         let yaml = edit(config_yaml(&tenant_url, &format!("http://{baddr}")));
         let config = authgate::config::parse(&yaml.replace("{LISTEN}", "1").replace("{ADMIN}", "2"), "test", &|_| None)
             .expect("test config is valid");
-        let dev = DevTenant::new(&config, &tenant_url).unwrap();
+        let dev = authgate::dev::tenant::from_config(&config, &tenant_url).unwrap();
         let (dev, recorder) = dev.recording();
         tokio::spawn(dev.clone().serve(tl));
         tokio::spawn(async move { axum::serve(bl, backend).await });

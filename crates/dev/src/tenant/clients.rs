@@ -3,9 +3,9 @@
 //! the token endpoint, `exp` at most 60 s ahead) and a reused `jti` is refused. The Management
 //! API's machine-to-machine client may use either secret method.
 
-use crate::config::{Client, ClientAuth, Secret};
-use crate::http::body::Params;
-use crate::tenant_client::client_auth::ASSERTION_TYPE;
+use crate::settings::{ClientAuth, ClientSettings, Secret};
+use crate::wire::Params;
+use crate::wire::ASSERTION_TYPE;
 use aws_lc_rs::rsa::KeyPair;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -40,14 +40,14 @@ pub(crate) struct Clients {
 }
 
 impl Clients {
-    pub(crate) fn new(clients: &[Client], token_url: String) -> Result<Self, String> {
+    pub(crate) fn new(clients: &[ClientSettings], token_url: String) -> Result<Self, String> {
         let clients = clients
             .iter()
             .map(|c| {
                 let method = match &c.auth {
                     ClientAuth::SecretPost => Method::Post,
                     ClientAuth::SecretBasic => Method::Basic,
-                    ClientAuth::PrivateKeyJwt { pem, .. } => Method::PrivateKeyJwt(public_key(pem.expose())?),
+                    ClientAuth::PrivateKeyJwt { pem } => Method::PrivateKeyJwt(public_key(pem.expose())?),
                 };
                 Ok(DevClient {
                     id: c.client_id.clone(),
@@ -148,6 +148,6 @@ fn public_key(pem_text: &str) -> Result<DecodingKey, String> {
     let pair = KeyPair::from_pkcs8(pem.contents())
         .or_else(|_| KeyPair::from_der(pem.contents()))
         .map_err(|_| "private key: not an RSA key".to_string())?;
-    let (n, e) = crate::jwt::signing::rsa_components(aws_lc_rs::signature::KeyPair::public_key(&pair));
+    let (n, e) = crate::signer::jwk_components(aws_lc_rs::signature::KeyPair::public_key(&pair));
     DecodingKey::from_rsa_components(&n, &e).map_err(|e| e.to_string())
 }

@@ -2,7 +2,7 @@
 //! API shows them.
 
 use super::connections::provider;
-use crate::config::{DevPassword, DevUser, Secret};
+use crate::settings::{Password as DevPassword, Secret, UserSettings as DevUser};
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use serde_json::{json, Map, Value};
@@ -245,5 +245,5 @@ pub(crate) fn check_type(field: &str, value: &Value) -> Option<Result<(), String
 pub(crate) fn hex_id(connection: &str, email: &str) -> String {
     use sha2::{Digest, Sha256};
     let d = Sha256::digest(format!("{connection}\0{email}").as_bytes());
-    crate::http::hex::hex(&d[..12])
+    crate::wire::hex(&d[..12])
 }

@@ -11,7 +11,7 @@ use super::common::{now, oauth_error, params_of, random_token};
 use super::grants::{check_user, grant_scoped, UserRefusal};
 use super::users::User;
 use super::{header_pairs, Recorded, State};
-use crate::http::body::{parse as parse_body, BodyKind, Params};
+use crate::wire::Params;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State as AxState};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -128,7 +128,7 @@ fn acceptable_redirect(client: &DevClient, redirect_uri: &str) -> Option<Url> {
 }
 
 fn is_loopback_http(url: &Url) -> bool {
-    url.scheme() == "http" && crate::config::is_loopback(url)
+    url.scheme() == "http" && crate::wire::is_loopback(url)
 }
 
 /// What an S256 challenge looks like: BASE64URL (no padding) of 32 bytes.
@@ -137,7 +137,7 @@ fn is_s256_challenge(challenge: &str) -> bool {
 }
 
 /// BASE64URL(SHA-256(verifier)), no padding (RFC 7636 S256): the gateway's own.
-use crate::login::challenge as s256;
+use crate::wire::s256;
 
 /// A well-formed verifier (43 to 128 unreserved characters) whose S256 is the challenge.
 fn verifier_matches(verifier: &str, challenge: &str) -> bool {
@@ -149,9 +149,9 @@ fn verifier_matches(verifier: &str, challenge: &str) -> bool {
 
 /// `GET /authorize`: the login form, or a page saying why the request is refused.
 async fn login_page(AxState(s): St, RawQuery(query): RawQuery) -> Response {
-    let params = match parse_body(BodyKind::Form, query.unwrap_or_default().as_bytes()) {
+    let params = match Params::from_form(query.unwrap_or_default().as_bytes()) {
         Ok(p) => p,
-        Err(e) => return refusal(&e.description),
+        Err(e) => return refusal(&e.0),
     };
     match check(&s, &params) {
         Ok(_) => login_form(&params, None),
@@ -164,7 +164,7 @@ async fn login_page(AxState(s): St, RawQuery(query): RawQuery) -> Response {
 async fn sign_in(AxState(s): St, headers: HeaderMap, body: Bytes) -> Response {
     let params = match params_of(&headers, &body) {
         Ok(p) => p,
-        Err(e) => return refusal(&e.description),
+        Err(e) => return refusal(&e.0),
     };
     record(&s, &headers, &params);
     let checked = match check(&s, &params) {
@@ -294,7 +294,7 @@ async fn oidc_logout(AxState(s): St, RawQuery(query): RawQuery) -> Response {
 /// Back to the URL named by `back_name` when it is one of the client's `logout_urls`, else a
 /// page. The tenant keeps no login session: there is nothing else to end.
 fn logout(s: &State, query: Option<&str>, back_name: &str) -> Response {
-    let params = parse_body(BodyKind::Form, query.unwrap_or_default().as_bytes()).unwrap_or_default();
+    let params = Params::from_form(query.unwrap_or_default().as_bytes()).unwrap_or_default();
     let client = params.get("client_id").and_then(|id| s.clients.by_id(id));
     let listed = |back: &&str| client.is_some_and(|c| c.logout_urls.iter().any(|u| u.as_str() == *back));
     // Parsed again: the Location header gets the URL percent-encoded.
@@ -311,7 +311,7 @@ fn page(title: &str, body: &str) -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} · dev tenant</title><style>{style}</style></head>\n\
          <body><main>\n{body}\n</main></body></html>\n",
-        title = crate::http::exchange::html_escape(title),
+        title = crate::wire::html_escape(title),
         style = STYLE,
     )
 }
@@ -328,10 +328,7 @@ fn html(status: StatusCode, document: String) -> Response {
 
 /// `400` and a page saying why.
 fn refusal(why: &str) -> Response {
-    let body = format!(
-        "<h1>Login refused</h1>\n<p class=\"error\" id=\"error\">{}</p>",
-        crate::http::exchange::html_escape(why)
-    );
+    let body = format!("<h1>Login refused</h1>\n<p class=\"error\" id=\"error\">{}</p>", crate::wire::html_escape(why));
     html(StatusCode::BAD_REQUEST, page("Login refused", &body))
 }
 
@@ -346,13 +343,13 @@ fn form_html(params: &Params, message: Option<&str>) -> String {
     let hidden: String = CARRIED
         .iter()
         .filter_map(|&name| {
-            params.get(name).map(|v| {
-                format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">\n", crate::http::exchange::html_escape(v))
-            })
+            params
+                .get(name)
+                .map(|v| format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">\n", crate::wire::html_escape(v)))
         })
         .collect();
     let message = message
-        .map(|m| format!("<p class=\"error\" role=\"alert\">{}</p>\n", crate::http::exchange::html_escape(m)))
+        .map(|m| format!("<p class=\"error\" role=\"alert\">{}</p>\n", crate::wire::html_escape(m)))
         .unwrap_or_default();
     format!(
         "<h1>Sign in</h1>\n<p>to continue to <strong>{client}</strong></p>\n{message}\
@@ -365,27 +362,27 @@ fn form_html(params: &Params, message: Option<&str>) -> String {
          <button type=\"submit\">Sign in</button>\n\
          <button type=\"submit\" name=\"cancel\" value=\"1\" formnovalidate>Cancel</button>\n\
          </form>",
-        client = crate::http::exchange::html_escape(params.get("client_id").unwrap_or_default()),
-        username = crate::http::exchange::html_escape(params.get("username").unwrap_or_default()),
+        client = crate::wire::html_escape(params.get("client_id").unwrap_or_default()),
+        username = crate::wire::html_escape(params.get("username").unwrap_or_default()),
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret;
+    use crate::settings::Secret;
 
     fn form(query: &str) -> Params {
-        parse_body(BodyKind::Form, query.as_bytes()).unwrap()
+        Params::from_form(query.as_bytes()).unwrap()
     }
 
     #[test]
     fn reflected_text_is_escaped() {
         assert_eq!(
-            crate::http::exchange::html_escape(r#"<a href="x" onclick='y'>&amp;</a>"#),
+            crate::wire::html_escape(r#"<a href="x" onclick='y'>&amp;</a>"#),
             "&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;"
         );
-        assert_eq!(crate::http::exchange::html_escape("plain été"), "plain été");
+        assert_eq!(crate::wire::html_escape("plain été"), "plain été");
     }
 
     #[test]

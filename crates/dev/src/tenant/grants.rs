@@ -4,7 +4,7 @@
 use super::common::{now, oauth_error, random_token};
 use super::users::{self, User};
 use super::{RefreshGrant, State};
-use crate::http::body::Params;
+use crate::wire::Params;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;

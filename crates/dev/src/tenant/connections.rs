@@ -37,6 +37,6 @@ pub(crate) fn provider(name: &str) -> &'static str {
 fn derived_id(name: &str) -> String {
     use sha2::{Digest, Sha256};
     let d = Sha256::digest(name.as_bytes());
-    let hex = crate::http::hex::hex(&d[..8]);
+    let hex = crate::wire::hex(&d[..8]);
     format!("con_{hex}")
 }

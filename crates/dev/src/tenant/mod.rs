@@ -20,12 +20,12 @@ mod management;
 mod users;
 mod users_api;
 
-use crate::config::Config;
+use crate::settings::Settings;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
 
-pub use crate::jwt::signing::Signer;
+pub use crate::signer::Signer;
 
 /// One call the dev tenant received (kept only when recording is on, for tests).
 #[derive(Debug, Clone)]
@@ -122,24 +122,23 @@ pub struct DevTenant {
 }
 
 impl DevTenant {
-    /// Build the tenant of `config.dev_tenant` reachable at `base_url` (e.g.
-    /// `http://127.0.0.1:8081`), for `config.clients` and the `config.management` client.
-    pub fn new(config: &Config, base_url: &str) -> Result<Self, String> {
-        let dev = config.dev_tenant.as_ref().ok_or("the configuration has no dev_tenant section")?;
+    /// The tenant `settings` describe, reachable at `base_url` (e.g. `http://127.0.0.1:8081`).
+    pub fn new(settings: Settings, base_url: &str) -> Result<Self, String> {
+        let dev = &settings;
         let argon = users::hasher(dev.fast_password_hash);
         let users: Vec<users::User> =
             dev.users.iter().map(|u| users::User::from_config(u, &argon)).collect::<Result<_, _>>()?;
         let base_url = base_url.trim_end_matches('/').to_string();
-        let mut registered = clients::Clients::new(&config.clients, format!("{base_url}/oauth/token"))?;
-        if let Some(m) = &config.management {
+        let mut registered = clients::Clients::new(&dev.clients, format!("{base_url}/oauth/token"))?;
+        if let Some(m) = &dev.management {
             registered.add_management(m.client_id.clone(), m.client_secret.clone());
         }
-        let listed = config.management.as_ref().map(|m| m.connections.as_slice()).unwrap_or_default();
+        let listed = dev.management.as_ref().map(|m| m.connections.as_slice()).unwrap_or_default();
         let names = users.iter().map(|u| u.connection.as_str()).chain([dev.default_directory.as_str()]);
         let connections = connections::Connections::new(names, listed);
         let api = management::Api::new(
             format!("{base_url}/api/v2/"),
-            config.management.as_ref().map(|m| m.client_id.clone()),
+            dev.management.as_ref().map(|m| m.client_id.clone()),
             dev.management_scopes.clone(),
             dev.management_requests_per_minute,
         );
@@ -231,7 +230,7 @@ impl DevTenant {
         self.state.jwks_failing.store(failing, std::sync::atomic::Ordering::SeqCst);
     }
 
-    pub(crate) fn router(&self) -> axum::Router {
+    pub fn router(&self) -> axum::Router {
         handlers::router(self.state.clone())
     }
 

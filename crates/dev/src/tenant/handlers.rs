@@ -4,7 +4,7 @@ use super::common::{oauth_error, params_of};
 use super::grants::{check_user, form_pairs, grant, mfa_required, refresh, UserRefusal};
 use super::users::User;
 use super::{header_pairs, management, Recorded, State};
-use crate::http::body::Params;
+use crate::wire::Params;
 use axum::body::Bytes;
 use axum::extract::State as AxState;
 use axum::http::{HeaderMap, StatusCode};
@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 type St = AxState<Arc<State>>;
 
-use crate::login::grant::{JWT_BEARER, PASSWORDLESS_OTP, PASSWORD_REALM};
+use crate::wire::{JWT_BEARER, PASSWORDLESS_OTP, PASSWORD_REALM};
 
 pub(crate) fn router(state: Arc<State>) -> axum::Router {
     axum::Router::new()
@@ -117,7 +117,7 @@ fn basic(headers: &HeaderMap) -> Option<&str> {
 
 /// The body's parameters, recorded with the call; a body that cannot be read is refused.
 fn recorded_params(s: &State, path: &str, headers: &HeaderMap, body: &[u8]) -> Result<Params, Box<Response>> {
-    let params = params_of(headers, body).map_err(|e| oauth_error(e.status, &e.error, &e.description))?;
+    let params = params_of(headers, body).map_err(|e| oauth_error(400, "invalid_request", &e.0))?;
     record(s, path, headers, body, &params);
     Ok(params)
 }
@@ -189,7 +189,7 @@ async fn ro(AxState(s): St, headers: HeaderMap, body: Bytes) -> Response {
                 return oauth_error(400, "invalid_request", &format!("missing {m} parameter"));
             }
             let connection = params.get("connection").unwrap_or_default();
-            let otp = crate::login::grant::is_passwordless(connection);
+            let otp = crate::wire::is_passwordless(connection);
             let (username, secret) =
                 (params.get("username").unwrap_or_default(), params.get("password").unwrap_or_default());
             match check_user(&s, connection, username, secret, otp).await {

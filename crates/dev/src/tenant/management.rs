@@ -4,7 +4,7 @@
 
 use super::common::{api_error, now, oauth_error, payload_error, random_token};
 use super::{header_pairs, jobs, users_api, Recorded, State};
-use crate::http::body::Params;
+use crate::wire::Params;
 use axum::extract::{Request, State as AxState};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};

@@ -1,7 +1,7 @@
 //! What the dev tenant's endpoints share: its two error shapes (OAuth's and the Management
 //! API's), request parameters, random tokens and the clock.
 
-use crate::http::body::{body_kind, parse as parse_body, Params};
+use crate::wire::Params;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -24,8 +24,9 @@ pub(super) fn now() -> u64 {
     jsonwebtoken::get_current_timestamp()
 }
 
-pub(super) fn params_of(headers: &HeaderMap, body: &[u8]) -> Result<Params, crate::http::error::ApiError> {
-    body_kind(headers.get("content-type").and_then(|v| v.to_str().ok())).and_then(|kind| parse_body(kind, body))
+/// The parameters of a form or JSON body; unreadable: `400 invalid_request` (or `415`) and why.
+pub(super) fn params_of(headers: &HeaderMap, body: &[u8]) -> Result<Params, crate::wire::Unreadable> {
+    Params::from_body(headers.get("content-type").and_then(|v| v.to_str().ok()), body)
 }
 
 /// An error in Auth0's Management API shape.

@@ -4,7 +4,7 @@
 use super::common::{api_error, no_connection, payload_error};
 use super::users::{check_type, hash_password, timestamp, type_name, User};
 use super::{lucene, State};
-use crate::login::grant::is_passwordless;
+use crate::wire::is_passwordless;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State as AxState};
 use axum::http::StatusCode;
