@@ -145,10 +145,7 @@ impl App {
     /// The largest body `route` takes: a bulk import's, for a management client only (decided
     /// by its `secret` before the body is read); the usual limit for everything else.
     pub(crate) fn body_limit(&self, route: Route, headers: &http::HeaderMap) -> usize {
-        let management_caller = || {
-            let secret = headers.get("secret").map(|s| s.as_bytes());
-            secret.and_then(|s| self.config.client_by_secret(s)).is_some_and(|c| c.management)
-        };
+        let management_caller = || self.config.caller(headers).is_some_and(|c| c.management);
         match route {
             Route::Own(OwnEndpoint::Users(UserOp::Import)) if management_caller() => crate::users::MAX_IMPORT_BYTES,
             _ => self.config.max_body_bytes,

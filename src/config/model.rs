@@ -431,6 +431,12 @@ impl Config {
         self.clients.iter().find(|c| c.client_id == client_id)
     }
 
+    /// The client that calls: the one whose `secret` header the request carries. The one way
+    /// every endpoint and the guard tell the calling application.
+    pub(crate) fn caller(&self, headers: &http::HeaderMap) -> Option<&Client> {
+        headers.get("secret").and_then(|s| self.client_by_secret(s.as_bytes()))
+    }
+
     /// The client whose `secret` this is. Every configured secret is compared, in constant
     /// time, over fixed-length digests, so neither timing nor length tells which one matched.
     pub fn client_by_secret(&self, presented: &[u8]) -> Option<&Client> {

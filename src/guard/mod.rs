@@ -70,7 +70,7 @@ impl Guard {
     pub async fn check(&self, policy: Policy, method: &str, headers: &HeaderMap) -> Result<Pass, ApiError> {
         let config = &self.config;
         let credential = credential(headers, &config.session)?;
-        let client = header(headers, "secret").and_then(|s| config.client_by_secret(s.as_bytes()));
+        let client = config.caller(headers);
         let mut pass = Pass { client: client.map(|c| c.name.clone()), ..Pass::default() };
         if let Some(c) = client {
             pass.headers.push((config.guard.client_header.clone(), c.name.clone()));
@@ -123,10 +123,6 @@ impl Guard {
             ApiError::from(e)
         })
     }
-}
-
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// The request's one credential: a Bearer token or the session cookie. Refused (400): two

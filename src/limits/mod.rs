@@ -39,6 +39,14 @@ impl RateInfo {
         ]
     }
 
+    /// Add the `X-RateLimit-*` headers to an answer's, unless a limit nearer the answer (the
+    /// tenant's, a tighter one) set them already: the one place they are merged.
+    pub(crate) fn stamp(&self, headers: &mut Vec<(&'static str, String)>) {
+        if !headers.iter().any(|(n, _)| *n == "x-ratelimit-limit") {
+            headers.extend(self.headers());
+        }
+    }
+
     /// The tighter of two: the one with less left.
     pub(crate) fn tightest(a: Option<RateInfo>, b: Option<RateInfo>) -> Option<RateInfo> {
         match (a, b) {
@@ -68,7 +76,7 @@ fn too_many(name: &'static str, rate: &Rate, wait: Duration) -> ApiError {
     let info = RateInfo { limit: rate.burst, remaining: 0, reset: ceil_secs(now + wait) };
     let mut e = ApiError::new(429, "too_many_requests", TOO_MANY_REQUESTS)
         .with_header("retry-after", ceil_secs(wait).max(1).to_string());
-    e.headers.extend(info.headers());
+    info.stamp(&mut e.headers);
     e
 }
 

@@ -121,7 +121,7 @@ impl LoginService {
             Err(refusal) => return browser_refusal(refusal, req),
         };
         let mut reply = self.authorize_steps(&query_params(query)).unwrap_or_else(|e| browser_refusal(e, req));
-        reply.headers.extend(rate.headers());
+        rate.stamp(&mut reply.headers);
         reply
     }
 
@@ -194,7 +194,7 @@ impl LoginService {
             Err(e) => browser_refusal(e, req),
         };
         reply.headers.push(("set-cookie", clear));
-        reply.headers.extend(rate.headers());
+        rate.stamp(&mut reply.headers);
         reply
     }
 

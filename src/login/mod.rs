@@ -139,7 +139,7 @@ impl AppliedLimits {
 
 impl LoginService {
     pub(crate) async fn handle(&self, endpoint: Endpoint, req: &Request) -> Outcome {
-        let client = req.header("secret").and_then(|s| self.config.client_by_secret(s.as_bytes()));
+        let client = self.config.caller(&req.headers);
         let mut applied = AppliedLimits::default();
         let result = match self.limits.check_login(client.map_or("", |c| c.name.as_str()), req.client_ip).await {
             Err(refusal) => Err(refusal),
@@ -154,9 +154,7 @@ impl LoginService {
         };
         let mut reply = result.unwrap_or_else(ApiError::into_reply);
         if let Some(info) = applied.0 {
-            if !reply.headers.iter().any(|(n, _)| *n == "x-ratelimit-limit") {
-                reply.headers.extend(info.headers());
-            }
+            info.stamp(&mut reply.headers);
         }
         Outcome { reply, client: client.map(|c| c.name.clone()) }
     }

@@ -63,7 +63,7 @@ impl SessionEndpoints {
 
     async fn logout_steps(&self, query: Option<&str>, req: &Request) -> Result<Reply, ApiError> {
         let params = logout_params(query, req)?;
-        let by_secret = req.header("secret").and_then(|s| self.config.client_by_secret(s.as_bytes()));
+        let by_secret = self.config.caller(&req.headers);
         let client = by_secret.or_else(|| params.get("client_id").and_then(|id| self.config.client_by_id(id)));
         let clear = cleared_cookie(&self.config.session, client.and_then(|c| c.same_site));
         let credential = credential(&req.headers, &self.config.session)?;
@@ -176,7 +176,7 @@ impl SessionEndpoints {
             Err(refusal) => refusal.into_reply(),
             Ok(info) => {
                 let mut reply = steps.await.unwrap_or_else(ApiError::into_reply);
-                reply.headers.extend(info.headers());
+                info.stamp(&mut reply.headers);
                 reply
             }
         }

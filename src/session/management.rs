@@ -24,7 +24,7 @@ impl SessionEndpoints {
             let users: Vec<serde_json::Value> =
                 subjects.into_iter().map(|s| serde_json::json!({"userId": s})).collect();
             let mut reply = Reply::json(200, &users);
-            reply.headers.extend(rate.headers());
+            rate.stamp(&mut reply.headers);
             Ok::<_, ApiError>(reply)
         };
         answer.await.unwrap_or_else(ApiError::into_reply)
@@ -49,7 +49,7 @@ impl SessionEndpoints {
             let ended = sessions.len();
             tracing::info!(client = client.name.as_str(), ended, "sessions of a user ended");
             let mut reply = Reply::json(200, &serde_json::json!({"userId": user_id, "sessionsEnded": ended}));
-            reply.headers.extend(rate.headers());
+            rate.stamp(&mut reply.headers);
             Ok(reply)
         };
         answer.await.unwrap_or_else(ApiError::into_reply)

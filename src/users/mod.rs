@@ -28,14 +28,11 @@ pub(crate) async fn management_client<'c>(
     limits: &Limits,
     req: &Request,
 ) -> Result<(&'c Client, RateInfo), ApiError> {
-    let client = req
-        .header("secret")
-        .and_then(|s| config.client_by_secret(s.as_bytes()))
-        .ok_or_else(ApiError::invalid_client)?;
+    let client = config.caller(&req.headers).ok_or_else(ApiError::invalid_client)?;
     let rate = limits.check_login(&client.name, req.client_ip).await?;
     if !client.management {
         let mut refusal = ApiError::new(403, "access_denied", "This client may not call the management endpoints.");
-        refusal.headers.extend(rate.headers());
+        rate.stamp(&mut refusal.headers);
         return Err(refusal);
     }
     Ok((client, rate))
@@ -105,9 +102,7 @@ impl UserEndpoints {
             if ok && matches!(op, UserOp::Delete | UserOp::Update) {
                 self.end_sessions_if_gone(op, path, req).await?;
             }
-            if !reply.headers.iter().any(|(n, _)| *n == "x-ratelimit-limit") {
-                reply.headers.extend(rate.headers());
-            }
+            rate.stamp(&mut reply.headers);
             Ok::<_, ApiError>(reply)
         };
         answer.await.unwrap_or_else(ApiError::into_reply)
@@ -199,7 +194,7 @@ impl UserEndpoints {
             reply_of(answer)
         };
         let mut reply = answer.await.unwrap_or_else(ApiError::into_reply);
-        reply.headers.extend(rate.headers());
+        rate.stamp(&mut reply.headers);
         reply
     }
 }
