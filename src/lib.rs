@@ -5,6 +5,7 @@
 
 pub(crate) mod admin;
 pub mod app;
+pub(crate) mod authz;
 pub mod cli;
 pub mod config;
 pub mod dev;

@@ -68,8 +68,8 @@ impl Metrics {
         Metrics {
             requests: counter(
                 "authgate_requests_total",
-                "Requests by route class, client and status.",
-                &["route", "client", "status"],
+                "Requests by route class, client, status and the guard's decision.",
+                &["route", "client", "status", "decision"],
             ),
             request_seconds: histogram(
                 "authgate_request_duration_seconds",

@@ -55,6 +55,7 @@ pub(crate) struct FileGuard {
     pub(crate) token_cache_bytes: Option<u64>,
     pub(crate) require_email_verified: Option<bool>,
     pub(crate) groups_claim: Option<String>,
+    pub(crate) roles_claim: Option<String>,
     pub(crate) identity_headers: Option<BTreeMap<String, String>>,
     pub(crate) client_header: Option<String>,
     #[serde(default)]
@@ -87,6 +88,26 @@ pub(crate) struct FileRouteRule {
     #[serde(default)]
     pub(crate) websocket: bool,
     pub(crate) login_redirect: Option<bool>,
+    /// Alternatives: the request passes when any holds, an alternative when all its conditions do.
+    pub(crate) allow: Option<Vec<FileAllow>>,
+}
+
+/// One alternative of `routes.rules[].allow`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileAllow {
+    #[serde(default)]
+    pub(crate) groups: Vec<String>,
+    #[serde(default)]
+    pub(crate) roles: Vec<String>,
+    #[serde(default)]
+    pub(crate) permissions: Vec<String>,
+    #[serde(default)]
+    pub(crate) scopes: Vec<String>,
+    #[serde(default)]
+    pub(crate) clients: Vec<String>,
+    #[serde(default)]
+    pub(crate) claims: BTreeMap<String, OneOrMany>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -233,6 +254,7 @@ pub(crate) struct FileDevTenant {
     pub(crate) password_hash: Option<String>,
     pub(crate) default_directory: Option<String>,
     pub(crate) groups_claim: Option<String>,
+    pub(crate) roles_claim: Option<String>,
     pub(crate) management_scopes: Option<Vec<String>>,
     pub(crate) management_requests_per_minute: Option<u32>,
     #[serde(default)]
@@ -269,6 +291,10 @@ pub(crate) struct FileDevUser {
     pub(crate) email_verified: Option<bool>,
     #[serde(default)]
     pub(crate) groups: Vec<String>,
+    #[serde(default)]
+    pub(crate) roles: Vec<String>,
+    #[serde(default)]
+    pub(crate) permissions: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

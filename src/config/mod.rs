@@ -1,5 +1,6 @@
 //! Configuration: read `gateway.yaml`, interpolate `${VAR}`, parse, validate.
 
+mod authz;
 mod file;
 mod interpolate;
 mod model;
@@ -7,6 +8,7 @@ mod rate;
 mod summary;
 mod validate;
 
+pub(crate) use authz::{Alternative, Condition, Need};
 pub use model::*;
 pub use rate::{LimitsConfig, Rate};
 

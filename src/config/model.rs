@@ -79,6 +79,10 @@ pub(crate) struct Guard {
     /// Send identity headers mapped to the `email` claim only when `email_verified` is true.
     pub(crate) require_email_verified: bool,
     pub(crate) groups_claim: String,
+    /// The claim holding the user's roles (an Auth0 Action sets a namespaced one).
+    pub(crate) roles_claim: String,
+    /// The claims route rules read (kept with each verified token); empty without `allow` rules.
+    pub(crate) authz_claims: Vec<String>,
     /// (header, claim) pairs; every header here is stripped from incoming requests.
     pub(crate) identity_headers: Vec<(http::HeaderName, String)>,
     /// Header carrying the client's name when a valid `secret` header came with the request.
@@ -108,6 +112,9 @@ pub(crate) struct RouteRule {
     /// Browsers without a session are redirected to `/authorize` (this rule's or the global
     /// `routes.login_redirect`).
     pub(crate) login_redirect: bool,
+    /// Who may pass (`allow`): any alternative holding lets the request through. Empty: anyone
+    /// the policy lets through.
+    pub(crate) allow: Vec<super::Alternative>,
 }
 
 #[derive(Debug, Clone)]
@@ -325,6 +332,8 @@ pub(crate) struct DevTenant {
     pub(crate) default_directory: String,
     /// Claim carrying the user's groups in the tokens it issues.
     pub(crate) groups_claim: String,
+    /// Claim carrying the user's roles in the tokens it issues.
+    pub(crate) roles_claim: String,
     /// The scopes the dev tenant grants the Management API client.
     pub(crate) management_scopes: Vec<String>,
     /// Management API calls allowed per minute per token (then `429`, as Auth0 limits them).
@@ -344,6 +353,7 @@ impl Routes {
             policy: *policy,
             websocket: false,
             login_redirect: false,
+            allow: vec![],
         };
         Routes {
             default: Policy::Authenticated,
@@ -416,6 +426,10 @@ pub(crate) struct DevUser {
     /// The tokens say `email_verified` with this value.
     pub(crate) email_verified: bool,
     pub(crate) groups: Vec<String>,
+    /// Carried in the tokens' roles claim (Auth0: an Action copies the user's RBAC roles).
+    pub(crate) roles: Vec<String>,
+    /// Carried in the tokens' `permissions` (Auth0: RBAC with "Add Permissions in the Access Token").
+    pub(crate) permissions: Vec<String>,
 }
 
 pub(crate) fn secret_digest(secret: &[u8]) -> [u8; 32] {

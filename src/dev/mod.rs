@@ -32,6 +32,8 @@ pub mod tenant {
             mfa: u.mfa,
             email_verified: u.email_verified,
             groups: u.groups.clone(),
+            roles: u.roles.clone(),
+            permissions: u.permissions.clone(),
         });
         let clients = config.clients.iter().map(|c| ClientSettings {
             client_id: c.client_id.clone(),
@@ -53,6 +55,7 @@ pub mod tenant {
             fast_password_hash: dev.fast_password_hash,
             default_directory: dev.default_directory.clone(),
             groups_claim: dev.groups_claim.clone(),
+            roles_claim: dev.roles_claim.clone(),
             management_scopes: dev.management_scopes.clone(),
             management_requests_per_minute: dev.management_requests_per_minute,
             users: users.collect(),

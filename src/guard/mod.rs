@@ -13,6 +13,7 @@ pub(crate) use verifier::{Verified, Verifier};
 use crate::config::{Config, Policy, SessionConfig};
 use crate::http::cookies::{mentions_session_cookie, session_cookies};
 use crate::http::error::ApiError;
+use crate::routing::policy::Matched;
 use crate::session::SessionService;
 use http::{HeaderMap, HeaderName};
 use std::sync::Arc;
@@ -64,6 +65,23 @@ pub struct Guard {
 impl Guard {
     pub(crate) fn new(config: Arc<Config>, verifier: Arc<Verifier>, sessions: Arc<SessionService>) -> Self {
         Guard { config, verifier, sessions }
+    }
+
+    /// Let a backend request on the router's `rule` through, or refuse it: its policy, then who
+    /// it allows (evaluated on every request: the token cache keeps no decision).
+    pub(crate) async fn check_route(
+        &self,
+        rule: &Matched,
+        method: &str,
+        headers: &HeaderMap,
+    ) -> Result<Pass, ApiError> {
+        let pass = self.check(rule.policy, method, headers).await?;
+        let allow = rule.allow(&self.config.routes);
+        if !allow.is_empty() {
+            let claims = pass.verified.as_ref().map_or(&[][..], |v| v.authz_claims());
+            crate::authz::decide(allow, &crate::authz::Shown { claims, caller: pass.client.as_deref() })?;
+        }
+        Ok(pass)
     }
 
     /// Let a backend request with the router's `policy` through, or refuse it.

@@ -33,6 +33,7 @@ fn first_matching_rule_decides_else_the_default() {
             policy: Policy::Secret,
             websocket: false,
             login_redirect: false,
+            allow: vec![],
         },
     );
     assert_eq!(policy_for(&c.routes, "POST", "/public/x"), Policy::Secret);

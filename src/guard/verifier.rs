@@ -23,6 +23,9 @@ pub(crate) struct Verified {
     text: Box<str>,
     /// Where each value ends in `text`; `ABSENT`: no such claim.
     ends: Box<[u32]>,
+    /// The values of the claims route rules read (`guard.authz_claims`, same order): kept so
+    /// that the rules are evaluated on every request without parsing the token again.
+    authz: Box<[Box<[Box<str>]>]>,
 }
 
 const ABSENT: u32 = u32::MAX;
@@ -40,7 +43,17 @@ impl Verified {
                 None => ends.push(ABSENT),
             }
         }
-        Verified { exp, text: text.into_boxed_str(), ends: ends.into_boxed_slice() }
+        Verified { exp, text: text.into_boxed_str(), ends: ends.into_boxed_slice(), authz: Box::new([]) }
+    }
+
+    /// With the values of the claims route rules read.
+    pub(crate) fn with_authz(self, authz: Box<[Box<[Box<str>]>]>) -> Self {
+        Verified { authz, ..self }
+    }
+
+    /// The values of `guard.authz_claims`, for `authz::decide`.
+    pub(crate) fn authz_claims(&self) -> &[Box<[Box<str>]>] {
+        &self.authz
     }
 
     fn value(&self, index: usize) -> Option<&str> {
@@ -68,7 +81,9 @@ impl Verified {
     /// bytes an entry all told; 800 plus the strings keeps the budget an upper bound.
     fn weight(&self) -> u32 {
         const OVERHEAD: usize = 800;
-        (OVERHEAD + self.text.len() + 4 * self.ends.len()).min(u32::MAX as usize) as u32
+        let authz: usize =
+            self.authz.iter().map(|values| 16 + values.iter().map(|v| 16 + v.len()).sum::<usize>()).sum();
+        (OVERHEAD + self.text.len() + 4 * self.ends.len() + authz).min(u32::MAX as usize) as u32
     }
 }
 
@@ -116,12 +131,17 @@ impl Verifier {
         }
         let claims = verify(token, &self.jwks, &self.policy).await?;
         let text = |name: &str| claims.get(name).and_then(|v| v.as_str());
-        let verified = Arc::new(Verified::new(
-            claims.get("exp").and_then(|v| v.as_u64()).unwrap_or(0),
-            text("sub"),
-            text("azp"),
-            &identity_values(&self.guard, &claims),
-        ));
+        let verified = Arc::new(
+            Verified::new(
+                claims.get("exp").and_then(|v| v.as_u64()).unwrap_or(0),
+                text("sub"),
+                text("azp"),
+                &identity_values(&self.guard, &claims),
+            )
+            .with_authz(
+                self.guard.authz_claims.iter().map(|name| crate::authz::claim_values(name, claims.get(name))).collect(),
+            ),
+        );
         self.cache.insert(key, verified.clone());
         Ok(verified)
     }

@@ -46,6 +46,13 @@ impl Reply {
         reply
     }
 
+    /// An HTML page (a browser's refusal).
+    pub(crate) fn html(status: u16, page: String) -> Self {
+        let mut reply = Reply::empty(status).with_header("content-type", "text/html; charset=utf-8");
+        reply.body = page.into();
+        reply
+    }
+
     /// An empty `200` (the website login answer): the session rides in a cookie.
     pub(crate) fn empty(status: u16) -> Self {
         Reply { status, headers: vec![("cache-control", "no-store".to_string())], body: Bytes::new() }

@@ -107,9 +107,8 @@ fn browser_refusal(e: ApiError, req: &Request) -> Reply {
         crate::http::exchange::html_escape(&e.error),
         crate::http::exchange::html_escape(&e.description)
     );
-    let mut reply = Reply::empty(e.status).with_header("content-type", "text/html; charset=utf-8");
+    let mut reply = Reply::html(e.status, page);
     reply.headers.extend(e.headers);
-    reply.body = page.into();
     reply
 }
 

@@ -6,6 +6,7 @@ mod listener;
 mod own;
 
 pub(crate) use crate::routing::endpoints::Route;
+use crate::routing::policy::Matched;
 pub use crate::routing::router::decide;
 use crate::routing::router::{check_host, decide_target};
 pub(crate) use listener::Edge;
@@ -55,6 +56,11 @@ pub(crate) struct Ctx {
     rate: Option<RateInfo>,
     /// When a body streamed to the backend must have arrived whole (`connections.body_timeout_ms`).
     body_deadline: Option<Instant>,
+    /// The route rule that decided a backend request (for the access line).
+    rule: Option<Matched>,
+    /// What the guard decided: `allowed`, `unauthenticated` (401), `forbidden` (403), or `none`
+    /// (not a backend request, or refused before the guard decided).
+    decision: &'static str,
 }
 
 impl Gateway {
@@ -68,21 +74,28 @@ impl Gateway {
 async fn guard_backend(
     app: &App,
     session: &Session,
-    policy: crate::config::Policy,
+    rule: &Matched,
     ip: IpAddr,
+    decision: &mut &'static str,
 ) -> std::result::Result<(Pass, Option<RateInfo>), ApiError> {
     let req = session.req_header();
     let by_ip = app.limits.precheck_backend_ip(ip).await?;
-    let pass = app.guard.check(policy, req.method.as_str(), &req.headers).await.map_err(|mut e| {
-        e.headers.extend(by_ip.iter().flat_map(RateInfo::headers));
-        e
-    })?;
-    let after = app.limits.check_backend(ip, pass.subject()).await.map_err(|mut e| {
-        if !e.headers.iter().any(|(n, _)| *n == "x-ratelimit-limit") {
-            e.headers.extend(by_ip.iter().flat_map(RateInfo::headers));
+    let with_ip_rate = |mut e: ApiError| {
+        if let Some(rate) = by_ip {
+            rate.stamp(&mut e.headers);
         }
         e
+    };
+    let pass = app.guard.check_route(rule, req.method.as_str(), &req.headers).await.map_err(|e| {
+        *decision = match e.status {
+            401 => "unauthenticated",
+            403 => "forbidden",
+            _ => "none",
+        };
+        with_ip_rate(e)
     })?;
+    *decision = "allowed";
+    let after = app.limits.check_backend(ip, pass.subject()).await.map_err(with_ip_rate)?;
     Ok((pass, RateInfo::tightest(by_ip, after)))
 }
 
@@ -112,6 +125,8 @@ impl ProxyHttp for Gateway {
             pass: Pass::default(),
             rate: None,
             body_deadline: None,
+            rule: None,
+            decision: "none",
         }
     }
 
@@ -169,8 +184,10 @@ impl ProxyHttp for Gateway {
             let refusal = ApiError::invalid_request("connection upgrades are not allowed on this route");
             return self.refuse(session, ctx, refusal).await;
         }
+        ctx.rule = Some(rule);
         let (decision, tenant_time) =
-            request_scope::run(ctx.request_id.clone(), guard_backend(&app, session, rule.policy, ip)).await;
+            request_scope::run(ctx.request_id.clone(), guard_backend(&app, session, &rule, ip, &mut ctx.decision))
+                .await;
         ctx.tenant_time = tenant_time;
         match decision {
             Ok((pass, rate)) => {
@@ -206,7 +223,18 @@ impl ProxyHttp for Gateway {
                     None => self.refuse(session, ctx, refusal).await,
                 }
             }
-            Err(refusal) => self.refuse(session, ctx, refusal).await,
+            // A page load a rule refused: a page saying so, never the login (it would loop).
+            Err(refusal) => {
+                let req = session.req_header();
+                let accept = req.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok());
+                match crate::authz::page_for(&refusal, req.method.as_str(), accept) {
+                    Some(page) => {
+                        write_reply(session, page.with_header("x-request-id", ctx.request_id.clone())).await?;
+                        Ok(true)
+                    }
+                    None => self.refuse(session, ctx, refusal).await,
+                }
+            }
         }
     }
 
@@ -344,7 +372,7 @@ impl ProxyHttp for Gateway {
         let latency = ctx.started.elapsed();
         let client = ctx.client.as_deref().unwrap_or("-");
         let m = metrics();
-        m.requests.with_label_values(&[ctx.route.class(), client, &status.to_string()]).inc();
+        m.requests.with_label_values(&[ctx.route.class(), client, &status.to_string(), ctx.decision]).inc();
         m.request_seconds.with_label_values(&[ctx.route.class()]).observe(latency.as_secs_f64());
         tracing::info!(
             target: "access",
@@ -353,6 +381,8 @@ impl ProxyHttp for Gateway {
             path = req.uri.path(),
             routed = ctx.rewritten_uri.as_deref().map(|u| u.split('?').next().unwrap_or_default()),
             route = ctx.route.class(),
+            rule = ctx.rule.map(|r| r.name(&ctx.app.config.routes)),
+            decision = ctx.decision,
             client,
             status,
             latency_ms = latency.as_secs_f64() * 1000.0,

@@ -11,6 +11,23 @@ pub struct Matched {
     pub(crate) websocket: bool,
     /// A browser without a session is sent to `/authorize` rather than refused.
     pub(crate) login_redirect: bool,
+    /// The rule that decided (its index in `routes.rules`), `None`: the default.
+    pub(crate) rule: Option<usize>,
+}
+
+impl Matched {
+    /// Who may pass: the deciding rule's `allow` (empty: whoever the policy lets through).
+    pub(crate) fn allow<'r>(&self, routes: &'r Routes) -> &'r [crate::config::Alternative] {
+        self.rule.and_then(|i| routes.rules.get(i)).map_or(&[], |r| r.allow.as_slice())
+    }
+
+    /// The deciding rule for the access line: `rules[2]:/admin`, or `default`.
+    pub(crate) fn name(&self, routes: &Routes) -> String {
+        match self.rule.and_then(|i| Some((i, routes.rules.get(i)?))) {
+            Some((i, r)) => format!("rules[{i}]:{}", display_prefix(&r.prefix)),
+            None => "default".to_string(),
+        }
+    }
 }
 
 /// `prefix` (stored without a trailing slash; the root is `""`) covers `path` when `path` is
@@ -43,11 +60,11 @@ pub(crate) fn rule_for_any_case(routes: &Routes, method: &str, path: &str) -> Ma
 }
 
 fn first_rule(routes: &Routes, applies: impl Fn(&RouteRule) -> bool) -> Matched {
-    let default = Matched { policy: routes.default, websocket: false, login_redirect: routes.default_login_redirect };
-    routes.rules.iter().find(|r| applies(r)).map_or(default, |r| Matched {
-        policy: r.policy,
-        websocket: r.websocket,
-        login_redirect: r.login_redirect,
+    let default =
+        Matched { policy: routes.default, websocket: false, login_redirect: routes.default_login_redirect, rule: None };
+    routes.rules.iter().position(applies).map_or(default, |i| {
+        let r = &routes.rules[i];
+        Matched { policy: r.policy, websocket: r.websocket, login_redirect: r.login_redirect, rule: Some(i) }
     })
 }
 

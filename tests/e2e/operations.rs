@@ -20,15 +20,15 @@ async fn metrics_count_requests_tenant_calls_keys_and_refusals() {
     )
     .await;
     s.gateway.get("/public/x").send().await.unwrap();
-    let backend_counted = r#"authgate_requests_total{client="-",route="backend",status="200"} 1"#;
+    let backend_counted = r#"authgate_requests_total{client="-",decision="allowed",route="backend",status="200"} 1"#;
     assert!(
         eventually(Duration::from_secs(5), async || metrics_text(&s.gateway).await.contains(backend_counted)).await
     );
     let m = metrics_text(&s.gateway).await;
     for needle in [
-        r#"authgate_requests_total{client="mobile",route="token",status="200"} 1"#,
-        r#"authgate_requests_total{client="mobile",route="token",status="403"} 1"#,
-        r#"authgate_requests_total{client="-",route="backend",status="200"} 1"#,
+        r#"authgate_requests_total{client="mobile",decision="none",route="token",status="200"} 1"#,
+        r#"authgate_requests_total{client="mobile",decision="none",route="token",status="403"} 1"#,
+        r#"authgate_requests_total{client="-",decision="allowed",route="backend",status="200"} 1"#,
         r#"authgate_tenant_request_duration_seconds_count{operation="token"} 2"#,
         r#"authgate_tenant_errors_total{kind="rejected"} 1"#,
         r#"authgate_jwks_fetches_total{result="ok"}"#,

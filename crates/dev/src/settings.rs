@@ -31,6 +31,9 @@ pub struct Settings {
     pub default_directory: String,
     /// Claim carrying the user's groups in the tokens it issues.
     pub groups_claim: String,
+    /// Claim carrying the user's roles in the tokens it issues (namespaced, as an Auth0 Action
+    /// must name it).
+    pub roles_claim: String,
     /// The scopes granted to the Management API client.
     pub management_scopes: Vec<String>,
     /// Management API calls allowed per minute per token (then `429`, as Auth0 limits them).
@@ -56,6 +59,11 @@ pub struct UserSettings {
     /// The tokens say `email_verified` with this value.
     pub email_verified: bool,
     pub groups: Vec<String>,
+    /// RBAC roles, carried in `roles_claim`.
+    pub roles: Vec<String>,
+    /// RBAC permissions, carried in `permissions` as Auth0 does with "Add Permissions in the
+    /// Access Token".
+    pub permissions: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

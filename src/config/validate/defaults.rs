@@ -96,6 +96,9 @@ pub(crate) const DEFAULT_TOKEN_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 pub(crate) const DEFAULT_REQUIRE_EMAIL_VERIFIED: bool = true;
 /// `guard.groups_claim` (and so `dev_tenant.groups_claim`): the claim holding the user's groups.
 pub(crate) const DEFAULT_GROUPS_CLAIM: &str = "https://authgate.local/groups";
+/// `guard.roles_claim` (and so `dev_tenant.roles_claim`): the claim holding the user's roles.
+/// Namespaced: Auth0 drops a custom claim named plainly `roles`.
+pub(crate) const DEFAULT_ROLES_CLAIM: &str = "https://authgate.local/roles";
 /// In the default `guard.identity_headers`: the header carrying the `sub` claim.
 pub(crate) const DEFAULT_USER_ID_HEADER: &str = "x-user-id";
 /// In the default `guard.identity_headers`: the header carrying the `email` claim.

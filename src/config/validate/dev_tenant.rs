@@ -8,7 +8,12 @@ use super::Problems;
 use crate::config::file::FileDevTenant;
 use crate::config::model::{DevPassword, DevTenant, DevUser, Secret, MANAGEMENT_SCOPES};
 
-pub(super) fn dev_tenant(p: &mut Problems, d: FileDevTenant, guard_groups_claim: &str) -> DevTenant {
+pub(super) fn dev_tenant(
+    p: &mut Problems,
+    d: FileDevTenant,
+    guard_groups_claim: &str,
+    guard_roles_claim: &str,
+) -> DevTenant {
     let default_directory = d.default_directory.unwrap_or_else(|| DEFAULT_DIRECTORY.to_string());
     let fast_password_hash = match d.password_hash.as_deref() {
         None | Some("standard") => false,
@@ -58,6 +63,8 @@ pub(super) fn dev_tenant(p: &mut Problems, d: FileDevTenant, guard_groups_claim:
             mfa: u.mfa,
             email_verified: u.email_verified.unwrap_or(DEFAULT_DEV_EMAIL_VERIFIED),
             groups: u.groups,
+            roles: u.roles,
+            permissions: u.permissions,
         });
     }
     DevTenant {
@@ -68,6 +75,7 @@ pub(super) fn dev_tenant(p: &mut Problems, d: FileDevTenant, guard_groups_claim:
         fast_password_hash,
         default_directory,
         groups_claim: d.groups_claim.unwrap_or_else(|| guard_groups_claim.to_string()),
+        roles_claim: d.roles_claim.unwrap_or_else(|| guard_roles_claim.to_string()),
         management_scopes: d
             .management_scopes
             .unwrap_or_else(|| MANAGEMENT_SCOPES.iter().map(|s| s.to_string()).collect()),

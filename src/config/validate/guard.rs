@@ -2,8 +2,8 @@
 
 use super::defaults::{
     DEFAULT_ALGORITHM, DEFAULT_CLIENT_HEADER, DEFAULT_GROUPS_CLAIM, DEFAULT_JWKS_MIN_REFETCH_SECONDS,
-    DEFAULT_JWKS_TTL_SECONDS, DEFAULT_LEEWAY_SECONDS, DEFAULT_REQUIRE_EMAIL_VERIFIED, DEFAULT_TOKEN_CACHE_BYTES,
-    DEFAULT_USER_EMAIL_HEADER, DEFAULT_USER_GROUPS_HEADER, DEFAULT_USER_ID_HEADER,
+    DEFAULT_JWKS_TTL_SECONDS, DEFAULT_LEEWAY_SECONDS, DEFAULT_REQUIRE_EMAIL_VERIFIED, DEFAULT_ROLES_CLAIM,
+    DEFAULT_TOKEN_CACHE_BYTES, DEFAULT_USER_EMAIL_HEADER, DEFAULT_USER_GROUPS_HEADER, DEFAULT_USER_ID_HEADER,
 };
 use super::scalars::header_name;
 use super::Problems;
@@ -43,6 +43,7 @@ pub(super) fn guard(p: &mut Problems, g: FileGuard, clients: &[Client], routes: 
         }
     }
     let groups_claim = g.groups_claim.unwrap_or_else(|| DEFAULT_GROUPS_CLAIM.to_string());
+    let roles_claim = g.roles_claim.unwrap_or_else(|| DEFAULT_ROLES_CLAIM.to_string());
     let pairs = g.identity_headers.unwrap_or_else(|| {
         BTreeMap::from([
             (DEFAULT_USER_ID_HEADER.to_string(), "sub".to_string()),
@@ -68,6 +69,8 @@ pub(super) fn guard(p: &mut Problems, g: FileGuard, clients: &[Client], routes: 
         token_cache_bytes: g.token_cache_bytes.unwrap_or(DEFAULT_TOKEN_CACHE_BYTES),
         require_email_verified: g.require_email_verified.unwrap_or(DEFAULT_REQUIRE_EMAIL_VERIFIED),
         groups_claim,
+        roles_claim,
+        authz_claims: Vec::new(),
         identity_headers,
         client_header,
         cookie_to_bearer: g.cookie_to_bearer,

@@ -4,6 +4,7 @@
 use super::file::FileConfig;
 use super::model::{Config, Routes, Tls};
 
+mod authz;
 mod backend;
 mod browser_login;
 mod clients;
@@ -81,10 +82,11 @@ pub(crate) fn validate(file: FileConfig, env_session_duration: Option<String>) -
         p.push("session.encryption_key", "is required with a store (32 bytes, base64)");
     }
     let clients = clients(&mut p, file.clients);
-    let routes = routes(&mut p, file.routes);
+    let (mut routes, allows) = routes(&mut p, file.routes);
     let limits = limits(&mut p, file.limits);
-    let guard = guard(&mut p, file.guard, &clients, &routes);
-    let dev_tenant = file.dev_tenant.map(|d| dev_tenant(&mut p, d, &guard.groups_claim));
+    let mut guard = guard(&mut p, file.guard, &clients, &routes);
+    authz::resolve(&mut p, &mut routes, allows, &clients, &mut guard);
+    let dev_tenant = file.dev_tenant.map(|d| dev_tenant(&mut p, d, &guard.groups_claim, &guard.roles_claim));
     let management = file.management.and_then(|m| management::management(&mut p, m, tenant.as_ref()));
     let routes = Routes { user_management: management.is_some(), ..routes };
     let routes = browser_login::routes(&mut p, routes, &clients);

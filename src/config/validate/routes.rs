@@ -2,7 +2,7 @@
 
 use super::defaults::DEFAULT_ROUTE_POLICY;
 use super::Problems;
-use crate::config::file::FileRoutes;
+use crate::config::file::{FileAllow, FileRoutes};
 use crate::config::model::{Policy, RouteRule, Routes};
 
 fn policy(p: &mut Problems, key: &str, value: &str) -> Policy {
@@ -17,13 +17,16 @@ fn policy(p: &mut Problems, key: &str, value: &str) -> Policy {
     }
 }
 
-pub(super) fn routes(p: &mut Problems, r: FileRoutes) -> Routes {
+/// The routes, and each rule's `allow` as written (resolved once the clients and the guard's
+/// claims are known: `authz::resolve`).
+pub(super) fn routes(p: &mut Problems, r: FileRoutes) -> (Routes, Vec<Option<Vec<FileAllow>>>) {
     let default = policy(p, "routes.default", r.default.as_deref().unwrap_or(DEFAULT_ROUTE_POLICY));
     let strictness = crate::routing::path::Strictness {
         reject_escaped_percent: r.reject_escaped_percent,
         reject_path_parameters: r.reject_path_parameters,
     };
     let mut rules = Vec::new();
+    let mut allows = Vec::new();
     for (i, rule) in r.rules.into_iter().enumerate() {
         let key = format!("routes.rules[{i}]");
         let normal = crate::routing::path::normalize(&rule.prefix, strictness);
@@ -47,9 +50,10 @@ pub(super) fn routes(p: &mut Problems, r: FileRoutes) -> Routes {
         let policy = policy(p, &format!("{key}.policy"), &rule.policy);
         let prefix = rule.prefix.trim_end_matches('/').to_string();
         let login_redirect = rule.login_redirect.unwrap_or(r.login_redirect);
-        rules.push(RouteRule { prefix, methods, policy, websocket: rule.websocket, login_redirect });
+        rules.push(RouteRule { prefix, methods, policy, websocket: rule.websocket, login_redirect, allow: vec![] });
+        allows.push(rule.allow);
     }
-    Routes {
+    let routes = Routes {
         default,
         strictness,
         rules,
@@ -57,5 +61,6 @@ pub(super) fn routes(p: &mut Problems, r: FileRoutes) -> Routes {
         login_client: r.login_client,
         callbacks: Vec::new(),
         default_login_redirect: r.login_redirect,
-    }
+    };
+    (routes, allows)
 }

@@ -153,22 +153,34 @@ proptest! {
     }
 }
 
+/// Rules of every policy, and one that names who may pass (`allow`): the rule that decides
+/// carries its `allow`, so the same rule means the same authorization.
 fn routes() -> crate::config::Routes {
-    use crate::config::Policy;
-    crate::config::Routes::for_tests(&[("/public", Policy::Public), ("/a", Policy::Secret), ("/a/b", Policy::Public)])
+    use crate::config::{Alternative, Condition, Need, Policy};
+    let mut routes = crate::config::Routes::for_tests(&[
+        ("/public", Policy::Public),
+        ("/a", Policy::Secret),
+        ("/a/b", Policy::Public),
+        ("/admin", Policy::Authenticated),
+    ]);
+    let admins =
+        Condition { need: Need::Groups, claim: "groups".into(), reads: vec![0], values: vec!["admins".into()] };
+    routes.rules[3].allow = vec![Alternative { conditions: vec![admins] }];
+    routes
 }
 
 proptest! {
     /// Deciding on a raw path is deciding on its normal form: the gateway's decision is about
     /// the path the backend gets.
     #[test]
-    fn the_decision_on_a_raw_path_is_the_decision_on_its_normal_form(raw in raw_path(), prefix in prop_oneof![Just(""), Just("/public"), Just("/a"), Just("/a/b")]) {
+    fn the_decision_on_a_raw_path_is_the_decision_on_its_normal_form(raw in raw_path(), prefix in prop_oneof![Just(""), Just("/public"), Just("/a"), Just("/a/b"), Just("/admin")]) {
         let raw = format!("{prefix}{raw}");
         let routes = routes();
         if let Ok(d) = crate::proxy::decide(&routes, Strictness::default(), "GET", &raw) {
             let again = crate::proxy::decide(&routes, Strictness::default(), "GET", &d.path).expect("the normal form is accepted");
             prop_assert_eq!(again.route, d.route);
             prop_assert_eq!(again.rule, d.rule);
+            prop_assert_eq!(again.rule.allow(&routes), d.rule.allow(&routes));
             prop_assert_eq!(&again.path, &d.path);
         }
     }

@@ -140,6 +140,8 @@ pub(super) fn issue(
         "email": u.email, "email_verified": u.email_verified,
     });
     access[s.groups_claim.as_str()] = json!(u.groups());
+    access[s.roles_claim.as_str()] = json!(u.roles);
+    access["permissions"] = json!(u.permissions);
     let signer = s.signer();
     let mut out = json!({
         "access_token": signer.sign(&access),

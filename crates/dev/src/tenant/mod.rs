@@ -58,6 +58,7 @@ struct State {
     rotate: bool,
     default_directory: String,
     groups_claim: String,
+    roles_claim: String,
     /// Signing keys, the current one last; all are published in the JWKS.
     keys: RwLock<Vec<Arc<Signer>>>,
     /// Fault switch for tests: the JWKS endpoint answers 503.
@@ -151,6 +152,7 @@ impl DevTenant {
                 rotate: dev.rotate_refresh_tokens,
                 default_directory: dev.default_directory.clone(),
                 groups_claim: dev.groups_claim.clone(),
+                roles_claim: dev.roles_claim.clone(),
                 keys: RwLock::new(vec![Arc::new(Signer::generate())]),
                 jwks_failing: AtomicBool::new(false),
                 jwks_requests: Default::default(),

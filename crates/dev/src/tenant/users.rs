@@ -31,6 +31,9 @@ pub(crate) struct User {
     /// PHC string, or empty: no password (nothing ever matches it).
     pub(crate) hash: String,
     otp: Option<Secret>,
+    /// RBAC roles and permissions (Auth0 keeps them apart from the profile).
+    pub(crate) roles: Vec<String>,
+    pub(crate) permissions: Vec<String>,
 }
 
 /// Argon2id: the library default (19 MiB, 2 passes), or a fast setting for benchmarks.
@@ -83,6 +86,8 @@ impl User {
             updated_at: now,
             hash: String::new(),
             otp: None,
+            roles: Vec::new(),
+            permissions: Vec::new(),
         }
     }
 
@@ -109,6 +114,8 @@ impl User {
         }
         user.hash = hash;
         user.otp = u.otp.clone();
+        user.roles = u.roles.clone();
+        user.permissions = u.permissions.clone();
         Ok(user)
     }
 
