@@ -184,6 +184,9 @@ impl App {
                 (self.users.me(&self.guard, request).await, None)
             }
             Route::Own(OwnEndpoint::Users(op)) => (self.users.handle(op, path, query, request).await, None),
+            Route::Own(OwnEndpoint::ForwardAuth(flavor)) => {
+                (crate::forward_auth::answer(&self.config, &self.guard, flavor, path, query, request).await, None)
+            }
             Route::WrongMethod(allow) => (ApiError::method_not_allowed(allow).into_reply(), None),
             Route::Reserved => (Self::reserved().into_reply(), None),
             Route::Backend => unreachable!("the backend's routes are proxied, never answered here"),

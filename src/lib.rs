@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod dev;
 pub(crate) mod discovery;
+pub(crate) mod forward_auth;
 
 pub mod guard;
 pub(crate) mod http;

@@ -20,6 +20,7 @@ pub(crate) struct FileConfig {
     pub(crate) tenant: FileTenant,
     pub(crate) dev_tenant: Option<FileDevTenant>,
     pub(crate) management: Option<FileManagement>,
+    pub(crate) forward_auth: Option<FileForwardAuth>,
     #[serde(default)]
     pub(crate) session: FileSession,
     #[serde(default)]
@@ -90,6 +91,14 @@ pub(crate) struct FileRouteRule {
     pub(crate) login_redirect: Option<bool>,
     /// Alternatives: the request passes when any holds, an alternative when all its conditions do.
     pub(crate) allow: Option<Vec<FileAllow>>,
+}
+
+/// `forward_auth`: the decision as a service, for proxies in front (nginx, Traefik, Caddy, Envoy).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileForwardAuth {
+    #[serde(default)]
+    pub(crate) enabled: bool,
 }
 
 /// One alternative of `routes.rules[].allow`.

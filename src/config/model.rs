@@ -127,6 +127,8 @@ pub struct Routes {
     pub(crate) user_management: bool,
     /// The client browsers are sent to `/authorize` for (with `login_redirect`).
     pub(crate) login_client: Option<String>,
+    /// The forward-auth endpoints (`/authz/…`) are the gateway's (`forward_auth.enabled`).
+    pub(crate) forward_auth: bool,
     /// The callback paths the gateway serves: (path, client name).
     pub(crate) callbacks: Vec<(String, String)>,
     /// `routes.login_redirect`, for the default policy (no rule matched).
@@ -360,6 +362,7 @@ impl Routes {
             strictness: crate::routing::path::Strictness::default(),
             user_management: true,
             login_client: None,
+            forward_auth: true,
             callbacks: vec![("/callback".into(), "website".into())],
             default_login_redirect: false,
             rules: rules.iter().map(rule).collect(),

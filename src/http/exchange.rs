@@ -8,10 +8,13 @@ use std::net::IpAddr;
 /// A request the gateway answers itself, fully read.
 #[derive(Debug, Clone)]
 pub(crate) struct Request {
+    pub(crate) method: http::Method,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
     /// The end user's IP, sent to the tenant as `auth0-forwarded-for`.
     pub(crate) client_ip: IpAddr,
+    /// The socket peer is one of `limits.trusted_proxies` (its forwarding headers are believed).
+    pub(crate) peer_trusted: bool,
 }
 
 impl Request {
@@ -25,6 +28,9 @@ impl Request {
 pub(crate) struct Reply {
     pub(crate) status: u16,
     pub(crate) headers: Vec<(&'static str, String)>,
+    /// Headers whose names come from the configuration (the identity headers of a
+    /// forward-auth answer).
+    pub(crate) named_headers: Vec<(http::HeaderName, String)>,
     pub(crate) body: Bytes,
 }
 
@@ -34,6 +40,7 @@ impl Reply {
         Reply {
             status,
             headers: vec![("content-type", "application/json".to_string()), ("cache-control", "no-store".to_string())],
+            named_headers: Vec::new(),
             body: body.into(),
         }
     }
@@ -55,7 +62,12 @@ impl Reply {
 
     /// An empty `200` (the website login answer): the session rides in a cookie.
     pub(crate) fn empty(status: u16) -> Self {
-        Reply { status, headers: vec![("cache-control", "no-store".to_string())], body: Bytes::new() }
+        Reply {
+            status,
+            headers: vec![("cache-control", "no-store".to_string())],
+            named_headers: Vec::new(),
+            body: Bytes::new(),
+        }
     }
 
     /// Add a header; `cache-control` replaces the default one.

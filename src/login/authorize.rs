@@ -419,6 +419,7 @@ mod tests {
             rules: vec![],
             user_management: false,
             login_client: Some("web".into()),
+            forward_auth: false,
             callbacks: vec![],
             default_login_redirect: true,
         };

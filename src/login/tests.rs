@@ -67,7 +67,13 @@ pub(crate) fn request(secret: Option<&str>, form: &[(&str, &str)]) -> Request {
         headers.insert("secret", HeaderValue::from_str(s).unwrap());
     }
     let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-    Request { headers, body: body.into(), client_ip: Ipv4Addr::LOCALHOST.into() }
+    Request {
+        method: http::Method::POST,
+        headers,
+        body: body.into(),
+        client_ip: Ipv4Addr::LOCALHOST.into(),
+        peer_trusted: false,
+    }
 }
 
 pub(crate) fn text(reply: &Reply) -> String {

@@ -135,7 +135,7 @@ impl ProxyHttp for Gateway {
         let req = session.req_header();
         ctx.request_id = request_scope::id_for(req.headers.get("x-request-id").and_then(|v| v.to_str().ok()));
         let forwarding = app.limits.forwarding(peer_ip(session), &req.headers);
-        let ip = forwarding.client;
+        let (ip, peer_trusted) = (forwarding.client, forwarding.peer_trusted);
         ctx.forwarding = Some(forwarding);
         if req.headers.get_all("secret").iter().nth(1).is_some() {
             session.set_keepalive(None);
@@ -172,7 +172,7 @@ impl ProxyHttp for Gateway {
         if ctx.route != Route::Backend {
             let ((reply, client), tenant_time) = request_scope::run(
                 ctx.request_id.clone(),
-                answer(&app, ctx.route, own_target.unwrap_or_default(), ip, session),
+                answer(&app, ctx.route, own_target.unwrap_or_default(), (ip, peer_trusted), session),
             )
             .await;
             ctx.client = client;
@@ -398,8 +398,11 @@ fn peer_ip(session: &Session) -> IpAddr {
 }
 
 async fn write_reply(session: &mut Session, reply: Reply) -> Result<()> {
-    let mut header = ResponseHeader::build(reply.status, Some(reply.headers.len() + 1))?;
+    let mut header = ResponseHeader::build(reply.status, Some(reply.headers.len() + reply.named_headers.len() + 1))?;
     for (name, value) in reply.headers {
+        header.append_header(name, value)?;
+    }
+    for (name, value) in reply.named_headers {
         header.append_header(name, value)?;
     }
     header.insert_header("content-length", reply.body.len().to_string())?;

@@ -23,14 +23,14 @@ pub(super) async fn answer(
     app: &App,
     route: Route,
     target: OwnTarget,
-    ip: IpAddr,
+    (ip, peer_trusted): (IpAddr, bool),
     session: &mut Session,
 ) -> (Reply, Option<String>) {
     if route == Route::Reserved {
         return (App::reserved().into_reply(), None);
     }
     let limit = app.body_limit(route, &session.req_header().headers);
-    match read_request(session, limit, app.config.connections.body_timeout, ip).await {
+    match read_request(session, limit, app.config.connections.body_timeout, (ip, peer_trusted)).await {
         Ok(request) => app.answer(route, &target.path, target.query.as_deref(), &request).await,
         Err(reply) => {
             session.set_keepalive(None);
@@ -45,10 +45,11 @@ async fn read_request(
     session: &mut Session,
     limit: usize,
     deadline: Duration,
-    client_ip: IpAddr,
+    (client_ip, peer_trusted): (IpAddr, bool),
 ) -> std::result::Result<Request, Reply> {
     let too_large = || ApiError::payload_too_large(limit).into_reply();
     let headers = session.req_header().headers.clone();
+    let method = session.req_header().method.clone();
     let declared =
         headers.get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
@@ -70,7 +71,7 @@ async fn read_request(
         }
     };
     match tokio::time::timeout(deadline, read).await {
-        Ok(Ok(())) => Ok(Request { headers, body: Bytes::from(body), client_ip }),
+        Ok(Ok(())) => Ok(Request { method, headers, body: Bytes::from(body), client_ip, peer_trusted }),
         Ok(Err(reply)) => Err(reply),
         Err(_) => {
             crate::metrics::metrics().connections_refused.with_label_values(&["body_timeout"]).inc();

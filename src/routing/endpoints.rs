@@ -61,7 +61,25 @@ pub(crate) enum OwnEndpoint {
     Authorize,
     /// `GET <a client's redirect_url path>`: the browser login's callback.
     Callback,
+    /// The forward-auth endpoints (`forward_auth.enabled`): the decision for a proxy in front.
+    ForwardAuth(ForwardAuth),
 }
+
+/// Which proxy's convention a forward-auth request follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ForwardAuth {
+    /// nginx `auth_request`: `X-Original-Method`, `X-Original-URI`.
+    Nginx,
+    /// Traefik `forwardAuth` and Caddy `forward_auth`: `X-Forwarded-Method`, `X-Forwarded-Uri`.
+    Traefik,
+    /// Envoy's HTTP `ext_authz`: the original method, the original path after the prefix.
+    Envoy,
+}
+
+/// Where the forward-auth endpoints live.
+pub(crate) const AUTH_REQUEST_PATH: &str = "/authz/auth-request";
+pub(crate) const FORWARD_AUTH_PATH: &str = "/authz/forward-auth";
+pub(crate) const EXT_AUTHZ_PREFIX: &str = "/authz/ext-authz";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Route {
@@ -94,6 +112,7 @@ impl Route {
             Route::Own(OwnEndpoint::Users(_)) => "management",
             Route::Own(OwnEndpoint::Authorize) => "authorize",
             Route::Own(OwnEndpoint::Callback) => "callback",
+            Route::Own(OwnEndpoint::ForwardAuth(_)) => "forward_auth",
             Route::WrongMethod(_) => "wrong_method",
             Route::Reserved => "reserved",
             Route::Backend => "backend",

@@ -4,7 +4,10 @@
 //! would be decided differently: the gateway's decision and the backend's view must be about
 //! the same request.
 
-use super::endpoints::{route, user_route, OwnEndpoint, Route, AUTHORIZE_PATH};
+use super::endpoints::{
+    route, user_route, ForwardAuth, OwnEndpoint, Route, AUTHORIZE_PATH, AUTH_REQUEST_PATH, EXT_AUTHZ_PREFIX,
+    FORWARD_AUTH_PATH,
+};
 use super::path::{normalize, without_parameters, Strictness};
 use super::policy::{rule_for, rule_for_any_case, Matched};
 use crate::config::Routes;
@@ -17,7 +20,8 @@ fn route_in(routes: &Routes, method: &str, path: &str) -> Route {
         Route::Backend => {
             let browser = || (!routes.callbacks.is_empty()).then(|| browser_route(routes, method, path)).flatten();
             let users = || routes.user_management.then(|| user_route(method, path)).flatten();
-            browser().or_else(users).unwrap_or(Route::Backend)
+            let forward_auth = || routes.forward_auth.then(|| forward_auth_route(method, path)).flatten();
+            browser().or_else(users).or_else(forward_auth).unwrap_or(Route::Backend)
         }
         decided => decided,
     }
@@ -37,6 +41,31 @@ fn browser_route(routes: &Routes, method: &str, path: &str) -> Option<Route> {
         reserved |= p.eq_ignore_ascii_case(folded);
     }
     reserved.then_some(Route::Reserved)
+}
+
+/// The forward-auth endpoints, when enabled: `GET` on the nginx and Traefik/Caddy ones, any
+/// method below the Envoy prefix (its requests keep the original method). Other spellings of
+/// `/authz/…` are `Reserved`: nothing below it reaches the backend.
+fn forward_auth_route(method: &str, path: &str) -> Option<Route> {
+    let below = |prefix: &str| {
+        path.len() >= prefix.len()
+            && path.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+            && path.as_bytes().get(prefix.len()).is_none_or(|b| *b == b'/')
+    };
+    if !below("/authz") {
+        return None;
+    }
+    let get_only = |flavor| {
+        Some(if method == "GET" { Route::Own(OwnEndpoint::ForwardAuth(flavor)) } else { Route::WrongMethod("GET") })
+    };
+    match path {
+        AUTH_REQUEST_PATH => get_only(ForwardAuth::Nginx),
+        FORWARD_AUTH_PATH => get_only(ForwardAuth::Traefik),
+        p if p.starts_with(EXT_AUTHZ_PREFIX) && below(EXT_AUTHZ_PREFIX) => {
+            Some(Route::Own(OwnEndpoint::ForwardAuth(ForwardAuth::Envoy)))
+        }
+        _ => Some(Route::Reserved),
+    }
 }
 
 fn refusal(e: super::path::PathError) -> ApiError {
@@ -208,13 +237,16 @@ mod tests {
                     .flat_map(|(p, allow, _)| allow.split(", ").map(move |m| format!("{m} {p}")).collect::<Vec<_>>()),
             )
             .chain([format!("GET {AUTHORIZE_PATH}"), "GET /callback".to_string()])
+            .chain([format!("GET {AUTH_REQUEST_PATH}"), format!("GET {FORWARD_AUTH_PATH}")])
+            .chain(["GET", "POST", "PUT", "PATCH", "DELETE"].map(|m| format!("{m} {EXT_AUTHZ_PREFIX}/{{path}}")))
             .collect();
         documented.sort();
         routed.sort();
         assert_eq!(documented, routed);
         for line in &routed {
             let (method, path) = line.split_once(' ').unwrap();
-            let concrete = path.replace("{userId}", "auth0%7Cabc").replace("{jobId}", "job_1");
+            let concrete =
+                path.replace("{userId}", "auth0%7Cabc").replace("{jobId}", "job_1").replace("{path}", "api/x");
             let routed = route_in(&routes(), method, &concrete);
             assert!(!matches!(routed, Route::Backend | Route::WrongMethod(_) | Route::Reserved), "{line}");
         }

@@ -11,6 +11,7 @@ mod browser_login;
 mod cli;
 mod connections;
 mod docs_examples;
+mod forward_auth;
 mod guard;
 mod idtoken;
 mod legacy;

@@ -88,7 +88,8 @@ pub(crate) fn validate(file: FileConfig, env_session_duration: Option<String>) -
     authz::resolve(&mut p, &mut routes, allows, &clients, &mut guard);
     let dev_tenant = file.dev_tenant.map(|d| dev_tenant(&mut p, d, &guard.groups_claim, &guard.roles_claim));
     let management = file.management.and_then(|m| management::management(&mut p, m, tenant.as_ref()));
-    let routes = Routes { user_management: management.is_some(), ..routes };
+    let forward_auth = file.forward_auth.is_some_and(|f| f.enabled);
+    let routes = Routes { user_management: management.is_some(), forward_auth, ..routes };
     let routes = browser_login::routes(&mut p, routes, &clients);
     if tenant.as_ref().is_some_and(|t| t.embedded) && dev_tenant.is_none() {
         p.push("tenant.embedded", "true needs a dev_tenant section");

@@ -59,6 +59,7 @@ pub(super) fn routes(p: &mut Problems, r: FileRoutes) -> (Routes, Vec<Option<Vec
         rules,
         user_management: false,
         login_client: r.login_client,
+        forward_auth: false,
         callbacks: Vec::new(),
         default_login_redirect: r.login_redirect,
     };
