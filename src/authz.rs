@@ -122,5 +122,7 @@ pub(crate) fn page_for(refusal: &ApiError, method: &str, accept: Option<&str>) -
     })
 }
 
+pub(crate) mod explain;
+
 #[cfg(test)]
 mod tests;

@@ -6,6 +6,44 @@
 pub(crate) mod admin;
 pub mod app;
 pub(crate) mod authz;
+
+/// `authgate explain`: the explanation of which rule decides `method` `path` for a request
+/// carrying `token` (its claims read unverified) or `claims` (JSON) and `secret`; and whether
+/// the rules let it through.
+pub fn authz_explain(
+    config: &config::Config,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    claims: Option<&str>,
+    secret: Option<&str>,
+) -> Result<(String, bool), String> {
+    let claims = match (token, claims) {
+        (Some(t), _) => Some(jwt::unverified_claims(t).ok_or("--token: not a JWT whose payload is a JSON object")?),
+        (None, Some(text)) => Some(
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text)
+                .map_err(|e| format!("--claims: not a JSON object: {e}"))?,
+        ),
+        (None, None) => None,
+    };
+    let secret_client = match secret {
+        Some(s) => Some(
+            config
+                .client_by_secret(s.as_bytes())
+                .ok_or("--secret: no configured client has this secret")?
+                .name
+                .as_str(),
+        ),
+        None => None,
+    };
+    let method = method.to_ascii_uppercase();
+    let asked = authz::explain::Asked { method: &method, target: path, claims, secret_client };
+    let (mut text, allowed) = authz::explain::explain(config, &asked);
+    if token.is_some() {
+        text.push_str("  (the token's signature, expiry and audience were not checked: the guard checks them)\n");
+    }
+    Ok((text, allowed))
+}
 pub mod cli;
 pub mod config;
 pub mod dev;

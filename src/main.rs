@@ -35,6 +35,22 @@ fn main() -> ExitCode {
         }
         Command::Run => server::run(config, Some(cli.config.clone())).map_err(|e| e.to_string()),
         Command::DevTenant { listen } => run_dev_tenant(config, listen),
+        Command::Explain { method, path, token, claims, secret } => {
+            match authgate::authz_explain(
+                &config,
+                &method,
+                &path,
+                token.as_deref(),
+                claims.as_deref(),
+                secret.as_deref(),
+            ) {
+                Ok((text, allowed)) => {
+                    print!("{text}");
+                    return if allowed { ExitCode::SUCCESS } else { ExitCode::from(2) };
+                }
+                Err(e) => Err(e),
+            }
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -126,3 +126,16 @@ fn a_refused_page_load_gets_a_page_and_an_api_call_the_json() {
     assert!(page_for(&e, "POST", Some("text/html")).is_none());
     assert!(page_for(&ApiError::invalid_token("x"), "GET", Some("text/html")).is_none(), "401s keep their way");
 }
+
+#[test]
+fn check_warns_of_rules_that_restrict_some_methods_or_name_unknown_clients() {
+    let c = config(
+        "    - {prefix: /x, methods: [POST], policy: authenticated, allow: [{clients: [web, other-app]}]}\n    \
+         - {prefix: /x, policy: authenticated, allow: [{groups: [a]}]}\n",
+    )
+    .unwrap();
+    let w = c.warnings().join("\n");
+    assert!(w.contains("routes.rules[0].allow applies to POST only"), "{w}");
+    assert!(w.contains("\"other-app\" is no configured client"), "{w}");
+    assert!(!w.contains("\"web-id\""), "a configured client by name is known: {w}");
+}

@@ -32,9 +32,36 @@ impl Config {
         s
     }
 
+    /// `allow` rules that may not do what they seem to: one that lists methods leaves the
+    /// others to later rules; a client id no configured client has.
+    fn allow_warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        for (i, rule) in self.routes.rules.iter().enumerate().filter(|(_, r)| !r.allow.is_empty()) {
+            if !rule.methods.is_empty() {
+                w.push(format!(
+                    "routes.rules[{i}].allow applies to {} only: other methods on {} are decided by later rules",
+                    rule.methods.join(", "),
+                    if rule.prefix.is_empty() { "/" } else { &rule.prefix }
+                ));
+            }
+            let tokens_clients = rule.allow.iter().flat_map(|a| &a.conditions).filter(|c| {
+                c.need == crate::config::Need::Clients && !c.reads.is_empty()
+            });
+            for id in tokens_clients.flat_map(|c| &c.values) {
+                if !self.clients.iter().any(|c| &c.client_id == id) {
+                    w.push(format!(
+                        "routes.rules[{i}].allow: clients {id:?} is no configured client: taken as the client_id of an application known only to the tenant"
+                    ));
+                }
+            }
+        }
+        w
+    }
+
     /// What is valid but probably not meant: printed by `authgate check` and logged at start.
     pub fn warnings(&self) -> Vec<String> {
         let mut w = crate::routing::policy::shadowed_rules(&self.routes);
+        w.extend(self.allow_warnings());
         if self.tenant.embedded {
             w.push(format!(
                 "tenant.embedded: the dev tenant runs on {} with demo users: never in production",

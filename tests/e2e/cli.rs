@@ -147,3 +147,43 @@ async fn dev_tenant_runs_alone_and_serves_a_gateway_in_another_process() {
     .await;
     assert_eq!((status, me["email"].as_str()), (200, Some("demo@example.com")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_names_the_deciding_rule_for_a_real_token_and_exits_by_the_decision() {
+    // The demo's rules, and a token of the demo user from the demo's own tenant.
+    let s = Stack::start_with(|y| {
+        let rules = "    - { prefix: /public/, policy: public }\n";
+        let with = "    - { prefix: /reports, policy: authenticated, allow: [{ permissions: ['read:reports'] }] }\n";
+        edit(&y, rules, &format!("{with}{rules}"))
+    })
+    .await;
+    let (status, body) = s.login("mobile-secret").await;
+    assert_eq!(status, 200);
+    let token = body["accessToken"].as_str().unwrap();
+    let config = s.gateway.config_path.to_str().unwrap();
+    let out = authgate(&["explain", "--config", config, "--path", "/public/../reports/q3", "--token", token]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    for needle in [
+        "normalised path: /reports/q3",
+        "decided by: rules[0]:/reports",
+        "missing permissions",
+        "forbidden",
+        "not checked",
+    ] {
+        assert!(stdout.contains(needle), "{needle} missing in:\n{stdout}");
+    }
+    assert!(!stdout.contains(token), "the token is not printed");
+    let out = authgate(&[
+        "explain",
+        "--config",
+        config,
+        "--path",
+        "/reports/q3",
+        "--claims",
+        r#"{"permissions":["read:reports"]}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = authgate(&["explain", "--config", config, "--path", "/reports/q3", "--claims", "[1]"]);
+    assert_eq!(out.status.code(), Some(1), "bad input: {}", String::from_utf8_lossy(&out.stderr));
+}
