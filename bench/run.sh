@@ -124,7 +124,9 @@ sed -e "s/127.0.0.1:8080/127.0.0.1:$gw/; s/127.0.0.1:9090/127.0.0.1:$admin/" \
     -e "s|http://127.0.0.1:8081|http://127.0.0.1:$tenant|; s|http://127.0.0.1:8082|http://127.0.0.1:$backend|" \
     -e "s/embedded: true/embedded: false/; s/embedded_echo: true/embedded_echo: false/" \
     -e "s/^  audience: https:\/\/api.authgate.local/  audience: https:\/\/api.authgate.local\n  password_hash: fast/" \
+    -e "s|^  rules:\$|  rules:\n    - { prefix: /ruled/, policy: authenticated, allow: [{ groups: [admins], scopes: [openid], claims: { email_verified: 'true' } }] }|" \
     gateway.yaml > "$work/gateway.yaml"
+grep -q "prefix: /ruled/" "$work/gateway.yaml" || { echo "bench: the 3-condition rule was not added" >&2; exit 1; }
 export LOGIN_RATE=1000000/s LOGIN_BURST=1000000 LOGIN_ATTEMPTS_RATE=1000000/s LOGIN_ATTEMPTS_BURST=1000000
 RUST_LOG=warn "$AUTHGATE" dev-tenant --listen "127.0.0.1:$tenant" --config "$work/gateway.yaml" >/dev/null 2>&1 &
 pids+=($!)
@@ -222,6 +224,8 @@ check "$(code "http://127.0.0.1:$hapj/api/item")" 401 "HAProxy jwt: no token is 
 check "$(curl -s "http://127.0.0.1:$gw/public/item")" "$(cat "$work/www/item.json")" "authgate public"
 check "$(curl -s "http://127.0.0.1:$gw/api/item" -H "authorization: Bearer $token")" "$(cat "$work/www/item.json")" "authgate bearer"
 check "$(curl -s "http://127.0.0.1:$gw/api/item" -H "cookie: $cookie")" "$(cat "$work/www/item.json")" "authgate cookie"
+check "$(curl -s "http://127.0.0.1:$gw/ruled/item" -H "authorization: Bearer $token")" "$(cat "$work/www/item.json")" "authgate bearer, a 3-condition allow rule"
+check "$(code "http://127.0.0.1:$gw/ruled/item" -H "authorization: Bearer $wrong_aud")" 401 "authgate: the allow rule after the guard"
 check "$(curl -s "http://127.0.0.1:$gw/whoami" -H "authorization: Bearer $token" -H 'x-user-id: forged')" "{\"user\":\"$sub\"}" "the backend sees the identity"
 check "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$gw/api/item" -H "authorization: Bearer ${token%?}x")" 401 "a wrong token is refused"
 check "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$gw/api/item")" 401 "no token is refused"
@@ -267,11 +271,12 @@ add j_haproxy_jwt "http://127.0.0.1:$hapj/api/item" "authorization: Bearer $toke
 add c_public "http://127.0.0.1:$gw/public/item"
 add d_bearer "http://127.0.0.1:$gw/api/item" "authorization: Bearer $token"
 add e_cookie "http://127.0.0.1:$gw/api/item" "cookie: $cookie"
+add m_bearer_allow "http://127.0.0.1:$gw/ruled/item" "authorization: Bearer $token"
 add g_limits_memory "http://127.0.0.1:$gwm/api/item" "authorization: Bearer $token"
 add h_limits_redis "http://127.0.0.1:$gwr/api/item" "authorization: Bearer $token"
 add f_login_tenant "http://127.0.0.1:$tenant/oauth/token" "" login-tenant.lua 1
 add f_login_gateway "http://127.0.0.1:$gw/oauth/token" "" login-gw.lua 1
-order=(a_backend i_haproxy b_nginx c_public d_bearer e_cookie j_haproxy_jwt g_limits_memory h_limits_redis f_login_tenant f_login_gateway)
+order=(a_backend i_haproxy b_nginx c_public d_bearer m_bearer_allow e_cookie j_haproxy_jwt g_limits_memory h_limits_redis f_login_tenant f_login_gateway)
 # ONLY="i_haproxy d_bearer" runs those targets alone (i_haproxy is always kept: the reference).
 if [ -n "${ONLY:-}" ]; then
   kept=(i_haproxy)
@@ -327,6 +332,7 @@ echo "wrk -t1 -c$conns (logins: -c1), ${secs}s x $rounds rounds interleaved, med
 printf '%-34s %12s %10s %10s %11s %10s\n' target req/s p50_ms p99_ms vs_haproxy vs_nginx
 for t in "${order[@]}"; do row "$t"; done
 echo "authgate vs HAProxy jwt, Bearer (d/j): $(ratio "$(col d_bearer 1)" "$(col j_haproxy_jwt 1)")x the throughput"
+echo "authgate Bearer on a route with a 3-condition allow vs none (m/d): $(ratio "$(col m_bearer_allow 1)" "$(col d_bearer 1)")x the throughput"
 echo "limits counted in Redis vs in memory: $(ratio "$(col h_limits_redis 1)" "$(col g_limits_memory 1)")x the throughput"
 echo "login: authgate adds $(awk -v g="$(col f_login_gateway 2)" -v t="$(col f_login_tenant 2)" 'BEGIN {printf "%.3f", g - t}') ms to the median (1 connection)"
 echo "resident memory: authgate idle $idle_rss, after the load $loaded_rss; HAProxy plain idle $hap_idle_rss, after the load $hap_loaded_rss"

@@ -185,7 +185,7 @@ impl App {
             }
             Route::Own(OwnEndpoint::Users(op)) => (self.users.handle(op, path, query, request).await, None),
             Route::Own(OwnEndpoint::ForwardAuth(flavor)) => {
-                (crate::forward_auth::answer(&self.config, &self.guard, flavor, path, query, request).await, None)
+                (crate::forward_auth::answer(&self.config, &self.guard, flavor, (path, query), request).await, None)
             }
             Route::WrongMethod(allow) => (ApiError::method_not_allowed(allow).into_reply(), None),
             Route::Reserved => (Self::reserved().into_reply(), None),

@@ -106,6 +106,8 @@ fn allow_lists_that_cannot_mean_what_they_say_are_refused() {
         ("    - {prefix: /p, policy: authenticated, allow: [{groups: []}]}\n", "has no condition"),
         ("    - {prefix: /p, policy: authenticated, allow: [{claims: {tier: []}}]}\n", "at least one non-empty value"),
         ("    - {prefix: /p, policy: authenticated, allow: [{group: [a]}]}\n", "unknown field"),
+        ("    - {prefix: /p, policy: authenticated, allow: [{scopes: ['read x']}]}\n", "one scope token"),
+        ("    - {prefix: /p, policy: authenticated, allow: [{permissions: ['a\"b']}]}\n", "one scope token"),
     ] {
         let e = config(rules).unwrap_err();
         assert!(e.contains(said), "{rules}: {e}");
@@ -138,4 +140,11 @@ fn check_warns_of_rules_that_restrict_some_methods_or_name_unknown_clients() {
     assert!(w.contains("routes.rules[0].allow applies to POST only"), "{w}");
     assert!(w.contains("\"other-app\" is no configured client"), "{w}");
     assert!(!w.contains("\"web-id\""), "a configured client by name is known: {w}");
+}
+
+#[test]
+fn a_rule_that_lists_get_decides_head_too() {
+    let c = config("    - {prefix: /x, methods: [GET], policy: authenticated, allow: [{groups: [admins]}]}\n").unwrap();
+    let rule = |m| crate::routing::policy::rule_for(&c.routes, m, "/x/y").rule;
+    assert_eq!((rule("GET"), rule("HEAD"), rule("POST")), (Some(0), Some(0), None));
 }

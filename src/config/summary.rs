@@ -44,9 +44,11 @@ impl Config {
                     if rule.prefix.is_empty() { "/" } else { &rule.prefix }
                 ));
             }
-            let tokens_clients = rule.allow.iter().flat_map(|a| &a.conditions).filter(|c| {
-                c.need == crate::config::Need::Clients && !c.reads.is_empty()
-            });
+            let tokens_clients = rule
+                .allow
+                .iter()
+                .flat_map(|a| &a.conditions)
+                .filter(|c| c.need == crate::config::Need::Clients && !c.reads.is_empty());
             for id in tokens_clients.flat_map(|c| &c.values) {
                 if !self.clients.iter().any(|c| &c.client_id == id) {
                     w.push(format!(

@@ -15,6 +15,8 @@ pub(crate) struct Request {
     pub(crate) client_ip: IpAddr,
     /// The socket peer is one of `limits.trusted_proxies` (its forwarding headers are believed).
     pub(crate) peer_trusted: bool,
+    /// The request target was not in its normal form (the router decided on another spelling).
+    pub(crate) target_rewritten: bool,
 }
 
 impl Request {

@@ -73,6 +73,7 @@ pub(crate) fn request(secret: Option<&str>, form: &[(&str, &str)]) -> Request {
         body: body.into(),
         client_ip: Ipv4Addr::LOCALHOST.into(),
         peer_trusted: false,
+        target_rewritten: false,
     }
 }
 

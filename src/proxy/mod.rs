@@ -154,8 +154,11 @@ impl ProxyHttp for Gateway {
                 ctx.route = d.route;
                 // The gateway's own endpoints get what was decided on (not on the proxied path:
                 // nothing to copy there).
-                let own = (d.route != Route::Backend)
-                    .then(|| OwnTarget { path: d.path.to_string(), query: query.map(str::to_string) });
+                let own = (d.route != Route::Backend).then(|| OwnTarget {
+                    path: d.path.to_string(),
+                    query: query.map(str::to_string),
+                    rewritten: rewrite,
+                });
                 if rewrite {
                     ctx.rewritten_uri = Some(match query {
                         Some(q) => format!("{}?{q}", d.path),

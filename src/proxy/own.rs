@@ -15,6 +15,8 @@ use std::time::Duration;
 pub(super) struct OwnTarget {
     pub(super) path: String,
     pub(super) query: Option<String>,
+    /// The request target was not in its normal form.
+    pub(super) rewritten: bool,
 }
 
 /// Read a request the gateway answers itself, then answer it (`App::answer`); also returns
@@ -31,6 +33,10 @@ pub(super) async fn answer(
     }
     let limit = app.body_limit(route, &session.req_header().headers);
     match read_request(session, limit, app.config.connections.body_timeout, (ip, peer_trusted)).await {
+        Ok(request) if target.rewritten => {
+            let request = Request { target_rewritten: true, ..request };
+            app.answer(route, &target.path, target.query.as_deref(), &request).await
+        }
         Ok(request) => app.answer(route, &target.path, target.query.as_deref(), &request).await,
         Err(reply) => {
             session.set_keepalive(None);
@@ -71,7 +77,9 @@ async fn read_request(
         }
     };
     match tokio::time::timeout(deadline, read).await {
-        Ok(Ok(())) => Ok(Request { method, headers, body: Bytes::from(body), client_ip, peer_trusted }),
+        Ok(Ok(())) => {
+            Ok(Request { method, headers, body: Bytes::from(body), client_ip, peer_trusted, target_rewritten: false })
+        }
         Ok(Err(reply)) => Err(reply),
         Err(_) => {
             crate::metrics::metrics().connections_refused.with_label_values(&["body_timeout"]).inc();

@@ -40,8 +40,14 @@ pub(crate) fn prefix_covers(prefix: &str, path: &str) -> bool {
     }
 }
 
+/// Whether a rule's `methods` take `method`: a rule that lists `GET` takes `HEAD` too (servers
+/// answer HEAD with their GET handler, so it must not fall to another rule).
+fn lists(rule: &RouteRule, method: &str) -> bool {
+    rule.methods.is_empty() || rule.methods.iter().any(|m| m == method || (method == "HEAD" && m == "GET"))
+}
+
 fn applies(rule: &RouteRule, method: &str, path: &str) -> bool {
-    prefix_covers(&rule.prefix, path) && (rule.methods.is_empty() || rule.methods.iter().any(|m| m == method))
+    prefix_covers(&rule.prefix, path) && lists(rule, method)
 }
 
 pub(crate) fn rule_for(routes: &Routes, method: &str, path: &str) -> Matched {
@@ -55,7 +61,7 @@ pub(crate) fn rule_for_any_case(routes: &Routes, method: &str, path: &str) -> Ma
         let covers = path.len() >= n
             && path.as_bytes()[..n].eq_ignore_ascii_case(r.prefix.as_bytes())
             && (path.len() == n || path.as_bytes()[n] == b'/');
-        covers && (r.methods.is_empty() || r.methods.iter().any(|m| m == method))
+        covers && lists(r, method)
     })
 }
 

@@ -27,7 +27,8 @@ impl Nginx {
              server {{\n    listen 127.0.0.1:{port};\n    \
              location = /_authgate {{\n      internal;\n      proxy_pass {gateway_url}/authz/auth-request;\n      \
              proxy_pass_request_body off;\n      proxy_set_header Content-Length \"\";\n      \
-             proxy_set_header X-Original-URI $request_uri;\n      proxy_set_header X-Original-Method $request_method;\n    }}\n    \
+             proxy_set_header X-Original-URI $request_uri;\n      proxy_set_header X-Original-Method $request_method;\n      \
+             proxy_set_header X-User-Id \"\";\n      proxy_set_header X-User-Groups \"\";\n      proxy_set_header X-User-Email \"\";\n    }}\n    \
              location / {{\n      auth_request /_authgate;\n      \
              auth_request_set $user_id $upstream_http_x_user_id;\n      auth_request_set $user_groups $upstream_http_x_user_groups;\n      \
              proxy_set_header X-User-Id $user_id;\n      proxy_set_header X-User-Groups $user_groups;\n      \
@@ -133,6 +134,47 @@ async fn nginx_asks_the_gateway_and_copies_the_identity_it_answers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_proxy_would_forward_unchanged_is_refused_rather_than_decided_on_another_reading() {
+    let s = Stack::start_with(|y| {
+        let y = format!("{y}{ENABLED}");
+        edit(&y, "  rules:\n", &format!("  rules:\n{ADMIN_RULE}"))
+    })
+    .await;
+    let partner = token(&s, "partner@example.com", "partner-password", "partners-db").await;
+    let bearer = format!("Authorization: Bearer {partner}");
+    let url = s.gateway.url.clone();
+    let ask = async |uri: &str, extra: &str| {
+        let (uri, method) = (format!("X-Original-URI: {uri}"), "X-Original-Method: GET");
+        let headers: Vec<&str> =
+            [uri.as_str(), method, bearer.as_str(), extra].into_iter().filter(|h| !h.is_empty()).collect();
+        raw_get(&url, "GET", "/authz/auth-request", &headers).await
+    };
+    // The proxy forwards these paths as they are: a backend routing on the raw prefix would
+    // serve /admin. Decided on their normal form (/public/x), they would pass: refused.
+    for uri in ["/admin/../public/x", "/admin/%2e%2e/public/x", "/admin//../public/x"] {
+        let r = ask(uri, "").await;
+        assert_eq!(r.status, Some(403), "{uri}: {}", r.body);
+    }
+    assert_eq!(ask("/public/x", "").await.status, Some(200));
+    // Identity headers the client wrote cannot be stripped here: refused.
+    for forged in ["X-User-Email: ceo@example.com", "X_User_Id: auth0|someone"] {
+        let r = ask("/public/x", forged).await;
+        assert_eq!(r.status, Some(400), "{forged}: {}", r.body);
+    }
+    // A method is required (a default GET would skip the cross-site check of a cookie POST).
+    let r = raw_get(&s.gateway.url, "GET", "/authz/auth-request", &["X-Original-URI: /public/x"]).await;
+    assert_eq!(r.status, Some(400));
+    let twice = ["X-Original-URI: /public/x", "X-Original-URI: /admin/x", "X-Original-Method: GET"];
+    assert_eq!(raw_get(&s.gateway.url, "GET", "/authz/auth-request", &twice).await.status, Some(400));
+    // Envoy's check path itself, not in normal form: it would name another endpoint or path.
+    let r = raw_get(&s.gateway.url, "POST", "/authz/ext-authz/../ext-authz/admin/x", &[&bearer]).await;
+    assert_eq!(r.status, Some(400), "{}", r.body);
+    // An answer carries every identity header, empty when the route needs no token.
+    let public = ask("/public/x", "").await;
+    assert_eq!(public.header("x-user-email"), Some(""), "{:?}", public.headers);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traefik_and_envoy_conventions_and_the_endpoints_exist_only_when_enabled() {
     let s = Stack::start_with(|y| format!("{y}{ENABLED}")).await;
     let demo = token(&s, "demo@example.com", DEMO_PASSWORD, "Username-Password-Authentication").await;
@@ -157,4 +199,18 @@ async fn traefik_and_envoy_conventions_and_the_endpoints_exist_only_when_enabled
     let off = Stack::start().await;
     let resp = http().get(format!("{}/authz/auth-request", off.gateway.url)).bearer_auth(&demo).send().await.unwrap();
     assert_eq!(resp.status(), 401, "a token of the other stack's tenant: the backend route's guard answers");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_the_gateway_answers_itself_is_decided_by_the_rules_like_any_other() {
+    // Behind the proxy, /users may be the backend's own: it is not passed just because the
+    // gateway would answer it itself.
+    let s = Stack::start_with(|y| format!("{y}{ENABLED}")).await;
+    let ask = |uri: &'static str| {
+        let url = format!("{}/authz/auth-request", s.gateway.url);
+        http().get(url).header("x-original-uri", uri).header("x-original-method", "GET").send()
+    };
+    assert_eq!(ask("/users").await.unwrap().status(), 401);
+    assert_eq!(ask("/oauth/token").await.unwrap().status(), 401);
+    assert_eq!(ask("/public/x").await.unwrap().status(), 200);
 }

@@ -86,6 +86,13 @@ fn alternative(
         (Need::Scopes, "scope", a.scopes),
     ];
     for (need, claim, values) in lists.into_iter().filter(|(_, _, values)| !values.is_empty()) {
+        // Scopes and permissions are named in WWW-Authenticate: RFC 6750's scope-token characters.
+        let token = |v: &String| {
+            !v.is_empty() && v.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+        };
+        if matches!(need, Need::Permissions | Need::Scopes) && !values.iter().all(token) {
+            p.push(key, format!("{claim}: each value is one scope token (printable, no space, \" or \\)"));
+        }
         conditions.push(Condition { need, claim: claim.to_string(), reads: vec![claims.index(claim)], values });
     }
     if !a.clients.is_empty() {
