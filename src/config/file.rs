@@ -101,21 +101,15 @@ pub(crate) struct FileForwardAuth {
     pub(crate) enabled: bool,
 }
 
-/// One alternative of `routes.rules[].allow`.
+/// One alternative of `routes.rules[].allow` (every list empty unless given).
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub(crate) struct FileAllow {
-    #[serde(default)]
     pub(crate) groups: Vec<String>,
-    #[serde(default)]
     pub(crate) roles: Vec<String>,
-    #[serde(default)]
     pub(crate) permissions: Vec<String>,
-    #[serde(default)]
     pub(crate) scopes: Vec<String>,
-    #[serde(default)]
     pub(crate) clients: Vec<String>,
-    #[serde(default)]
     pub(crate) claims: BTreeMap<String, OneOrMany>,
 }
 

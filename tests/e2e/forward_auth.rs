@@ -49,12 +49,15 @@ impl Nginx {
             .spawn()
             .expect("nginx is installed (.ci/run installs it)");
         let url = format!("http://127.0.0.1:{}", port.port);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port.port)).is_err() {
-            let log = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
-            assert!(Instant::now() < deadline, "nginx did not start:\n{log}");
+        let started = Instant::now();
+        let up = std::iter::from_fn(|| {
             std::thread::sleep(Duration::from_millis(50));
-        }
+            Some(std::net::TcpStream::connect(("127.0.0.1", port.port)).is_ok())
+        })
+        .take_while(|_| started.elapsed() < Duration::from_secs(10))
+        .any(|listening| listening);
+        let log = || std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
+        assert!(up, "nginx did not start:\n{}", log());
         Nginx { child, url, _port: port, _dir: dir }
     }
 }
@@ -68,6 +71,14 @@ impl Drop for Nginx {
 
 const ENABLED: &str = "limits:\n  trusted_proxies: [127.0.0.1/32]\nforward_auth: { enabled: true }\n";
 const ADMIN_RULE: &str = "    - { prefix: /admin, policy: authenticated, allow: [{ groups: [admins] }] }\n";
+
+/// A check request to the gateway's forward-auth `endpoint`, naming the original request in
+/// `original` (header, value) pairs, with `token`.
+async fn check(s: &Stack, endpoint: &str, original: &[(&str, &str)], token: &str) -> reqwest::Response {
+    let request = http().get(format!("{}{endpoint}", s.gateway.url)).bearer_auth(token);
+    let request = original.iter().fold(request, |r, (name, value)| r.header(*name, *value));
+    request.send().await.unwrap()
+}
 
 async fn token(s: &Stack, email: &str, password: &str, connection: &str) -> String {
     let mut form = password_form(email, password);
@@ -119,14 +130,8 @@ async fn nginx_asks_the_gateway_and_copies_the_identity_it_answers() {
         .unwrap();
     assert_oauth_error(spoofed, 403, "access_denied").await;
     // From the trusted peer, the decision itself, with the identity headers.
-    let asked = http()
-        .get(format!("{}/authz/auth-request", s.gateway.url))
-        .header("x-original-uri", "/admin/x")
-        .header("x-original-method", "GET")
-        .bearer_auth(&demo)
-        .send()
-        .await
-        .unwrap();
+    let original = [("x-original-uri", "/admin/x"), ("x-original-method", "GET")];
+    let asked = check(&s, "/authz/auth-request", &original, &demo).await;
     assert_eq!(asked.status(), 200);
     assert!(asked.headers()["x-user-id"].to_str().unwrap().starts_with("auth0|"));
     let missing = http().get(format!("{}/authz/auth-request", s.gateway.url)).send().await.unwrap();
@@ -178,14 +183,8 @@ async fn what_the_proxy_would_forward_unchanged_is_refused_rather_than_decided_o
 async fn traefik_and_envoy_conventions_and_the_endpoints_exist_only_when_enabled() {
     let s = Stack::start_with(|y| format!("{y}{ENABLED}")).await;
     let demo = token(&s, "demo@example.com", DEMO_PASSWORD, "Username-Password-Authentication").await;
-    let traefik = http()
-        .get(format!("{}/authz/forward-auth", s.gateway.url))
-        .header("x-forwarded-method", "DELETE")
-        .header("x-forwarded-uri", "/api/things/1?x=1")
-        .bearer_auth(&demo)
-        .send()
-        .await
-        .unwrap();
+    let original = [("x-forwarded-method", "DELETE"), ("x-forwarded-uri", "/api/things/1?x=1")];
+    let traefik = check(&s, "/authz/forward-auth", &original, &demo).await;
     assert_eq!(traefik.status(), 200);
     let envoy =
         http().post(format!("{}/authz/ext-authz/api/things", s.gateway.url)).bearer_auth(&demo).send().await.unwrap();
