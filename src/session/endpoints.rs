@@ -77,10 +77,15 @@ impl SessionEndpoints {
         // A cross-site page must not end the session, whatever the method: the origin must be
         // one the client allows. The client the cookie was issued to decides (a request cannot
         // name another client to borrow its allowed origins); without one, the client named.
+        // A `GET` the user started (the address typed, a bookmark: `Sec-Fetch-Site: none`, which
+        // no page can make a browser send) is not cross-site.
+        let typed = req.method == http::Method::GET && req.header("sec-fetch-site") == Some("none");
         let logout_client = match credential.filter(|c| c.source == TokenSource::Cookie) {
             Some(c) => {
                 let cookie_client = self.cookie_client(&c).await.or(client);
-                csrf::check_same_site(&req.headers, cookie_client, self.config.public_url.as_deref())?;
+                if !typed {
+                    csrf::check_same_site(&req.headers, cookie_client, self.config.public_url.as_deref())?;
+                }
                 cookie_client
             }
             None => client,

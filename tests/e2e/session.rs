@@ -61,6 +61,27 @@ async fn logout_clears_the_cookie_revokes_and_redirects_only_where_allowed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_typed_in_the_address_bar_ends_the_session_and_a_cross_site_one_does_not() {
+    let s = Stack::start().await;
+    let url = format!("{}/logout", s.gateway.url);
+    let cookie = s.website_cookie().await;
+    // A page of another site cannot make the browser say `none`: `cross-site` and no Origin is
+    // refused, and the session lives on.
+    let refused =
+        http().get(&url).header("cookie", &cookie).header("sec-fetch-site", "cross-site").send().await.unwrap();
+    assert_oauth_error(refused, 403, "access_denied").await;
+    assert_eq!(s.gateway.get("/api/me").header("cookie", &cookie).send().await.unwrap().status(), 200);
+    // The address typed (what browser-login.md tells the user to open): logged out.
+    let typed = http().get(&url).header("cookie", &cookie).header("sec-fetch-site", "none").send().await.unwrap();
+    assert_eq!(typed.status(), 204);
+    assert_eq!(s.gateway.get("/api/me").header("cookie", &cookie).send().await.unwrap().status(), 401);
+    // A POST never counts as typed.
+    let other = s.website_cookie().await;
+    let post = http().post(&url).header("cookie", &other).header("sec-fetch-site", "none").send().await.unwrap();
+    assert_oauth_error(post, 403, "access_denied").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_serves_the_tenants_keys_and_points_sdks_at_the_gateway() {
     let s = Stack::start_edited("threads: 1\n", "threads: 1\npublic_url: https://auth.example.com/\n").await;
     let (status, keys) = json(s.gateway.get("/.well-known/jwks.json").send().await.unwrap()).await;
