@@ -153,8 +153,20 @@ impl App {
     }
 
     /// Answer `request` (its body read whole) on the own endpoint `route`, at the normalised
-    /// `path` with `query`; also the client it named, if any.
+    /// `path` with `query`; also the client it named (a login's, or the application whose
+    /// `secret` came along), for the access line and the metrics.
     pub(crate) async fn answer(
+        &self,
+        route: Route,
+        path: &str,
+        query: Option<&str>,
+        request: &Request,
+    ) -> (Reply, Option<String>) {
+        let (reply, client) = self.answer_route(route, path, query, request).await;
+        (reply, client.or_else(|| self.config.caller(&request.headers).map(|c| c.name.clone())))
+    }
+
+    async fn answer_route(
         &self,
         route: Route,
         path: &str,

@@ -37,6 +37,8 @@ pub(crate) enum PathError {
     Lookalike,
     #[error("the path contains a parameter that hides a dot segment")]
     Parameter,
+    #[error("the path contains a ; parameter, which this gateway refuses (routes.reject_path_parameters)")]
+    ParameterRefused,
     #[error("the path contains raw bytes that must be escaped")]
     RawByte,
 }
@@ -134,7 +136,7 @@ pub(crate) fn normalize(path: &str, strict: Strictness) -> Result<Cow<'_, str>, 
         rest = &rest[i + 3..];
     }
     if strict.reject_path_parameters && decoded.contains(';') {
-        return Err(PathError::Parameter);
+        return Err(PathError::ParameterRefused);
     }
     let out = remove_dot_segments(&decoded);
     check_parameters(&out)?;

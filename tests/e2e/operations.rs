@@ -20,6 +20,9 @@ async fn metrics_count_requests_tenant_calls_keys_and_refusals() {
     )
     .await;
     s.gateway.get("/public/x").send().await.unwrap();
+    // A management call is counted under the client whose secret made it.
+    let active = s.gateway.get("/users/active").header("secret", "admin-secret").send().await.unwrap();
+    assert_eq!(active.status(), 200);
     let backend_counted = r#"authgate_requests_total{client="-",decision="allowed",route="backend",status="200"} 1"#;
     assert!(
         eventually(Duration::from_secs(5), async || metrics_text(&s.gateway).await.contains(backend_counted)).await
@@ -29,6 +32,7 @@ async fn metrics_count_requests_tenant_calls_keys_and_refusals() {
         r#"authgate_requests_total{client="mobile",decision="none",route="token",status="200"} 1"#,
         r#"authgate_requests_total{client="mobile",decision="none",route="token",status="403"} 1"#,
         r#"authgate_requests_total{client="-",decision="allowed",route="backend",status="200"} 1"#,
+        r#"authgate_requests_total{client="admin",decision="none",route="management",status="200"} 1"#,
         r#"authgate_tenant_request_duration_seconds_count{operation="token"} 2"#,
         r#"authgate_tenant_errors_total{kind="rejected"} 1"#,
         r#"authgate_jwks_fetches_total{result="ok"}"#,
