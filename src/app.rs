@@ -162,18 +162,7 @@ impl App {
         query: Option<&str>,
         request: &Request,
     ) -> (Reply, Option<String>) {
-        let (reply, client) = self.answer_route(route, path, query, request).await;
-        (reply, client.or_else(|| self.config.caller(&request.headers).map(|c| c.name.clone())))
-    }
-
-    async fn answer_route(
-        &self,
-        route: Route,
-        path: &str,
-        query: Option<&str>,
-        request: &Request,
-    ) -> (Reply, Option<String>) {
-        match route {
+        let (reply, client) = match route {
             Route::Login(endpoint) => {
                 let outcome = self.login.handle(endpoint, request).await;
                 (outcome.reply, outcome.client)
@@ -202,7 +191,8 @@ impl App {
             Route::WrongMethod(allow) => (ApiError::method_not_allowed(allow).into_reply(), None),
             Route::Reserved => (Self::reserved().into_reply(), None),
             Route::Backend => unreachable!("the backend's routes are proxied, never answered here"),
-        }
+        };
+        (reply, client.or_else(|| self.config.caller(&request.headers).map(|c| c.name.clone())))
     }
 }
 

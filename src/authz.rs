@@ -108,7 +108,7 @@ pub(crate) fn claim_values(name: &str, value: Option<&serde_json::Value>) -> Box
 /// A page load (`GET`, `Accept: text/html`) refused by a rule: a small page, not a redirect to
 /// the login (the user is signed in: it would loop).
 pub(crate) fn page_for(refusal: &ApiError, method: &str, accept: Option<&str>) -> Option<Reply> {
-    let page_load = method == "GET" && accept.is_some_and(|a| a.contains("text/html"));
+    let page_load = crate::http::exchange::is_page_load(method, accept);
     (page_load && refusal.status == 403 && refusal.error == "access_denied").then(|| {
         let html = format!(
             "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not allowed</title></head>\n\

@@ -102,7 +102,9 @@ async fn decide(
     }
     // Identity headers the client wrote: the gateway strips them from a request it proxies;
     // here it cannot, so the request is refused.
-    let identity = identity_names(config);
+    let g = &config.guard;
+    let identity: Vec<http::HeaderName> =
+        g.identity_headers.iter().map(|(h, _)| h.clone()).chain([g.client_header.clone()]).collect();
     let forged = req.headers.keys().find(|n| identity.contains(n) || is_protected_spelling(n.as_str(), &identity));
     if let Some(name) = forged {
         return Err(ApiError::invalid_request(format!("the request carries {name}, which only the gateway sets")));
@@ -122,10 +124,7 @@ async fn decide(
             Ok(reply)
         }
         Err(refusal) => {
-            let redirect = flavor == ForwardAuth::Traefik
-                && refusal.error == "invalid_token"
-                && decision.rule.login_redirect
-                && decision.rule.policy == crate::config::Policy::Authenticated;
+            let redirect = flavor == ForwardAuth::Traefik && decision.rule.sends_to_login(&refusal);
             let accept = req.header("accept");
             match redirect.then(|| crate::login::login_redirect(routes, method, accept, &target)).flatten() {
                 Some(to_login) => Ok(to_login),
@@ -133,11 +132,4 @@ async fn decide(
             }
         }
     }
-}
-
-/// The headers that carry identity to the backend: the configured identity headers and the
-/// client header.
-fn identity_names(config: &Config) -> Vec<http::HeaderName> {
-    let g = &config.guard;
-    g.identity_headers.iter().map(|(h, _)| h.clone()).chain([g.client_header.clone()]).collect()
 }

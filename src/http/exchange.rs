@@ -82,6 +82,11 @@ impl Reply {
     }
 }
 
+/// A browser page load: `GET` asking for HTML (the login redirect and the refusal pages).
+pub(crate) fn is_page_load(method: &str, accept: Option<&str>) -> bool {
+    method == "GET" && accept.is_some_and(|a| a.contains("text/html"))
+}
+
 /// `text` safe inside HTML text and attribute values.
 pub(crate) fn html_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

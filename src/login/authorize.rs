@@ -350,7 +350,7 @@ fn within_client(client: &Client, tokens: &crate::tenant_client::Tokens) -> Resu
 /// a session goes to `/authorize` instead; API calls keep their `401`.
 pub(crate) fn login_redirect(routes: &Routes, method: &str, accept: Option<&str>, original_uri: &str) -> Option<Reply> {
     let client = routes.login_client.as_deref()?;
-    let page_load = method == "GET" && accept.is_some_and(|a| a.contains("text/html"));
+    let page_load = crate::http::exchange::is_page_load(method, accept);
     if !page_load {
         return None;
     }

@@ -206,13 +206,7 @@ impl ProxyHttp for Gateway {
                 }
                 Ok(false)
             }
-            // Only a missing or invalid session sends a browser to the login: a `secret` route
-            // would loop (a login gives no secret).
-            Err(refusal)
-                if refusal.error == "invalid_token"
-                    && rule.login_redirect
-                    && rule.policy == crate::config::Policy::Authenticated =>
-            {
+            Err(refusal) if rule.sends_to_login(&refusal) => {
                 let req = session.req_header();
                 let original = req.uri.path_and_query().map_or("/", |p| p.as_str());
                 let original = ctx.rewritten_uri.as_deref().unwrap_or(original);
@@ -384,7 +378,7 @@ impl ProxyHttp for Gateway {
             path = req.uri.path(),
             routed = ctx.rewritten_uri.as_deref().map(|u| u.split('?').next().unwrap_or_default()),
             route = ctx.route.class(),
-            rule = ctx.rule.map(|r| r.name(&ctx.app.config.routes)),
+            rule = ctx.rule.map(|r| tracing::field::display(r.name(&ctx.app.config.routes))),
             decision = ctx.decision,
             client,
             status,

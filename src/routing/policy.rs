@@ -21,11 +21,27 @@ impl Matched {
         self.rule.and_then(|i| routes.rules.get(i)).map_or(&[], |r| r.allow.as_slice())
     }
 
-    /// The deciding rule for the access line: `rules[2]:/admin`, or `default`.
-    pub(crate) fn name(&self, routes: &Routes) -> String {
-        match self.rule.and_then(|i| Some((i, routes.rules.get(i)?))) {
-            Some((i, r)) => format!("rules[{i}]:{}", display_prefix(&r.prefix)),
-            None => "default".to_string(),
+    /// The deciding rule for the access line: `rules[2]:/admin`, or `default` (written as the
+    /// line is, with no string of its own).
+    pub(crate) fn name<'r>(&self, routes: &'r Routes) -> RuleName<'r> {
+        RuleName(self.rule.and_then(|i| Some((i, routes.rules.get(i)?.prefix.as_str()))))
+    }
+
+    /// Whether `refusal` sends a browser to the login: only a missing or invalid session on a
+    /// route with `login_redirect` (a `secret` route would loop: a login gives no secret).
+    pub(crate) fn sends_to_login(&self, refusal: &crate::http::error::ApiError) -> bool {
+        refusal.error == "invalid_token" && self.login_redirect && self.policy == Policy::Authenticated
+    }
+}
+
+/// A rule's name for the access line.
+pub(crate) struct RuleName<'r>(Option<(usize, &'r str)>);
+
+impl std::fmt::Display for RuleName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some((i, prefix)) => write!(f, "rules[{i}]:{}", display_prefix(prefix)),
+            None => f.write_str("default"),
         }
     }
 }
