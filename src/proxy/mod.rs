@@ -2,6 +2,7 @@
 //! is guarded and proxied to the backend. The only module (with `server.rs`) that touches
 //! pingora types.
 
+mod guarded;
 mod listener;
 mod own;
 
@@ -9,6 +10,7 @@ pub(crate) use crate::routing::endpoints::Route;
 use crate::routing::policy::Matched;
 pub use crate::routing::router::decide;
 use crate::routing::router::{check_host, decide_target};
+use guarded::guard_backend;
 pub(crate) use listener::Edge;
 use own::{answer, OwnTarget};
 
@@ -67,36 +69,6 @@ impl Gateway {
     pub(crate) fn new(shared: Arc<ProcessState>) -> Self {
         Gateway { shared }
     }
-}
-
-/// Limits per IP, then the guard, then limits per user. A refusal carries the rate headers of
-/// the limits that applied.
-async fn guard_backend(
-    app: &App,
-    session: &Session,
-    rule: &Matched,
-    ip: IpAddr,
-    decision: &mut &'static str,
-) -> std::result::Result<(Pass, Option<RateInfo>), ApiError> {
-    let req = session.req_header();
-    let by_ip = app.limits.precheck_backend_ip(ip).await?;
-    let with_ip_rate = |mut e: ApiError| {
-        if let Some(rate) = by_ip {
-            rate.stamp(&mut e.headers);
-        }
-        e
-    };
-    let pass = app.guard.check_route(rule, req.method.as_str(), &req.headers).await.map_err(|e| {
-        *decision = match e.status {
-            401 => "unauthenticated",
-            403 => "forbidden",
-            _ => "none",
-        };
-        with_ip_rate(e)
-    })?;
-    *decision = "allowed";
-    let after = app.limits.check_backend(ip, pass.subject()).await.map_err(with_ip_rate)?;
-    Ok((pass, RateInfo::tightest(by_ip, after)))
 }
 
 impl Gateway {

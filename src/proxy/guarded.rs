@@ -1,0 +1,40 @@
+//! A backend request's way past the gateway: the per-IP limit, the guard and the route's
+//! rules, then the per-user limit. Plain values from the request's head; no body.
+
+use crate::app::App;
+use crate::guard::Pass;
+use crate::http::error::ApiError;
+use crate::limits::RateInfo;
+use crate::routing::policy::Matched;
+use pingora::proxy::Session;
+use std::net::IpAddr;
+
+/// Limits per IP, then the guard, then limits per user. A refusal carries the rate headers of
+/// the limits that applied.
+pub(super) async fn guard_backend(
+    app: &App,
+    session: &Session,
+    rule: &Matched,
+    ip: IpAddr,
+    decision: &mut &'static str,
+) -> std::result::Result<(Pass, Option<RateInfo>), ApiError> {
+    let req = session.req_header();
+    let by_ip = app.limits.precheck_backend_ip(ip).await?;
+    let with_ip_rate = |mut e: ApiError| {
+        if let Some(rate) = by_ip {
+            rate.stamp(&mut e.headers);
+        }
+        e
+    };
+    let pass = app.guard.check_route(rule, req.method.as_str(), &req.headers).await.map_err(|e| {
+        *decision = match e.status {
+            401 => "unauthenticated",
+            403 => "forbidden",
+            _ => "none",
+        };
+        with_ip_rate(e)
+    })?;
+    *decision = "allowed";
+    let after = app.limits.check_backend(ip, pass.subject()).await.map_err(with_ip_rate)?;
+    Ok((pass, RateInfo::tightest(by_ip, after)))
+}
