@@ -86,8 +86,18 @@ impl Revocations {
     /// `UNPUBLISHED_MAX` wait (the oldest first out, still revoked here): beyond that the store
     /// has been gone so long that the other replicas' own failures are the alert.
     pub(crate) fn hold_unpublished(&self, revoked: &[Revoked]) {
+        self.hold(revoked, false);
+    }
+
+    /// Hold `revoked`: after what is held (new), or before it (older ones put back), so the
+    /// oldest are the ones that leave at the cap.
+    fn hold(&self, revoked: &[Revoked], older: bool) {
         let mut held = self.unpublished.lock().unwrap_or_else(|e| e.into_inner());
-        held.extend_from_slice(revoked);
+        if older {
+            held.splice(0..0, revoked.iter().copied());
+        } else {
+            held.extend_from_slice(revoked);
+        }
         if held.len() > UNPUBLISHED_MAX {
             let over = held.len() - UNPUBLISHED_MAX;
             held.drain(..over);
@@ -268,7 +278,7 @@ async fn publish_held(store: &Arc<dyn SessionStore>, revocations: &Revocations) 
     for (i, chunk) in held.chunks(PUBLISH_CHUNK).enumerate() {
         if let Err(e) = store.publish_revocations(chunk).await {
             crate::store::report_error("revocation publication", &e);
-            revocations.hold_unpublished(&held[i * PUBLISH_CHUNK..]);
+            revocations.hold(&held[i * PUBLISH_CHUNK..], true);
             return;
         }
     }

@@ -32,6 +32,19 @@ fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, StartError> {
     Ok(l)
 }
 
+/// Whether `addr` can be bound, checked without listening: a listener here, even for a
+/// moment, would take connections that are reset once it closes, before pingora listens
+/// (a client or probe would see the port open, then refused).
+fn port_free(addr: SocketAddr) -> Result<(), StartError> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None);
+    let bound = socket.and_then(|s| {
+        s.set_reuse_address(true)?;
+        s.bind(&addr.into())
+    });
+    bound.map_err(|source| StartError::Bind { addr, source })
+}
+
 /// Serve `router` on `addr` on the runtime `rt`.
 fn serve(rt: &tokio::runtime::Runtime, addr: SocketAddr, router: axum::Router) -> Result<(), StartError> {
     let listener = bind(addr)?;
@@ -101,7 +114,7 @@ fn start_background(rt: &tokio::runtime::Runtime, shared: &Arc<ProcessState>) {
 /// Run the gateway until a signal stops it. `config_path` is watched for reloads.
 pub fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), StartError> {
     // Fail early, with the address in the message, when the proxy's port is taken.
-    drop(bind(config.listen)?);
+    port_free(config.listen)?;
     for w in config.warnings() {
         tracing::warn!("{w}");
     }

@@ -77,8 +77,10 @@ impl SessionEndpoints {
         // A cross-site page must not end the session, whatever the method: the origin must be
         // one the client allows. The client the cookie was issued to decides (a request cannot
         // name another client to borrow its allowed origins); without one, the client named.
-        // A `GET` the user started (the address typed, a bookmark: `Sec-Fetch-Site: none`, which
-        // no page can make a browser send) is not cross-site.
+        // A `GET` the browser started itself (the address typed, a bookmark, a link opened from
+        // another application: `Sec-Fetch-Site: none`, which no page can set) is not checked.
+        // Such a link can log a user out (logout CSRF), nothing more: `returnTo` must be one of
+        // the client's logout_urls, and a refresh token is revoked only with the client's secret.
         let typed = req.method == http::Method::GET && req.header("sec-fetch-site") == Some("none");
         let logout_client = match credential.filter(|c| c.source == TokenSource::Cookie) {
             Some(c) => {

@@ -277,7 +277,11 @@ impl SessionService {
             // A token a refresh replaced: revoked by that refresh, and here once more on
             // every replica (had the refresh's publication failed).
             Some(s) if !is_session_id && s.token_hash != hex(&revocation.hash) => {
-                self.end(s).await?;
+                if let Err(e) = self.end(s).await {
+                    // Its session could not be ended: the token shown is still told to the others.
+                    self.revocations.hold_unpublished(&[revocation]);
+                    return Err(e);
+                }
                 self.revoke(&[revocation]).await?;
             }
             Some(s) => self.end(s).await?,
