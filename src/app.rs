@@ -22,7 +22,7 @@ use std::sync::Arc;
 pub struct App {
     pub config: Arc<Config>,
     pub jwks: Arc<Jwks>,
-    pub(crate) login: LoginService,
+    pub(crate) login: Arc<LoginService>,
     pub guard: Guard,
     pub(crate) session: SessionEndpoints,
     pub(crate) users: UserEndpoints,
@@ -99,16 +99,20 @@ impl App {
         };
         let verifier = Arc::new(Verifier::new(jwks.clone(), policy, g.clone(), g.token_cache_bytes, revocations));
         let id_tokens = crate::idtoken::IdTokens::from_config(&config).map(Arc::new);
+        let login = Arc::new(LoginService {
+            config: config.clone(),
+            tenant: tenant.clone(),
+            jwks: jwks.clone(),
+            limits: limits.clone(),
+            sessions: sessions.clone(),
+            id_tokens: id_tokens.clone(),
+        });
+        let refresher = config.session.silent_refresh.then(|| login.clone() as Arc<dyn crate::guard::SilentRefresh>);
         Ok(App {
-            login: LoginService {
-                config: config.clone(),
-                tenant: tenant.clone(),
-                jwks: jwks.clone(),
-                limits: limits.clone(),
-                sessions: sessions.clone(),
-                id_tokens: id_tokens.clone(),
-            },
+            guard: Guard::new(config.clone(), verifier.clone(), sessions.clone(), refresher),
+            login,
             session: SessionEndpoints {
+                jwks: jwks.clone(),
                 config: config.clone(),
                 tenant: tenant.clone(),
                 verifier: verifier.clone(),
@@ -122,7 +126,6 @@ impl App {
                 sessions: sessions.clone(),
             },
             limits,
-            guard: Guard::new(config.clone(), verifier, sessions.clone()),
             sessions,
             redis,
             memory,
@@ -185,6 +188,7 @@ impl App {
                 (self.users.me(&self.guard, request).await, None)
             }
             Route::Own(OwnEndpoint::Users(op)) => (self.users.handle(op, path, query, request).await, None),
+            Route::Own(OwnEndpoint::BackchannelLogout) => (self.session.backchannel_logout(request).await, None),
             Route::Own(OwnEndpoint::ForwardAuth(flavor)) => {
                 (crate::forward_auth::answer(&self.config, &self.guard, flavor, (path, query), request).await, None)
             }

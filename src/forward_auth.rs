@@ -109,7 +109,7 @@ async fn decide(
     if let Some(name) = forged {
         return Err(ApiError::invalid_request(format!("the request carries {name}, which only the gateway sets")));
     }
-    match guard.check_route(&decision.rule, method, &req.headers).await {
+    match guard.check_route(&decision.rule, method, &req.headers, None).await {
         Ok(pass) => {
             let mut reply = Reply::empty(200);
             // Every identity header, empty when the token has no such claim: the proxy then

@@ -31,6 +31,11 @@ pub(crate) struct Metrics {
     pub(crate) revocations_full: IntGauge,
     /// Revocations made here that the store has not taken yet (published again each feed read).
     pub(crate) revocations_unpublished: IntGauge,
+    /// Session refreshes by outcome: refreshed (the tenant was called), joined (another
+    /// caller's refresh of the same session was shared), refused (the tenant refused).
+    pub(crate) refreshes: IntCounterVec,
+    /// Back-channel logouts by outcome: ended, no_session, refused, replayed, unavailable.
+    pub(crate) backchannel_logouts: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: [f64; 14] =
@@ -103,6 +108,16 @@ impl Metrics {
             revocations,
             revocations_full,
             revocations_unpublished,
+            refreshes: counter(
+                "authgate_refreshes_total",
+                "Session refreshes by outcome: refreshed, joined (another caller's refresh shared), refused.",
+                &["outcome"],
+            ),
+            backchannel_logouts: counter(
+                "authgate_backchannel_logouts_total",
+                "Back-channel logout tokens by outcome: ended, no_session, refused, replayed, unavailable.",
+                &["outcome"],
+            ),
             registry,
         }
     }

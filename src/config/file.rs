@@ -164,6 +164,10 @@ pub(crate) struct FileSession {
     pub(crate) encryption_key: Option<String>,
     pub(crate) cookie: Option<String>,
     pub(crate) revocations_max: Option<usize>,
+    pub(crate) silent_refresh: Option<bool>,
+    pub(crate) refresh_before_seconds: Option<u64>,
+    pub(crate) refresh_reuse_seconds: Option<u64>,
+    pub(crate) backchannel_logout_path: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -254,6 +258,7 @@ pub(crate) struct FileDevTenant {
     pub(crate) access_token_ttl_seconds: Option<u64>,
     #[serde(default)]
     pub(crate) rotate_refresh_tokens: bool,
+    pub(crate) refresh_reuse_interval_seconds: Option<u64>,
     pub(crate) password_hash: Option<String>,
     pub(crate) default_directory: Option<String>,
     pub(crate) groups_claim: Option<String>,

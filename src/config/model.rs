@@ -131,6 +131,8 @@ pub struct Routes {
     pub(crate) forward_auth: bool,
     /// The callback paths the gateway serves: (path, client name).
     pub(crate) callbacks: Vec<(String, String)>,
+    /// `session.backchannel_logout_path`, when set.
+    pub(crate) backchannel_logout: Option<String>,
     /// `routes.login_redirect`, for the default policy (no rule matched).
     pub(crate) default_login_redirect: bool,
 }
@@ -187,6 +189,17 @@ pub struct SessionConfig {
     pub(crate) cookie: CookieMode,
     /// Revoked tokens and session ids a replica keeps before it refuses new sessions.
     pub(crate) revocations_max: usize,
+    /// A backend request whose session token is about to expire (or expired within the grace)
+    /// refreshes the session in passing.
+    pub(crate) silent_refresh: bool,
+    /// How long before its `exp` a session's token is refreshed in passing (at most half its
+    /// lifetime).
+    pub(crate) refresh_before_seconds: u64,
+    /// How long the outcome of a session's refresh is handed to the other callers that
+    /// refreshed the same session at the same time (0: not shared).
+    pub(crate) refresh_reuse_seconds: u64,
+    /// Where the tenant sends OpenID Connect back-channel logouts; `None`: not served.
+    pub(crate) backchannel_logout_path: Option<String>,
 }
 
 /// The gateway's id_token keys (RSA, PEM): the current one signs; the previous one, during a
@@ -330,6 +343,7 @@ pub(crate) struct DevTenant {
     pub(crate) audience: String,
     pub(crate) access_token_ttl_seconds: u64,
     pub(crate) rotate_refresh_tokens: bool,
+    pub(crate) refresh_reuse_interval_seconds: u64,
     pub(crate) fast_password_hash: bool,
     pub(crate) default_directory: String,
     /// Claim carrying the user's groups in the tokens it issues.
@@ -364,6 +378,7 @@ impl Routes {
             login_client: None,
             forward_auth: true,
             callbacks: vec![("/callback".into(), "website".into())],
+            backchannel_logout: Some("/backchannel-logout".into()),
             default_login_redirect: false,
             rules: rules.iter().map(rule).collect(),
         }

@@ -35,7 +35,13 @@ pub mod tenant {
             roles: u.roles.clone(),
             permissions: u.permissions.clone(),
         });
+        // Where the tenant sends its back-channel logouts: this gateway, when it serves them.
+        let backchannel = config.session.backchannel_logout_path.as_ref().map(|path| {
+            let base = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
+            format!("{}{path}", base.trim_end_matches('/'))
+        });
         let clients = config.clients.iter().map(|c| ClientSettings {
+            backchannel_logout_uri: backchannel.clone(),
             client_id: c.client_id.clone(),
             client_secret: secret(&c.client_secret),
             auth: match &c.auth {
@@ -52,6 +58,7 @@ pub mod tenant {
             audience: dev.audience.clone(),
             access_token_ttl_seconds: dev.access_token_ttl_seconds,
             rotate_refresh_tokens: dev.rotate_refresh_tokens,
+            refresh_reuse_interval_seconds: dev.refresh_reuse_interval_seconds,
             fast_password_hash: dev.fast_password_hash,
             default_directory: dev.default_directory.clone(),
             groups_claim: dev.groups_claim.clone(),

@@ -13,9 +13,11 @@ pub(crate) use verifier::{Verified, Verifier};
 use crate::config::{Config, Policy, SessionConfig};
 use crate::http::cookies::{mentions_session_cookie, session_cookies};
 use crate::http::error::ApiError;
+use crate::jwt::VerifyError;
 use crate::routing::policy::Matched;
 use crate::session::SessionService;
 use http::{HeaderMap, HeaderName};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Where the token came from.
@@ -48,6 +50,26 @@ pub struct Pass {
     /// The cookie is the verified credential: remove the client's `Authorization` (the
     /// gateway sets its own when configured to).
     pub(crate) drop_authorization: bool,
+    /// The session was refreshed in passing: the `Set-Cookie` for the response.
+    pub(crate) set_cookie: Option<String>,
+    /// ... and the session cookie's new value for the backend's `Cookie` header (token
+    /// cookies: the backend sees the token that was decided on).
+    pub(crate) session_cookie_value: Option<String>,
+}
+
+/// Refreshes a session in passing (`session.silent_refresh`); the login service does.
+#[async_trait::async_trait]
+pub(crate) trait SilentRefresh: Send + Sync {
+    /// The session the cookie names, refreshed (or joined to the refresh in flight).
+    async fn refresh_cookie(&self, cookie: &str, client_ip: IpAddr) -> Result<Renewed, ApiError>;
+}
+
+/// A session refreshed in passing.
+pub(crate) struct Renewed {
+    pub(crate) access_token: String,
+    /// The session cookie's value now (the new token, or the unchanged opaque session id).
+    pub(crate) cookie_value: String,
+    pub(crate) set_cookie: String,
 }
 
 impl Pass {
@@ -60,32 +82,53 @@ pub struct Guard {
     config: Arc<Config>,
     verifier: Arc<Verifier>,
     sessions: Arc<SessionService>,
+    refresher: Option<Arc<dyn SilentRefresh>>,
 }
 
 impl Guard {
-    pub(crate) fn new(config: Arc<Config>, verifier: Arc<Verifier>, sessions: Arc<SessionService>) -> Self {
-        Guard { config, verifier, sessions }
+    pub(crate) fn new(
+        config: Arc<Config>,
+        verifier: Arc<Verifier>,
+        sessions: Arc<SessionService>,
+        refresher: Option<Arc<dyn SilentRefresh>>,
+    ) -> Self {
+        Guard { config, verifier, sessions, refresher }
     }
 
     /// Let a backend request on the router's `rule` through, or refuse it: its policy, then who
-    /// it allows (evaluated on every request: the token cache keeps no decision).
+    /// it allows (evaluated on every request: the token cache keeps no decision). `renew_for`:
+    /// the client's IP, when a session may be refreshed in passing (a proxied request, whose
+    /// response carries the new cookie).
     pub(crate) async fn check_route(
         &self,
         rule: &Matched,
         method: &str,
         headers: &HeaderMap,
+        renew_for: Option<IpAddr>,
     ) -> Result<Pass, ApiError> {
-        let pass = self.check(rule.policy, method, headers).await?;
+        let pass = self.check_renewing(rule.policy, method, headers, renew_for).await?;
         let allow = rule.allow(&self.config.routes);
         if !allow.is_empty() {
             let claims = pass.verified.as_ref().map_or(&[][..], |v| v.authz_claims());
-            crate::authz::decide(allow, &crate::authz::Shown { claims, caller: pass.client.as_deref() })?;
+            let decided = crate::authz::decide(allow, &crate::authz::Shown { claims, caller: pass.client.as_deref() });
+            // A session refreshed on the way keeps its new cookie, refused or not.
+            decided.map_err(|e| with_cookie(e, &pass.set_cookie))?;
         }
         Ok(pass)
     }
 
     /// Let a backend request with the router's `policy` through, or refuse it.
     pub async fn check(&self, policy: Policy, method: &str, headers: &HeaderMap) -> Result<Pass, ApiError> {
+        self.check_renewing(policy, method, headers, None).await
+    }
+
+    async fn check_renewing(
+        &self,
+        policy: Policy,
+        method: &str,
+        headers: &HeaderMap,
+        renew_for: Option<IpAddr>,
+    ) -> Result<Pass, ApiError> {
         let config = &self.config;
         let credential = credential(headers, &config.session)?;
         let client = config.caller(headers);
@@ -104,11 +147,21 @@ impl Guard {
                     true => Some(self.opaque_session_token(c.token).await?),
                     false => None,
                 };
-                let token = session_token.as_deref().unwrap_or(c.token);
-                let verified = self.verify(token).await?;
+                let mut token: Arc<str> = session_token.unwrap_or_else(|| Arc::from(c.token));
+                let mut verified = self.verifier.verify(&token).await;
+                if let Some(ip) = renew_for.filter(|_| c.source == TokenSource::Cookie) {
+                    if let Some(renewed) = self.renew(c.token, &verified, ip).await? {
+                        verified = self.verifier.verify(&renewed.access_token).await;
+                        token = Arc::from(renewed.access_token);
+                        pass.session_cookie_value = (!opaque).then_some(renewed.cookie_value);
+                        pass.set_cookie = Some(renewed.set_cookie);
+                    }
+                }
+                let verified = verified.map_err(|e| with_cookie(refusal(e), &pass.set_cookie))?;
                 if c.source == TokenSource::Cookie {
                     let token_client = verified.azp().and_then(|id| config.client_by_id(id));
-                    csrf::check(method, headers, token_client, config.public_url.as_deref())?;
+                    csrf::check(method, headers, token_client, config.public_url.as_deref())
+                        .map_err(|e| with_cookie(e, &pass.set_cookie))?;
                     if config.guard.cookie_to_bearer || opaque {
                         pass.headers.push((http::header::AUTHORIZATION, format!("Bearer {token}")));
                     }
@@ -132,14 +185,56 @@ impl Guard {
         }
     }
 
-    /// Verify an access token as the guard does (cached), mapping failures to refusals.
-    pub(crate) async fn verify(&self, token: &str) -> Result<Arc<Verified>, ApiError> {
-        self.verifier.verify(token).await.map_err(|e| {
-            if e != crate::jwt::VerifyError::KeysUnavailable {
-                tracing::info!(reason = %e, "token refused");
+    /// Refresh the session a cookie names when its token is about to expire, or expired within
+    /// the grace, or was replaced by a refresh just now (another request of the same page
+    /// refreshed it: this one joins). `None`: not due, or not possible while the token still
+    /// verifies (this request goes on with it).
+    async fn renew(
+        &self,
+        cookie: &str,
+        verified: &Result<Arc<Verified>, VerifyError>,
+        client_ip: IpAddr,
+    ) -> Result<Option<Renewed>, ApiError> {
+        let Some(refresher) = self.refresher.as_ref().filter(|_| self.config.session.silent_refresh) else {
+            return Ok(None);
+        };
+        let due = match verified {
+            Ok(v) => v.renewal_due(crate::store::unix_now(), self.config.session.refresh_before_seconds),
+            Err(VerifyError::Invalid("expired") | VerifyError::Revoked) => true,
+            Err(_) => false,
+        };
+        if !due {
+            return Ok(None);
+        }
+        match refresher.refresh_cookie(cookie, client_ip).await {
+            Ok(renewed) => Ok(Some(renewed)),
+            Err(e) => {
+                tracing::info!(status = e.status, error = %e.error, "the session could not be refreshed in passing");
+                match verified {
+                    // An expired token during a store or tenant outage: said as such, the
+                    // caller may retry. A revoked one (a logout) stays refused as such.
+                    Err(VerifyError::Invalid(_)) if e.status >= 500 => Err(e),
+                    _ => Ok(None),
+                }
             }
-            ApiError::from(e)
-        })
+        }
+    }
+}
+
+/// A token that did not verify, as a refusal (the reason logged, never sent).
+fn refusal(e: VerifyError) -> ApiError {
+    if e != VerifyError::KeysUnavailable {
+        tracing::info!(reason = %e, "token refused");
+    }
+    ApiError::from(e)
+}
+
+/// A refusal that carries the cookie of a session refreshed on the way, so the browser keeps
+/// the session's current token.
+fn with_cookie(e: ApiError, set_cookie: &Option<String>) -> ApiError {
+    match set_cookie {
+        Some(c) => e.with_header("set-cookie", c.clone()),
+        None => e,
     }
 }
 

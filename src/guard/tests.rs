@@ -162,7 +162,7 @@ async fn guard_over(signer: &Signer) -> Guard {
     let revocations = Arc::new(Revocations::new(1000));
     let verifier = Arc::new(Verifier::new(jwks, policy, g.clone(), g.token_cache_bytes, revocations.clone()));
     let sessions = Arc::new(SessionService::new(config.clone(), Arc::new(MemoryStore::new()), revocations, None));
-    Guard::new(config, verifier, sessions)
+    Guard::new(config, verifier, sessions, None)
 }
 
 /// Claims gateway.yaml's guard accepts, expiring at `exp`.

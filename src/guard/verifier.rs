@@ -20,6 +20,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Verified {
     pub(crate) exp: u64,
+    /// `iat` (0 when absent): with `exp`, the token's lifetime.
+    iat: u64,
     text: Box<str>,
     /// Where each value ends in `text`; `ABSENT`: no such claim.
     ends: Box<[u32]>,
@@ -43,7 +45,20 @@ impl Verified {
                 None => ends.push(ABSENT),
             }
         }
-        Verified { exp, text: text.into_boxed_str(), ends: ends.into_boxed_slice(), authz: Box::new([]) }
+        Verified { exp, iat: 0, text: text.into_boxed_str(), ends: ends.into_boxed_slice(), authz: Box::new([]) }
+    }
+
+    /// With the token's `iat`.
+    pub(crate) fn issued_at(self, iat: u64) -> Self {
+        Verified { iat, ..self }
+    }
+
+    /// Whether a session token is due for a refresh in passing at `now`: within
+    /// `before` seconds of its `exp`, or within half its lifetime (a token that lives shorter
+    /// than `before` is not refreshed on every request).
+    pub(crate) fn renewal_due(&self, now: u64, before: u64) -> bool {
+        let lifetime = if self.iat > 0 { self.exp.saturating_sub(self.iat) } else { u64::MAX };
+        self.exp <= now.saturating_add(before.min(lifetime / 2))
     }
 
     /// With the values of the claims route rules read.
@@ -138,6 +153,7 @@ impl Verifier {
                 text("azp"),
                 &identity_values(&self.guard, &claims),
             )
+            .issued_at(claims.get("iat").and_then(|v| v.as_u64()).unwrap_or(0))
             .with_authz(
                 self.guard.authz_claims.iter().map(|name| crate::authz::claim_values(name, claims.get(name))).collect(),
             ),
@@ -163,5 +179,18 @@ mod tests {
         assert_eq!(v.identity(4), None);
         let none = Verified::new(0, None, None, &[]);
         assert_eq!((none.subject(), none.azp()), (None, None));
+    }
+
+    #[test]
+    fn a_token_is_due_for_renewal_near_its_end_and_never_in_its_first_half() {
+        let hour = Verified::new(10_000, None, None, &[]).issued_at(6_400);
+        assert!(!hour.renewal_due(9_000, 60), "an hour's token, 1000 s left");
+        assert!(hour.renewal_due(9_940, 60), "60 s left");
+        assert!(hour.renewal_due(10_100, 60), "expired");
+        let short = Verified::new(1_002, None, None, &[]).issued_at(1_000);
+        assert!(!short.renewal_due(1_000, 60), "a 2 s token just issued: not before half its life");
+        assert!(short.renewal_due(1_001, 60));
+        let no_iat = Verified::new(1_000, None, None, &[]);
+        assert!(no_iat.renewal_due(950, 60) && !no_iat.renewal_due(900, 60));
     }
 }

@@ -421,6 +421,7 @@ mod tests {
             login_client: Some("web".into()),
             forward_auth: false,
             callbacks: vec![],
+            backchannel_logout: None,
             default_login_redirect: true,
         };
         let r = login_redirect(&routes, "GET", Some("text/html,application/xhtml+xml"), "/app?x=1&y=2").unwrap();

@@ -9,6 +9,7 @@ mod refresh;
 mod ro;
 mod scope;
 mod shape;
+mod silent;
 mod token;
 
 pub use crate::http::body::{body_kind, parse as parse_body, BodyKind, Params};

@@ -5,8 +5,11 @@ use super::{attempt, upstream_scope, AppliedLimits, FormCall, LoginService, Para
 use crate::config::Client;
 use crate::http::error::ApiError;
 use crate::http::exchange::{Reply, Request};
+use crate::metrics::metrics;
+use crate::session::{store_unavailable, Proof, Turn, TurnError};
 use crate::store::SessionRecord;
-use crate::tenant_client::TenantError;
+use crate::tenant_client::{TenantError, Tokens};
+use std::net::IpAddr;
 
 use super::grant::PASSWORD_REALM;
 
@@ -19,7 +22,7 @@ pub(crate) async fn handle(call: FormCall<'_>, applied: &mut AppliedLimits) -> R
     }
     match params.require("grant_type")? {
         "password" | PASSWORD_REALM => password(call, applied).await,
-        "refresh_token" => refresh_grant(svc, client, params, req, None, None).await,
+        "refresh_token" => refresh_grant(svc, client, params, req, None, None, None).await,
         "authorization_code" => super::authorize::code_grant(svc, client, params, req).await,
         other => Err(ApiError::new(
             400,
@@ -92,7 +95,8 @@ async fn password(call: FormCall<'_>, applied: &mut AppliedLimits) -> Result<Rep
 }
 
 /// The refresh_token grant, shared by `/oauth/token` and `/oauth/refreshtoken`; `previous`
-/// is the session it continues, when known.
+/// is the session it continues, when known, and `shown` the hash of the access token the
+/// caller showed for it.
 pub(crate) async fn refresh_grant(
     svc: &LoginService,
     client: &Client,
@@ -100,12 +104,14 @@ pub(crate) async fn refresh_grant(
     req: &Request,
     previous: Option<&SessionRecord>,
     subject: Option<&str>,
+    shown: Option<String>,
 ) -> Result<Reply, ApiError> {
     let refresh_token = params
         .get("refresh_token")
         .or_else(|| params.get("refreshToken"))
         .ok_or_else(|| ApiError::missing_parameter("refresh_token"))?;
-    let refresh = Refresh { token: refresh_token, caller_scope: params.get("scope"), previous, subject };
+    let refresh =
+        Refresh { token: refresh_token, caller_scope: params.get("scope"), previous, subject, shown, by_cookie: false };
     refresh_with(svc, client, refresh, req).await
 }
 
@@ -116,44 +122,122 @@ pub(crate) struct Refresh<'a> {
     pub(crate) caller_scope: Option<&'a str>,
     pub(crate) previous: Option<&'a SessionRecord>,
     pub(crate) subject: Option<&'a str>,
+    /// Hex SHA-256 of the access token the caller showed for `previous`: the session's own, or
+    /// one a refresh replaced just now (the caller then joins that refresh).
+    pub(crate) shown: Option<String>,
+    /// The caller showed the session cookie (not a Bearer and its refresh token).
+    pub(crate) by_cookie: bool,
 }
 
-/// Exchange the refresh token at the tenant and answer in the client's shape. Tokens for
-/// another user than `subject` are refused (and their refresh token revoked): a refresh
-/// token cannot ride on somebody else's access token or session.
+/// What a refresh gave: the tokens, and the id an opaque cookie names the session by.
+pub(crate) struct Refreshed {
+    pub(crate) tokens: Tokens,
+    pub(crate) cookie_id: Option<String>,
+}
+
+/// Refresh and answer in the client's shape.
 pub(crate) async fn refresh_with(
     svc: &LoginService,
     client: &Client,
     r: Refresh<'_>,
     req: &Request,
 ) -> Result<Reply, ApiError> {
-    let (refresh_token, caller_scope, previous) = (r.token, r.caller_scope, r.previous);
+    let refreshed = refresh_tokens(svc, client, &r, req.client_ip).await?;
+    let scope = r.caller_scope.map(|s| upstream_scope(Some(s), client));
+    let sent_scope = scope.as_deref().or(refreshed.tokens.scope.as_deref()).unwrap_or("");
+    let asked = Asked {
+        caller_scope: r.caller_scope,
+        sent_scope,
+        sent_refresh_token: Some(r.token),
+        session_id: refreshed.cookie_id.as_deref(),
+    };
+    Ok(token_reply(client, &svc.config.session, &refreshed.tokens, &asked, time::OffsetDateTime::now_utc()))
+}
+
+/// The tokens of a refresh. A refresh of a known session takes the session's refresh lease
+/// first: of the callers refreshing one session at once (tabs, replicas, the guard in passing),
+/// one calls the tenant and the others are handed its tokens.
+pub(crate) async fn refresh_tokens(
+    svc: &LoginService,
+    client: &Client,
+    r: &Refresh<'_>,
+    client_ip: IpAddr,
+) -> Result<Refreshed, ApiError> {
+    let (Some(previous), Some(shown)) = (r.previous, r.shown.as_deref()) else {
+        return call_tenant(svc, client, r, None, client_ip).await;
+    };
+    let proof = if r.by_cookie { Proof::Cookie } else { Proof::RefreshToken(r.token) };
+    let lease = match svc.sessions.refresh_turn(previous, shown, proof).await.map_err(turn_refusal)? {
+        Turn::Joined(tokens) => {
+            metrics().refreshes.with_label_values(&["joined"]).inc();
+            return Ok(Refreshed { tokens, cookie_id: previous.cookie_id.clone() });
+        }
+        Turn::Mine(lease) => lease,
+    };
+    let result = call_tenant(svc, client, r, Some(&lease.session), client_ip).await;
+    svc.sessions.finish_refresh(*lease, result.as_ref().ok().map(|r| &r.tokens), r.token).await;
+    result
+}
+
+fn turn_refusal(e: TurnError) -> ApiError {
+    match e {
+        TurnError::Store(e) => store_unavailable(e),
+        TurnError::Superseded => super::superseded(),
+        TurnError::Ended => ApiError::new(401, "invalid_grant", "The session has ended."),
+        TurnError::Busy => {
+            ApiError::unavailable("Another refresh of this session is taking long; try again shortly.", 1)
+        }
+    }
+}
+
+/// Exchange the refresh token at the tenant. Tokens for another user than `r.subject` are
+/// refused (and their refresh token revoked): a refresh token cannot ride on somebody else's
+/// access token or session. A refresh token the tenant refuses ends the session it continues
+/// (rotation's reuse detection, the user blocked or logged out there): nothing can refresh it.
+async fn call_tenant(
+    svc: &LoginService,
+    client: &Client,
+    r: &Refresh<'_>,
+    previous: Option<&SessionRecord>,
+    client_ip: IpAddr,
+) -> Result<Refreshed, ApiError> {
     // Each refresh adds a revocation (the token it replaces): one user may add only so many.
     if let Some(subject) = r.subject {
         svc.limits.check_refresh(subject).await?;
     }
-    let scope = caller_scope.map(|s| upstream_scope(Some(s), client));
-    let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", refresh_token)];
+    let scope = r.caller_scope.map(|s| upstream_scope(Some(s), client));
+    let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", r.token)];
     if let Some(s) = &scope {
         form.push(("scope", s));
     }
-    let mut tokens = svc.tenant.token(client, &form, req.client_ip).await?;
+    let mut tokens = match svc.tenant.token(client, &form, client_ip).await {
+        Ok(tokens) => tokens,
+        Err(e) => {
+            // Only the session's own refresh token refused ends it (a caller that sent another
+            // one, unknown to the tenant, does not end somebody's session).
+            let own = previous.filter(|p| svc.sessions.refresh_token(p).as_deref() == Some(r.token));
+            if let (Some(p), TenantError::Rejected(refusal)) = (own, &e) {
+                if refusal.error == "invalid_grant" {
+                    metrics().refreshes.with_label_values(&["refused"]).inc();
+                    if let Err(e) = svc.sessions.end(p).await {
+                        crate::store::report_error("end a session its tenant refused to refresh", &e);
+                    }
+                }
+            }
+            return Err(e.into());
+        }
+    };
     if let Some(expected) = r.subject {
         let claims = crate::jwt::unverified_claims(&tokens.access_token);
         if claims.as_ref().and_then(|c| c.get("sub")).and_then(|s| s.as_str()) != Some(expected) {
-            svc.discard(client, &tokens, req.client_ip).await;
+            svc.discard(client, &tokens, client_ip).await;
             return Err(ApiError::new(401, "invalid_grant", "The refresh token belongs to another user."));
         }
     }
     let session = svc.issued(client, &mut tokens, previous).await?;
-    let sent_scope = scope.as_deref().or(tokens.scope.as_deref()).unwrap_or("");
-    let asked = Asked {
-        caller_scope,
-        sent_scope,
-        sent_refresh_token: Some(refresh_token),
-        session_id: session.as_ref().and_then(|s| s.cookie_id.as_deref()),
-    };
-    Ok(token_reply(client, &svc.config.session, &tokens, &asked, time::OffsetDateTime::now_utc()))
+    metrics().refreshes.with_label_values(&["refreshed"]).inc();
+    let cookie_id = session.and_then(|s| s.cookie_id).or_else(|| previous.and_then(|p| p.cookie_id.clone()));
+    Ok(Refreshed { tokens, cookie_id })
 }
 
 /// Whether the tenant judged the credentials: `Some(true)` on success, `Some(false)` on wrong

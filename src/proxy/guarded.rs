@@ -26,7 +26,7 @@ pub(super) async fn guard_backend(
         }
         e
     };
-    let pass = app.guard.check_route(rule, req.method.as_str(), &req.headers).await.map_err(|e| {
+    let pass = app.guard.check_route(rule, req.method.as_str(), &req.headers, Some(ip)).await.map_err(|e| {
         *decision = match e.status {
             401 => "unauthenticated",
             403 => "forbidden",

@@ -239,6 +239,10 @@ impl ProxyHttp for Gateway {
                 upstream_response.insert_header(name, value)?;
             }
         }
+        if let Some(cookie) = ctx.pass.set_cookie.take() {
+            // Beside the backend's own cookies.
+            upstream_response.append_header(http::header::SET_COOKIE, cookie)?;
+        }
         upstream_response.insert_header("x-request-id", ctx.request_id.as_str())?;
         Ok(())
     }
@@ -284,6 +288,23 @@ impl ProxyHttp for Gateway {
             {
                 upstream_request.insert_header(http::header::COOKIE, rest)?;
             }
+        }
+        if let Some(value) = ctx.pass.session_cookie_value.take().filter(|_| !ctx.pass.drop_session_cookie) {
+            // Refreshed in passing: the backend sees the token that was decided on.
+            let name = &app.config.session.cookie_name;
+            let cookies: Vec<String> = upstream_request
+                .headers
+                .get_all(http::header::COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok().map(str::to_string))
+                .collect();
+            upstream_request.remove_header(&http::header::COOKIE);
+            let fresh = format!("{name}={value}");
+            let header = match crate::http::cookies::without_cookie(&cookies.join("; "), name) {
+                Some(rest) => format!("{rest}; {fresh}"),
+                None => fresh,
+            };
+            upstream_request.insert_header(http::header::COOKIE, header)?;
         }
         if ctx.pass.drop_authorization {
             upstream_request.remove_header(&http::header::AUTHORIZATION);

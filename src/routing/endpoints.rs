@@ -63,6 +63,9 @@ pub(crate) enum OwnEndpoint {
     Callback,
     /// The forward-auth endpoints (`forward_auth.enabled`): the decision for a proxy in front.
     ForwardAuth(ForwardAuth),
+    /// `POST <session.backchannel_logout_path>`: the tenant ends sessions (OpenID Connect
+    /// Back-Channel Logout).
+    BackchannelLogout,
 }
 
 /// Which proxy's convention a forward-auth request follows.
@@ -113,6 +116,7 @@ impl Route {
             Route::Own(OwnEndpoint::Authorize) => "authorize",
             Route::Own(OwnEndpoint::Callback) => "callback",
             Route::Own(OwnEndpoint::ForwardAuth(_)) => "forward_auth",
+            Route::Own(OwnEndpoint::BackchannelLogout) => "backchannel_logout",
             Route::WrongMethod(_) => "wrong_method",
             Route::Reserved => "reserved",
             Route::Backend => "backend",

@@ -21,7 +21,8 @@ fn route_in(routes: &Routes, method: &str, path: &str) -> Route {
             let browser = || (!routes.callbacks.is_empty()).then(|| browser_route(routes, method, path)).flatten();
             let users = || routes.user_management.then(|| user_route(method, path)).flatten();
             let forward_auth = || routes.forward_auth.then(|| forward_auth_route(method, path)).flatten();
-            browser().or_else(users).or_else(forward_auth).unwrap_or(Route::Backend)
+            let backchannel = || routes.backchannel_logout.as_deref().and_then(|p| backchannel_route(p, method, path));
+            browser().or_else(users).or_else(forward_auth).or_else(backchannel).unwrap_or(Route::Backend)
         }
         decided => decided,
     }
@@ -66,6 +67,19 @@ fn forward_auth_route(method: &str, path: &str) -> Option<Route> {
         }
         _ => Some(Route::Reserved),
     }
+}
+
+/// `POST` on the back-channel logout path (`session.backchannel_logout_path`); its other
+/// spellings are `Reserved`.
+fn backchannel_route(own: &str, method: &str, path: &str) -> Option<Route> {
+    if path == own {
+        return Some(match method {
+            "POST" => Route::Own(OwnEndpoint::BackchannelLogout),
+            _ => Route::WrongMethod("POST"),
+        });
+    }
+    let folded = path.strip_suffix('/').unwrap_or(path);
+    own.eq_ignore_ascii_case(folded).then_some(Route::Reserved)
 }
 
 fn refusal(e: super::path::PathError) -> ApiError {

@@ -22,6 +22,8 @@ pub(crate) struct SessionEndpoints {
     pub(crate) verifier: Arc<Verifier>,
     pub(crate) limits: Arc<Limits>,
     pub(crate) sessions: Arc<SessionService>,
+    /// The tenant's keys, for back-channel logout tokens.
+    pub(crate) jwks: Arc<crate::tenant_client::Jwks>,
 }
 
 /// The access token a credential stands for: the token itself, or (opaque cookies) the one

@@ -1,13 +1,16 @@
 //! The `sid` session cookie (one builder for every place that sets or clears it) and the
 //! session endpoints `/userinfo` and `/logout`.
 
+mod backchannel;
 mod endpoints;
 mod management;
+mod refresh_lease;
 mod seal;
 mod service;
 
 pub(crate) use endpoints::{store_unavailable, SessionEndpoints, STORE_UNAVAILABLE};
-pub(crate) use service::{SessionService, TokenLookup};
+pub(crate) use refresh_lease::{Proof, Turn, TurnError};
+pub(crate) use service::{digest, SessionService, TokenLookup};
 // Read by the guard and the proxy; here for the benches' sake too.
 pub use crate::http::cookies::session_cookies;
 
@@ -51,6 +54,10 @@ mod tests {
             encryption_key: None,
             cookie: crate::config::CookieMode::Token,
             revocations_max: 1000,
+            silent_refresh: true,
+            refresh_before_seconds: 60,
+            refresh_reuse_seconds: 10,
+            backchannel_logout_path: None,
         }
     }
 

@@ -14,8 +14,9 @@ use std::sync::Arc;
 /// What the store knows of an access token (see `SessionService::lookup_token`).
 pub(crate) enum TokenLookup {
     Current(SessionRecord),
-    /// Another refresh replaced it (on any replica, perhaps not yet known here as revoked).
-    Replaced,
+    /// Another refresh replaced it (on any replica, perhaps not yet known here as revoked):
+    /// the session as it is now.
+    Replaced(SessionRecord),
     Unknown,
 }
 
@@ -58,6 +59,10 @@ impl SessionService {
     /// The sealing key (also the browser login's transaction cookies', under their own context).
     pub(crate) fn sealer(&self) -> &Sealer {
         &self.sealer
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
     }
 
     pub(crate) fn store(&self) -> &Arc<dyn SessionStore> {
@@ -115,7 +120,16 @@ impl SessionService {
             (None, Some(p)) => p.refresh_token.clone(),
             (None, None) => None,
         };
+        // The tenant's session (`sid` of the id_token), which its back-channel logouts name;
+        // a refresh without an id_token keeps the one recorded at login.
+        let tenant_sid = tokens
+            .id_token
+            .as_deref()
+            .and_then(crate::jwt::unverified_claims)
+            .and_then(|c| c.get("sid").and_then(|v| v.as_str()).map(str::to_string))
+            .or_else(|| previous.and_then(|p| p.tenant_sid.clone()));
         let record = SessionRecord {
+            tenant_sid,
             subject,
             client: client.name.clone(),
             created: previous.map_or(now, |p| p.created),
@@ -178,7 +192,7 @@ impl SessionService {
         let current = hex(&digest(token));
         Ok(match self.find_unrevoked(token, false).await? {
             Some(s) if s.token_hash == current => TokenLookup::Current(s),
-            Some(_) => TokenLookup::Replaced,
+            Some(s) => TokenLookup::Replaced(s),
             None => TokenLookup::Unknown,
         })
     }
@@ -313,6 +327,11 @@ impl SessionService {
             self.end(s).await?;
         }
         Ok(sessions)
+    }
+
+    /// The live sessions of the tenant session `sid` (a back-channel logout naming no user).
+    pub(crate) async fn sessions_of_tenant_sid(&self, sid: &str) -> Result<Vec<SessionRecord>, StoreError> {
+        self.store.sessions_of_tenant_sid(sid).await
     }
 
     pub(crate) async fn active_subjects(&self) -> Result<Vec<String>, StoreError> {

@@ -5,6 +5,7 @@ use super::{unix_now, FeedPage, Put, Revoked, Rotated, SessionRecord, SessionSto
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 #[derive(Default)]
 struct State {
@@ -12,11 +13,18 @@ struct State {
     /// Token hash → session id, and until when (a refreshed-away token's link ends early).
     by_token: HashMap<String, (String, u64)>,
     by_user: HashMap<String, HashSet<String>>,
+    by_tenant_sid: HashMap<String, HashSet<String>>,
     /// Revocations by sequence number.
     revoked: BTreeMap<u64, Revoked>,
     /// Ended sessions (id → when it would have expired): never written again.
     ended: HashMap<String, u64>,
     next: u64,
+    /// Refresh leases: session id → (holder, until).
+    leases: HashMap<String, (String, Instant)>,
+    /// Shared refresh outcomes: session id → (sealed, until).
+    refreshed: HashMap<String, (String, Instant)>,
+    /// Keys seen once (back-channel `jti`s), until when.
+    seen: HashMap<String, u64>,
 }
 
 impl State {
@@ -33,6 +41,14 @@ impl State {
                 self.by_user.remove(&s.subject);
             }
         }
+        if let Some(sid) = &s.tenant_sid {
+            if let Some(ids) = self.by_tenant_sid.get_mut(sid) {
+                ids.remove(id);
+                if ids.is_empty() {
+                    self.by_tenant_sid.remove(sid);
+                }
+            }
+        }
         Some(s)
     }
 
@@ -44,6 +60,10 @@ impl State {
         }
         self.ended.retain(|_, until| *until > now);
         self.by_token.retain(|_, (_, until)| *until > now);
+        let instant = Instant::now();
+        self.leases.retain(|_, (_, until)| *until > instant);
+        self.refreshed.retain(|_, (_, until)| *until > instant);
+        self.seen.retain(|_, until| *until > now);
     }
 }
 
@@ -83,6 +103,9 @@ impl SessionStore for MemoryStore {
             }
             st.by_token.insert(s.token_hash.clone(), (s.id.clone(), s.expires));
             st.by_user.entry(s.subject.clone()).or_default().insert(s.id.clone());
+            if let Some(sid) = &s.tenant_sid {
+                st.by_tenant_sid.entry(sid.clone()).or_default().insert(s.id.clone());
+            }
             st.sessions.insert(s.id.clone(), s.clone());
             Put::Written
         }))
@@ -131,6 +154,14 @@ impl SessionStore for MemoryStore {
         }))
     }
 
+    async fn sessions_of_tenant_sid(&self, sid: &str) -> StoreResult<Vec<SessionRecord>> {
+        Ok(self.with(|st| {
+            let now = unix_now();
+            let ids = st.by_tenant_sid.get(sid).cloned().unwrap_or_default();
+            ids.iter().filter_map(|id| st.live(id, now).cloned()).collect()
+        }))
+    }
+
     async fn active_subjects(&self) -> StoreResult<Vec<String>> {
         Ok(self.with(|st| {
             let now = unix_now();
@@ -152,6 +183,50 @@ impl SessionStore for MemoryStore {
             FeedPage { drained: items.len() < page, next, entries: items.into_iter().map(|(_, r)| r).collect() }
         }))
     }
+
+    async fn take_lease(&self, id: &str, holder: &str, ttl: Duration) -> StoreResult<bool> {
+        Ok(self.with(|st| {
+            let now = Instant::now();
+            if st.leases.get(id).is_some_and(|(_, until)| *until > now) {
+                return false;
+            }
+            st.leases.insert(id.to_string(), (holder.to_string(), now + ttl));
+            true
+        }))
+    }
+
+    async fn release_lease(&self, id: &str, holder: &str) -> StoreResult<()> {
+        self.with(|st| {
+            if st.leases.get(id).is_some_and(|(h, _)| h == holder) {
+                st.leases.remove(id);
+            }
+        });
+        Ok(())
+    }
+
+    async fn share_refresh(&self, id: &str, sealed: &str, ttl: Duration) -> StoreResult<()> {
+        self.with(|st| {
+            st.sweep(unix_now());
+            st.refreshed.insert(id.to_string(), (sealed.to_string(), Instant::now() + ttl));
+        });
+        Ok(())
+    }
+
+    async fn shared_refresh(&self, id: &str) -> StoreResult<Option<String>> {
+        Ok(self.with(|st| st.refreshed.get(id).filter(|(_, until)| *until > Instant::now()).map(|(s, _)| s.clone())))
+    }
+
+    async fn first_sighting(&self, key: &str, until: u64) -> StoreResult<bool> {
+        Ok(self.with(|st| {
+            let now = unix_now();
+            st.sweep(now);
+            if st.seen.get(key).is_some_and(|u| *u > now) {
+                return false;
+            }
+            st.seen.insert(key.to_string(), until.max(now + 1));
+            true
+        }))
+    }
 }
 
 #[cfg(test)]
@@ -170,6 +245,7 @@ mod tests {
             refresh_token: None,
             access_token: None,
             token_expires: 0,
+            tenant_sid: None,
         }
     }
 

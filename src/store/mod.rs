@@ -31,6 +31,10 @@ pub(crate) struct SessionRecord {
     /// Unix seconds.
     pub(crate) created: u64,
     pub(crate) expires: u64,
+    /// The tenant's session id (`sid` of the id_token at login), which a back-channel logout
+    /// names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) tenant_sid: Option<String>,
     /// Hex SHA-256 of the session's current access token.
     pub(crate) token_hash: String,
     /// The refresh token, sealed.
@@ -125,11 +129,25 @@ pub(crate) trait SessionStore: Send + Sync {
     async fn publish_revocations(&self, revoked: &[Revoked]) -> StoreResult<()>;
     /// The live sessions of a user.
     async fn sessions_of(&self, subject: &str) -> StoreResult<Vec<SessionRecord>>;
+    /// The live sessions recorded with this tenant session id (`SessionRecord::tenant_sid`).
+    async fn sessions_of_tenant_sid(&self, sid: &str) -> StoreResult<Vec<SessionRecord>>;
     /// Users with at least one live session, each once.
     async fn active_subjects(&self) -> StoreResult<Vec<String>>;
     /// At most `page` revocations published from `cursor` on (from any replica; one read
     /// twice does no harm), and the cursor to ask next.
     async fn revocations_since(&self, cursor: u64, page: usize) -> StoreResult<FeedPage>;
+    /// Take the refresh lease of session `id` for `holder`, for `ttl` (of the fleet, one
+    /// refresh of a session at a time): whether it was free. A holder that died lets it expire.
+    async fn take_lease(&self, id: &str, holder: &str, ttl: Duration) -> StoreResult<bool>;
+    /// Give the lease back, when `holder` still has it.
+    async fn release_lease(&self, id: &str, holder: &str) -> StoreResult<()>;
+    /// Keep a refresh's outcome (sealed) for the session's other callers, for `ttl`.
+    async fn share_refresh(&self, id: &str, sealed: &str, ttl: Duration) -> StoreResult<()>;
+    /// The outcome of the session's last refresh, while it is kept.
+    async fn shared_refresh(&self, id: &str) -> StoreResult<Option<String>>;
+    /// Remember `key` until `until` (Unix seconds): false when it is remembered already (a
+    /// replayed back-channel logout token's `jti`).
+    async fn first_sighting(&self, key: &str, until: u64) -> StoreResult<bool>;
 }
 
 /// Rate-limit and brute-force state shared by every replica.

@@ -96,6 +96,15 @@ pub(super) fn parse_feed_entry(entry: &str, legacy_until: u64) -> Option<Revoked
     Some(Revoked { hash: from_hex(hash)?, until })
 }
 
+/// Give a refresh lease back only when the caller still holds it (it may have expired and
+/// been taken by another replica meanwhile).
+pub(super) const RELEASE_LEASE: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;

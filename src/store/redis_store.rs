@@ -3,7 +3,9 @@
 //! Cluster (redis-rs' cluster client). Every operation is bounded by `timeout_ms`. Every
 //! script touches one key, or keys under one hash tag, so all three modes run them.
 
-use super::redis_scripts::{feed_entry, parse_feed_entry, END_SESSION, FAILURE, GCRA, PUT_SESSION, REVOKE};
+use super::redis_scripts::{
+    feed_entry, parse_feed_entry, END_SESSION, FAILURE, GCRA, PUT_SESSION, RELEASE_LEASE, REVOKE,
+};
 use super::{unix_now, FeedPage, Put, Revoked, Rotated, SessionRecord, SessionStore, StoreError, StoreResult};
 use crate::config::{RedisMode, RedisStore as Config};
 use arc_swap::ArcSwapOption;
@@ -43,6 +45,7 @@ pub(crate) struct RedisStore {
     revoke: Script,
     put_session: Script,
     end_session: Script,
+    release_lease: Script,
 }
 
 fn failed(e: redis::RedisError) -> StoreError {
@@ -64,6 +67,7 @@ impl RedisStore {
             revoke: Script::new(REVOKE),
             put_session: Script::new(PUT_SESSION),
             end_session: Script::new(END_SESSION),
+            release_lease: Script::new(RELEASE_LEASE),
         }
     }
 
@@ -209,6 +213,28 @@ impl RedisStore {
     }
 }
 
+impl RedisStore {
+    /// The live sessions whose ids the set `index_key` holds; ids of sessions gone are dropped
+    /// from it.
+    async fn sessions_in(&self, index_key: String) -> StoreResult<Vec<SessionRecord>> {
+        let ids: Vec<String> = {
+            let k = index_key.clone();
+            self.run(|conn| async move { on!(conn, |c| c.smembers(&k).await) }).await?
+        };
+        let mut out = Vec::new();
+        for id in ids {
+            match self.session_by_id(&id).await? {
+                Some(s) => out.push(s),
+                None => {
+                    let k = index_key.clone();
+                    self.run(|conn| async move { on!(conn, |c| c.srem::<_, _, ()>(&k, &id).await) }).await?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
 #[async_trait]
 impl SessionStore for RedisStore {
     async fn put_session(&self, s: &SessionRecord, previous: Option<&Rotated<'_>>) -> StoreResult<Put> {
@@ -218,6 +244,7 @@ impl SessionStore for RedisStore {
         let (session_key, ended_key) = self.session_keys(&s.id);
         let token_key = self.key(&format!("token:{}", s.token_hash));
         let (user_key, active_key) = (self.key(&format!("user:{}", s.subject)), self.key("active"));
+        let sid_key = s.tenant_sid.as_ref().map(|sid| self.key(&format!("tenant-sid:{sid}")));
         let continuing = u8::from(previous.is_some());
         let expected = previous.map_or(String::new(), |p| p.token_hash.to_string());
         // The replaced token keeps naming the session while it could be shown to a logout.
@@ -248,6 +275,10 @@ impl SessionStore for RedisStore {
                 }
                 let _: () = c.sadd(&user_key, &id).await?;
                 let _: () = c.expire(&user_key, ttl as i64).await?;
+                if let Some(key) = &sid_key {
+                    let _: () = c.sadd(key, &id).await?;
+                    let _: () = c.expire(key, ttl as i64).await?;
+                }
                 let _: () = redis::cmd("ZADD")
                     .arg(&active_key)
                     .arg("GT")
@@ -329,22 +360,12 @@ impl SessionStore for RedisStore {
     }
 
     async fn sessions_of(&self, subject: &str) -> StoreResult<Vec<SessionRecord>> {
-        let user_key = self.key(&format!("user:{subject}"));
-        let ids: Vec<String> = {
-            let k = user_key.clone();
-            self.run(|conn| async move { on!(conn, |c| c.smembers(&k).await) }).await?
-        };
-        let mut out = Vec::new();
-        for id in ids {
-            match self.session_by_id(&id).await? {
-                Some(s) => out.push(s),
-                None => {
-                    let k = user_key.clone();
-                    self.run(|conn| async move { on!(conn, |c| c.srem::<_, _, ()>(&k, &id).await) }).await?;
-                }
-            }
-        }
-        Ok(out)
+        self.sessions_in(self.key(&format!("user:{subject}"))).await
+    }
+
+    async fn sessions_of_tenant_sid(&self, sid: &str) -> StoreResult<Vec<SessionRecord>> {
+        let found = self.sessions_in(self.key(&format!("tenant-sid:{sid}"))).await?;
+        Ok(found.into_iter().filter(|s| s.tenant_sid.as_deref() == Some(sid)).collect())
     }
 
     async fn active_subjects(&self) -> StoreResult<Vec<String>> {
@@ -377,5 +398,50 @@ impl SessionStore for RedisStore {
         let legacy_retention = self.retention_seconds.load(Ordering::Relaxed);
         let entries = items.iter().filter_map(|(m, ms)| parse_feed_entry(m, ms / 1000 + legacy_retention)).collect();
         Ok(FeedPage { entries, next, drained })
+    }
+
+    async fn take_lease(&self, id: &str, holder: &str, ttl: Duration) -> StoreResult<bool> {
+        let key = self.key(&format!("lease:{{{id}}}"));
+        let ms = ttl.as_millis().max(1) as u64;
+        let holder = holder.to_string();
+        self.run(|conn| async move {
+            on!(conn, |c| {
+                let set: Option<String> =
+                    redis::cmd("SET").arg(&key).arg(&holder).arg("NX").arg("PX").arg(ms).query_async(&mut c).await?;
+                Ok(set.is_some())
+            })
+        })
+        .await
+    }
+
+    async fn release_lease(&self, id: &str, holder: &str) -> StoreResult<()> {
+        let key = self.key(&format!("lease:{{{id}}}"));
+        let (release, holder) = (&self.release_lease, holder.to_string());
+        self.run(|conn| async move { on!(conn, |c| release.key(&key).arg(&holder).invoke_async::<u8>(&mut c).await) })
+            .await
+            .map(|_| ())
+    }
+
+    async fn share_refresh(&self, id: &str, sealed: &str, ttl: Duration) -> StoreResult<()> {
+        let key = self.key(&format!("refreshed:{{{id}}}"));
+        let (ms, sealed) = (ttl.as_millis().max(1) as u64, sealed.to_string());
+        self.run(|conn| async move { on!(conn, |c| c.pset_ex::<_, _, ()>(&key, &sealed, ms).await) }).await
+    }
+
+    async fn shared_refresh(&self, id: &str) -> StoreResult<Option<String>> {
+        self.get_string(self.key(&format!("refreshed:{{{id}}}"))).await
+    }
+
+    async fn first_sighting(&self, key: &str, until: u64) -> StoreResult<bool> {
+        let key = self.key(&format!("seen:{key}"));
+        let ttl = until.saturating_sub(unix_now()).max(1);
+        self.run(|conn| async move {
+            on!(conn, |c| {
+                let set: Option<String> =
+                    redis::cmd("SET").arg(&key).arg(1).arg("NX").arg("EX").arg(ttl).query_async(&mut c).await?;
+                Ok(set.is_some())
+            })
+        })
+        .await
     }
 }

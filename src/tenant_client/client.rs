@@ -8,8 +8,8 @@ use crate::request_scope;
 use serde::Deserialize;
 use std::net::IpAddr;
 
-/// The tenant's successful token answer.
-#[derive(Debug, Clone, Deserialize)]
+/// The tenant's successful token answer (serialized sealed, when a refresh is shared).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 pub(crate) struct Tokens {
     pub(crate) access_token: String,
     #[serde(default = "bearer")]

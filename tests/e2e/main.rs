@@ -23,6 +23,7 @@ mod refresh;
 mod revocations;
 mod security;
 mod session;
+mod session_refresh;
 mod shared_state;
 mod tenant_faults;
 mod token;

@@ -42,9 +42,15 @@ async fn refresh_returns_new_tokens_in_the_client_shape() {
     assert_ne!(body["accessToken"], first["accessToken"]);
     assert_eq!(body["refreshToken"], rt, "the tenant does not rotate: the sent one comes back");
     assert!(body["idToken"].is_string() && body["expireAt"].is_string());
-    // The refresh ended the access token it replaced: it cannot be shown again.
-    let (status, _) = json(refresh(&s, "mobile-secret", Some(at), json!({"refresh_token": rt})).await).await;
+    // The refresh ended the access token it replaced. Shown again with the same refresh token
+    // within session.refresh_reuse_seconds, it is handed the same tokens (a concurrent caller
+    // of the same refresh); with another refresh token, it is refused.
+    let (status, again) = json(refresh(&s, "mobile-secret", Some(at), json!({"refresh_token": rt})).await).await;
+    assert_eq!((status, &again["accessToken"]), (200, &body["accessToken"]), "{again}");
+    let other = json!({"refresh_token": "another"});
+    let (status, _) = json(refresh(&s, "mobile-secret", Some(at), other).await).await;
     assert_eq!(status, 401, "the replaced access token is revoked");
+    assert_eq!(s.calls().iter().filter(|c| param(c, "grant_type") == Some("refresh_token")).count(), 1);
     // The camelCase field name seen in the wild works too, with the new access token.
     let new_at = body["accessToken"].as_str().unwrap();
     let (status, _) = json(refresh(&s, "mobile-secret", Some(new_at), json!({"refreshToken": rt})).await).await;

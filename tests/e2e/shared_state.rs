@@ -323,7 +323,15 @@ async fn leased_backend_limits_never_let_the_fleet_past_the_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_third_review_is_closed() {
     let redis = RedisServer::start();
-    let (b, a, z) = two_replicas(&redis).await;
+    // No refresh outcome shared (session_refresh.rs tests the sharing): a cookie shown after
+    // its refresh is refused at once.
+    let store = with_store("standalone", &[redis.url()], "");
+    let no_reuse = |yaml: String| {
+        let key = format!("encryption_key: \"{}\" }}", crate::common::redis::TEST_ENCRYPTION_KEY);
+        edit(&store(yaml), &key, &key.replace(" }", ", refresh_reuse_seconds: 0 }"))
+    };
+    let b = Backends::start(no_reuse, authgate::dev::echo::router()).await;
+    let (a, z) = (Gateway::start(&b.yaml).await, Gateway::start(&b.yaml).await);
     // A refresh ends the access token it replaces: an older cookie does not outlive it.
     let old = website_login(&a).await;
     let resp =

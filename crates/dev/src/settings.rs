@@ -26,6 +26,11 @@ pub struct Settings {
     pub audience: String,
     pub access_token_ttl_seconds: u64,
     pub rotate_refresh_tokens: bool,
+    /// Auth0's refresh-token "Reuse Interval", with rotation on: for this many seconds after a
+    /// refresh retired it, a family's most recently retired token still refreshes (a client
+    /// that lost the answer may retry); any other reuse of a retired token revokes its family.
+    /// `0`: never.
+    pub refresh_reuse_interval_seconds: u64,
     /// A cheap argon2 setting (benchmarks), instead of the library's default.
     pub fast_password_hash: bool,
     pub default_directory: String,
@@ -95,6 +100,9 @@ pub struct ClientSettings {
     pub logout_urls: Vec<String>,
     /// The connections the client may log in with (empty: any).
     pub connections: Vec<String>,
+    /// Where the tenant posts an OpenID Connect back-channel logout token when a login
+    /// session the client took part in ends.
+    pub backchannel_logout_uri: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -1,4 +1,5 @@
-//! The tenant's RS256 signing keys: generated at start (and on rotation), published in its JWKS.
+//! The tenant's RS256 signing keys: generated at start (and on rotation), published in its JWKS;
+//! they sign its tokens, logout tokens (`typ` `logout+jwt`) among them.
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
@@ -46,6 +47,14 @@ impl Signer {
     /// Sign under another `kid` (tests forge tokens with it).
     pub fn sign_with_kid(&self, claims: &Value, kid: &str) -> String {
         let header = Header { kid: Some(kid.to_string()), ..Header::new(Algorithm::RS256) };
+        jsonwebtoken::encode(&header, claims, &self.encoding).expect("RS256 signing")
+    }
+
+    /// Sign with this `typ` in the header (e.g. `logout+jwt`, which OpenID Connect
+    /// Back-Channel Logout asks for so a logout token is never taken for an id_token).
+    pub fn sign_typed(&self, claims: &Value, typ: &str) -> String {
+        let header =
+            Header { kid: Some(self.kid.clone()), typ: Some(typ.to_string()), ..Header::new(Algorithm::RS256) };
         jsonwebtoken::encode(&header, claims, &self.encoding).expect("RS256 signing")
     }
 

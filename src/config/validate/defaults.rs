@@ -70,6 +70,10 @@ pub(crate) const DEFAULT_SESSION_DURATION_SECONDS: u64 = 86_400;
 pub(crate) const DEFAULT_SESSION_COOKIE_NAME: &str = "sid";
 /// How long after its `exp` an access token may still be shown to `/oauth/refreshtoken`.
 pub(crate) const DEFAULT_REFRESH_EXPIRED_GRACE_SECONDS: u64 = 86_400;
+/// `session.refresh_before_seconds`: a minute before the token's `exp`.
+pub(crate) const DEFAULT_REFRESH_BEFORE_SECONDS: u64 = 60;
+/// `session.refresh_reuse_seconds`: what the concurrent callers of one refresh share it for.
+pub(crate) const DEFAULT_REFRESH_REUSE_SECONDS: u64 = 10;
 /// `store.redis.key_prefix`: the prefix of every key.
 pub(crate) const DEFAULT_REDIS_KEY_PREFIX: &str = "authgate:";
 /// `store.redis.timeout_ms`: the longest one store operation may take.

@@ -72,6 +72,7 @@ pub(super) fn dev_tenant(
         audience: d.audience.unwrap_or_else(|| DEFAULT_DEV_AUDIENCE.to_string()),
         access_token_ttl_seconds: d.access_token_ttl_seconds.unwrap_or(DEFAULT_DEV_ACCESS_TOKEN_TTL_SECONDS),
         rotate_refresh_tokens: d.rotate_refresh_tokens,
+        refresh_reuse_interval_seconds: d.refresh_reuse_interval_seconds.unwrap_or(0),
         fast_password_hash,
         default_directory,
         groups_claim: d.groups_claim.unwrap_or_else(|| guard_groups_claim.to_string()),

@@ -89,7 +89,8 @@ pub(crate) fn validate(file: FileConfig, env_session_duration: Option<String>) -
     let dev_tenant = file.dev_tenant.map(|d| dev_tenant(&mut p, d, &guard.groups_claim, &guard.roles_claim));
     let management = file.management.and_then(|m| management::management(&mut p, m, tenant.as_ref()));
     let forward_auth = file.forward_auth.is_some_and(|f| f.enabled);
-    let routes = Routes { user_management: management.is_some(), forward_auth, ..routes };
+    let backchannel_logout = session.backchannel_logout_path.clone();
+    let routes = Routes { user_management: management.is_some(), forward_auth, backchannel_logout, ..routes };
     let routes = browser_login::routes(&mut p, routes, &clients);
     if tenant.as_ref().is_some_and(|t| t.embedded) && dev_tenant.is_none() {
         p.push("tenant.embedded", "true needs a dev_tenant section");

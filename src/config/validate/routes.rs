@@ -61,6 +61,7 @@ pub(super) fn routes(p: &mut Problems, r: FileRoutes) -> (Routes, Vec<Option<Vec
         login_client: r.login_client,
         forward_auth: false,
         callbacks: Vec::new(),
+        backchannel_logout: None,
         default_login_redirect: r.login_redirect,
     };
     (routes, allows)

@@ -2,7 +2,8 @@
 //! the key the gateway re-signs id_tokens with.
 
 use super::defaults::{
-    DEFAULT_REDIS_KEY_PREFIX, DEFAULT_REDIS_TIMEOUT_MS, DEFAULT_REFRESH_EXPIRED_GRACE_SECONDS, DEFAULT_REVOCATIONS_MAX,
+    DEFAULT_REDIS_KEY_PREFIX, DEFAULT_REDIS_TIMEOUT_MS, DEFAULT_REFRESH_BEFORE_SECONDS,
+    DEFAULT_REFRESH_EXPIRED_GRACE_SECONDS, DEFAULT_REFRESH_REUSE_SECONDS, DEFAULT_REVOCATIONS_MAX,
     DEFAULT_SESSION_COOKIE_NAME, DEFAULT_SESSION_DURATION_SECONDS,
 };
 use super::Problems;
@@ -44,7 +45,23 @@ pub(super) fn session(p: &mut Problems, s: FileSession, env_duration: Option<Str
     };
     let revocations_max =
         super::scalars::at_least(p, "session.revocations_max", s.revocations_max, DEFAULT_REVOCATIONS_MAX, 100, "");
+    let backchannel_logout_path = s.backchannel_logout_path.filter(|path| {
+        let own = crate::routing::endpoints::route("POST", path) != crate::routing::endpoints::Route::Backend;
+        let normal = crate::routing::path::normalize(path, Default::default()).as_deref() == Ok(path.as_str());
+        let fits = normal && path.len() > 1 && !own && !path.starts_with("/users") && !path.starts_with("/authz");
+        if !fits {
+            p.push(
+                "session.backchannel_logout_path",
+                format!("{path:?}: must be a normalised path other than / and not one of the gateway's own"),
+            );
+        }
+        fits
+    });
     SessionConfig {
+        silent_refresh: s.silent_refresh.unwrap_or(true),
+        refresh_before_seconds: s.refresh_before_seconds.unwrap_or(DEFAULT_REFRESH_BEFORE_SECONDS),
+        refresh_reuse_seconds: s.refresh_reuse_seconds.unwrap_or(DEFAULT_REFRESH_REUSE_SECONDS),
+        backchannel_logout_path,
         revocations_max,
         encryption_key,
         cookie,

@@ -2,19 +2,22 @@
 //! checks the request and shows a login form; `POST /authorize` (the form) checks the user and
 //! sends the browser back to the `redirect_uri` with a single-use code (or an `error`);
 //! `grant_type=authorization_code` on `/oauth/token` exchanges the code (its client,
-//! `redirect_uri` and S256 `code_verifier` checked). `/v2/logout` and `/oidc/logout` send the
-//! browser back to one of the client's `logout_urls` only. The tenant keeps no login session:
-//! every `/authorize` shows the form.
+//! `redirect_uri` and S256 `code_verifier` checked). A successful sign-in starts a tenant
+//! session (`sessions`), named in the code's id_token (`sid`) and in a `dev_tenant_session`
+//! cookie, as Auth0 sets its own; the session is not used for single sign-on: every
+//! `/authorize` shows the form. `/v2/logout` (with that cookie) and `/oidc/logout` (with an
+//! `id_token_hint`) end the session, which sends the back-channel logouts; both send the
+//! browser back to one of the client's `logout_urls` only.
 
 use super::clients::{DevClient, Method};
 use super::common::{now, oauth_error, params_of, random_token};
-use super::grants::{check_user, grant_scoped, UserRefusal};
+use super::grants::{check_user, grant_scoped, Login, UserRefusal};
 use super::users::User;
-use super::{header_pairs, Recorded, State};
+use super::{header_pairs, sessions, Recorded, State};
 use crate::wire::Params;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State as AxState};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Json;
@@ -41,6 +44,9 @@ const CARRIED: &[&str] = &[
     "code_challenge_method",
 ];
 
+/// The tenant's session cookie (Auth0 names its own `auth0`).
+const SESSION_COOKIE: &str = "dev_tenant_session";
+
 const NO_MFA: &str = "Multifactor authentication is not supported by the dev tenant";
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0}\
@@ -63,6 +69,8 @@ pub(super) struct CodeGrant {
     scope: String,
     audience: String,
     issued_at: u64,
+    /// The tenant session the sign-in started.
+    sid: String,
 }
 
 impl CodeGrant {
@@ -180,8 +188,15 @@ async fn sign_in(AxState(s): St, headers: HeaderMap, body: Bytes) -> Response {
     let connection = params.get("connection").unwrap_or(&s.default_directory);
     match check_user(&s, connection, username, password, false).await {
         Ok(user) => {
-            let code = new_code(&s, &checked, &params, &user);
-            back_to(&checked, &[("code", code.as_str())])
+            let sid = sessions::start(&s, &user.id, None);
+            let code = new_code(&s, &checked, &params, &user, &sid);
+            let mut answer = back_to(&checked, &[("code", code.as_str())]);
+            let cookie = format!("{SESSION_COOKIE}={sid}; HttpOnly; Path=/; SameSite=Lax");
+            // A sid is base64url: always a valid header value.
+            if let Ok(cookie) = HeaderValue::from_str(&cookie) {
+                answer.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            answer
         }
         Err(UserRefusal::Wrong) => login_form(&params, Some("Wrong email or password.")),
         Err(UserRefusal::UnknownConnection) => refusal("connection is disabled or does not exist"),
@@ -207,9 +222,9 @@ fn record(s: &State, headers: &HeaderMap, params: &Params) {
     s.record(Recorded { path: "/authorize".into(), query: String::new(), headers, params: kept });
 }
 
-/// A new single-use code for `user`, kept with what its exchange must match. Expired codes
-/// are dropped on the way.
-fn new_code(s: &State, checked: &Checked<'_>, params: &Params, user: &User) -> String {
+/// A new single-use code for `user` in session `sid`, kept with what its exchange must match.
+/// Expired codes are dropped on the way.
+fn new_code(s: &State, checked: &Checked<'_>, params: &Params, user: &User, sid: &str) -> String {
     let code = random_token();
     let issued_at = now();
     let grant = CodeGrant {
@@ -221,6 +236,7 @@ fn new_code(s: &State, checked: &Checked<'_>, params: &Params, user: &User) -> S
         scope: params.get("scope").unwrap_or("openid").to_string(),
         audience: params.get("audience").unwrap_or(&s.audience).to_string(),
         issued_at,
+        sid: sid.to_string(),
     };
     let mut codes = s.codes.lock().expect("not poisoned");
     codes.retain(|_, g| !g.expired(issued_at));
@@ -250,8 +266,9 @@ fn found(to: &str) -> Response {
 
 /// `grant_type=authorization_code` from the authenticated `client_id`: the code is single use
 /// (gone even when the exchange fails), must be the client's, unexpired, asked with the same
-/// `redirect_uri` and the PKCE verifier of its challenge. The tokens are the password grant's,
-/// the id_token carrying the authorization request's `nonce`.
+/// `redirect_uri` and the PKCE verifier of its challenge, and its session still on (the client
+/// takes part in it from now). The tokens are the password grant's, the id_token carrying the
+/// authorization request's `nonce` and the session's `sid`.
 pub(super) fn code_grant(s: &State, params: &Params, client_id: &str) -> Response {
     let Some(code) = params.get("code") else {
         return oauth_error(400, "invalid_request", "Missing required parameter: code");
@@ -269,9 +286,11 @@ pub(super) fn code_grant(s: &State, params: &Params, client_id: &str) -> Respons
     // The user may have been deleted or blocked through the Management API since.
     match s.user(&grant.user) {
         Some(u) if u.blocked => oauth_error(401, "unauthorized", "user is blocked"),
+        // Logged out before the exchange: the code's login is over.
+        Some(_) if !sessions::join(s, &grant.sid, client_id) => invalid_code(),
         Some(u) => {
-            let nonce = grant.nonce.as_deref();
-            Json(grant_scoped(s, &u, client_id, &grant.scope, &grant.audience, nonce)).into_response()
+            let login = Login { sid: Some(&grant.sid), nonce: grant.nonce.as_deref() };
+            Json(grant_scoped(s, &u, client_id, &grant.scope, &grant.audience, login)).into_response()
         }
         None => invalid_code(),
     }
@@ -281,20 +300,62 @@ fn invalid_code() -> Response {
     oauth_error(403, "invalid_grant", "Invalid authorization code")
 }
 
-/// `GET /v2/logout?client_id=&returnTo=` (Auth0's logout).
-async fn v2_logout(AxState(s): St, RawQuery(query): RawQuery) -> Response {
-    logout(&s, query.as_deref(), "returnTo")
+/// `GET /v2/logout?client_id=&returnTo=` (Auth0's logout): ends the session of the
+/// `dev_tenant_session` cookie, and clears it.
+async fn v2_logout(AxState(s): St, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    if let Some(sid) = session_cookie(&headers) {
+        sessions::end(&s, sid, None);
+    }
+    let mut answer = logout(&s, &query_params(query.as_deref()), "returnTo");
+    let cleared = HeaderValue::from_static("dev_tenant_session=; Max-Age=0; HttpOnly; Path=/; SameSite=Lax");
+    answer.headers_mut().append(header::SET_COOKIE, cleared);
+    answer
 }
 
-/// `GET /oidc/logout?client_id=&post_logout_redirect_uri=` (the OIDC `end_session_endpoint`).
+/// `GET /oidc/logout?client_id=&post_logout_redirect_uri=&id_token_hint=` (the OIDC
+/// `end_session_endpoint`): ends the session the hint names.
 async fn oidc_logout(AxState(s): St, RawQuery(query): RawQuery) -> Response {
-    logout(&s, query.as_deref(), "post_logout_redirect_uri")
+    let params = query_params(query.as_deref());
+    if let Some(hint) = params.get("id_token_hint") {
+        end_hinted(&s, hint);
+    }
+    logout(&s, &params, "post_logout_redirect_uri")
+}
+
+fn query_params(query: Option<&str>) -> Params {
+    Params::from_form(query.unwrap_or_default().as_bytes()).unwrap_or_default()
+}
+
+/// The `dev_tenant_session` cookie's value, if the browser sent one.
+fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value)
+}
+
+/// End the session an id_token of this tenant names (its `sid`, when it is its user's), or
+/// every session of its user when it names none. Anything else ends nothing.
+fn end_hinted(s: &State, hint: &str) {
+    let Some(claims) = s.verified(hint, None) else { return };
+    // An id_token's audience is one client; an access token's is an API (or several).
+    if claims["aud"].as_str().is_none_or(|aud| s.clients.by_id(aud).is_none()) {
+        return;
+    }
+    let Some(user) = claims["sub"].as_str().and_then(|sub| sub.strip_prefix("auth0|")) else { return };
+    match claims["sid"].as_str() {
+        Some(sid) => sessions::end(s, sid, Some(user)),
+        None => sessions::end_user(s, user),
+    }
 }
 
 /// Back to the URL named by `back_name` when it is one of the client's `logout_urls`, else a
-/// page. The tenant keeps no login session: there is nothing else to end.
-fn logout(s: &State, query: Option<&str>, back_name: &str) -> Response {
-    let params = Params::from_form(query.unwrap_or_default().as_bytes()).unwrap_or_default();
+/// page.
+fn logout(s: &State, params: &Params, back_name: &str) -> Response {
     let client = params.get("client_id").and_then(|id| s.clients.by_id(id));
     let listed = |back: &&str| client.is_some_and(|c| c.logout_urls.iter().any(|u| u.as_str() == *back));
     // Parsed again: the Location header gets the URL percent-encoded.
@@ -472,6 +533,7 @@ mod tests {
             scope: "openid".into(),
             audience: "a".into(),
             issued_at: 100,
+            sid: "s".into(),
         };
         assert!(!grant.expired(160));
         assert!(grant.expired(161));

@@ -1,7 +1,9 @@
 //! The dev tenant's side of client authentication: each client must use its configured
 //! method. `private_key_jwt` assertions are checked (RS256, `iss` = `sub` = client id, `aud` =
 //! the token endpoint, `exp` at most 60 s ahead) and a reused `jti` is refused. The Management
-//! API's machine-to-machine client may use either secret method.
+//! API's machine-to-machine client may use either secret method. Each client's
+//! `backchannel_logout_uri` (where the tenant posts logout tokens) can change while the tenant
+//! serves (a test hook).
 
 use crate::settings::{ClientAuth, ClientSettings, Secret};
 use crate::wire::Params;
@@ -10,6 +12,8 @@ use aws_lc_rs::rsa::KeyPair;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use std::collections::HashMap;
+use std::sync::RwLock;
 use std::time::Duration;
 
 pub(crate) enum Method {
@@ -37,10 +41,17 @@ pub(crate) struct Clients {
     /// The token endpoint: the audience of client assertions.
     token_url: String,
     seen_jtis: moka::sync::Cache<String, ()>,
+    /// Client id → its `backchannel_logout_uri`. Apart from `clients` because tests change
+    /// it while the tenant serves; never held across an await.
+    backchannel: RwLock<HashMap<String, String>>,
 }
 
 impl Clients {
     pub(crate) fn new(clients: &[ClientSettings], token_url: String) -> Result<Self, String> {
+        let backchannel: HashMap<String, String> = clients
+            .iter()
+            .filter_map(|c| c.backchannel_logout_uri.clone().map(|uri| (c.client_id.clone(), uri)))
+            .collect();
         let clients = clients
             .iter()
             .map(|c| {
@@ -60,7 +71,27 @@ impl Clients {
             })
             .collect::<Result<_, String>>()?;
         let seen_jtis = moka::sync::Cache::builder().time_to_live(Duration::from_secs(120)).build();
-        Ok(Clients { clients, token_url, seen_jtis })
+        Ok(Clients { clients, token_url, seen_jtis, backchannel: RwLock::new(backchannel) })
+    }
+
+    /// Where client `id` takes back-channel logouts, if it does.
+    pub(crate) fn backchannel_uri(&self, id: &str) -> Option<String> {
+        self.backchannel.read().expect("not poisoned").get(id).cloned()
+    }
+
+    /// Set (or, with `None`, remove) client `id`'s back-channel logout URI; false when there is
+    /// no such client.
+    #[cfg(any(test, feature = "test-support"))]
+    pub(crate) fn set_backchannel_uri(&self, id: &str, uri: Option<String>) -> bool {
+        if self.by_id(id).is_none() {
+            return false;
+        }
+        let mut all = self.backchannel.write().expect("not poisoned");
+        match uri {
+            Some(uri) => all.insert(id.to_string(), uri),
+            None => all.remove(id),
+        };
+        true
     }
 
     /// Register the Management API client (both secret methods allowed).

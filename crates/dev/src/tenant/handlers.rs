@@ -1,4 +1,5 @@
-//! The dev tenant's HTTP endpoints.
+//! The dev tenant's HTTP endpoints: the token endpoint's logins (each starting a tenant
+//! session), `/oauth/ro`, `/oauth/revoke`, the JWKS, discovery and `/userinfo`.
 
 use super::common::{oauth_error, params_of};
 use super::grants::{check_user, form_pairs, grant, mfa_required, refresh, UserRefusal};
@@ -50,10 +51,7 @@ async fn revoke(AxState(s): St, headers: HeaderMap, body: Bytes) -> Response {
     let Some(token) = params.get("token") else {
         return oauth_error(400, "invalid_request", "Missing required parameter: token");
     };
-    let mut grants = s.refresh.lock().expect("not poisoned");
-    if grants.get(token).is_some_and(|g| g.client_id == client_id) {
-        grants.remove(token);
-    }
+    s.refresh.lock().expect("not poisoned").revoke(token, &client_id);
     StatusCode::OK.into_response()
 }
 
@@ -87,6 +85,9 @@ async fn openid_configuration(AxState(s): St) -> Json<Value> {
         "id_token_signing_alg_values_supported": ["RS256"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic", "private_key_jwt"],
+        // Logout tokens go to clients with a `backchannel_logout_uri`, carrying the session's `sid`.
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     }))
 }
 

@@ -6,9 +6,18 @@
 //! PKCE S256 required), the logouts `/v2/logout` and `/oidc/logout` (back to a client's
 //! `logout_urls` only), and a subset of the Management API v2 under `/api/v2` (users: search
 //! with `q`, create, read, update, delete; user import jobs), whose changes later logins see.
-//! For the demo, tests and benchmarks only.
+//!
+//! Like Auth0 it keeps login sessions and refresh-token families. Every login starts a session
+//! (its `sid` in the id_tokens; the browser login also sets the `dev_tenant_session` cookie),
+//! and ending one (`/oidc/logout` with an `id_token_hint`, `/v2/logout` with the cookie, or
+//! the Management API blocking or deleting the user) sends an OpenID Connect back-channel
+//! logout to each client of the session that has a `backchannel_logout_uri`. With rotation on,
+//! a refresh retires the token presented; replaying a retired token revokes its whole family
+//! (but for the latest one within the reuse interval). Blocking or deleting a user also
+//! revokes its refresh tokens. For the demo, tests and benchmarks only.
 
 mod authorize;
+mod backchannel;
 mod clients;
 mod common;
 mod connections;
@@ -17,12 +26,16 @@ mod handlers;
 mod jobs;
 mod lucene;
 mod management;
+mod rotation;
+mod sessions;
+#[cfg(test)]
+mod tests;
 mod users;
 mod users_api;
 
 use crate::settings::Settings;
 use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock};
 
 pub use crate::signer::Signer;
@@ -42,12 +55,17 @@ pub struct Recorded {
 
 pub type Recorder = Arc<Mutex<Vec<Recorded>>>;
 
+#[derive(Clone)]
 struct RefreshGrant {
     /// The hex id of the user (`auth0|<id>`).
     user: String,
     client_id: String,
     scope: String,
     audience: String,
+    /// The login the token descends from: rotation keeps it, reuse detection revokes by it.
+    family: u64,
+    /// The login's tenant session, carried by the id_tokens of its refreshes.
+    sid: Option<String>,
 }
 
 struct State {
@@ -56,6 +74,8 @@ struct State {
     audience: String,
     ttl: u64,
     rotate: bool,
+    /// Auth0's refresh-token reuse interval, in seconds (with rotation).
+    reuse_interval: u64,
     default_directory: String,
     groups_claim: String,
     roles_claim: String,
@@ -64,14 +84,21 @@ struct State {
     /// Fault switch for tests: the JWKS endpoint answers 503.
     jwks_failing: AtomicBool,
     /// How many times the JWKS was asked for.
-    jwks_requests: std::sync::atomic::AtomicU64,
+    jwks_requests: AtomicU64,
     /// In creation order. Never held across an await.
     users: RwLock<Vec<users::User>>,
     /// Hashes the passwords of users created through the Management API.
     argon: argon2::Argon2<'static>,
     connections: connections::Connections,
     clients: clients::Clients,
-    refresh: Mutex<HashMap<String, RefreshGrant>>,
+    refresh: Mutex<rotation::RefreshTokens>,
+    /// Successful refresh grants.
+    refresh_grants: AtomicU64,
+    /// Refresh-token families revoked because a retired token was replayed.
+    families_revoked: AtomicU64,
+    /// Login sessions by `sid`.
+    sessions: Mutex<sessions::Sessions>,
+    backchannel: backchannel::Backchannel,
     /// Authorization codes not yet exchanged, by code.
     codes: Mutex<HashMap<String, authorize::CodeGrant>>,
     api: management::Api,
@@ -150,6 +177,7 @@ impl DevTenant {
                 audience: dev.audience.clone(),
                 ttl: dev.access_token_ttl_seconds,
                 rotate: dev.rotate_refresh_tokens,
+                reuse_interval: dev.refresh_reuse_interval_seconds,
                 default_directory: dev.default_directory.clone(),
                 groups_claim: dev.groups_claim.clone(),
                 roles_claim: dev.roles_claim.clone(),
@@ -160,7 +188,11 @@ impl DevTenant {
                 argon,
                 connections,
                 clients: registered,
-                refresh: Mutex::new(HashMap::new()),
+                refresh: Default::default(),
+                refresh_grants: AtomicU64::new(0),
+                families_revoked: AtomicU64::new(0),
+                sessions: Default::default(),
+                backchannel: Default::default(),
                 codes: Mutex::new(HashMap::new()),
                 api,
                 jobs: Default::default(),
@@ -230,6 +262,38 @@ impl DevTenant {
     #[cfg(any(test, feature = "test-support"))]
     pub fn set_jwks_failing(&self, failing: bool) {
         self.state.jwks_failing.store(failing, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// How many refresh grants succeeded.
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn refresh_grants(&self) -> u64 {
+        self.state.refresh_grants.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// How many refresh-token families were revoked because a retired token was replayed.
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn refresh_families_revoked(&self) -> u64 {
+        self.state.families_revoked.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Set (or remove) the `backchannel_logout_uri` of a registered client.
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn set_backchannel_logout_uri(&self, client_id: &str, uri: Option<String>) {
+        assert!(self.state.clients.set_backchannel_uri(client_id, uri), "no client {client_id} at the dev tenant");
+    }
+
+    /// Each back-channel logout sent, as (uri, status code or error text), in the order they
+    /// finished (they are sent in the background: tests wait for them).
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn backchannel_deliveries(&self) -> Vec<(String, String)> {
+        self.state.backchannel.deliveries()
+    }
+
+    /// A valid logout token, as the tenant sends them, for `client_id` about user `sub` (e.g.
+    /// `auth0|…`) and session `sid`.
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn logout_token(&self, client_id: &str, sub: &str, sid: Option<&str>) -> String {
+        backchannel::logout_token(&self.state, client_id, sub, sid)
     }
 
     pub fn router(&self) -> axum::Router {

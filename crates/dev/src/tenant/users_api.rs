@@ -1,9 +1,11 @@
 //! The Management API's `/api/v2/users` endpoints over the dev tenant's users: search (`q`,
-//! pages), create, read, update (metadata merged), delete. Changes apply to later logins.
+//! pages), create, read, update (metadata merged), delete. Changes apply to later logins;
+//! blocking or deleting a user also ends its sessions (back-channel logouts go out) and
+//! revokes its refresh tokens at once.
 
 use super::common::{api_error, no_connection, payload_error};
 use super::users::{check_type, hash_password, timestamp, type_name, User};
-use super::{lucene, State};
+use super::{lucene, sessions, State};
 use crate::wire::is_passwordless;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State as AxState};
@@ -198,18 +200,31 @@ pub(super) async fn update(AxState(s): St, Path(id): Path<String>, body: Bytes) 
         return conflict();
     }
     let body = user.to_json();
+    let blocked = user.blocked && fields.get("blocked") == Some(&Value::Bool(true));
+    let hex = user.id.clone();
     all[i] = user;
+    drop(all);
+    if blocked {
+        log_out(&s, &hex);
+    }
     Json(body).into_response()
 }
 
 /// `DELETE /api/v2/users/{id}` → `204`, whether the user existed or not (as Auth0). Its
-/// refresh tokens stop working.
+/// sessions end and its refresh tokens stop working.
 pub(super) async fn remove(AxState(s): St, Path(id): Path<String>) -> Response {
     if let Some(hex) = id.strip_prefix("auth0|") {
         s.users.write().expect("not poisoned").retain(|u| u.id != hex);
-        s.refresh.lock().expect("not poisoned").retain(|_, grant| grant.user != hex);
+        log_out(&s, hex);
     }
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// A user blocked or deleted: its refresh tokens go, its sessions end (sending their
+/// back-channel logouts).
+fn log_out(s: &State, hex: &str) {
+    s.refresh.lock().expect("not poisoned").forget_user(hex);
+    sessions::end_user(s, hex);
 }
 
 /// The body as a JSON object of `allowed` properties of the right types, or Auth0's 400.
