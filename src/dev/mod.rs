@@ -35,11 +35,11 @@ pub mod tenant {
             roles: u.roles.clone(),
             permissions: u.permissions.clone(),
         });
-        // Where the tenant sends its back-channel logouts: this gateway, when it serves them.
-        let backchannel = config.session.backchannel_logout_path.as_ref().map(|path| {
-            let base = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
-            format!("{}{path}", base.trim_end_matches('/'))
-        });
+        // Where the tenant sends its back-channel logouts: this gateway's listener (the embedded
+        // tenant runs beside it), when it serves them.
+        let scheme = if config.tls.is_some() { "https" } else { "http" };
+        let backchannel =
+            config.session.backchannel_logout_path.as_ref().map(|path| format!("{scheme}://{}{path}", config.listen));
         let clients = config.clients.iter().map(|c| ClientSettings {
             backchannel_logout_uri: backchannel.clone(),
             client_id: c.client_id.clone(),

@@ -250,7 +250,11 @@ mod tests {
                     .iter()
                     .flat_map(|(p, allow, _)| allow.split(", ").map(move |m| format!("{m} {p}")).collect::<Vec<_>>()),
             )
-            .chain([format!("GET {AUTHORIZE_PATH}"), "GET /callback".to_string()])
+            .chain([
+                format!("GET {AUTHORIZE_PATH}"),
+                "GET /callback".to_string(),
+                "POST /backchannel-logout".to_string(),
+            ])
             .chain([format!("GET {AUTH_REQUEST_PATH}"), format!("GET {FORWARD_AUTH_PATH}")])
             .chain(["GET", "POST", "PUT", "PATCH", "DELETE"].map(|m| format!("{m} {EXT_AUTHZ_PREFIX}/{{path}}")))
             .collect();
@@ -264,6 +268,21 @@ mod tests {
             let routed = route_in(&routes(), method, &concrete);
             assert!(!matches!(routed, Route::Backend | Route::WrongMethod(_) | Route::Reserved), "{line}");
         }
+    }
+
+    #[test]
+    fn the_back_channel_logout_path_is_the_gateways_in_every_spelling() {
+        let own = Route::Own(OwnEndpoint::BackchannelLogout);
+        assert_eq!(decided("POST", "/backchannel-logout").unwrap().1, own);
+        assert_eq!(decided("POST", "//backchannel-logout").unwrap().1, own);
+        assert_eq!(decided("GET", "/backchannel-logout").unwrap().1, Route::WrongMethod("POST"));
+        for other in ["/Backchannel-Logout", "/backchannel-logout/", "/BACKCHANNEL-LOGOUT/"] {
+            assert_eq!(decided("POST", other).unwrap().1, Route::Reserved, "{other}");
+        }
+        assert_eq!(decided("POST", "/backchannel-logout;x=1"), Err(400));
+        assert_eq!(decided("POST", "/backchannel-logouts").unwrap().1, Route::Backend);
+        let off = Routes { backchannel_logout: None, ..routes() };
+        assert_eq!(decide(&off, Strictness::default(), "POST", "/backchannel-logout").unwrap().route, Route::Backend);
     }
 
     #[test]
