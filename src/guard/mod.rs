@@ -150,7 +150,8 @@ impl Guard {
                 let mut token: Arc<str> = session_token.unwrap_or_else(|| Arc::from(c.token));
                 let mut verified = self.verifier.verify(&token).await;
                 if let Some(ip) = renew_for.filter(|_| c.source == TokenSource::Cookie) {
-                    if let Some(renewed) = self.renew(c.token, &verified, ip).await? {
+                    let asked = Asked { method, headers, session_token: &token };
+                    if let Some(renewed) = self.renew(c.token, &verified, asked, ip).await? {
                         verified = self.verifier.verify(&renewed.access_token).await;
                         token = Arc::from(renewed.access_token);
                         pass.session_cookie_value = (!opaque).then_some(renewed.cookie_value);
@@ -193,6 +194,7 @@ impl Guard {
         &self,
         cookie: &str,
         verified: &Result<Arc<Verified>, VerifyError>,
+        asked: Asked<'_>,
         client_ip: IpAddr,
     ) -> Result<Option<Renewed>, ApiError> {
         let Some(refresher) = self.refresher.as_ref().filter(|_| self.config.session.silent_refresh) else {
@@ -206,6 +208,15 @@ impl Guard {
         if !due {
             return Ok(None);
         }
+        // A refresh changes state (the old token revoked, the refresh token rotated): a
+        // cross-site request the cookie rode on is refused before it, not after.
+        let azp = match verified {
+            Ok(v) => v.azp().map(str::to_string),
+            Err(_) => crate::jwt::unverified_claims(asked.session_token)
+                .and_then(|c| c.get("azp").and_then(|v| v.as_str()).map(str::to_string)),
+        };
+        let client = azp.as_deref().and_then(|id| self.config.client_by_id(id));
+        csrf::check(asked.method, asked.headers, client, self.config.public_url.as_deref())?;
         match refresher.refresh_cookie(cookie, client_ip).await {
             Ok(renewed) => Ok(Some(renewed)),
             Err(e) => {
@@ -219,6 +230,14 @@ impl Guard {
             }
         }
     }
+}
+
+/// The request a renewal is for: its method and headers (the cross-site check), and the
+/// session's token as the cookie gave it (or the store, for opaque cookies).
+struct Asked<'a> {
+    method: &'a str,
+    headers: &'a HeaderMap,
+    session_token: &'a str,
 }
 
 /// A token that did not verify, as a refusal (the reason logged, never sent).

@@ -88,6 +88,9 @@ pub async fn verify(token: &str, jwks: &Jwks, policy: &TokenChecks) -> Result<Cl
         Some(auds) => validation.set_audience(auds),
         None => validation.validate_aud = false,
     }
+    // jsonwebtoken checks `iss` and `aud` only when present: a token without them is refused.
+    let required: &[&str] = if policy.audiences.is_some() { &["exp", "iss", "aud"] } else { &["exp", "iss"] };
+    validation.set_required_spec_claims(required);
     validation.validate_exp = policy.expired_grace_seconds.is_none();
     let data = decode::<Claims>(token, &key, &validation).map_err(|e| {
         use jsonwebtoken::errors::ErrorKind::*;

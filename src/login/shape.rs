@@ -112,7 +112,11 @@ pub(crate) fn token_reply(
             let differs = asked.caller_scope.is_none_or(|asked| !same_scopes(asked, granted));
             Reply::json(
                 200,
-                &OAuthTokens { refresh_token, scope: differs.then_some(granted), ..OAuthTokens::of(tokens) },
+                &OAuthTokens {
+                    refresh_token,
+                    scope: differs.then_some(granted).filter(|s| !s.is_empty()),
+                    ..OAuthTokens::of(tokens)
+                },
             )
         }
     }

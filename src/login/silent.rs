@@ -16,7 +16,9 @@ impl SilentRefresh for LoginService {
     async fn refresh_cookie(&self, cookie: &str, client_ip: IpAddr) -> Result<Renewed, ApiError> {
         let (session, shown) = cookie_session(self, cookie).await?;
         let ended = || ApiError::invalid_token("The session cannot be refreshed: log in again.");
-        let client = self.config.client_by_name(&session.client).ok_or_else(ended)?;
+        // Only a web client's session rides in a cookie: another client's token shown as a cookie
+        // does not get its session refreshed (nor its refresh token rotated away).
+        let client = self.config.client_by_name(&session.client).filter(|c| c.website).ok_or_else(ended)?;
         // A token left unused past the refresh grace is not brought back in passing.
         let (leeway, grace) = (self.config.guard.leeway_seconds, self.config.session.refresh_expired_grace_seconds);
         if session.token_expires > 0 && session.token_expires.saturating_add(leeway).saturating_add(grace) < unix_now()

@@ -226,3 +226,21 @@ async fn oauth_refreshtoken_takes_the_bearer_and_the_refresh_token() {
     without_bearer.headers.remove(http::header::AUTHORIZATION);
     assert_error(&h.call(Endpoint::RefreshToken, &without_bearer).await, 401, "invalid_token");
 }
+
+#[tokio::test]
+async fn only_a_web_clients_session_is_refreshed_in_passing() {
+    use crate::guard::SilentRefresh;
+    let h = Harness::start().await;
+    let ip = std::net::IpAddr::from(Ipv4Addr::LOCALHOST);
+    // A mobile app's access token shown as the session cookie: its session is not refreshed.
+    let mobile = h.access_token().await;
+    let refused = h.app.login.refresh_cookie(&mobile, ip).await.err().expect("refused");
+    assert_eq!((refused.status, refused.error.as_ref()), (401, "invalid_token"));
+    // The website's cookie is.
+    let website = h.password_login("website-secret", &[]).await;
+    let cookie = website.headers.iter().find(|(n, _)| *n == "set-cookie").unwrap().1.clone();
+    let token = cookie.split(';').next().unwrap().trim_start_matches("sid=").to_string();
+    let renewed = h.app.login.refresh_cookie(&token, ip).await.unwrap_or_else(|e| panic!("{e:?}"));
+    assert_ne!(renewed.access_token, token);
+    assert!(renewed.set_cookie.starts_with(&format!("sid={}", renewed.access_token)));
+}

@@ -144,7 +144,10 @@ pub(crate) async fn refresh_with(
 ) -> Result<Reply, ApiError> {
     let refreshed = refresh_tokens(svc, client, &r, req.client_ip).await?;
     let scope = r.caller_scope.map(|s| upstream_scope(Some(s), client));
-    let sent_scope = scope.as_deref().or(refreshed.tokens.scope.as_deref()).unwrap_or("");
+    // Without a scope asked or answered, the one the new access token carries.
+    let carried = crate::jwt::unverified_claims(&refreshed.tokens.access_token)
+        .and_then(|c| c.get("scope").and_then(|s| s.as_str()).map(str::to_string));
+    let sent_scope = scope.as_deref().or(refreshed.tokens.scope.as_deref()).or(carried.as_deref()).unwrap_or("");
     let asked = Asked {
         caller_scope: r.caller_scope,
         sent_scope,
@@ -219,8 +222,13 @@ async fn call_tenant(
             if let (Some(p), TenantError::Rejected(refusal)) = (own, &e) {
                 if refusal.error == "invalid_grant" {
                     metrics().refreshes.with_label_values(&["refused"]).inc();
-                    if let Err(e) = svc.sessions.end(p).await {
-                        crate::store::report_error("end a session its tenant refused to refresh", &e);
+                    // Unless another refresh moved the session on meanwhile (its lease expired
+                    // under a slow holder): then this was a reuse, and the session is fine.
+                    let current = svc.sessions.store().session_by_id(&p.id).await;
+                    if current.is_ok_and(|c| c.is_some_and(|c| c.token_hash == p.token_hash)) {
+                        if let Err(e) = svc.sessions.end(p).await {
+                            crate::store::report_error("end a session its tenant refused to refresh", &e);
+                        }
                     }
                 }
             }

@@ -7,6 +7,7 @@
 //! anything. The header bytes read here are handed to pingora as the request's first bytes.
 
 use crate::config::ConnectionLimits;
+use crate::http::error::ApiError;
 use async_trait::async_trait;
 use bytes::BytesMut;
 use pingora::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
@@ -210,13 +211,18 @@ fn refused(reason: &str) {
 }
 
 /// A complete answer written straight to the socket, before closing it.
-async fn answer_and_close(stream: &mut Stream, status: &str, error: &str, description: &str) {
-    let body = serde_json::json!({"error": error, "error_description": description}).to_string();
-    let text = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(text.as_bytes())).await;
+/// Write `refusal` as the one error map renders it (status, headers, JSON body) and close.
+async fn answer_and_close(stream: &mut Stream, refusal: ApiError) {
+    let reply = refusal.into_reply();
+    let reason = http::StatusCode::from_u16(reply.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+    let mut text = format!("HTTP/1.1 {} {reason}\r\n", reply.status);
+    for (name, value) in &reply.headers {
+        text.push_str(&format!("{name}: {value}\r\n"));
+    }
+    text.push_str(&format!("content-length: {}\r\nconnection: close\r\n\r\n", reply.body.len()));
+    let mut bytes = text.into_bytes();
+    bytes.extend_from_slice(&reply.body);
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(&bytes)).await;
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.flush()).await;
 }
 
@@ -229,25 +235,15 @@ where
     async fn process_new(self: &Arc<Self>, mut stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
         let Ok(_slot) = self.slots.clone().try_acquire_owned() else {
             refused("over_capacity");
-            answer_and_close(
-                &mut stream,
-                "503 Service Unavailable",
-                "temporarily_unavailable",
-                "Too many connections.",
-            )
-            .await;
+            answer_and_close(&mut stream, ApiError::unavailable("Too many connections.", 1)).await;
             return None;
         };
         let peer = stream.get_socket_digest().and_then(|d| d.peer_addr().and_then(|a| a.as_inet()).map(|a| a.ip()));
         let Ok(_peer_slot) = self.per_ip.take(peer) else {
             refused("over_capacity_per_ip");
-            answer_and_close(
-                &mut stream,
-                "429 Too Many Requests",
-                "too_many_requests",
-                "Too many connections from this address.",
-            )
-            .await;
+            let refusal = ApiError::new(429, "too_many_requests", "Too many connections from this address.")
+                .with_header("retry-after", "1");
+            answer_and_close(&mut stream, refusal).await;
             return None;
         };
         if matches!(stream.selected_alpn_proto(), Some(ALPN::H2)) {
@@ -260,18 +256,13 @@ where
                 Head::Gone => return None,
                 Head::TooSlow => {
                     refused("header_timeout");
-                    answer_and_close(
-                        &mut stream,
-                        "408 Request Timeout",
-                        "request_timeout",
-                        "The request headers took too long.",
-                    )
-                    .await;
+                    let refusal = ApiError::new(408, "request_timeout", "The request headers took too long.");
+                    answer_and_close(&mut stream, refusal).await;
                     return None;
                 }
                 Head::Refused(why) => {
                     refused("malformed");
-                    answer_and_close(&mut stream, "400 Bad Request", "invalid_request", why).await;
+                    answer_and_close(&mut stream, ApiError::invalid_request(why)).await;
                     return None;
                 }
             };

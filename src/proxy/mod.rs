@@ -338,7 +338,7 @@ impl ProxyHttp for Gateway {
         Ok(())
     }
 
-    async fn fail_to_proxy(&self, session: &mut Session, e: &pingora::Error, _ctx: &mut Ctx) -> FailToProxy {
+    async fn fail_to_proxy(&self, session: &mut Session, e: &pingora::Error, ctx: &mut Ctx) -> FailToProxy {
         use pingora::{ErrorSource, ErrorType};
         let code = match (e.etype(), e.esource()) {
             (ErrorType::HTTPStatus(code), _) => *code,
@@ -349,7 +349,12 @@ impl ProxyHttp for Gateway {
             _ => 500,
         };
         if code > 0 && session.response_written().is_none() {
-            let _ = write_reply(session, ApiError::proxy_failure(code).into_reply()).await;
+            let mut refusal = ApiError::proxy_failure(code);
+            // A session refreshed on the way keeps its new cookie, whatever the backend did.
+            if let Some(cookie) = ctx.pass.set_cookie.take() {
+                refusal = refusal.with_header("set-cookie", cookie);
+            }
+            let _ = write_reply(session, refusal.into_reply()).await;
         }
         FailToProxy { error_code: code, can_reuse_downstream: false }
     }

@@ -18,11 +18,12 @@ const LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 /// while; an older one is refused (its `jti` might no longer be remembered).
 const MAX_AGE_SECONDS: u64 = 600;
 
-/// Who a logout token names.
+/// Who a logout token names, and for which of our clients (its `aud`).
 #[derive(Debug, PartialEq, Eq)]
 struct Named {
     subject: Option<String>,
     sid: Option<String>,
+    audience: Vec<String>,
 }
 
 impl SessionEndpoints {
@@ -54,18 +55,34 @@ impl SessionEndpoints {
             "backchannel:{}",
             crate::http::hex::hex(&super::digest(&format!("{}\n{jti}", self.config.tenant.issuer)))
         );
-        match self.sessions.store().first_sighting(&key, until).await {
+        let store = self.sessions.store();
+        match store.first_sighting(&key, until).await {
             Ok(true) => {}
             Ok(false) => return Err(("replayed", invalid("the logout token was used already"))),
             Err(e) => return Err(("unavailable", super::store_unavailable(e))),
         }
-        self.end_named(&named).await.map_err(|e| ("unavailable", super::store_unavailable(e)))
+        match self.end_named(&named).await {
+            Ok(ended) => Ok(ended),
+            Err(e) => {
+                // Not done: the tenant's retry of the same token must be taken.
+                if let Err(e) = store.forget_sighting(&key).await {
+                    crate::store::report_error("forget a back-channel logout token", &e);
+                }
+                Err(("unavailable", super::store_unavailable(e)))
+            }
+        }
     }
 
     /// The claims of a logout token, checked as §2.6 demands: the tenant's signature under the
     /// allowed algorithms, `iss`, `aud` one of our clients' ids, `exp`, a recent `iat`, a
     /// `jti`, the logout event, `sub` and/or `sid`, and no `nonce`.
     async fn verified_logout_token(&self, token: &str) -> Result<(Claims, Named), ApiError> {
+        // `typ` is only RECOMMENDED (§2.4): absent, `JWT` or `logout+jwt`; another one (an
+        // access token's `at+jwt`) is not a logout token.
+        let typ = jsonwebtoken::decode_header(token).ok().and_then(|h| h.typ).map(|t| t.to_ascii_lowercase());
+        if typ.as_deref().is_some_and(|t| !["jwt", "logout+jwt"].contains(&t)) {
+            return Err(invalid("the token's typ is not logout+jwt"));
+        }
         let checks = TokenChecks {
             audiences: Some(self.config.clients.iter().map(|c| c.client_id.clone()).collect()),
             ..TokenChecks::access_tokens(&self.config)
@@ -74,20 +91,32 @@ impl SessionEndpoints {
             tracing::info!(reason = %e, "back-channel logout refused: the logout token did not verify");
             invalid("the logout token did not verify")
         })?;
-        let named = logout_claims(&claims, unix_now(), self.config.guard.leeway_seconds)?;
+        let mut named = logout_claims(&claims, unix_now(), self.config.guard.leeway_seconds)?;
+        named.audience = match claims.get("aud") {
+            Some(serde_json::Value::String(a)) => vec![a.clone()],
+            Some(serde_json::Value::Array(all)) => all.iter().filter_map(|a| a.as_str().map(str::to_string)).collect(),
+            _ => vec![],
+        };
         Ok((claims, named))
     }
 
-    /// End every session the token names: the user's (`sub`), only those of the tenant session
-    /// `sid` when it names one too. A `sid` alone names the sessions recorded with it.
+    /// End every session the token names, of the clients it is for (`aud`): the user's (`sub`),
+    /// only those of the tenant session `sid` when it names one too (and those recorded with no
+    /// `sid`, which may be of it). A `sid` alone names the sessions recorded with it.
     async fn end_named(&self, named: &Named) -> Result<usize, crate::store::StoreError> {
         let sessions = match &named.subject {
             Some(subject) => self.sessions.store().sessions_of(subject).await?,
             None => self.sessions.sessions_of_tenant_sid(named.sid.as_deref().unwrap_or_default()).await?,
         };
+        let for_audience = |s: &&crate::store::SessionRecord| {
+            self.config.client_by_name(&s.client).is_some_and(|c| named.audience.contains(&c.client_id))
+        };
+        let of_sid = |s: &&crate::store::SessionRecord| {
+            named.sid.is_none() || s.tenant_sid.is_none() || s.tenant_sid == named.sid
+        };
         let mut ended = 0;
-        for s in sessions.iter().filter(|s| named.sid.is_none() || s.tenant_sid == named.sid) {
-            self.sessions.end(s).await?;
+        for s in sessions.iter().filter(for_audience).filter(of_sid) {
+            let _ = self.sessions.end(s).await?;
             ended += 1;
         }
         if ended > 0 {
@@ -118,7 +147,7 @@ fn logout_claims(claims: &Claims, now: u64, leeway: u64) -> Result<Named, ApiErr
     if claims.contains_key("nonce") {
         return Err(invalid("a logout token must not carry a nonce"));
     }
-    let named = Named { subject: text("sub"), sid: text("sid") };
+    let named = Named { subject: text("sub"), sid: text("sid"), audience: vec![] };
     if named.subject.is_none() && named.sid.is_none() {
         return Err(invalid("the logout token names neither sub nor sid"));
     }
@@ -141,7 +170,7 @@ mod tests {
     #[test]
     fn a_logout_token_names_its_user_and_session() {
         let named = logout_claims(&claims(good()), 1000, 60).unwrap();
-        assert_eq!(named, Named { subject: Some("auth0|u".into()), sid: Some("s1".into()) });
+        assert_eq!(named, Named { subject: Some("auth0|u".into()), sid: Some("s1".into()), audience: vec![] });
         let mut only_sid = good();
         only_sid.as_object_mut().unwrap().remove("sub");
         assert_eq!(logout_claims(&claims(only_sid), 1000, 60).unwrap().subject, None);

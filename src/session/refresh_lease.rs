@@ -60,14 +60,17 @@ impl From<StoreError> for TurnError {
     }
 }
 
-/// How often a waiting caller looks for the outcome.
+/// How often a waiting caller looks for the outcome: at first, then twice as long each time up
+/// to `POLL_MAX`.
 const POLL: Duration = Duration::from_millis(20);
+const POLL_MAX: Duration = Duration::from_millis(160);
 
 impl SessionService {
-    /// How long a lease lasts: a tenant call at its slowest, and a second for the store.
+    /// How long a lease lasts: its holder's whole turn at its slowest (the refresh call, then
+    /// perhaps a JWKS fetch for the id_token), and a second for the store's writes.
     fn lease_ttl(&self) -> Duration {
         let t = &self.config().tenant;
-        t.connect_timeout + t.request_timeout + Duration::from_secs(1)
+        2 * (t.connect_timeout + t.request_timeout) + Duration::from_secs(1)
     }
 
     /// Take the refresh of `session` (found by the caller, whose credential's token hashes
@@ -81,6 +84,7 @@ impl SessionService {
         let holder = hex(&rand::random::<[u8; 16]>());
         let ttl = self.lease_ttl();
         let deadline = Instant::now() + ttl;
+        let mut poll = POLL;
         loop {
             if let Some(tokens) = self.joinable(&session.id, shown, proof).await? {
                 return Ok(Turn::Joined(tokens));
@@ -106,7 +110,8 @@ impl SessionService {
             if Instant::now() >= deadline {
                 return Err(TurnError::Busy);
             }
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep(poll).await;
+            poll = (poll * 2).min(POLL_MAX);
         }
     }
 
@@ -158,7 +163,11 @@ impl SessionService {
         let alive = crate::jwt::unverified_claims(&outcome.tokens.access_token)
             .and_then(|c| c.get("exp").and_then(|v| v.as_u64()))
             .is_none_or(|exp| exp > crate::store::unix_now());
-        Ok((may && alive).then_some(outcome.tokens))
+        if !(may && alive) {
+            return Ok(None);
+        }
+        // A logout since the refresh: nothing is handed out of a session that ended.
+        Ok(self.store().session_by_id(id).await?.map(|_| outcome.tokens))
     }
 }
 

@@ -251,14 +251,17 @@ impl SessionService {
 
     /// End `s` on every replica: its token and id are revoked, the session deleted. A refresh
     /// that replaced `s` before it ended has its token revoked too; one after it is refused.
-    pub(crate) async fn end(&self, s: &SessionRecord) -> Result<(), StoreError> {
+    /// The session as it was when it ended (its refresh token is the one to revoke at the
+    /// tenant: a refresh may have rotated it since `s` was read).
+    pub(crate) async fn end(&self, s: &SessionRecord) -> Result<SessionRecord, StoreError> {
         let id = from_hex(&s.id).map(|hash| Revoked { hash, until: s.expires });
         self.revoke(&id.into_iter().chain(self.token_revocation(s)).collect::<Vec<_>>()).await?;
         let ended = self.store.delete_session(s).await?;
-        if let Some(last) = ended.filter(|last| last.token_hash != s.token_hash) {
-            self.revoke(&self.token_revocation(&last).into_iter().collect::<Vec<_>>()).await?;
+        if let Some(last) = ended.as_ref().filter(|last| last.token_hash != s.token_hash) {
+            self.revoke(&self.token_revocation(last).into_iter().collect::<Vec<_>>()).await?;
         }
-        Ok(())
+        let cookie_id = s.cookie_id.clone();
+        Ok(ended.map_or_else(|| s.clone(), |last| SessionRecord { cookie_id, ..last }))
     }
 
     /// End the session a credential names (a token a refresh replaced names it too); the
@@ -287,22 +290,29 @@ impl SessionService {
                 return Err(e);
             }
         };
-        match &found {
+        let ended = match &found {
             // A token a refresh replaced: revoked by that refresh, and here once more on
             // every replica (had the refresh's publication failed).
             Some(s) if !is_session_id && s.token_hash != hex(&revocation.hash) => {
-                if let Err(e) = self.end(s).await {
-                    // Its session could not be ended: the token shown is still told to the others.
-                    self.revocations.hold_unpublished(&[revocation]);
-                    return Err(e);
-                }
+                let ended = match self.end(s).await {
+                    Ok(ended) => ended,
+                    Err(e) => {
+                        // Its session could not be ended: the token shown is still told to the others.
+                        self.revocations.hold_unpublished(&[revocation]);
+                        return Err(e);
+                    }
+                };
                 self.revoke(&[revocation]).await?;
+                Some(ended)
             }
-            Some(s) => self.end(s).await?,
-            None if verified => self.revoke(&[revocation]).await?,
-            None => {}
-        }
-        Ok(found)
+            Some(s) => Some(self.end(s).await?),
+            None if verified => {
+                self.revoke(&[revocation]).await?;
+                None
+            }
+            None => None,
+        };
+        Ok(ended)
     }
 
     /// Whether a token or session id was revoked (a logout, on any replica).
@@ -319,14 +329,14 @@ impl SessionService {
         Ok(found.map(|s| SessionRecord { cookie_id: Some(credential.to_string()), ..s }))
     }
 
-    /// End every session of `subject`; the sessions ended (their refresh tokens are the
-    /// caller's to revoke at the tenant).
+    /// End every session of `subject`; the sessions ended, as they were when they ended (their
+    /// refresh tokens are the caller's to revoke at the tenant).
     pub(crate) async fn end_all(&self, subject: &str) -> Result<Vec<SessionRecord>, StoreError> {
-        let sessions = self.store.sessions_of(subject).await?;
-        for s in &sessions {
-            self.end(s).await?;
+        let mut ended = Vec::new();
+        for s in self.store.sessions_of(subject).await? {
+            ended.push(self.end(&s).await?);
         }
-        Ok(sessions)
+        Ok(ended)
     }
 
     /// The live sessions of the tenant session `sid` (a back-channel logout naming no user).

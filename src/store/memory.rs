@@ -126,6 +126,7 @@ impl SessionStore for MemoryStore {
     async fn delete_session(&self, s: &SessionRecord) -> StoreResult<Option<SessionRecord>> {
         Ok(self.with(|st| {
             let ended = st.remove(&s.id);
+            st.refreshed.remove(&s.id);
             st.ended.insert(s.id.clone(), s.expires.max(unix_now() + 1));
             ended
         }))
@@ -226,6 +227,11 @@ impl SessionStore for MemoryStore {
             st.seen.insert(key.to_string(), until.max(now + 1));
             true
         }))
+    }
+
+    async fn forget_sighting(&self, key: &str) -> StoreResult<()> {
+        self.with(|st| st.seen.remove(key));
+        Ok(())
     }
 }
 

@@ -148,6 +148,8 @@ pub(crate) trait SessionStore: Send + Sync {
     /// Remember `key` until `until` (Unix seconds): false when it is remembered already (a
     /// replayed back-channel logout token's `jti`).
     async fn first_sighting(&self, key: &str, until: u64) -> StoreResult<bool>;
+    /// Forget `key` (what it stood for could not be done: the sender may try again).
+    async fn forget_sighting(&self, key: &str) -> StoreResult<()>;
 }
 
 /// Rate-limit and brute-force state shared by every replica.

@@ -69,6 +69,7 @@ pub(super) const END_SESSION: &str = r#"
 local record = redis.call('GET', KEYS[1])
 redis.call('SET', KEYS[2], '1', 'EX', ARGV[1])
 redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[3])
 return record
 "#;
 

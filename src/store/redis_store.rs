@@ -331,6 +331,8 @@ impl SessionStore for RedisStore {
 
     async fn delete_session(&self, s: &SessionRecord) -> StoreResult<Option<SessionRecord>> {
         let (session_key, ended_key) = self.session_keys(&s.id);
+        // The outcome of its last refresh goes with it (same hash tag: one script).
+        let refreshed_key = self.key(&format!("refreshed:{{{}}}", s.id));
         let token_key = self.key(&format!("token:{}", s.token_hash));
         let user_key = self.key(&format!("user:{}", s.subject));
         let id = s.id.clone();
@@ -340,7 +342,7 @@ impl SessionStore for RedisStore {
             .run(|conn| async move {
                 on!(conn, |c| {
                     let ended: Option<String> =
-                        end.key(&session_key).key(&ended_key).arg(ttl).invoke_async(&mut c).await?;
+                        end.key(&session_key).key(&ended_key).key(&refreshed_key).arg(ttl).invoke_async(&mut c).await?;
                     let _: () = c.del(&token_key).await?;
                     c.srem::<_, _, ()>(&user_key, &id).await?;
                     Ok(ended)
@@ -430,6 +432,11 @@ impl SessionStore for RedisStore {
 
     async fn shared_refresh(&self, id: &str) -> StoreResult<Option<String>> {
         self.get_string(self.key(&format!("refreshed:{{{id}}}"))).await
+    }
+
+    async fn forget_sighting(&self, key: &str) -> StoreResult<()> {
+        let key = self.key(&format!("seen:{key}"));
+        self.run(|conn| async move { on!(conn, |c| c.del::<_, ()>(&key).await) }).await
     }
 
     async fn first_sighting(&self, key: &str, until: u64) -> StoreResult<bool> {

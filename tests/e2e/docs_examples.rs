@@ -44,6 +44,46 @@ fn every_configuration_example_in_the_docs_is_valid() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// `value` without the dotted `path` (`store`, `session.encryption_key`, `clients.jwt-app`).
+fn without(mut value: serde_json::Value, path: &str) -> serde_json::Value {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let last = parts.pop().unwrap();
+    let mut at = &mut value;
+    for p in parts {
+        at = &mut at[p];
+    }
+    if let Some(map) = at.as_object_mut() {
+        map.remove(last);
+    }
+    value
+}
+
+/// An example that says it is the demo's file with only some keys changed is exactly that:
+/// the pages that name it say its other blocks (management, login_redirect, the website's
+/// browser login) work as in the demo.
+#[test]
+fn every_example_is_the_demo_with_only_what_it_names_changed() {
+    const MARK: &str = "# The demo's gateway.yaml (README.md) with only this changed: ";
+    let yaml = |text: &str| -> serde_json::Value { serde_saphyr::from_str(text).unwrap() };
+    let demo = yaml(&read(&repo_file("gateway.yaml")));
+    for path in files("docs/examples", "yaml") {
+        let text = read(&path);
+        let Some(line) = text.lines().find(|l| l.starts_with(MARK)) else {
+            assert!(text.contains("Not derived from the\n# demo's gateway.yaml"), "{path:?} says neither");
+            continue;
+        };
+        let changed: Vec<&str> =
+            line[MARK.len()..].split(" (").next().unwrap().trim_end_matches('.').split(", ").collect();
+        let (mut example, mut base) = (yaml(&text), demo.clone());
+        for key in &changed {
+            assert_ne!(without(example.clone(), key), example, "{path:?} names {key}, which it does not have");
+            example = without(example, key);
+            base = without(base, key);
+        }
+        assert_eq!(example, base, "{path:?} differs from gateway.yaml in more than {changed:?}");
+    }
+}
+
 #[test]
 fn every_configuration_example_is_shown_in_the_docs() {
     let mut docs = String::new();

@@ -534,6 +534,7 @@ async fn slow_headers_are_cut_off_and_connections_are_capped() {
     let answer = drip_headers(&addr, b"GET /public/x HTTP/1.1\r\nHost: x\r\n", 40).await;
     let answer = answer.expect("the slow connection was closed");
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("cache-control: no-store"), "{answer}");
 
     // Three idle connections fill the cap: a fourth is answered 503 and closed.
     let mut held = Vec::new();
@@ -552,6 +553,8 @@ async fn slow_headers_are_cut_off_and_connections_are_capped() {
     let r = refused.expect("one answer at least");
     assert!(full, "the cap was never reached: {r:?}");
     assert_eq!(r.json()["error"], "temporarily_unavailable");
+    // The one error map: what the errors table promises for a 503.
+    assert_eq!((r.header("retry-after"), r.header("cache-control")), (Some("1"), Some("no-store")), "{r:?}");
     drop(held);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

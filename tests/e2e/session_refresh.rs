@@ -161,8 +161,12 @@ async fn twenty_refreshes_of_one_session_at_once_over_two_replicas_make_one_tena
 }
 
 /// A logout token as `tenant` would send it, with `change` applied to its claims, signed by
-/// `signer` (the tenant's own key unless a test forges one).
+/// `signer` (the tenant's own key unless a test forges one) under the tenant's own `kid`.
 fn logout_token(b: &Backends, signer: &authgate::dev::tenant::Signer, change: Value) -> String {
+    signer.sign_with_kid(&logout_claims(b, change), &b.tenant.signer().kid)
+}
+
+fn logout_claims(b: &Backends, change: Value) -> Value {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let mut claims = json!({
         "iss": b.tenant.issuer(), "aud": "website-app", "iat": now, "exp": now + 120,
@@ -175,7 +179,7 @@ fn logout_token(b: &Backends, signer: &authgate::dev::tenant::Signer, change: Va
             v => claims.as_object_mut().unwrap().insert(k.clone(), v.clone()),
         };
     }
-    signer.sign(&claims)
+    claims
 }
 
 async fn backchannel(g: &Gateway, token: &str) -> reqwest::Response {
@@ -195,13 +199,22 @@ async fn the_tenants_back_channel_logout_ends_the_session_on_every_replica() {
     // What §2.6 refuses, refused, and nothing ended.
     let own = b.tenant.signer();
     let forged = authgate::dev::tenant::Signer::generate();
+    // A real id_token of the tenant's for the same user: signed, with iss and aud, no event.
+    let (_, mobile) = Stack::login_at(&a.url, "mobile-secret").await;
+    let id_token = mobile["idToken"].as_str().unwrap().to_string();
+    let old = json!({"iat": claims(&id_token)["iat"].as_u64().unwrap() - 3600});
     let refused = [
         ("a nonce", logout_token(&b, &own, json!({"nonce": "n"}))),
         ("another audience", logout_token(&b, &own, json!({"aud": "somebody-else"}))),
-        ("another key", logout_token(&b, &forged, json!({}))),
+        ("no audience", logout_token(&b, &own, json!({"aud": null}))),
+        ("no issuer", logout_token(&b, &own, json!({"iss": null}))),
+        ("a signature by another key under the tenant's kid", logout_token(&b, &forged, json!({}))),
         ("no logout event", logout_token(&b, &own, json!({"events": {}}))),
         ("no jti", logout_token(&b, &own, json!({"jti": null}))),
         ("neither sub nor sid", logout_token(&b, &own, json!({"sub": null}))),
+        ("an iat an hour old", logout_token(&b, &own, old)),
+        ("typ at+jwt", own.sign_typed(&logout_claims(&b, json!({})), "at+jwt")),
+        ("an id_token", id_token),
     ];
     for (what, token) in refused {
         let resp = backchannel(&a, &token).await;
@@ -209,6 +222,17 @@ async fn the_tenants_back_channel_logout_ends_the_session_on_every_replica() {
         assert_oauth_error(resp, 400, "invalid_request").await;
         assert!(works(&a).await && works(&z).await, "{what}: nothing ended");
     }
+
+    // A token naming only the tenant's session (sid) ends the sessions recorded with it.
+    let (_, mobile) = Stack::login_at(&z.url, "mobile-secret").await;
+    let (access, sid) =
+        (mobile["accessToken"].as_str().unwrap(), claims(mobile["idToken"].as_str().unwrap())["sid"].clone());
+    assert!(sid.is_string(), "the tenant's id_token carries its sid");
+    let bearer_works = async |g: &Gateway| g.get("/api/me").bearer_auth(access).send().await.unwrap().status() == 200;
+    assert!(bearer_works(&a).await);
+    let only_sid = logout_token(&b, &own, json!({"sub": null, "sid": sid, "aud": "mobile-app"}));
+    assert_eq!(backchannel(&z, &only_sid).await.status(), 200);
+    assert!(eventually(Duration::from_secs(5), async || !bearer_works(&a).await && !bearer_works(&z).await).await);
 
     // An admin blocks the user at the tenant: its back-channel logout reaches A, and the
     // session ends on A and, through the store, on Z.
@@ -251,4 +275,33 @@ async fn the_tenants_back_channel_logout_ends_the_session_on_every_replica() {
     for outcome in ["ended", "refused", "replayed"] {
         assert!(metrics.contains(&format!("authgate_backchannel_logouts_total{{outcome=\"{outcome}\"}}")), "{outcome}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refreshed_away_cookie_joins_its_refresh_within_the_reuse_window_and_is_refused_after() {
+    let s = Stack::start_edited(
+        "session: { duration_seconds: 3600 }",
+        "session: { duration_seconds: 3600, refresh_reuse_seconds: 1 }",
+    )
+    .await;
+    let old = s.website_cookie().await;
+    let refresh = |cookie: &str| {
+        s.gateway
+            .post("/oauth/refreshtoken")
+            .header("secret", "website-secret")
+            .header("cookie", cookie.to_string())
+            .header("origin", "https://app.example.com")
+            .send()
+    };
+    let new = cookie_of(&refresh(&old).await.unwrap()).expect("a new cookie");
+    // Within the window: a page request still carrying the old cookie is handed the new one.
+    let resp = s.gateway.get("/api/me").header("cookie", &old).send().await.unwrap();
+    assert_eq!((resp.status().as_u16(), cookie_of(&resp)), (200, Some(new.clone())));
+    // After it: refused, the new cookie works, and the tenant was called once.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(s.gateway.get("/api/me").header("cookie", &old).send().await.unwrap().status(), 401);
+    assert_eq!(refresh(&old).await.unwrap().status(), 401);
+    assert_eq!(s.gateway.get("/api/me").header("cookie", &new).send().await.unwrap().status(), 200);
+    let refreshes = s.calls().iter().filter(|c| param(c, "grant_type") == Some("refresh_token")).count();
+    assert_eq!(refreshes, 1);
 }

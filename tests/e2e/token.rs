@@ -130,6 +130,9 @@ async fn refresh_token_grant_on_the_token_endpoint() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["refresh_token"], rt, "not rotated: the one sent comes back");
     assert_ne!(body["access_token"], first["access_token"]);
+    // No scope asked nor answered by the tenant: the one the new token carries (never "").
+    assert_eq!(body["scope"], claims(body["access_token"].as_str().unwrap())["scope"], "{body}");
+    assert!(body["scope"].as_str().is_some_and(|s| s.contains("openid")), "{body}");
     let resp =
         post_form(&url, Some("service-secret"), &[("grant_type", "refresh_token"), ("refresh_token", "nope")]).await;
     assert_oauth_error(resp, 403, "invalid_grant").await;

@@ -6,6 +6,21 @@ use url::Url;
 
 /// A number that defaults to `default` and must be at least `min` (`unit` names it in the
 /// problem, e.g. "milliseconds").
+/// `value` (or `default`), which must not be over `max`: a problem otherwise.
+pub(super) fn at_most<T: Copy + PartialOrd + std::fmt::Display>(
+    p: &mut Problems,
+    key: &str,
+    value: Option<T>,
+    default: T,
+    max: T,
+) -> T {
+    let v = value.unwrap_or(default);
+    if v > max {
+        p.push(key, format!("must be at most {max}"));
+    }
+    v
+}
+
 pub(super) fn at_least<T: Copy + PartialOrd + std::fmt::Display>(
     p: &mut Problems,
     key: &str,

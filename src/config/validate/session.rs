@@ -60,7 +60,13 @@ pub(super) fn session(p: &mut Problems, s: FileSession, env_duration: Option<Str
     SessionConfig {
         silent_refresh: s.silent_refresh.unwrap_or(true),
         refresh_before_seconds: s.refresh_before_seconds.unwrap_or(DEFAULT_REFRESH_BEFORE_SECONDS),
-        refresh_reuse_seconds: s.refresh_reuse_seconds.unwrap_or(DEFAULT_REFRESH_REUSE_SECONDS),
+        refresh_reuse_seconds: super::scalars::at_most(
+            p,
+            "session.refresh_reuse_seconds",
+            s.refresh_reuse_seconds,
+            DEFAULT_REFRESH_REUSE_SECONDS,
+            60,
+        ),
         backchannel_logout_path,
         revocations_max,
         encryption_key,
