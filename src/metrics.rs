@@ -5,6 +5,9 @@ use std::sync::OnceLock;
 
 pub(crate) struct Metrics {
     registry: Registry,
+    /// Every metric registered, with its label names: what docs/operating.md must list.
+    #[cfg_attr(not(test), allow(dead_code))]
+    described: Vec<(String, Vec<String>)>,
     /// Requests by route class, client and status.
     pub(crate) requests: IntCounterVec,
     /// Time from the request's arrival to the end of its response, by route class.
@@ -44,20 +47,27 @@ const LATENCY_BUCKETS: [f64; 14] =
 impl Metrics {
     fn new() -> Self {
         let registry = Registry::new();
+        let described = std::cell::RefCell::new(Vec::new());
+        let describe = |name: &str, labels: &[&str]| {
+            described.borrow_mut().push((name.to_string(), labels.iter().map(|l| l.to_string()).collect()));
+        };
         let counter = |name: &str, help: &str, labels: &[&str]| {
             let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
             registry.register(Box::new(c.clone())).expect("registered once");
+            describe(name, labels);
             c
         };
         let histogram = |name: &str, help: &str, labels: &[&str]| {
             let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()), labels)
                 .expect("valid metric");
             registry.register(Box::new(h.clone())).expect("registered once");
+            describe(name, labels);
             h
         };
         let gauge = |name: &str, help: &str| {
             let g = IntGauge::new(name, help).expect("valid metric");
             registry.register(Box::new(g.clone())).expect("registered once");
+            describe(name, &[]);
             g
         };
         let in_flight = gauge("authgate_requests_in_flight", "Requests being handled.");
@@ -70,7 +80,7 @@ impl Metrics {
             "authgate_revocations_unpublished",
             "Revocations made on this replica that the store has not taken yet: retried before each feed read.",
         );
-        Metrics {
+        let metrics = Metrics {
             requests: counter(
                 "authgate_requests_total",
                 "Requests by route class, client, status and the guard's decision.",
@@ -119,7 +129,9 @@ impl Metrics {
                 &["outcome"],
             ),
             registry,
-        }
+            described: Vec::new(),
+        };
+        Metrics { described: described.into_inner(), ..metrics }
     }
 
     /// The Prometheus text exposition of every metric.
@@ -134,4 +146,28 @@ impl Metrics {
 pub(crate) fn metrics() -> &'static Metrics {
     static METRICS: OnceLock<Metrics> = OnceLock::new();
     METRICS.get_or_init(Metrics::new)
+}
+
+#[cfg(test)]
+mod tests {
+    /// docs/operating.md's metrics table lists exactly the metrics registered, with their labels.
+    #[test]
+    fn the_operating_guide_lists_every_metric_with_its_labels() {
+        let doc = include_str!("../docs/operating.md");
+        let mut listed: Vec<(String, Vec<String>)> = doc
+            .lines()
+            .filter(|l| l.starts_with("| `authgate_"))
+            .map(|l| {
+                let cells: Vec<&str> = l.split('|').skip(1).map(str::trim).collect();
+                let name = cells[0].trim_matches('`').to_string();
+                let labels =
+                    cells[1].split(", ").map(|x| x.trim().trim_matches('`').to_string()).filter(|x| !x.is_empty());
+                (name, labels.collect())
+            })
+            .collect();
+        let mut registered = super::metrics().described.clone();
+        listed.sort();
+        registered.sort();
+        assert_eq!(listed, registered);
+    }
 }

@@ -49,7 +49,11 @@ pub(crate) fn check_same_site(
     };
     match origin {
         Some(o) if origin_allowed(client, &o, public_url) => Ok(()),
-        Some(_) => Err(ApiError::new(403, "access_denied", "This origin may not use the session cookie.")),
+        Some(_) => Err(ApiError::new(
+            403,
+            "access_denied",
+            "This origin is not allowed for this client (its allowed_origins, or public_url).",
+        )),
         None => Err(ApiError::new(
             403,
             "access_denied",

@@ -213,7 +213,11 @@ fn read_params(req: &Request) -> Result<Params, ApiError> {
 /// A `client_id` in the body must be the selected client's.
 fn check_client_id(params: &Params, client: &Client) -> Result<(), ApiError> {
     match params.get("client_id") {
-        Some(id) if id != client.client_id => Err(ApiError::invalid_client()),
+        Some(id) if id != client.client_id => Err(ApiError::new(
+            401,
+            "invalid_client",
+            "The client_id is not the one of the application the secret header names.",
+        )),
         _ => Ok(()),
     }
 }

@@ -84,6 +84,42 @@ fn every_example_is_the_demo_with_only_what_it_names_changed() {
     }
 }
 
+/// Every `error` code the gateway answers with (an `ApiError` built in `src/`) is in the errors
+/// table of docs/endpoints.md: a new refusal cannot go undocumented.
+#[test]
+fn every_error_code_the_code_answers_is_in_the_errors_table() {
+    fn sources(dir: &Path, out: &mut String) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                *out += &read(&path);
+            }
+        }
+    }
+    let mut code = String::new();
+    sources(&repo_file("src"), &mut code);
+    let doc = read(&repo_file("docs/endpoints.md"));
+    let table = &doc[doc.find("## Errors").unwrap()..doc.find("## How the login call is shaped").unwrap()];
+    let mut codes = std::collections::BTreeSet::new();
+    for start in ["ApiError::new(", "Self::new("] {
+        for (at, _) in code.match_indices(start) {
+            let call: String = code[at + start.len()..].chars().take(120).collect();
+            // (status, "code", …): the first string literal, when it comes right after the status.
+            let Some((status, rest)) = call.split_once(',') else { continue };
+            let rest = rest.trim_start();
+            if status.trim().parse::<u16>().is_err() && status.trim() != "status" || !rest.starts_with('"') {
+                continue;
+            }
+            codes.insert(rest[1..].split('"').next().unwrap().to_string());
+        }
+    }
+    assert!(codes.len() > 10, "the scan found too few codes: {codes:?}");
+    let missing: Vec<&String> = codes.iter().filter(|c| !table.contains(c.as_str())).collect();
+    assert!(missing.is_empty(), "error codes not in docs/endpoints.md's errors table: {missing:?}");
+}
+
 #[test]
 fn every_configuration_example_is_shown_in_the_docs() {
     let mut docs = String::new();
