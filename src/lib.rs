@@ -5,6 +5,7 @@
 
 pub(crate) mod admin;
 pub mod app;
+pub(crate) mod audit;
 pub(crate) mod authz;
 
 /// `authgate explain`: the explanation of which rule decides `method` `path` for a request

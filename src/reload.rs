@@ -33,14 +33,19 @@ pub(crate) async fn reload(shared: &ProcessState) -> Result<(), String> {
     };
     match result {
         Ok(app) => {
+            if let Err(e) = crate::audit::configure(&app.config.audit) {
+                tracing::error!(error = %e, "audit.file cannot be opened: the audit trail goes to stdout");
+            }
             shared.app.store(Arc::new(app));
             metrics().config_reloads.with_label_values(&["ok"]).inc();
             tracing::info!(path = %path.display(), "configuration reloaded");
+            crate::audit::config_reloaded(true, None);
             Ok(())
         }
         Err(e) => {
             metrics().config_reloads.with_label_values(&["error"]).inc();
             tracing::error!(path = %path.display(), error = %e, "configuration reload refused; the old one keeps serving");
+            crate::audit::config_reloaded(false, Some(&e));
             Err(e)
         }
     }

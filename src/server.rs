@@ -115,6 +115,8 @@ fn start_background(rt: &tokio::runtime::Runtime, shared: &Arc<ProcessState>) {
 pub fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), StartError> {
     // Fail early, with the address in the message, when the proxy's port is taken.
     port_free(config.listen)?;
+    crate::audit::configure(&config.audit)
+        .map_err(|e| StartError::Other(format!("audit.file cannot be opened for appending: {e}")))?;
     for w in config.warnings() {
         tracing::warn!("{w}");
     }

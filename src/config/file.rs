@@ -22,6 +22,8 @@ pub(crate) struct FileConfig {
     pub(crate) management: Option<FileManagement>,
     pub(crate) forward_auth: Option<FileForwardAuth>,
     #[serde(default)]
+    pub(crate) audit: FileAudit,
+    #[serde(default)]
     pub(crate) session: FileSession,
     #[serde(default)]
     pub(crate) store: FileStore,
@@ -91,6 +93,15 @@ pub(crate) struct FileRouteRule {
     pub(crate) login_redirect: Option<bool>,
     /// Alternatives: the request passes when any holds, an alternative when all its conditions do.
     pub(crate) allow: Option<Vec<FileAllow>>,
+}
+
+/// `audit`: where the audit trail goes, and whether failed logins name their username.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileAudit {
+    pub(crate) file: Option<String>,
+    #[serde(default)]
+    pub(crate) log_failed_usernames: bool,
 }
 
 /// `forward_auth`: the decision as a service, for proxies in front (nginx, Traefik, Caddy, Envoy).

@@ -64,6 +64,14 @@ pub struct Config {
     pub routes: Routes,
     pub(crate) limits: super::rate::LimitsConfig,
     pub clients: Vec<Client>,
+    pub(crate) audit: Audit,
+}
+
+/// The audit trail (`audit`): appended to `file` (stdout without one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Audit {
+    pub(crate) file: Option<std::path::PathBuf>,
+    pub(crate) log_failed_usernames: bool,
 }
 
 #[derive(Debug, Clone)]

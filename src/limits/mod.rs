@@ -165,6 +165,8 @@ impl Limits {
     pub(crate) async fn record_attempt(&self, username: &str, ip: IpAddr, success: bool) {
         if self.counting.record_attempt(username, ip, success).await {
             tracing::warn!(%ip, "login attempts blocked after {} consecutive failures", self.config.max_failures);
+            let digest = short_digest(&username_key(username));
+            crate::audit::brute_force_blocked(&digest, ip, self.config.max_failures, self.config.block.as_secs());
         }
     }
 

@@ -234,6 +234,8 @@ impl LoginService {
         let mut tokens = self.tenant.token(client, &form, req.client_ip).await?;
         let id_claims = self.check_id_token(client, tokens.id_token.as_deref(), &tx.nonce).await?;
         let session = self.issued_verified(client, &mut tokens, None, Some(id_claims)).await?;
+        let user = session.as_ref().map(|s| s.subject.as_str());
+        crate::audit::login_succeeded(&client.name, None, "browser", user, req.client_ip);
         let id = session.as_ref().and_then(|s| s.cookie_id.as_deref());
         let mut reply = shape::cookie_reply(client, &self.config.session, &tokens, id);
         reply.status = 302;
@@ -310,6 +312,8 @@ pub(crate) async fn code_grant(
         return Err(refusal);
     }
     let session = svc.issued(client, &mut tokens, None).await?;
+    let user = session.as_ref().map(|s| s.subject.as_str());
+    crate::audit::login_succeeded(&client.name, None, "authorization_code", user, req.client_ip);
     let scope = tokens.scope.clone().unwrap_or_default();
     let asked = shape::Asked {
         caller_scope: None,

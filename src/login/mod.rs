@@ -147,7 +147,15 @@ impl LoginService {
             Ok(info) => {
                 applied.add(info);
                 match (client, endpoint) {
-                    (None, _) => Err(ApiError::invalid_client()),
+                    (None, _) => {
+                        if req.headers.contains_key("secret") {
+                            crate::audit::secret_refused(
+                                crate::routing::endpoints::Route::Login(endpoint).class(),
+                                req.client_ip,
+                            );
+                        }
+                        Err(ApiError::invalid_client())
+                    }
                     (Some(c), Endpoint::RefreshToken) => refresh::handle(self, c, req).await,
                     (Some(c), form) => self.form_login(form, c, req, &mut applied).await,
                 }
@@ -190,16 +198,43 @@ pub(crate) struct FormCall<'a> {
     params: &'a Params,
 }
 
-/// Run a password attempt's tenant call and record its outcome for brute-force protection.
-async fn attempt<T>(
+/// Who a password attempt is for: the client, the connection, the grant (for the audit trail:
+/// `password`, `ro`, `passwords_api`) and the username.
+pub(crate) struct Who<'a> {
+    pub(crate) client: &'a str,
+    pub(crate) connection: &'a str,
+    pub(crate) grant: &'static str,
+    pub(crate) username: &'a str,
+}
+
+/// Run a password attempt's tenant call, record its outcome for brute-force protection, and
+/// write it to the audit trail.
+async fn attempt(
     svc: &LoginService,
-    username: &str,
+    who: Who<'_>,
     req: &Request,
-    call: impl std::future::Future<Output = Result<T, crate::tenant_client::TenantError>>,
-) -> Result<T, crate::tenant_client::TenantError> {
+    call: impl std::future::Future<Output = Result<crate::tenant_client::Tokens, crate::tenant_client::TenantError>>,
+) -> Result<crate::tenant_client::Tokens, crate::tenant_client::TenantError> {
     let result = call.await;
     if let Some(success) = token::credential_outcome(&result) {
-        svc.limits.record_attempt(username, req.client_ip, success).await;
+        svc.limits.record_attempt(who.username, req.client_ip, success).await;
+    }
+    let (client, connection, ip) = (who.client, Some(who.connection), req.client_ip);
+    match &result {
+        Ok(tokens) => {
+            let user = crate::jwt::unverified_claims(&tokens.access_token)
+                .and_then(|c| c.get("sub").and_then(|s| s.as_str()).map(str::to_string));
+            crate::audit::login_succeeded(client, connection, who.grant, user.as_deref(), ip);
+        }
+        Err(e) => {
+            let reason = match e {
+                crate::tenant_client::TenantError::Rejected(refusal) => refusal.error.as_ref(),
+                crate::tenant_client::TenantError::Unreachable => "unreachable",
+                crate::tenant_client::TenantError::Timeout => "timeout",
+                crate::tenant_client::TenantError::BadAnswer(_) => "bad_answer",
+            };
+            crate::audit::login_failed(client, connection, who.grant, who.username, reason, ip);
+        }
     }
     result
 }

@@ -40,7 +40,8 @@ pub(crate) async fn handle(call: FormCall<'_>, applied: &mut AppliedLimits) -> R
     form.extend(audience.map(|a| ("audience", a)));
     form.extend(params.get_json("claims").map(|c| ("claims", c)));
     form.extend(params.get("org_id").map(|o| ("organization", o)));
-    let result = attempt(svc, username, req, svc.tenant.token(client, &form, req.client_ip)).await;
+    let who = super::Who { client: &client.name, connection: realm, grant: "passwords_api", username };
+    let result = attempt(svc, who, req, svc.tenant.token(client, &form, req.client_ip)).await;
     let mut tokens = result.map_err(|e| match ApiError::from(e) {
         // Bad credentials are 401 here, as on the Passwords API's sibling login endpoint.
         e if e.error == "invalid_grant" => ApiError::new(401, "invalid_grant", e.description),

@@ -72,7 +72,8 @@ async fn password(call: FormCall<'_>, scope: &str, applied: &mut AppliedLimits) 
             svc.tenant.ro(&form, req.client_ip).await
         }
     };
-    attempt(svc, username, req, call).await.map_err(|e| ro_error(e.into()))
+    let who = super::Who { client: &client.name, connection: realm, grant: "ro", username };
+    attempt(svc, who, req, call).await.map_err(|e| ro_error(e.into()))
 }
 
 async fn jwt_bearer(

@@ -1,7 +1,7 @@
 //! `POST /oauth/token`: the password (and password-realm) grant, and the refresh_token grant.
 
 use super::shape::{token_reply, Asked};
-use super::{attempt, upstream_scope, AppliedLimits, FormCall, LoginService, Params};
+use super::{attempt, upstream_scope, AppliedLimits, FormCall, LoginService, Params, Who};
 use crate::config::Client;
 use crate::http::error::ApiError;
 use crate::http::exchange::{Reply, Request};
@@ -83,7 +83,8 @@ async fn password(call: FormCall<'_>, applied: &mut AppliedLimits) -> Result<Rep
     if let Some(aud) = &client.audience {
         form.push(("audience", aud));
     }
-    let mut tokens = attempt(svc, username, req, svc.tenant.token(client, &form, req.client_ip)).await?;
+    let who = Who { client: &client.name, connection: realm, grant: "password", username };
+    let mut tokens = attempt(svc, who, req, svc.tenant.token(client, &form, req.client_ip)).await?;
     let session = svc.issued(client, &mut tokens, None).await?;
     let asked = Asked {
         caller_scope: params.get("scope"),

@@ -10,11 +10,12 @@ use pingora::proxy::Session;
 use std::net::IpAddr;
 
 /// Limits per IP, then the guard, then limits per user. A refusal carries the rate headers of
-/// the limits that applied.
+/// the limits that applied. `path`: the normalised one, what was decided on.
 pub(super) async fn guard_backend(
     app: &App,
     session: &Session,
     rule: &Matched,
+    path: &str,
     ip: IpAddr,
     decision: &mut &'static str,
 ) -> std::result::Result<(Pass, Option<RateInfo>), ApiError> {
@@ -32,6 +33,7 @@ pub(super) async fn guard_backend(
             403 => "forbidden",
             _ => "none",
         };
+        audit_refusal(app, rule, req, path, &e, ip);
         with_ip_rate(e)
     })?;
     *decision = "allowed";
@@ -44,4 +46,20 @@ pub(super) async fn guard_backend(
         }
     })?;
     Ok((pass, RateInfo::tightest(by_ip, after)))
+}
+
+/// The audit trail's view of a refusal: a rule's (`403 access_denied`), or an unknown `secret`
+/// on a `secret` route.
+fn audit_refusal(app: &App, rule: &Matched, req: &pingora::http::RequestHeader, path: &str, e: &ApiError, ip: IpAddr) {
+    if e.status == 403 && e.error == "access_denied" {
+        let user = crate::jwt::unverified_claims(
+            crate::guard::credential(&req.headers, &app.config.session).ok().flatten().map_or("", |c| c.token),
+        );
+        let user = user.as_ref().and_then(|c| c.get("sub")).and_then(|s| s.as_str());
+        let client = app.config.caller(&req.headers).map(|c| c.name.as_str());
+        let rule = rule.name(&app.config.routes).to_string();
+        crate::audit::access_denied(&rule, req.method.as_str(), path, user, client, ip);
+    } else if e.error == "invalid_client" && req.headers.contains_key("secret") {
+        crate::audit::secret_refused("backend", ip);
+    }
 }

@@ -160,9 +160,11 @@ impl ProxyHttp for Gateway {
             return self.refuse(session, ctx, refusal).await;
         }
         ctx.rule = Some(rule);
-        let (decision, tenant_time) =
-            request_scope::run(ctx.request_id.clone(), guard_backend(&app, session, &rule, ip, &mut ctx.decision))
-                .await;
+        // What was decided on: the normalised path (the query aside).
+        let raw = session.req_header().uri.path().to_string();
+        let decided = ctx.rewritten_uri.as_deref().map_or(raw.as_str(), |u| u.split('?').next().unwrap_or(u));
+        let checked = guard_backend(&app, session, &rule, decided, ip, &mut ctx.decision);
+        let (decision, tenant_time) = request_scope::run(ctx.request_id.clone(), checked).await;
         ctx.tenant_time = tenant_time;
         match decision {
             Ok((pass, rate)) => {

@@ -121,6 +121,8 @@ impl SessionEndpoints {
         }
         if ended > 0 {
             tracing::info!(sessions = ended, "back-channel logout: sessions ended");
+            let user = named.subject.as_deref().or(sessions.first().map(|s| s.subject.as_str())).unwrap_or_default();
+            crate::audit::sessions_ended("backchannel", user, ended, None);
         }
         Ok(ended)
     }

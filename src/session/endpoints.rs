@@ -94,9 +94,12 @@ impl SessionEndpoints {
             }
             None => client,
         };
-        if let Some(c) = credential {
-            self.end_session(&c, req).await;
-        }
+        let ended = match credential {
+            Some(c) => self.end_session(&c, req).await,
+            None => None,
+        };
+        let client = ended.as_ref().map(|s| s.client.as_str()).or(logout_client.map(|c| c.name.as_str()));
+        crate::audit::logout(client, ended.as_ref().map(|s| s.subject.as_str()), req.client_ip);
         match self.end(logout_client, by_secret, &params, req).await {
             Ok(reply) => Ok(reply.with_header("set-cookie", clear)),
             Err(e) => Err(e.with_header("set-cookie", clear)),
@@ -160,8 +163,9 @@ impl SessionEndpoints {
     }
 
     /// End the session a logout's credential names, on every replica, and revoke its refresh
-    /// token at the tenant. Best effort: the cookie is cleared whatever happens here.
-    async fn end_session(&self, c: &Credential<'_>, req: &Request) {
+    /// token at the tenant. Best effort: the cookie is cleared whatever happens here. The
+    /// session ended, if any.
+    async fn end_session(&self, c: &Credential<'_>, req: &Request) -> Option<crate::store::SessionRecord> {
         let is_session_id = c.source == TokenSource::Cookie && self.sessions.opaque();
         let verified = !is_session_id && self.verifier.verify(c.token).await.is_ok();
         match self.sessions.end_credential(c.token, is_session_id, verified).await {
@@ -172,9 +176,13 @@ impl SessionEndpoints {
                         tracing::warn!(error = %e, "logout: the tenant did not revoke the refresh token");
                     }
                 }
+                Some(session)
             }
-            Ok(None) => {}
-            Err(e) => crate::store::report_error("logout", &e),
+            Ok(None) => None,
+            Err(e) => {
+                crate::store::report_error("logout", &e);
+                None
+            }
         }
     }
 

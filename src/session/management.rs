@@ -48,6 +48,7 @@ impl SessionEndpoints {
             }
             let ended = sessions.len();
             tracing::info!(client = client.name.as_str(), ended, "sessions of a user ended");
+            crate::audit::sessions_ended("admin", user_id, ended, Some(&client.name));
             let mut reply = Reply::json(200, &serde_json::json!({"userId": user_id, "sessionsEnded": ended}));
             rate.stamp(&mut reply.headers);
             Ok(reply)

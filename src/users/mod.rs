@@ -87,7 +87,11 @@ impl UserEndpoints {
             let (client, rate) = management_client(&self.config, &self.limits, req).await?;
             let api = self.api.as_ref().ok_or_else(not_configured)?;
             let call = self.call_for(op, path, query, req, api).await?;
+            let user = matches!(op, UserOp::Get | UserOp::Update | UserOp::Delete)
+                .then(|| path_segment(path, 2).ok())
+                .flatten();
             if let Some(answered) = self.managed_user_only(op, &call, api).await? {
+                crate::audit::management(&client.name, op.name(), user.as_deref(), answered.status, req.client_ip);
                 return Ok(answered);
             }
             let answer = api.send(&call).await?;
@@ -98,9 +102,10 @@ impl UserEndpoints {
                 status = answer.status.as_u16(),
                 "user management"
             );
+            crate::audit::management(&client.name, op.name(), user.as_deref(), answer.status.as_u16(), req.client_ip);
             let mut reply = reply_of(answer)?;
             if ok && matches!(op, UserOp::Delete | UserOp::Update) {
-                self.end_sessions_if_gone(op, path, req).await?;
+                self.end_sessions_if_gone(op, path, req, &client.name).await?;
             }
             rate.stamp(&mut reply.headers);
             Ok::<_, ApiError>(reply)
@@ -161,7 +166,7 @@ impl UserEndpoints {
 
     /// A deleted user, or one just blocked, keeps no session on any replica. The tenant has
     /// already made the change: a store that cannot be reached is logged, not answered.
-    async fn end_sessions_if_gone(&self, op: UserOp, path: &str, req: &Request) -> Result<(), ApiError> {
+    async fn end_sessions_if_gone(&self, op: UserOp, path: &str, req: &Request, caller: &str) -> Result<(), ApiError> {
         let blocked = || {
             serde_json::from_slice::<serde_json::Value>(&req.body)
                 .is_ok_and(|b| b["blocked"] == serde_json::json!(true))
@@ -170,7 +175,9 @@ impl UserEndpoints {
             let user = path_segment(path, 2)?;
             match self.sessions.end_all(&user).await {
                 Ok(ended) if !ended.is_empty() => {
-                    tracing::info!(ended = ended.len(), "the sessions of a deleted or blocked user ended")
+                    tracing::info!(ended = ended.len(), "the sessions of a deleted or blocked user ended");
+                    let by = if op == UserOp::Delete { "user_deleted" } else { "user_blocked" };
+                    crate::audit::sessions_ended(by, &user, ended.len(), Some(caller));
                 }
                 Ok(_) => {}
                 Err(e) => crate::store::report_error("ending a deleted or blocked user's sessions", &e),

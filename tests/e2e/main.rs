@@ -5,6 +5,7 @@
 
 mod common;
 
+mod audit;
 mod authorization;
 mod bad_input;
 mod browser_login;

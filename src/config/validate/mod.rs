@@ -119,5 +119,9 @@ pub(crate) fn validate(file: FileConfig, env_session_duration: Option<String>) -
         routes,
         limits,
         clients,
+        audit: crate::config::model::Audit {
+            file: file.audit.file.filter(|f| !f.is_empty()).map(Into::into),
+            log_failed_usernames: file.audit.log_failed_usernames,
+        },
     })
 }
