@@ -39,6 +39,8 @@ pub(crate) struct Metrics {
     pub(crate) refreshes: IntCounterVec,
     /// Back-channel logouts by outcome: ended, no_session, refused, replayed, unavailable.
     pub(crate) backchannel_logouts: IntCounterVec,
+    /// The verified-token cache's lookups by result: hit, miss.
+    pub(crate) token_cache_lookups: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: [f64; 14] =
@@ -127,6 +129,11 @@ impl Metrics {
                 "authgate_backchannel_logouts_total",
                 "Back-channel logout tokens by outcome: ended, no_session, refused, replayed, unavailable.",
                 &["outcome"],
+            ),
+            token_cache_lookups: counter(
+                "authgate_token_cache_lookups_total",
+                "Lookups of the verified-token cache by result: hit (no signature check), miss.",
+                &["result"],
             ),
             registry,
             described: Vec::new(),

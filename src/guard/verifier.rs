@@ -112,6 +112,9 @@ impl Expiry<[u8; 32], Arc<Verified>> for UntilExp {
 }
 
 pub(crate) struct Verifier {
+    /// `authgate_token_cache_lookups_total{result="hit"|"miss"}`, resolved once.
+    hits: prometheus::IntCounter,
+    misses: prometheus::IntCounter,
     revocations: Arc<Revocations>,
     jwks: Arc<Jwks>,
     policy: TokenChecks,
@@ -133,7 +136,9 @@ impl Verifier {
             .weigher(|_, v: &Arc<Verified>| v.weight())
             .expire_after(UntilExp)
             .build();
-        Verifier { revocations, jwks, policy, guard, cache }
+        let lookups = &crate::metrics::metrics().token_cache_lookups;
+        let (hits, misses) = (lookups.with_label_values(&["hit"]), lookups.with_label_values(&["miss"]));
+        Verifier { hits, misses, revocations, jwks, policy, guard, cache }
     }
 
     pub(crate) async fn verify(&self, token: &str) -> Result<Arc<Verified>, VerifyError> {
@@ -142,8 +147,10 @@ impl Verifier {
             return Err(VerifyError::Revoked);
         }
         if let Some(v) = self.cache.get(&key) {
+            self.hits.inc();
             return Ok(v);
         }
+        self.misses.inc();
         let claims = verify(token, &self.jwks, &self.policy).await?;
         let text = |name: &str| claims.get(name).and_then(|v| v.as_str());
         let verified = Arc::new(
