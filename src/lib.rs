@@ -58,6 +58,7 @@ pub mod jwt;
 pub mod limits;
 pub mod login;
 pub(crate) mod metrics;
+pub(crate) mod otel;
 pub(crate) mod process;
 pub mod proxy;
 pub(crate) mod reload;

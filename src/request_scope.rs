@@ -14,12 +14,11 @@ tokio::task_local! {
     static SCOPE: RequestScope;
 }
 
-/// Run `work` as the request `id`, inside a `request` span carrying the id (so a guard, tenant or
-/// JWKS log line can be joined with the access line); returns its output and the time it spent
-/// on tenant calls.
-pub(crate) async fn run<F: std::future::Future>(id: String, work: F) -> (F::Output, Duration) {
+/// Run `work` as the request `id`, inside its `request` span (carrying the id, so a guard, tenant
+/// or JWKS log line can be joined with the access line; and the trace's server span, see
+/// `otel::request_span`); returns its output and the time it spent on tenant calls.
+pub(crate) async fn run<F: std::future::Future>(span: tracing::Span, id: String, work: F) -> (F::Output, Duration) {
     use tracing::Instrument;
-    let span = tracing::info_span!("request", request_id = %id);
     let work = work.instrument(span);
     let scope = RequestScope { id, tenant_micros: AtomicU64::new(0) };
     SCOPE

@@ -178,6 +178,8 @@ pub fn run(config: Config, config_path: Option<PathBuf>) -> Result<(), StartErro
         }
     }
     aux.shutdown_timeout(Duration::from_secs(1));
+    // The spans still queued go to the collector (bounded by the exporter's timeout).
+    crate::otel::shutdown();
     Ok(())
 }
 

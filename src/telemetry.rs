@@ -39,5 +39,9 @@ pub fn init(format: LogFormat) {
         .with_filter(
             tracing_subscriber::filter::Targets::new().with_target(crate::audit::TARGET, tracing::Level::INFO),
         );
-    let _ = tracing_subscriber::registry().with(logs).with(audit).try_init();
+    let otel = crate::otel::layer().unwrap_or_else(|e| {
+        eprintln!("authgate: {e}");
+        None
+    });
+    let _ = tracing_subscriber::registry().with(logs).with(audit).with(otel).try_init();
 }

@@ -151,7 +151,10 @@ impl Verifier {
             return Ok(v);
         }
         self.misses.inc();
-        let claims = verify(token, &self.jwks, &self.policy).await?;
+        let claims = {
+            use tracing::Instrument;
+            verify(token, &self.jwks, &self.policy).instrument(crate::otel::verify_span()).await?
+        };
         let text = |name: &str| claims.get(name).and_then(|v| v.as_str());
         let verified = Arc::new(
             Verified::new(

@@ -50,6 +50,8 @@ pub(crate) struct Ctx {
     /// The end user's IP and the `X-Forwarded-For` chain for the backend.
     forwarding: Option<Resolved>,
     request_id: String,
+    /// The request's span: its log lines' `request_id`, and the trace's server span.
+    span: tracing::Span,
     client: Option<String>,
     tenant_time: Duration,
     /// What the guard let through, for the backend's headers.
@@ -92,6 +94,7 @@ impl ProxyHttp for Gateway {
             rewritten_uri: None,
             forwarding: None,
             request_id: String::new(),
+            span: tracing::Span::none(),
             client: None,
             tenant_time: Duration::ZERO,
             pass: Pass::default(),
@@ -106,6 +109,7 @@ impl ProxyHttp for Gateway {
         let app = ctx.app.clone();
         let req = session.req_header();
         ctx.request_id = request_scope::id_for(req.headers.get("x-request-id").and_then(|v| v.to_str().ok()));
+        ctx.span = crate::otel::request_span(&ctx.request_id, req.method.as_str(), &req.headers);
         let forwarding = app.limits.forwarding(peer_ip(session), &req.headers);
         let (ip, peer_trusted) = (forwarding.client, forwarding.peer_trusted);
         ctx.forwarding = Some(forwarding);
@@ -146,6 +150,7 @@ impl ProxyHttp for Gateway {
         };
         if ctx.route != Route::Backend {
             let ((reply, client), tenant_time) = request_scope::run(
+                ctx.span.clone(),
                 ctx.request_id.clone(),
                 answer(&app, ctx.route, own_target.unwrap_or_default(), (ip, peer_trusted), session),
             )
@@ -164,7 +169,7 @@ impl ProxyHttp for Gateway {
         let raw = session.req_header().uri.path().to_string();
         let decided = ctx.rewritten_uri.as_deref().map_or(raw.as_str(), |u| u.split('?').next().unwrap_or(u));
         let checked = guard_backend(&app, session, &rule, decided, ip, &mut ctx.decision);
-        let (decision, tenant_time) = request_scope::run(ctx.request_id.clone(), checked).await;
+        let (decision, tenant_time) = request_scope::run(ctx.span.clone(), ctx.request_id.clone(), checked).await;
         ctx.tenant_time = tenant_time;
         match decision {
             Ok((pass, rate)) => {
@@ -333,6 +338,15 @@ impl ProxyHttp for Gateway {
             }
         }
         upstream_request.insert_header("x-request-id", ctx.request_id.as_str())?;
+        // With traces on, the backend's parent is this request's span (not the caller's).
+        let trace = crate::otel::context_headers(&ctx.span);
+        if !trace.is_empty() {
+            upstream_request.remove_header("traceparent");
+            upstream_request.remove_header("tracestate");
+            for (name, value) in trace {
+                upstream_request.insert_header(name, value)?;
+            }
+        }
         if let Some(uri) = &ctx.rewritten_uri {
             let uri = uri.parse::<http::Uri>().map_err(|_| Error::new(ErrorType::InvalidHTTPHeader))?;
             upstream_request.set_uri(uri);
@@ -371,9 +385,23 @@ impl ProxyHttp for Gateway {
         let m = metrics();
         m.requests.with_label_values(&[ctx.route.class(), client, &status.to_string(), ctx.decision]).inc();
         m.request_seconds.with_label_values(&[ctx.route.class()]).observe(latency.as_secs_f64());
+        let decided = ctx.rewritten_uri.as_deref().map_or(req.uri.path(), |u| u.split('?').next().unwrap_or_default());
+        let finished = crate::otel::Finished {
+            status,
+            path: decided,
+            client_address: ctx.forwarding.as_ref().map(|f| f.client),
+            client: ctx.client.as_deref(),
+            rule: ctx.rule.map(|r| r.name(&ctx.app.config.routes).to_string()),
+            decision: ctx.decision,
+            scheme: if ctx.app.config.tls.is_some() { "https" } else { "http" },
+        };
+        crate::otel::finish(&ctx.span, finished);
+        let trace = crate::otel::ids(&ctx.span);
         tracing::info!(
             target: "access",
             request_id = ctx.request_id.as_str(),
+            trace_id = trace.as_ref().map(|t| t.0.as_str()),
+            span_id = trace.as_ref().map(|t| t.1.as_str()),
             method = req.method.as_str(),
             path = req.uri.path(),
             routed = ctx.rewritten_uri.as_deref().map(|u| u.split('?').next().unwrap_or_default()),

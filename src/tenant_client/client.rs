@@ -175,7 +175,9 @@ impl TenantClient {
     /// Fetch `url` (the JWKS) with the tenant's limits: no redirects, at most
     /// `MAX_TENANT_BODY` bytes.
     pub(crate) async fn get_capped(&self, url: &url::Url) -> Result<bytes::Bytes, TenantError> {
-        let TenantAnswer { status, body, .. } = call(self.http.get(url.clone()), MAX_TENANT_BODY).await?;
+        use tracing::Instrument;
+        let fetched = call(self.http.get(url.clone()), MAX_TENANT_BODY).instrument(crate::otel::tenant_span("jwks"));
+        let TenantAnswer { status, body, .. } = fetched.await?;
         if !status.is_success() {
             return Err(TenantError::BadAnswer("status"));
         }
@@ -272,8 +274,9 @@ async fn observe<T>(
     operation: &'static str,
     call: impl std::future::Future<Output = Result<T, TenantError>>,
 ) -> Result<T, TenantError> {
+    use tracing::Instrument;
     let started = std::time::Instant::now();
-    let result = call.await;
+    let result = call.instrument(crate::otel::tenant_span(operation)).await;
     let elapsed = started.elapsed();
     metrics().tenant_seconds.with_label_values(&[operation]).observe(elapsed.as_secs_f64());
     request_scope::add_tenant_time(elapsed);
@@ -283,8 +286,12 @@ async fn observe<T>(
     result
 }
 
-/// The current request's id goes to the tenant too.
-fn with_request_id(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+/// The current request's id goes to the tenant too, and the trace context of the tenant call's
+/// span when traces are on.
+fn with_request_id(mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    for (name, value) in crate::otel::context_headers(&tracing::Span::current()) {
+        request = request.header(name, value);
+    }
     match request_scope::request_id() {
         Some(id) => request.header("x-request-id", id),
         None => request,

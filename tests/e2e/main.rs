@@ -28,4 +28,5 @@ mod session_refresh;
 mod shared_state;
 mod tenant_faults;
 mod token;
+mod traces;
 mod users;
