@@ -9,6 +9,8 @@
 #   (j) HAProxy with its native jwt_verify: the checks authgate makes (bench/haproxy/jwt.cfg.in)
 #   (g) authgate, Bearer, backend limits per IP and per user, in memory
 #   (h) the same with the shared store (a local redis-server): the cost of counting in Redis
+#   (n) authgate, Bearer, OpenTelemetry traces on, 1 % sampled  (o) the same, every request
+#       sampled (spans to bench/otlp_sink.py over OTLP/HTTP): the cost of tracing against (d)
 # authgate runs as users run it: the default log level (info), JSON lines as the Deployment
 # writes them (AUTHGATE_LOG_FORMAT=text for text), the access line on, stdout and stderr
 # appended to a file in the work directory as a log collector would read them, and /metrics
@@ -64,13 +66,13 @@ cleanup() {
 }
 trap cleanup EXIT
 wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
-# Fourteen distinct free ports, held until the run ends by a process with a socket bound to each
+# Nineteen distinct free ports, held until the run ends by a process with a socket bound to each
 # (SO_REUSEADDR, never listening), as .ci/demo-gateway.sh holds the demo's: nobody else is given
 # them, and nginx, HAProxy, redis and authgate (all SO_REUSEADDR) bind them beside it.
-python3 .ci/hold_ports.py 14 "$work/ports" &
+python3 .ci/hold_ports.py 19 "$work/ports" &
 pids+=($!)
 for _ in $(seq 50); do [ -s "$work/ports" ] && break; sleep 0.1; done
-read -r backend proxy tenant gw admin gwm adminm gwr adminr redis hap hapj gws admins <"$work/ports"
+read -r backend proxy tenant gw admin gwm adminm gwr adminr redis hap hapj gws admins gwt1 admint1 gwt100 admint100 sink <"$work/ports"
 
 # --- nginx: the backend and a plain reverse proxy to it, one worker each ----------------------
 chmod 755 "$work"
@@ -154,6 +156,18 @@ redis-server --port "$redis" --bind 127.0.0.1 --save '' --appendonly no --dir "$
 pids+=($!); wait_port "$redis"
 start_gw memory "$work/gateway-memory.yaml" "$adminm"
 start_gw redis "$work/gateway-redis.yaml" "$adminr"
+# (n) and (o): the main configuration with traces exported to a local OTLP sink.
+python3 bench/otlp_sink.py "$sink" "$work/otlp-exports" &
+sinkpid=$!; pids+=($sinkpid); wait_port "$sink"
+for t in 1 100; do
+  gp=gwt$t ap=admint$t
+  sed -e "s/^listen: 127.0.0.1:$gw/listen: 127.0.0.1:${!gp}/; s/^admin_listen: 127.0.0.1:$admin/admin_listen: 127.0.0.1:${!ap}/" \
+    "$work/gateway.yaml" > "$work/gateway-traced$t.yaml"
+done
+OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink" OTEL_TRACES_SAMPLER=traceidratio OTEL_TRACES_SAMPLER_ARG=0.01 \
+  start_gw traced1 "$work/gateway-traced1.yaml" "$admint1"
+OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink" OTEL_TRACES_SAMPLER=always_on \
+  start_gw traced100 "$work/gateway-traced100.yaml" "$admint100"
 # Metrics on, as a Prometheus would read them: every gateway's /metrics every 15 s.
 ( while sleep 15; do for a in $admin $adminm $adminr; do curl -s -o /dev/null "http://127.0.0.1:$a/metrics" || true; done; done ) &
 pids+=($!)
@@ -224,6 +238,8 @@ check "$(code "http://127.0.0.1:$hapj/api/item")" 401 "HAProxy jwt: no token is 
 check "$(curl -s "http://127.0.0.1:$gw/public/item")" "$(cat "$work/www/item.json")" "authgate public"
 check "$(curl -s "http://127.0.0.1:$gw/api/item" -H "authorization: Bearer $token")" "$(cat "$work/www/item.json")" "authgate bearer"
 check "$(curl -s "http://127.0.0.1:$gw/api/item" -H "cookie: $cookie")" "$(cat "$work/www/item.json")" "authgate cookie"
+check "$(curl -s "http://127.0.0.1:$gwt1/api/item" -H "authorization: Bearer $token")" "$(cat "$work/www/item.json")" "authgate bearer, traced 1 %"
+check "$(curl -s "http://127.0.0.1:$gwt100/api/item" -H "authorization: Bearer $token")" "$(cat "$work/www/item.json")" "authgate bearer, traced"
 check "$(curl -s "http://127.0.0.1:$gw/ruled/item" -H "authorization: Bearer $token")" "$(cat "$work/www/item.json")" "authgate bearer, a 3-condition allow rule"
 check "$(code "http://127.0.0.1:$gw/ruled/item" -H "authorization: Bearer $wrong_aud")" 401 "authgate: the allow rule after the guard"
 check "$(curl -s "http://127.0.0.1:$gw/whoami" -H "authorization: Bearer $token" -H 'x-user-id: forged')" "{\"user\":\"$sub\"}" "the backend sees the identity"
@@ -273,10 +289,12 @@ add d_bearer "http://127.0.0.1:$gw/api/item" "authorization: Bearer $token"
 add e_cookie "http://127.0.0.1:$gw/api/item" "cookie: $cookie"
 add m_bearer_allow "http://127.0.0.1:$gw/ruled/item" "authorization: Bearer $token"
 add g_limits_memory "http://127.0.0.1:$gwm/api/item" "authorization: Bearer $token"
+add n_bearer_traced_1pct "http://127.0.0.1:$gwt1/api/item" "authorization: Bearer $token"
+add o_bearer_traced_all "http://127.0.0.1:$gwt100/api/item" "authorization: Bearer $token"
 add h_limits_redis "http://127.0.0.1:$gwr/api/item" "authorization: Bearer $token"
 add f_login_tenant "http://127.0.0.1:$tenant/oauth/token" "" login-tenant.lua 1
 add f_login_gateway "http://127.0.0.1:$gw/oauth/token" "" login-gw.lua 1
-order=(a_backend i_haproxy b_nginx c_public d_bearer m_bearer_allow e_cookie j_haproxy_jwt g_limits_memory h_limits_redis f_login_tenant f_login_gateway)
+order=(a_backend i_haproxy b_nginx c_public d_bearer m_bearer_allow n_bearer_traced_1pct o_bearer_traced_all e_cookie j_haproxy_jwt g_limits_memory h_limits_redis f_login_tenant f_login_gateway)
 # ONLY="i_haproxy d_bearer" runs those targets alone (i_haproxy is always kept: the reference).
 if [ -n "${ONLY:-}" ]; then
   kept=(i_haproxy)
@@ -333,6 +351,7 @@ printf '%-34s %12s %10s %10s %11s %10s\n' target req/s p50_ms p99_ms vs_haproxy 
 for t in "${order[@]}"; do row "$t"; done
 echo "authgate vs HAProxy jwt, Bearer (d/j): $(ratio "$(col d_bearer 1)" "$(col j_haproxy_jwt 1)")x the throughput"
 echo "authgate Bearer on a route with a 3-condition allow vs none (m/d): $(ratio "$(col m_bearer_allow 1)" "$(col d_bearer 1)")x the throughput"
+echo "traces on, Bearer: 1 % sampled vs off (n/d) $(ratio "$(col n_bearer_traced_1pct 1)" "$(col d_bearer 1)")x, every request sampled vs off (o/d) $(ratio "$(col o_bearer_traced_all 1)" "$(col d_bearer 1)")x the throughput; $(kill -TERM "$sinkpid" 2>/dev/null; sleep 0.5; cat "$work/otlp-exports" 2>/dev/null || echo '?') OTLP exports received"
 echo "limits counted in Redis vs in memory: $(ratio "$(col h_limits_redis 1)" "$(col g_limits_memory 1)")x the throughput"
 echo "login: authgate adds $(awk -v g="$(col f_login_gateway 2)" -v t="$(col f_login_tenant 2)" 'BEGIN {printf "%.3f", g - t}') ms to the median (1 connection)"
 echo "resident memory: authgate idle $idle_rss, after the load $loaded_rss; HAProxy plain idle $hap_idle_rss, after the load $hap_loaded_rss"

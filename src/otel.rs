@@ -1,8 +1,9 @@
 //! OpenTelemetry traces. With `OTEL_EXPORTER_OTLP_ENDPOINT` (or `…_TRACES_ENDPOINT`) set, a
 //! server span per request, with child spans for tenant calls (`tenant.token`, `tenant.jwks`,
 //! `tenant.management`, …) and token verifications (`guard.verify`, on a cache miss), go to an
-//! OTLP/HTTP collector (protobuf), batched on a thread of their own behind a bounded queue: the
-//! gateway never waits on the collector. Off otherwise. A caller's W3C `traceparent` is taken
+//! OTLP collector over HTTP/protobuf, or gRPC (`OTEL_EXPORTER_OTLP_PROTOCOL=grpc`, exported from
+//! a one-thread runtime of its own), batched behind a bounded queue: the gateway never waits on
+//! the collector. Off otherwise. A caller's W3C `traceparent` is taken
 //! as the parent and nothing else; the backend and the tenant get the gateway's. The standard
 //! variables configure the rest: `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`,
 //! `OTEL_TRACES_SAMPLER(_ARG)`, `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_BSP_*`. Attributes never hold
@@ -16,6 +17,10 @@ use std::sync::OnceLock;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
+
+/// The gRPC exporter's runtime (tonic needs Tokio's reactor; the gateway's runtimes come later
+/// and belong to pingora).
+static GRPC_RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
 
 /// Whether traces are exported (decided once, at start).
 pub(crate) fn enabled() -> bool {
@@ -39,18 +44,36 @@ where
     let protocol = std::env::var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
         .or_else(|_| std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL"))
         .unwrap_or_else(|_| "http/protobuf".into());
-    if protocol != "http/protobuf" {
-        return Err(format!("OTEL_EXPORTER_OTLP_PROTOCOL={protocol}: only http/protobuf is built in; traces are off"));
-    }
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .build()
-        .map_err(|e| format!("the OTLP exporter: {e}; traces are off"))?;
     let mut resource = opentelemetry_sdk::Resource::builder();
     if !set("OTEL_SERVICE_NAME") {
         resource = resource.with_service_name("authgate");
     }
-    let provider = SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource.build()).build();
+    let builder = SdkTracerProvider::builder().with_resource(resource.build());
+    let failed = |e: opentelemetry_otlp::ExporterBuildError| format!("the OTLP exporter: {e}; traces are off");
+    let provider = match protocol.as_str() {
+        "http/protobuf" => builder
+            .with_batch_exporter(opentelemetry_otlp::SpanExporter::builder().with_http().build().map_err(failed)?),
+        "grpc" => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("authgate-otel")
+                .enable_all()
+                .build()
+                .map_err(|e| format!("the OTLP gRPC exporter's runtime: {e}; traces are off"))?;
+            let rt = GRPC_RUNTIME.get_or_init(|| rt);
+            let _inside = rt.enter();
+            let exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic().build().map_err(failed)?;
+            use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
+            builder
+                .with_span_processor(BatchSpanProcessor::builder(exporter, opentelemetry_sdk::runtime::Tokio).build())
+        }
+        other => {
+            return Err(format!(
+                "OTEL_EXPORTER_OTLP_PROTOCOL={other}: http/protobuf and grpc are built in; traces are off"
+            ))
+        }
+    }
+    .build();
     let tracer = provider.tracer("authgate");
     let _ = PROVIDER.set(provider);
     // Only the gateway's own spans: not pingora's, hyper's or reqwest's.
@@ -79,10 +102,17 @@ pub(crate) fn request_span(request_id: &str, method: &str, headers: &http::Heade
         span.record("otel.kind", "server");
         let parent = TraceContextPropagator::new().extract(&HeaderReader(headers));
         let _ = span.set_parent(parent);
-        span.set_attribute("http.request.method", method.to_string());
-        span.set_attribute("authgate.request_id", request_id.to_string());
+        if sampled(&span) {
+            span.set_attribute("http.request.method", method.to_string());
+            span.set_attribute("authgate.request_id", request_id.to_string());
+        }
     }
     span
+}
+
+/// Whether `span` will be exported: attributes of the others are work for nothing.
+fn sampled(span: &tracing::Span) -> bool {
+    span.context().span().span_context().is_sampled()
 }
 
 /// What the gateway decided and answered, on the request's span (HTTP semantic conventions and
@@ -98,7 +128,7 @@ pub(crate) struct Finished<'a> {
 }
 
 pub(crate) fn finish(span: &tracing::Span, f: Finished<'_>) {
-    if !enabled() {
+    if !enabled() || !sampled(span) {
         return;
     }
     span.set_attribute("http.response.status_code", i64::from(f.status));

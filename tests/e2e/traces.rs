@@ -1,8 +1,9 @@
-//! OpenTelemetry traces against a real OTLP/HTTP receiver that decodes what it gets with the
-//! protocol's own definitions (opentelemetry-proto): a login and a guarded call made with a
-//! caller's `traceparent` arrive as spans of that trace, the tenant call a child of the login's
-//! span, the backend given the gateway's span as its parent; no secret in any span; with the
-//! receiver down, requests are unaffected.
+//! OpenTelemetry traces against real OTLP receivers that decode what they get with the
+//! protocol's own definitions (opentelemetry-proto): over HTTP, a login and a guarded call made
+//! with a caller's `traceparent` arrive as spans of that trace, the tenant call a child of the
+//! login's span, the backend given the gateway's span as its parent; no secret in any span;
+//! over gRPC (a tonic server), the same spans arrive; with the receiver down, requests are
+//! unaffected.
 
 use crate::common::*;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -130,4 +131,66 @@ async fn with_the_collector_down_requests_are_unaffected() {
         let access = tokens["accessToken"].as_str().unwrap();
         assert_eq!(g.get("/api/me").bearer_auth(access).send().await.unwrap().status(), 200);
     }
+}
+
+/// An OTLP/gRPC receiver (tonic, the generated TraceService) on a free port.
+async fn grpc_receiver() -> (String, Received) {
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+    struct Receiver(Received);
+    #[tonic::async_trait]
+    impl TraceService for Receiver {
+        async fn export(
+            &self,
+            request: tonic::Request<ExportTraceServiceRequest>,
+        ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+            for resource in request.into_inner().resource_spans {
+                for scope in resource.scope_spans {
+                    self.0.lock().unwrap().extend(scope.spans);
+                }
+            }
+            Ok(tonic::Response::new(ExportTraceServiceResponse { partial_success: None }))
+        }
+    }
+    let received = Received::default();
+    let (l, addr) = listener().await;
+    let service = TraceServiceServer::new(Receiver(received.clone()));
+    let incoming = tokio_stream_of(l);
+    tokio::spawn(tonic::transport::Server::builder().add_service(service).serve_with_incoming(incoming));
+    (format!("http://{addr}"), received)
+}
+
+/// A listener as the stream of connections tonic serves.
+fn tokio_stream_of(
+    l: tokio::net::TcpListener,
+) -> impl futures_util::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    futures_util::stream::unfold(l, |l| async move { Some((l.accept().await.map(|(s, _)| s), l)) })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_grpc_the_same_spans_arrive() {
+    let (url, received) = grpc_receiver().await;
+    let b = Backends::start(|y| y, authgate::dev::echo::router()).await;
+    let env = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", url.as_str()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ];
+    let g = Gateway::start_with_env(&b.yaml, &env).await;
+    let login = g
+        .post("/oauth/token")
+        .header("secret", "mobile-secret")
+        .header("traceparent", format!("00-{TRACE}-00f067aa0ba902b7-01"))
+        .form(&password_form("demo@example.com", DEMO_PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let spans = || received.lock().unwrap().clone();
+    let arrived = eventually(Duration::from_secs(10), async || {
+        let all = spans();
+        let server = all.iter().find(|s| s.kind == 2 && hex(&s.trace_id) == TRACE).map(|s| s.span_id.clone());
+        server.is_some_and(|id| all.iter().any(|s| s.name == "tenant.token" && s.parent_span_id == id))
+    });
+    assert!(arrived.await, "the login's spans never arrived over gRPC: {:?}\n{}", spans(), g.logs());
 }
