@@ -94,6 +94,8 @@ pub(crate) fn request_span(request_id: &str, method: &str, headers: &http::Heade
         target: "authgate::request",
         "request",
         request_id = %request_id,
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
         otel.name = tracing::field::Empty,
         otel.kind = tracing::field::Empty,
     );
@@ -102,6 +104,11 @@ pub(crate) fn request_span(request_id: &str, method: &str, headers: &http::Heade
         span.record("otel.kind", "server");
         let parent = TraceContextPropagator::new().extract(&HeaderReader(headers));
         let _ = span.set_parent(parent);
+        // On every log line of the request (the span's fields are), not only the access line.
+        if let Some((trace_id, span_id)) = ids(&span) {
+            span.record("trace_id", trace_id.as_str());
+            span.record("span_id", span_id.as_str());
+        }
         if sampled(&span) {
             span.set_attribute("http.request.method", method.to_string());
             span.set_attribute("authgate.request_id", request_id.to_string());

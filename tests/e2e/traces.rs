@@ -110,8 +110,21 @@ async fn a_callers_trace_goes_on_through_the_gateway_to_the_tenant_and_the_backe
     assert_eq!(attribute(guarded, "authgate.route_rule").as_deref(), Some("default"));
     let sent = echo["headers"]["traceparent"].as_str().expect("a traceparent for the backend");
     assert_eq!(sent, format!("00-{TRACE}-{}-01", hex(&guarded.span_id)));
-    // The access line names the trace.
-    assert!(g.logs().contains(&format!("trace_id=\"{TRACE}\"")) || g.logs().contains(&format!("trace_id={TRACE}")));
+    // The access line names the trace, and so does every other line of the request (its span's
+    // fields): the guard's refusal of a bad token, say.
+    let refused = g
+        .get("/api/me")
+        .bearer_auth("not.a.token")
+        .header("traceparent", format!("00-{TRACE}-2222222222222222-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let logs = g.logs();
+    assert!(logs.contains(&format!("trace_id=\"{TRACE}\"")) || logs.contains(&format!("trace_id={TRACE}")));
+    let named = |l: &&str| l.contains(&format!("trace_id={TRACE}")) || l.contains(&format!("trace_id=\"{TRACE}\""));
+    let in_span = logs.lines().filter(|l| !l.contains("access:")).filter(named).count();
+    assert!(in_span > 0, "no log line inside the request names its trace:\n{logs}");
 
     // No secret, token, password or email in any span.
     let text = format!("{all:?}");
@@ -193,4 +206,33 @@ async fn over_grpc_the_same_spans_arrive() {
         server.is_some_and(|id| all.iter().any(|s| s.name == "tenant.token" && s.parent_span_id == id))
     });
     assert!(arrived.await, "the login's spans never arrived over gRPC: {:?}\n{}", spans(), g.logs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shared_stores_calls_are_spans_of_the_request() {
+    let redis = crate::common::redis::RedisServer::start();
+    let (url, received) = receiver().await;
+    let b = Backends::with_redis(&redis).await;
+    let env = [("OTEL_EXPORTER_OTLP_ENDPOINT", url.as_str()), ("OTEL_BSP_SCHEDULE_DELAY", "100")];
+    let g = Gateway::start_with_env(&b.yaml, &env).await;
+    let login = g
+        .post("/oauth/token")
+        .header("secret", "website-secret")
+        .header("traceparent", format!("00-{TRACE}-00f067aa0ba902b7-01"))
+        .form(&password_form("demo@example.com", DEMO_PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let spans = || received.lock().unwrap().clone();
+    let arrived = eventually(Duration::from_secs(10), async || {
+        let all = spans();
+        let server = all.iter().find(|s| s.kind == 2 && hex(&s.trace_id) == TRACE).map(|s| s.span_id.clone());
+        server.is_some_and(|id| all.iter().any(|s| s.name == "store.put_session" && s.parent_span_id == id))
+    });
+    assert!(
+        arrived.await,
+        "no store.put_session span under the login's: {:?}",
+        spans().iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
 }

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 #[async_trait]
 impl LimitStore for RedisStore {
+    #[tracing::instrument(target = "authgate::store", name = "store.gcra", skip_all)]
+
     async fn gcra(&self, key: &str, per: Duration, burst: u32, cost: u32, refund: u32) -> StoreResult<Gcra> {
         let key = self.key(&format!("rate:{key}"));
         let script = &self.gcra;
@@ -27,11 +29,15 @@ impl LimitStore for RedisStore {
         Ok(Gcra { allowed: allowed == 1, remaining, reset_after: secs(&reset), retry_after: secs(&retry) })
     }
 
+    #[tracing::instrument(target = "authgate::store", name = "store.blocked_for", skip_all)]
+
     async fn blocked_for(&self, key: &str) -> StoreResult<Option<Duration>> {
         let block = self.key(&format!("bf:{{{key}}}:block"));
         let ms: i64 = self.run(|conn| async move { on!(conn, |c| c.pttl(&block).await) }).await?;
         Ok((ms > 0).then(|| Duration::from_millis(ms as u64)))
     }
+
+    #[tracing::instrument(target = "authgate::store", name = "store.record_failure", skip_all)]
 
     async fn record_failure(&self, key: &str, max: u32, block: Duration) -> StoreResult<bool> {
         let (count, block_key) = (self.key(&format!("bf:{{{key}}}:n")), self.key(&format!("bf:{{{key}}}:block")));
@@ -49,6 +55,8 @@ impl LimitStore for RedisStore {
             .await?;
         Ok(blocked == 1)
     }
+
+    #[tracing::instrument(target = "authgate::store", name = "store.clear_failures", skip_all)]
 
     async fn clear_failures(&self, key: &str) -> StoreResult<()> {
         let count = self.key(&format!("bf:{{{key}}}:n"));
