@@ -41,6 +41,8 @@ pub(crate) struct Metrics {
     pub(crate) backchannel_logouts: IntCounterVec,
     /// The verified-token cache's lookups by result: hit, miss.
     pub(crate) token_cache_lookups: IntCounterVec,
+    /// Spans the trace collector did not take (down, slow, refusing): not sent again.
+    pub(crate) trace_spans_dropped: prometheus::IntCounter,
 }
 
 const LATENCY_BUCKETS: [f64; 14] =
@@ -78,6 +80,14 @@ impl Metrics {
             "authgate_revocations_full",
             "1 while the revocation list is at its capacity: new sessions are refused.",
         );
+        let trace_spans_dropped = {
+            let name = "authgate_trace_spans_dropped_total";
+            let c = prometheus::IntCounter::new(name, "Spans the trace collector did not take: not sent again.")
+                .expect("valid metric");
+            registry.register(Box::new(c.clone())).expect("registered once");
+            describe(name, &[]);
+            c
+        };
         let revocations_unpublished = gauge(
             "authgate_revocations_unpublished",
             "Revocations made on this replica that the store has not taken yet: retried before each feed read.",
@@ -130,6 +140,7 @@ impl Metrics {
                 "Back-channel logout tokens by outcome: ended, no_session, refused, replayed, unavailable.",
                 &["outcome"],
             ),
+            trace_spans_dropped,
             token_cache_lookups: counter(
                 "authgate_token_cache_lookups_total",
                 "Lookups of the verified-token cache by result: hit (no signature check), miss.",

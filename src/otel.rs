@@ -51,8 +51,9 @@ where
     let builder = SdkTracerProvider::builder().with_resource(resource.build());
     let failed = |e: opentelemetry_otlp::ExporterBuildError| format!("the OTLP exporter: {e}; traces are off");
     let provider = match protocol.as_str() {
-        "http/protobuf" => builder
-            .with_batch_exporter(opentelemetry_otlp::SpanExporter::builder().with_http().build().map_err(failed)?),
+        "http/protobuf" => builder.with_batch_exporter(Counted(
+            opentelemetry_otlp::SpanExporter::builder().with_http().build().map_err(failed)?,
+        )),
         "grpc" => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
@@ -64,8 +65,9 @@ where
             let _inside = rt.enter();
             let exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic().build().map_err(failed)?;
             use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
-            builder
-                .with_span_processor(BatchSpanProcessor::builder(exporter, opentelemetry_sdk::runtime::Tokio).build())
+            builder.with_span_processor(
+                BatchSpanProcessor::builder(Counted(exporter), opentelemetry_sdk::runtime::Tokio).build(),
+            )
         }
         other => {
             return Err(format!(
@@ -223,5 +225,33 @@ impl Injector for HeaderWriter {
             _ => return,
         };
         self.0.push((name, value));
+    }
+}
+
+/// An exporter that counts the spans of the batches the collector did not take (down, slow,
+/// refusing): `authgate_trace_spans_dropped_total`. They are not sent again.
+#[derive(Debug)]
+struct Counted<E>(E);
+
+impl<E: opentelemetry_sdk::trace::SpanExporter> opentelemetry_sdk::trace::SpanExporter for Counted<E> {
+    async fn export(&self, batch: Vec<opentelemetry_sdk::trace::SpanData>) -> opentelemetry_sdk::error::OTelSdkResult {
+        let spans = batch.len() as u64;
+        let result = self.0.export(batch).await;
+        if result.is_err() {
+            crate::metrics::metrics().trace_spans_dropped.inc_by(spans);
+        }
+        result
+    }
+
+    fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.0.set_resource(resource);
     }
 }

@@ -144,6 +144,15 @@ async fn with_the_collector_down_requests_are_unaffected() {
         let access = tokens["accessToken"].as_str().unwrap();
         assert_eq!(g.get("/api/me").bearer_auth(access).send().await.unwrap().status(), 200);
     }
+    // The spans the collector never took are counted.
+    let dropped = eventually(Duration::from_secs(10), async || {
+        let metrics = http().get(format!("{}/metrics", g.admin_url)).send().await.unwrap().text().await.unwrap();
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("authgate_trace_spans_dropped_total "))
+            .is_some_and(|n| n.trim().parse::<u64>().is_ok_and(|n| n > 0))
+    });
+    assert!(dropped.await, "no dropped span counted");
 }
 
 /// An OTLP/gRPC receiver (tonic, the generated TraceService) on a free port.
