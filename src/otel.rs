@@ -78,8 +78,12 @@ where
     .build();
     let tracer = provider.tracer("authgate");
     let _ = PROVIDER.set(provider);
-    // Only the gateway's own spans: not pingora's, hyper's or reqwest's.
-    let ours = tracing_subscriber::filter::Targets::new().with_target("authgate", tracing::Level::INFO);
+    // Only the gateway's own spans: not pingora's, hyper's or reqwest's. The store's are at
+    // TRACE, below what the logs take by default: with traces off they are never made (one per
+    // Redis operation, on the guarded path with shared limits).
+    let ours = tracing_subscriber::filter::Targets::new()
+        .with_target("authgate", tracing::Level::INFO)
+        .with_target("authgate::store", tracing::Level::TRACE);
     Ok(Some(tracing_opentelemetry::layer().with_tracer(tracer).with_filter(ours)))
 }
 
@@ -90,8 +94,28 @@ pub(crate) fn shutdown() {
     }
 }
 
-/// The server span of a request: `{method}`, the caller's `traceparent` as its parent.
-pub(crate) fn request_span(request_id: &str, method: &str, headers: &http::HeaderMap) -> tracing::Span {
+/// A request's place in its trace, read once when its span starts (traces on).
+#[derive(Debug, Clone)]
+pub(crate) struct TraceIds {
+    pub(crate) trace_id: String,
+    pub(crate) span_id: String,
+    /// The span will be exported: attributes of the others are work for nothing.
+    sampled: bool,
+}
+
+impl TraceIds {
+    pub(crate) fn sampled(&self) -> bool {
+        self.sampled
+    }
+}
+
+/// The server span of a request: `{method}`, the caller's `traceparent` as its parent; and,
+/// with traces on, its ids.
+pub(crate) fn request_span(
+    request_id: &str,
+    method: &str,
+    headers: &http::HeaderMap,
+) -> (tracing::Span, Option<TraceIds>) {
     let span = tracing::info_span!(
         target: "authgate::request",
         "request",
@@ -101,27 +125,30 @@ pub(crate) fn request_span(request_id: &str, method: &str, headers: &http::Heade
         otel.name = tracing::field::Empty,
         otel.kind = tracing::field::Empty,
     );
-    if enabled() {
-        span.record("otel.name", method);
-        span.record("otel.kind", "server");
-        let parent = TraceContextPropagator::new().extract(&HeaderReader(headers));
-        let _ = span.set_parent(parent);
+    if !enabled() {
+        return (span, None);
+    }
+    span.record("otel.name", method);
+    span.record("otel.kind", "server");
+    let parent = TraceContextPropagator::new().extract(&HeaderReader(headers));
+    let _ = span.set_parent(parent);
+    let cx = span.context();
+    let sc = cx.span().span_context().clone();
+    let ids = sc.is_valid().then(|| TraceIds {
+        trace_id: sc.trace_id().to_string(),
+        span_id: sc.span_id().to_string(),
+        sampled: sc.is_sampled(),
+    });
+    if let Some(ids) = &ids {
         // On every log line of the request (the span's fields are), not only the access line.
-        if let Some((trace_id, span_id)) = ids(&span) {
-            span.record("trace_id", trace_id.as_str());
-            span.record("span_id", span_id.as_str());
-        }
-        if sampled(&span) {
+        span.record("trace_id", ids.trace_id.as_str());
+        span.record("span_id", ids.span_id.as_str());
+        if ids.sampled {
             span.set_attribute("http.request.method", method.to_string());
             span.set_attribute("authgate.request_id", request_id.to_string());
         }
     }
-    span
-}
-
-/// Whether `span` will be exported: attributes of the others are work for nothing.
-fn sampled(span: &tracing::Span) -> bool {
-    span.context().span().span_context().is_sampled()
+    (span, ids)
 }
 
 /// What the gateway decided and answered, on the request's span (HTTP semantic conventions and
@@ -136,10 +163,8 @@ pub(crate) struct Finished<'a> {
     pub(crate) scheme: &'static str,
 }
 
+/// Sets the attributes of a sampled request's span (the caller checks `TraceIds::sampled`).
 pub(crate) fn finish(span: &tracing::Span, f: Finished<'_>) {
-    if !enabled() || !sampled(span) {
-        return;
-    }
     span.set_attribute("http.response.status_code", i64::from(f.status));
     span.set_attribute("url.path", f.path.to_string());
     span.set_attribute("url.scheme", f.scheme);
@@ -171,16 +196,6 @@ pub(crate) fn tenant_span(operation: &'static str) -> tracing::Span {
 /// A child span for a token verification that is not in the cache.
 pub(crate) fn verify_span() -> tracing::Span {
     tracing::info_span!(target: "authgate::guard", "guard.verify")
-}
-
-/// `trace_id` and `span_id` of `span` (hex), for the access line; `None` when traces are off.
-pub(crate) fn ids(span: &tracing::Span) -> Option<(String, String)> {
-    if !enabled() {
-        return None;
-    }
-    let cx = span.context();
-    let sc = cx.span().span_context().clone();
-    sc.is_valid().then(|| (sc.trace_id().to_string(), sc.span_id().to_string()))
 }
 
 /// The `traceparent` (and `tracestate`) of `span`, to send on: `(name, value)` pairs; none when

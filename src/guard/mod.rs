@@ -76,6 +76,16 @@ impl Pass {
     pub fn subject(&self) -> Option<&str> {
         self.verified.as_ref().and_then(|v| v.subject())
     }
+
+    /// A refusal after the session was refreshed on the way carries the new cookie, so the
+    /// browser keeps the session's current token (the guard, the per-user limit, a backend
+    /// failure).
+    pub(crate) fn keeping_cookie(&self, e: ApiError) -> ApiError {
+        match &self.set_cookie {
+            Some(c) => e.with_header("set-cookie", c.clone()),
+            None => e,
+        }
+    }
 }
 
 pub struct Guard {
@@ -112,7 +122,7 @@ impl Guard {
             let claims = pass.verified.as_ref().map_or(&[][..], |v| v.authz_claims());
             let decided = crate::authz::decide(allow, &crate::authz::Shown { claims, caller: pass.client.as_deref() });
             // A session refreshed on the way keeps its new cookie, refused or not.
-            decided.map_err(|e| with_cookie(e, &pass.set_cookie))?;
+            decided.map_err(|e| pass.keeping_cookie(e))?;
         }
         Ok(pass)
     }
@@ -147,22 +157,23 @@ impl Guard {
                     true => Some(self.opaque_session_token(c.token).await?),
                     false => None,
                 };
-                let mut token: Arc<str> = session_token.unwrap_or_else(|| Arc::from(c.token));
+                // Borrowed on the usual path: only a token renewed on the way is owned.
+                let mut token = std::borrow::Cow::Borrowed(session_token.as_deref().unwrap_or(c.token));
                 let mut verified = self.verifier.verify(&token).await;
                 if let Some(ip) = renew_for.filter(|_| c.source == TokenSource::Cookie) {
                     let asked = Asked { method, headers, session_token: &token };
                     if let Some(renewed) = self.renew(c.token, &verified, asked, ip).await? {
                         verified = self.verifier.verify(&renewed.access_token).await;
-                        token = Arc::from(renewed.access_token);
+                        token = std::borrow::Cow::Owned(renewed.access_token);
                         pass.session_cookie_value = (!opaque).then_some(renewed.cookie_value);
                         pass.set_cookie = Some(renewed.set_cookie);
                     }
                 }
-                let verified = verified.map_err(|e| with_cookie(refusal(e), &pass.set_cookie))?;
+                let verified = verified.map_err(|e| pass.keeping_cookie(refusal(e)))?;
                 if c.source == TokenSource::Cookie {
                     let token_client = verified.azp().and_then(|id| config.client_by_id(id));
                     csrf::check(method, headers, token_client, config.public_url.as_deref())
-                        .map_err(|e| with_cookie(e, &pass.set_cookie))?;
+                        .map_err(|e| pass.keeping_cookie(e))?;
                     if config.guard.cookie_to_bearer || opaque {
                         pass.headers.push((http::header::AUTHORIZATION, format!("Bearer {token}")));
                     }
@@ -246,15 +257,6 @@ fn refusal(e: VerifyError) -> ApiError {
         tracing::info!(reason = %e, "token refused");
     }
     ApiError::from(e)
-}
-
-/// A refusal that carries the cookie of a session refreshed on the way, so the browser keeps
-/// the session's current token.
-fn with_cookie(e: ApiError, set_cookie: &Option<String>) -> ApiError {
-    match set_cookie {
-        Some(c) => e.with_header("set-cookie", c.clone()),
-        None => e,
-    }
 }
 
 /// The request's one credential: a Bearer token or the session cookie. Refused (400): two

@@ -75,15 +75,7 @@ async fn website(svc: &LoginService, client: &Client, req: &Request) -> Result<R
     let refresh_token = svc.sessions.refresh_token(&session).ok_or_else(|| {
         ApiError::new(400, "invalid_grant", "The session has no refresh token: log in with the offline_access scope.")
     })?;
-    let refresh = Refresh {
-        token: &refresh_token,
-        caller_scope: None,
-        previous: Some(&session),
-        subject: Some(&session.subject),
-        shown: Some(shown),
-        by_cookie: true,
-    };
-    refresh_with(svc, client, refresh, req).await
+    refresh_with(svc, client, Refresh::of_session(&session, &refresh_token, shown), req).await
 }
 
 fn no_session() -> ApiError {

@@ -8,7 +8,6 @@ use super::LoginService;
 use crate::guard::{Renewed, SilentRefresh};
 use crate::http::error::ApiError;
 use crate::session::session_cookie;
-use crate::store::unix_now;
 use std::net::IpAddr;
 
 #[async_trait::async_trait]
@@ -20,20 +19,11 @@ impl SilentRefresh for LoginService {
         // does not get its session refreshed (nor its refresh token rotated away).
         let client = self.config.client_by_name(&session.client).filter(|c| c.website).ok_or_else(ended)?;
         // A token left unused past the refresh grace is not brought back in passing.
-        let (leeway, grace) = (self.config.guard.leeway_seconds, self.config.session.refresh_expired_grace_seconds);
-        if session.token_expires > 0 && session.token_expires.saturating_add(leeway).saturating_add(grace) < unix_now()
-        {
+        if self.sessions.past_refresh_grace(&session) {
             return Err(ended());
         }
         let refresh_token = self.sessions.refresh_token(&session).ok_or_else(ended)?;
-        let refresh = Refresh {
-            token: &refresh_token,
-            caller_scope: None,
-            previous: Some(&session),
-            subject: Some(&session.subject),
-            shown: Some(shown),
-            by_cookie: true,
-        };
+        let refresh = Refresh::of_session(&session, &refresh_token, shown);
         let refreshed = refresh_tokens(self, client, &refresh, client_ip).await?;
         let value = match self.sessions.opaque() {
             true => refreshed.cookie_id.unwrap_or_else(|| cookie.to_string()),

@@ -130,6 +130,21 @@ pub(crate) struct Refresh<'a> {
     pub(crate) by_cookie: bool,
 }
 
+impl<'a> Refresh<'a> {
+    /// The refresh of `session` with its own (sealed) refresh token, asked with its cookie,
+    /// which stood for the token hashing to `shown`.
+    pub(crate) fn of_session(session: &'a SessionRecord, refresh_token: &'a str, shown: String) -> Self {
+        Refresh {
+            token: refresh_token,
+            caller_scope: None,
+            previous: Some(session),
+            subject: Some(&session.subject),
+            shown: Some(shown),
+            by_cookie: true,
+        }
+    }
+}
+
 /// What a refresh gave: the tokens, and the id an opaque cookie names the session by.
 pub(crate) struct Refreshed {
     pub(crate) tokens: Tokens,

@@ -37,14 +37,7 @@ pub(super) async fn guard_backend(
         with_ip_rate(e)
     })?;
     *decision = "allowed";
-    let after = app.limits.check_backend(ip, pass.subject()).await.map_err(|e| {
-        // A session refreshed on the way keeps its new cookie.
-        let e = with_ip_rate(e);
-        match &pass.set_cookie {
-            Some(cookie) => e.with_header("set-cookie", cookie.clone()),
-            None => e,
-        }
-    })?;
+    let after = app.limits.check_backend(ip, pass.subject()).await.map_err(|e| pass.keeping_cookie(with_ip_rate(e)))?;
     Ok((pass, RateInfo::tightest(by_ip, after)))
 }
 

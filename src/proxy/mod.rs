@@ -52,6 +52,8 @@ pub(crate) struct Ctx {
     request_id: String,
     /// The request's span: its log lines' `request_id`, and the trace's server span.
     span: tracing::Span,
+    /// Its ids in the trace (traces on).
+    trace: Option<crate::otel::TraceIds>,
     client: Option<String>,
     tenant_time: Duration,
     /// What the guard let through, for the backend's headers.
@@ -95,6 +97,7 @@ impl ProxyHttp for Gateway {
             forwarding: None,
             request_id: String::new(),
             span: tracing::Span::none(),
+            trace: None,
             client: None,
             tenant_time: Duration::ZERO,
             pass: Pass::default(),
@@ -109,7 +112,7 @@ impl ProxyHttp for Gateway {
         let app = ctx.app.clone();
         let req = session.req_header();
         ctx.request_id = request_scope::id_for(req.headers.get("x-request-id").and_then(|v| v.to_str().ok()));
-        ctx.span = crate::otel::request_span(&ctx.request_id, req.method.as_str(), &req.headers);
+        (ctx.span, ctx.trace) = crate::otel::request_span(&ctx.request_id, req.method.as_str(), &req.headers);
         let forwarding = app.limits.forwarding(peer_ip(session), &req.headers);
         let (ip, peer_trusted) = (forwarding.client, forwarding.peer_trusted);
         ctx.forwarding = Some(forwarding);
@@ -166,8 +169,8 @@ impl ProxyHttp for Gateway {
         }
         ctx.rule = Some(rule);
         // What was decided on: the normalised path (the query aside).
-        let raw = session.req_header().uri.path().to_string();
-        let decided = ctx.rewritten_uri.as_deref().map_or(raw.as_str(), |u| u.split('?').next().unwrap_or(u));
+        let raw = session.req_header().uri.path();
+        let decided = ctx.rewritten_uri.as_deref().map_or(raw, |u| u.split('?').next().unwrap_or(u));
         let checked = guard_backend(&app, session, &rule, decided, ip, &mut ctx.decision);
         let (decision, tenant_time) = request_scope::run(ctx.span.clone(), ctx.request_id.clone(), checked).await;
         ctx.tenant_time = tenant_time;
@@ -282,22 +285,10 @@ impl ProxyHttp for Gateway {
         for name in spellings {
             upstream_request.remove_header(&name);
         }
-        if ctx.pass.drop_session_cookie {
-            let cookies: Vec<String> = upstream_request
-                .headers
-                .get_all(http::header::COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok().map(str::to_string))
-                .collect();
-            upstream_request.remove_header(&http::header::COOKIE);
-            if let Some(rest) =
-                crate::http::cookies::without_cookie(&cookies.join("; "), &app.config.session.cookie_name)
-            {
-                upstream_request.insert_header(http::header::COOKIE, rest)?;
-            }
-        }
-        if let Some(value) = ctx.pass.session_cookie_value.take().filter(|_| !ctx.pass.drop_session_cookie) {
-            // Refreshed in passing: the backend sees the token that was decided on.
+        // The session cookie goes (not the verified credential), or is the token refreshed in
+        // passing (the backend sees the token that was decided on).
+        let renewed = ctx.pass.session_cookie_value.take().filter(|_| !ctx.pass.drop_session_cookie);
+        if ctx.pass.drop_session_cookie || renewed.is_some() {
             let name = &app.config.session.cookie_name;
             let cookies: Vec<String> = upstream_request
                 .headers
@@ -306,12 +297,15 @@ impl ProxyHttp for Gateway {
                 .filter_map(|v| v.to_str().ok().map(str::to_string))
                 .collect();
             upstream_request.remove_header(&http::header::COOKIE);
-            let fresh = format!("{name}={value}");
-            let header = match crate::http::cookies::without_cookie(&cookies.join("; "), name) {
-                Some(rest) => format!("{rest}; {fresh}"),
-                None => fresh,
+            let rest = crate::http::cookies::without_cookie(&cookies.join("; "), name);
+            let header = match (rest, renewed) {
+                (Some(rest), Some(value)) => Some(format!("{rest}; {name}={value}")),
+                (None, Some(value)) => Some(format!("{name}={value}")),
+                (rest, None) => rest,
             };
-            upstream_request.insert_header(http::header::COOKIE, header)?;
+            if let Some(header) = header {
+                upstream_request.insert_header(http::header::COOKIE, header)?;
+            }
         }
         if ctx.pass.drop_authorization {
             upstream_request.remove_header(&http::header::AUTHORIZATION);
@@ -365,11 +359,7 @@ impl ProxyHttp for Gateway {
             _ => 500,
         };
         if code > 0 && session.response_written().is_none() {
-            let mut refusal = ApiError::proxy_failure(code);
-            // A session refreshed on the way keeps its new cookie, whatever the backend did.
-            if let Some(cookie) = ctx.pass.set_cookie.take() {
-                refusal = refusal.with_header("set-cookie", cookie);
-            }
+            let refusal = ctx.pass.keeping_cookie(ApiError::proxy_failure(code));
             let _ = write_reply(session, refusal.into_reply()).await;
         }
         FailToProxy { error_code: code, can_reuse_downstream: false }
@@ -385,23 +375,26 @@ impl ProxyHttp for Gateway {
         let m = metrics();
         m.requests.with_label_values(&[ctx.route.class(), client, &status.to_string(), ctx.decision]).inc();
         m.request_seconds.with_label_values(&[ctx.route.class()]).observe(latency.as_secs_f64());
-        let decided = ctx.rewritten_uri.as_deref().map_or(req.uri.path(), |u| u.split('?').next().unwrap_or_default());
-        let finished = crate::otel::Finished {
-            status,
-            path: decided,
-            client_address: ctx.forwarding.as_ref().map(|f| f.client),
-            client: ctx.client.as_deref(),
-            rule: ctx.rule.map(|r| r.name(&ctx.app.config.routes).to_string()),
-            decision: ctx.decision,
-            scheme: if ctx.app.config.tls.is_some() { "https" } else { "http" },
-        };
-        crate::otel::finish(&ctx.span, finished);
-        let trace = crate::otel::ids(&ctx.span);
+        // Only a span that will be exported gets its attributes (no work on other requests).
+        if ctx.trace.as_ref().is_some_and(|t| t.sampled()) {
+            let decided =
+                ctx.rewritten_uri.as_deref().map_or(req.uri.path(), |u| u.split('?').next().unwrap_or_default());
+            let finished = crate::otel::Finished {
+                status,
+                path: decided,
+                client_address: ctx.forwarding.as_ref().map(|f| f.client),
+                client: ctx.client.as_deref(),
+                rule: ctx.rule.map(|r| r.name(&ctx.app.config.routes).to_string()),
+                decision: ctx.decision,
+                scheme: if ctx.app.config.tls.is_some() { "https" } else { "http" },
+            };
+            crate::otel::finish(&ctx.span, finished);
+        }
         tracing::info!(
             target: "access",
             request_id = ctx.request_id.as_str(),
-            trace_id = trace.as_ref().map(|t| t.0.as_str()),
-            span_id = trace.as_ref().map(|t| t.1.as_str()),
+            trace_id = ctx.trace.as_ref().map(|t| t.trace_id.as_str()),
+            span_id = ctx.trace.as_ref().map(|t| t.span_id.as_str()),
             method = req.method.as_str(),
             path = req.uri.path(),
             routed = ctx.rewritten_uri.as_deref().map(|u| u.split('?').next().unwrap_or_default()),

@@ -86,9 +86,7 @@ impl SessionService {
         let deadline = Instant::now() + ttl;
         let mut poll = POLL;
         loop {
-            if let Some(tokens) = self.joinable(&session.id, shown, proof).await? {
-                return Ok(Turn::Joined(tokens));
-            }
+            // The lease first: the common case (nobody else refreshing) asks the store no more.
             if self.store().take_lease(&session.id, &holder, ttl).await? {
                 // Another refresh may have finished between the caller's read and this lease.
                 let current = self.store().session_by_id(&session.id).await;
@@ -106,6 +104,9 @@ impl SessionService {
                     return Ok(Turn::Joined(tokens));
                 }
                 return Err(moved);
+            }
+            if let Some(tokens) = self.joinable(&session.id, shown, proof).await? {
+                return Ok(Turn::Joined(tokens));
             }
             if Instant::now() >= deadline {
                 return Err(TurnError::Busy);

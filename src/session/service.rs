@@ -203,6 +203,12 @@ impl SessionService {
         self.revoked_until(if s.token_expires > 0 { s.token_expires } else { s.expires })
     }
 
+    /// Whether the session's current token expired longer ago than the refresh grace (and its
+    /// leeway): it is no longer refreshed in passing.
+    pub(crate) fn past_refresh_grace(&self, s: &SessionRecord) -> bool {
+        s.token_expires > 0 && self.revoked_until(s.token_expires) < unix_now()
+    }
+
     /// A token that expires at `exp` is still taken until then (plus the leeway), and shown to
     /// `/oauth/refreshtoken` until the grace has passed too.
     fn revoked_until(&self, exp: u64) -> u64 {

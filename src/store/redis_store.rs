@@ -237,7 +237,7 @@ impl RedisStore {
 
 #[async_trait]
 impl SessionStore for RedisStore {
-    #[tracing::instrument(target = "authgate::store", name = "store.put_session", skip_all)]
+    #[tracing::instrument(target = "authgate::store", name = "store.put_session", level = "trace", skip_all)]
 
     async fn put_session(&self, s: &SessionRecord, previous: Option<&Rotated<'_>>) -> StoreResult<Put> {
         let now = unix_now();
@@ -295,7 +295,7 @@ impl SessionStore for RedisStore {
         .await
     }
 
-    #[tracing::instrument(target = "authgate::store", name = "store.session_by_token", skip_all)]
+    #[tracing::instrument(target = "authgate::store", name = "store.session_by_token", level = "trace", skip_all)]
 
     async fn session_by_token(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
         match self.get_string(self.key(&format!("token:{token_hash}"))).await? {
@@ -304,7 +304,7 @@ impl SessionStore for RedisStore {
         }
     }
 
-    #[tracing::instrument(target = "authgate::store", name = "store.session_by_id", skip_all)]
+    #[tracing::instrument(target = "authgate::store", name = "store.session_by_id", level = "trace", skip_all)]
 
     async fn session_by_id(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
         let json = self.get_string(self.session_keys(id).0).await?;
@@ -314,7 +314,7 @@ impl SessionStore for RedisStore {
             .filter(|s: &SessionRecord| s.expires > unix_now() && s.id == id))
     }
 
-    #[tracing::instrument(target = "authgate::store", name = "store.publish_revocations", skip_all)]
+    #[tracing::instrument(target = "authgate::store", name = "store.publish_revocations", level = "trace", skip_all)]
 
     async fn publish_revocations(&self, revoked: &[Revoked]) -> StoreResult<()> {
         let now = unix_now();
@@ -337,7 +337,7 @@ impl SessionStore for RedisStore {
         .map(|_| ())
     }
 
-    #[tracing::instrument(target = "authgate::store", name = "store.delete_session", skip_all)]
+    #[tracing::instrument(target = "authgate::store", name = "store.delete_session", level = "trace", skip_all)]
 
     async fn delete_session(&self, s: &SessionRecord) -> StoreResult<Option<SessionRecord>> {
         let (session_key, ended_key) = self.session_keys(&s.id);
@@ -371,20 +371,20 @@ impl SessionStore for RedisStore {
         Ok(ended)
     }
 
-    #[tracing::instrument(target = "authgate::store", name = "store.sessions_of", skip_all)]
+    #[tracing::instrument(target = "authgate::store", name = "store.sessions_of", level = "trace", skip_all)]
 
     async fn sessions_of(&self, subject: &str) -> StoreResult<Vec<SessionRecord>> {
         self.sessions_in(self.key(&format!("user:{subject}"))).await
     }
 
-    #[tracing::instrument(target = "authgate::store", name = "store.sessions_of_tenant_sid", skip_all)]
+    #[tracing::instrument(target = "authgate::store", name = "store.sessions_of_tenant_sid", level = "trace", skip_all)]
 
     async fn sessions_of_tenant_sid(&self, sid: &str) -> StoreResult<Vec<SessionRecord>> {
         let found = self.sessions_in(self.key(&format!("tenant-sid:{sid}"))).await?;
         Ok(found.into_iter().filter(|s| s.tenant_sid.as_deref() == Some(sid)).collect())
     }
 
-    #[tracing::instrument(target = "authgate::store", name = "store.active_subjects", skip_all)]
+    #[tracing::instrument(target = "authgate::store", name = "store.active_subjects", level = "trace", skip_all)]
 
     async fn active_subjects(&self) -> StoreResult<Vec<String>> {
         let key = self.key("active");
@@ -418,7 +418,7 @@ impl SessionStore for RedisStore {
         Ok(FeedPage { entries, next, drained })
     }
 
-    #[tracing::instrument(target = "authgate::store", name = "store.take_lease", skip_all)]
+    #[tracing::instrument(target = "authgate::store", name = "store.take_lease", level = "trace", skip_all)]
 
     async fn take_lease(&self, id: &str, holder: &str, ttl: Duration) -> StoreResult<bool> {
         let key = self.key(&format!("lease:{{{id}}}"));
@@ -434,7 +434,7 @@ impl SessionStore for RedisStore {
         .await
     }
 
-    #[tracing::instrument(target = "authgate::store", name = "store.release_lease", skip_all)]
+    #[tracing::instrument(target = "authgate::store", name = "store.release_lease", level = "trace", skip_all)]
 
     async fn release_lease(&self, id: &str, holder: &str) -> StoreResult<()> {
         let key = self.key(&format!("lease:{{{id}}}"));
@@ -444,7 +444,7 @@ impl SessionStore for RedisStore {
             .map(|_| ())
     }
 
-    #[tracing::instrument(target = "authgate::store", name = "store.share_refresh", skip_all)]
+    #[tracing::instrument(target = "authgate::store", name = "store.share_refresh", level = "trace", skip_all)]
 
     async fn share_refresh(&self, id: &str, sealed: &str, ttl: Duration) -> StoreResult<()> {
         let key = self.key(&format!("refreshed:{{{id}}}"));
@@ -452,20 +452,20 @@ impl SessionStore for RedisStore {
         self.run(|conn| async move { on!(conn, |c| c.pset_ex::<_, _, ()>(&key, &sealed, ms).await) }).await
     }
 
-    #[tracing::instrument(target = "authgate::store", name = "store.shared_refresh", skip_all)]
+    #[tracing::instrument(target = "authgate::store", name = "store.shared_refresh", level = "trace", skip_all)]
 
     async fn shared_refresh(&self, id: &str) -> StoreResult<Option<String>> {
         self.get_string(self.key(&format!("refreshed:{{{id}}}"))).await
     }
 
-    #[tracing::instrument(target = "authgate::store", name = "store.forget_sighting", skip_all)]
+    #[tracing::instrument(target = "authgate::store", name = "store.forget_sighting", level = "trace", skip_all)]
 
     async fn forget_sighting(&self, key: &str) -> StoreResult<()> {
         let key = self.key(&format!("seen:{key}"));
         self.run(|conn| async move { on!(conn, |c| c.del::<_, ()>(&key).await) }).await
     }
 
-    #[tracing::instrument(target = "authgate::store", name = "store.first_sighting", skip_all)]
+    #[tracing::instrument(target = "authgate::store", name = "store.first_sighting", level = "trace", skip_all)]
 
     async fn first_sighting(&self, key: &str, until: u64) -> StoreResult<bool> {
         let key = self.key(&format!("seen:{key}"));

@@ -199,22 +199,9 @@ async fn over_grpc_the_same_spans_arrive() {
         ("OTEL_BSP_SCHEDULE_DELAY", "100"),
     ];
     let g = Gateway::start_with_env(&b.yaml, &env).await;
-    let login = g
-        .post("/oauth/token")
-        .header("secret", "mobile-secret")
-        .header("traceparent", format!("00-{TRACE}-00f067aa0ba902b7-01"))
-        .form(&password_form("demo@example.com", DEMO_PASSWORD))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), 200);
+    let arrived = traced_login(&g, "mobile-secret", &received, "tenant.token").await;
     let spans = || received.lock().unwrap().clone();
-    let arrived = eventually(Duration::from_secs(10), async || {
-        let all = spans();
-        let server = all.iter().find(|s| s.kind == 2 && hex(&s.trace_id) == TRACE).map(|s| s.span_id.clone());
-        server.is_some_and(|id| all.iter().any(|s| s.name == "tenant.token" && s.parent_span_id == id))
-    });
-    assert!(arrived.await, "the login's spans never arrived over gRPC: {:?}\n{}", spans(), g.logs());
+    assert!(arrived, "the login's spans never arrived over gRPC: {:?}\n{}", spans(), g.logs());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,24 +211,31 @@ async fn the_shared_stores_calls_are_spans_of_the_request() {
     let b = Backends::with_redis(&redis).await;
     let env = [("OTEL_EXPORTER_OTLP_ENDPOINT", url.as_str()), ("OTEL_BSP_SCHEDULE_DELAY", "100")];
     let g = Gateway::start_with_env(&b.yaml, &env).await;
+    let arrived = traced_login(&g, "website-secret", &received, "store.put_session").await;
+    let spans = || received.lock().unwrap().clone();
+    assert!(
+        arrived,
+        "no store.put_session span under the login's: {:?}",
+        spans().iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
+}
+
+/// A password login as `secret`'s client under the caller's trace `TRACE`; whether a span named
+/// `child` arrived under its server span within 10 s.
+async fn traced_login(g: &Gateway, secret: &str, received: &Received, child: &str) -> bool {
     let login = g
         .post("/oauth/token")
-        .header("secret", "website-secret")
+        .header("secret", secret)
         .header("traceparent", format!("00-{TRACE}-00f067aa0ba902b7-01"))
         .form(&password_form("demo@example.com", DEMO_PASSWORD))
         .send()
         .await
         .unwrap();
     assert_eq!(login.status(), 200);
-    let spans = || received.lock().unwrap().clone();
-    let arrived = eventually(Duration::from_secs(10), async || {
-        let all = spans();
+    eventually(Duration::from_secs(10), async || {
+        let all = received.lock().unwrap().clone();
         let server = all.iter().find(|s| s.kind == 2 && hex(&s.trace_id) == TRACE).map(|s| s.span_id.clone());
-        server.is_some_and(|id| all.iter().any(|s| s.name == "store.put_session" && s.parent_span_id == id))
-    });
-    assert!(
-        arrived.await,
-        "no store.put_session span under the login's: {:?}",
-        spans().iter().map(|s| &s.name).collect::<Vec<_>>()
-    );
+        server.is_some_and(|id| all.iter().any(|s| s.name == child && s.parent_span_id == id))
+    })
+    .await
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 #[async_trait]
 impl LimitStore for RedisStore {
-    #[tracing::instrument(target = "authgate::store", name = "store.gcra", skip_all)]
+    #[tracing::instrument(target = "authgate::store", name = "store.gcra", level = "trace", skip_all)]
 
     async fn gcra(&self, key: &str, per: Duration, burst: u32, cost: u32, refund: u32) -> StoreResult<Gcra> {
         let key = self.key(&format!("rate:{key}"));
@@ -29,7 +29,7 @@ impl LimitStore for RedisStore {
         Ok(Gcra { allowed: allowed == 1, remaining, reset_after: secs(&reset), retry_after: secs(&retry) })
     }
 
-    #[tracing::instrument(target = "authgate::store", name = "store.blocked_for", skip_all)]
+    #[tracing::instrument(target = "authgate::store", name = "store.blocked_for", level = "trace", skip_all)]
 
     async fn blocked_for(&self, key: &str) -> StoreResult<Option<Duration>> {
         let block = self.key(&format!("bf:{{{key}}}:block"));
@@ -37,7 +37,7 @@ impl LimitStore for RedisStore {
         Ok((ms > 0).then(|| Duration::from_millis(ms as u64)))
     }
 
-    #[tracing::instrument(target = "authgate::store", name = "store.record_failure", skip_all)]
+    #[tracing::instrument(target = "authgate::store", name = "store.record_failure", level = "trace", skip_all)]
 
     async fn record_failure(&self, key: &str, max: u32, block: Duration) -> StoreResult<bool> {
         let (count, block_key) = (self.key(&format!("bf:{{{key}}}:n")), self.key(&format!("bf:{{{key}}}:block")));
@@ -56,7 +56,7 @@ impl LimitStore for RedisStore {
         Ok(blocked == 1)
     }
 
-    #[tracing::instrument(target = "authgate::store", name = "store.clear_failures", skip_all)]
+    #[tracing::instrument(target = "authgate::store", name = "store.clear_failures", level = "trace", skip_all)]
 
     async fn clear_failures(&self, key: &str) -> StoreResult<()> {
         let count = self.key(&format!("bf:{{{key}}}:n"));
