@@ -213,6 +213,10 @@ struct HeaderReader<'a>(&'a http::HeaderMap);
 
 impl Extractor for HeaderReader<'_> {
     fn get(&self, key: &str) -> Option<&str> {
+        // The caller's traceparent only: its tracestate is not passed on.
+        if key != "traceparent" {
+            return None;
+        }
         // One value only: a repeated traceparent is no parent.
         let mut all = self.0.get_all(key).iter();
         let first = all.next()?;

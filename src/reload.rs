@@ -45,7 +45,8 @@ pub(crate) async fn reload(shared: &ProcessState) -> Result<(), String> {
         Err(e) => {
             metrics().config_reloads.with_label_values(&["error"]).inc();
             tracing::error!(path = %path.display(), error = %e, "configuration reload refused; the old one keeps serving");
-            crate::audit::config_reloaded(false, Some(&e));
+            // The reason stays in the log: a parse error may quote the file (a secret in it).
+            crate::audit::config_reloaded(false, Some("the new configuration is invalid (see the log)"));
             Err(e)
         }
     }

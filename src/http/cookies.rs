@@ -6,11 +6,13 @@ use cookie::Cookie;
 
 /// The session cookie's value across every `Cookie` header of a request. More than one cookie
 /// of that name (in any letter case) is refused: the guard and the backend could read
-/// different ones.
+/// different ones. So is a `Cookie` header that is not text: the guard could not read a
+/// session cookie the backend might.
 pub fn session_cookies<'a>(headers: &'a http::HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
     let mut found = None;
     let mut count = 0;
-    for header in headers.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()) {
+    for value in headers.get_all(http::header::COOKIE).iter() {
+        let header = value.to_str().map_err(|_| ApiError::invalid_request("a Cookie header is not text"))?;
         for c in Cookie::split_parse(header).filter_map(Result::ok) {
             if c.name() == name {
                 found = c.value_raw().filter(|v| !v.is_empty());
@@ -45,8 +47,7 @@ pub(crate) fn mentions_session_cookie(headers: &http::HeaderMap, name: &str) -> 
     headers
         .get_all(http::header::COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|h| h.split([';', ',']).any(|pair| names_session(pair, name)))
+        .any(|v| String::from_utf8_lossy(v.as_bytes()).split([';', ',']).any(|pair| names_session(pair, name)))
 }
 
 #[cfg(test)]
@@ -83,5 +84,13 @@ mod tests {
         assert_eq!(without_cookie("SID=x", "sid"), None);
         assert_eq!(without_cookie("a=1, sid=forged; b=2", "sid").as_deref(), Some("a=1; b=2"));
         assert_eq!(without_cookie("s%69d=x; b=2", "sid").as_deref(), Some("b=2"));
+    }
+
+    #[test]
+    fn a_cookie_header_that_is_not_text_is_refused() {
+        let mut h = cookie_headers(&["sid=good"]);
+        h.append(http::header::COOKIE, http::HeaderValue::from_bytes(b"x=\xff; sid=forged").unwrap());
+        assert_eq!(session_cookies(&h, "sid").unwrap_err().status, 400);
+        assert!(mentions_session_cookie(&h, "sid"));
     }
 }

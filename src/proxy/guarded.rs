@@ -45,9 +45,10 @@ pub(super) async fn guard_backend(
 /// on a `secret` route.
 fn audit_refusal(app: &App, rule: &Matched, req: &pingora::http::RequestHeader, path: &str, e: &ApiError, ip: IpAddr) {
     if e.status == 403 && e.error == "access_denied" {
-        let user = crate::jwt::unverified_claims(
-            crate::guard::credential(&req.headers, &app.config.session).ok().flatten().map_or("", |c| c.token),
-        );
+        // A `sub` only where the guard verified the token (a `secret` route's Bearer is not).
+        let token = crate::guard::credential(&req.headers, &app.config.session).ok().flatten().map_or("", |c| c.token);
+        let verified = rule.policy == crate::config::Policy::Authenticated;
+        let user = verified.then(|| crate::jwt::unverified_claims(token)).flatten();
         let user = user.as_ref().and_then(|c| c.get("sub")).and_then(|s| s.as_str());
         let client = app.config.caller(&req.headers).map(|c| c.name.as_str());
         let rule = rule.name(&app.config.routes).to_string();
